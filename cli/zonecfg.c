@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <locale.h>
+
+#include "zonecfg-cmd.h"
+
+#define COMMAND_FILE_MAX (1024u * 1024u)
+
+static const char *arg_zonename;
+static const char *arg_root = "";
+static const char *arg_file;
+
+static void help(FILE *f)
+{
+        fputs("usage: zonecfg -z ZONENAME [-R ROOT] [SUBCOMMAND[;SUBCOMMAND…]]\n"
+              "       zonecfg -z ZONENAME [-R ROOT] -f COMMAND-FILE|-\n"
+              "\n"
+              "Configures a kernel zone. With no subcommands and a terminal, reads\n"
+              "subcommands interactively; 'help' lists them. See zonecfg(8).\n"
+              "\n"
+              "  -z ZONENAME  the zone to configure\n"
+              "  -R ROOT      use ROOT/etc/zones instead of /etc/zones\n"
+              "  -f FILE      read subcommands from FILE ('-' for standard input)\n"
+              "  -h, --help   show this help\n",
+                f);
+}
+
+static bool ask(void *userdata, const char *question)
+{
+        char answer[16];
+
+        (void) userdata;
+        fprintf(stdout, "%s (y/[n])? ", question);
+        fflush(stdout);
+        if (!fgets(answer, sizeof(answer), stdin))
+                return false;
+        return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+static int parse_argv(int argc, char *argv[])
+{
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "+z:R:f:rh", options, NULL)) >= 0)
+                switch (c) {
+                case 'z':
+                        arg_zonename = optarg;
+                        break;
+                case 'R':
+                        arg_root = optarg;
+                        break;
+                case 'f':
+                        arg_file = optarg;
+                        break;
+                case 'r':
+                        fputs("zonecfg: live mode (-r) edits a running zone's configuration; it is not available "
+                              "yet: edit the persistent configuration and reboot the zone.\n",
+                                stderr);
+                        return -EOPNOTSUPP;
+                case 'h':
+                        help(stdout);
+                        return 0;
+                default:
+                        help(stderr);
+                        return -EINVAL;
+                }
+        if (!arg_zonename) {
+                fputs("zonecfg: a zone name is required: zonecfg -z ZONENAME …\n", stderr);
+                return -EINVAL;
+        }
+        if (arg_file && optind < argc) {
+                fputs("zonecfg: give either -f FILE or subcommands, not both.\n", stderr);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static int run_file(Zonecfg *z, const char *path)
+{
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0, total = 0;
+        unsigned lineno = 0;
+        ssize_t n;
+
+        if (streq(path, "-"))
+                f = fdopen(dup(STDIN_FILENO), "r");
+        else
+                f = fopen(path, "re");
+        if (!f) {
+                fprintf(stderr, "zonecfg: cannot open %s: %m\n", path);
+                return -errno;
+        }
+        while ((n = getline(&line, &cap, f)) >= 0) {
+                int r;
+
+                lineno++;
+                total += (size_t) n;
+                if (total > COMMAND_FILE_MAX) {
+                        fprintf(stderr, "zonecfg: %s is larger than %u bytes.\n", path, COMMAND_FILE_MAX);
+                        return -EFBIG;
+                }
+                r = zonecfg_run_line(z, line, lineno);
+                if (r < 0)
+                        return r;
+                if (r == ZONECFG_EXIT)
+                        return 0;
+        }
+        return zonecfg_finish(z);
+}
+
+static int run_interactive(Zonecfg *z)
+{
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        unsigned lineno = 0;
+        int last = 0;
+
+        if (!zonecfg_zone_exists(z))
+                puts("Use 'create' to begin configuring a new zone.");
+        for (;;) {
+                int r;
+
+                fputs(zonecfg_prompt(z), stdout);
+                fflush(stdout);
+                if (getline(&line, &cap, stdin) < 0) {
+                        fputc('\n', stdout);
+                        r = zonecfg_finish(z);
+                        return r < 0 ? r : last;
+                }
+                r = zonecfg_run_line(z, line, ++lineno);
+                if (r == ZONECFG_EXIT)
+                        return last;
+                /* The session goes on after an error; the exit status remembers it. */
+                last = r < 0 ? r : 0;
+        }
+}
+
+static int run(int argc, char *argv[])
+{
+        _cleanup_(zonecfg_freep) Zonecfg *z = NULL;
+        ZonecfgOptions o = {
+                .out = stdout,
+                .err = stderr,
+        };
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r;
+        o.root = arg_root;
+        o.zonename = arg_zonename;
+        if (arg_file)
+                o.mode = ZONECFG_FILE;
+        else if (optind < argc)
+                o.mode = ZONECFG_BATCH;
+        else
+                o.mode = isatty(STDIN_FILENO) ? ZONECFG_INTERACTIVE : ZONECFG_FILE;
+        if (isatty(STDIN_FILENO))
+                o.confirm = ask;
+
+        r = zonecfg_new(&o, &z);
+        if (r < 0)
+                return r;
+
+        if (arg_file)
+                return run_file(z, arg_file);
+        if (optind < argc) {
+                _cleanup_free_ char *joined = NULL;
+                size_t len = 1;
+
+                for (int i = optind; i < argc; i++)
+                        len += strlen(argv[i]) + 1;
+                joined = calloc(1, len);
+                if (!joined)
+                        return -ENOMEM;
+                for (int i = optind; i < argc; i++) {
+                        if (i > optind)
+                                strcat(joined, " ");
+                        strcat(joined, argv[i]);
+                }
+                r = zonecfg_run_line(z, joined, 1);
+                if (r < 0)
+                        return r;
+                if (r == ZONECFG_EXIT)
+                        return 0;
+                return zonecfg_finish(z);
+        }
+        if (o.mode == ZONECFG_FILE)
+                return run_file(z, "-");
+        return run_interactive(z);
+}
+
+int main(int argc, char *argv[])
+{
+        int r;
+
+        (void) setlocale(LC_ALL, "");
+        r = run(argc, argv);
+        if (r == -EINVAL && !arg_zonename)
+                return 2;
+        return r < 0 ? 1 : 0;
+}
