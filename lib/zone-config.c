@@ -98,7 +98,7 @@ static const PropInfo boot_props[] = {
 };
 
 static const ResourceType mac_type = { "mac", PROPS(mac_props), .multi = true };
-static const ResourceType vlan_type = { "vlan", PROPS(vlan_props), .multi = true, .key = "vlan-id" };
+static const ResourceType vlan_type = { "vlan", PROPS(vlan_props), .multi = true };
 static const ResourceType *const anet_children[] = { &mac_type, &vlan_type, NULL };
 
 static const ResourceType anet_type = {
@@ -931,10 +931,18 @@ int zone_resource_complete(ZoneResource *r, const ZoneResource *parent, const Zo
                         return kz_error_set(e, EINVAL,
                                 "capped-memory: pagesize can only be set with pagesize-policy=fixed.");
         }
-        if (t == &vlan_type && parent->type == &anet_type &&
+        if (t == &vlan_type && parent->type == &anet_type && zone_resource_get(r, "vlan-id") &&
             streq_ptr(zone_resource_get(r, "vlan-id"), zone_resource_get(parent, "vlan-id")))
                 return kz_error_set(e, EEXIST, "vlan: vlan-id %s is already the anet's own vlan-id.",
                         zone_resource_get(r, "vlan-id"));
+        if (t == &vlan_type && zone_resource_get(r, "vlan-id"))
+                for (size_t i = 0; i < parent->n_children; i++) {
+                        const ZoneResource *s = parent->children[i];
+                        if (s != replacing && s != r && s->type == t &&
+                            streq_ptr(zone_resource_get(s, "vlan-id"), zone_resource_get(r, "vlan-id")))
+                                return kz_error_set(e, EEXIST, "vlan vlan-id=%s already exists.",
+                                        zone_resource_get(r, "vlan-id"));
+                }
         if (t == &vlan_type && !zone_resource_get(r, "vlan-id") && !zone_resource_get(r, "allowed-vlan-ids"))
                 return kz_error_set(e, EINVAL, "vlan: vlan-id or allowed-vlan-ids must be set.");
 
@@ -1007,8 +1015,6 @@ int zone_config_verify_full(const ZoneConfig *c, bool template, KzError *e)
                 if (k < 0)
                         return k;
         }
-        if (zone_resource_first(root, &virtual_cpu_type) && zone_resource_first(root, &dedicated_cpu_type))
-                return kz_error_set(e, EINVAL, "virtual-cpu and dedicated-cpu are mutually exclusive.");
         for (size_t i = 0; i < root->n_children; i++) {
                 const ZoneResource *r = root->children[i];
                 const char *s = zone_resource_get(r, "storage");

@@ -741,7 +741,7 @@ static int cmd_commit(Zonecfg *z, char **argv, size_t argc)
 static int cmd_revert(Zonecfg *z, char **argv, size_t argc)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
-        const char *name;
+        char *name;
         KzError e = {};
         int k;
 
@@ -749,20 +749,20 @@ static int cmd_revert(Zonecfg *z, char **argv, size_t argc)
                 return fail(z, "usage: revert [-F]");
         if (argc == 0 && z->o.mode == ZONECFG_INTERACTIVE && !confirm(z, "Are you sure you want to revert"))
                 return 0;
-        name = z->cfg && z->cfg->loaded_name ? z->cfg->loaded_name : z->zonename;
+        /* the name the zone has in the store, which a pending rename has not changed */
+        name = strdup(z->cfg && z->cfg->loaded_name ? z->cfg->loaded_name : z->zonename);
+        if (!name)
+                return -ENOMEM;
         k = zone_store_load(z->root, name, &c, &e);
-        if (k < 0 && k != -ENOENT)
+        if (k < 0 && k != -ENOENT) {
+                free(name);
                 return fail_error(z, k, &e);
+        }
         scopes_drop(z);
         zone_config_free(z->cfg);
         z->cfg = TAKE_PTR(c);
-        if (!streq(z->zonename, name)) {
-                char *n = strdup(name);
-                if (!n)
-                        return -ENOMEM;
-                free(z->zonename);
-                z->zonename = n;
-        }
+        free(z->zonename);
+        z->zonename = name;
         z->dirty = false;
         return 0;
 }

@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# make demo   installs what is missing, builds, and runs the demo
+# make check  installs what is missing, builds, and runs every test suite
+#
+# Both expect a Debian 12 machine and root (to install packages, and for the
+# lab tests, which start real hosts in containers).
+
+BUILD ?= build
+# A second build with clang, AddressSanitizer and UndefinedBehaviorSanitizer:
+# the unit and command-line suites run again under it, and the fuzz targets.
+ASAN_BUILD ?= build-asan
+FUZZ_SECONDS ?= 20
+
+PACKAGES = \
+	meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
+	libsystemd-dev libcriterion-dev libgnutls28-dev libxml2-dev libxml2-utils \
+	python3 groff-base man-db \
+	dbus qemu-system-x86 qemu-utils systemd-container openssh-server gnutls-bin iproute2
+
+.PHONY: all deps build build-asan check check-unit check-fuzz demo clean install
+
+all: build
+
+deps:
+	@missing=$$(for p in $(PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "make: missing packages (run as root to install): $$missing" >&2; exit 1; fi; \
+		echo "Installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) -Dwerror=true
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	CC=clang meson setup $(ASAN_BUILD) -Dwerror=true -Dfuzz=true \
+		-Dfuzz_seconds=$(FUZZ_SECONDS) -Db_sanitize=address,undefined -Db_lundef=false
+
+build-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+check: build build-asan
+	@rc=0; \
+	meson test -C $(BUILD) --no-rebuild --print-errorlogs || rc=1; \
+	meson test -C $(ASAN_BUILD) --no-rebuild --print-errorlogs --suite unit --suite cli --suite fuzz || rc=1; \
+	python3 tools/test-summary.py $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json; \
+	exit $$rc
+
+check-unit: build
+	meson test -C $(BUILD) --no-rebuild --print-errorlogs --suite unit --suite cli
+
+demo: build
+	tools/demo.sh $(BUILD)
+
+install: build
+	meson install -C $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
