@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 20
 
 PACKAGES = \
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
-	libsystemd-dev libcriterion-dev libgnutls28-dev libxml2-dev libxml2-utils \
+	libsystemd-dev libjson-c-dev libcriterion-dev libgnutls28-dev libxml2-dev libxml2-utils \
 	python3 groff-base man-db \
 	dbus qemu-system-x86 qemu-utils systemd-container openssh-server gnutls-bin iproute2
 
@@ -33,13 +33,13 @@ deps:
 	fi
 
 $(BUILD)/build.ninja:
-	meson setup $(BUILD) -Dwerror=true
+	meson setup $(BUILD) -Dwerror=true --prefix=/usr
 
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 $(ASAN_BUILD)/build.ninja:
-	CC=clang meson setup $(ASAN_BUILD) -Dwerror=true -Dfuzz=true \
+	CC=clang meson setup $(ASAN_BUILD) -Dwerror=true --prefix=/usr -Dfuzz=true \
 		-Dfuzz_seconds=$(FUZZ_SECONDS) -Db_sanitize=address,undefined -Db_lundef=false
 
 build-asan: deps $(ASAN_BUILD)/build.ninja

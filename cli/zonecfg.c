@@ -9,6 +9,7 @@
 static const char *arg_zonename;
 static const char *arg_root = "";
 static const char *arg_file;
+static bool arg_usage_error;
 
 static void help(FILE *f)
 {
@@ -66,14 +67,17 @@ static int parse_argv(int argc, char *argv[])
                         return 0;
                 default:
                         help(stderr);
+                        arg_usage_error = true;
                         return -EINVAL;
                 }
         if (!arg_zonename) {
                 fputs("zonecfg: a zone name is required: zonecfg -z ZONENAME …\n", stderr);
+                arg_usage_error = true;
                 return -EINVAL;
         }
         if (arg_file && optind < argc) {
                 fputs("zonecfg: give either -f FILE or subcommands, not both.\n", stderr);
+                arg_usage_error = true;
                 return -EINVAL;
         }
         return 1;
@@ -133,10 +137,11 @@ static int run_interactive(Zonecfg *z)
                         return r < 0 ? r : last;
                 }
                 r = zonecfg_run_line(z, line, ++lineno);
+                /* The session goes on after an error; the exit status remembers it. */
+                if (r < 0)
+                        last = r;
                 if (r == ZONECFG_EXIT)
                         return last;
-                /* The session goes on after an error; the exit status remembers it. */
-                last = r < 0 ? r : 0;
         }
 }
 
@@ -160,7 +165,8 @@ static int run(int argc, char *argv[])
                 o.mode = ZONECFG_BATCH;
         else
                 o.mode = isatty(STDIN_FILENO) ? ZONECFG_INTERACTIVE : ZONECFG_FILE;
-        if (isatty(STDIN_FILENO))
+        /* Questions are asked on the terminal, unless the commands come from it too. */
+        if (isatty(STDIN_FILENO) && !(arg_file && streq(arg_file, "-")))
                 o.confirm = ask;
 
         r = zonecfg_new(&o, &z);
@@ -201,7 +207,7 @@ int main(int argc, char *argv[])
 
         (void) setlocale(LC_ALL, "");
         r = run(argc, argv);
-        if (r == -EINVAL && !arg_zonename)
+        if (arg_usage_error)
                 return 2;
         return r < 0 ? 1 : 0;
 }

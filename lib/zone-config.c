@@ -207,6 +207,38 @@ static size_t type_order(const ResourceType *parent, const ResourceType *t)
 
 /* ---- values ------------------------------------------------------------------------ */
 
+static bool valid_utf8(const char *s)
+{
+        const unsigned char *p = (const unsigned char *) s;
+
+        while (*p) {
+                unsigned n, cp;
+
+                if (*p < 0x80) {
+                        p++;
+                        continue;
+                }
+                if ((*p & 0xe0) == 0xc0)
+                        n = 1, cp = *p & 0x1f;
+                else if ((*p & 0xf0) == 0xe0)
+                        n = 2, cp = *p & 0x0f;
+                else if ((*p & 0xf8) == 0xf0)
+                        n = 3, cp = *p & 0x07;
+                else
+                        return false;
+                p++;
+                for (unsigned i = 0; i < n; i++, p++) {
+                        if ((*p & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (*p & 0x3f);
+                }
+                if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+                    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
+                        return false;
+        }
+        return true;
+}
+
 static bool has_control_chars(const char *s)
 {
         for (; *s; s++)
@@ -332,6 +364,8 @@ static int prop_canonicalize(const PropInfo *p, const char *value, char **ret, K
                 return kz_error_set(e, EINVAL, "%s value is too long.", p->name);
         if (has_control_chars(value))
                 return kz_error_set(e, EINVAL, "%s value contains control characters.", p->name);
+        if (!valid_utf8(value))
+                return kz_error_set(e, EINVAL, "%s value is not valid UTF-8.", p->name);
 
         switch (p->type) {
         case PROP_STRING:
@@ -563,6 +597,9 @@ static int list_canonicalize(const PropInfo *p, const char *value, char **ret, K
         if (isempty(value) || value[0] == ',' || value[strlen(value) - 1] == ',' || strstr(value, ",,"))
                 return kz_error_set(e, EINVAL, "\"%s\" is not a valid %s list: expected comma-separated values.",
                         value, p->name);
+        if (strchr(value, ',') && (streq(value, "any") || strncmp(value, "any,", 4) == 0 || strstr(value, ",any,") ||
+                                   (strlen(value) > 4 && streq(value + strlen(value) - 4, ",any"))))
+                return kz_error_set(e, EINVAL, "%s: 'any' cannot be combined with other values.", p->name);
         for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 _cleanup_free_ char *c = NULL;
                 char *n;

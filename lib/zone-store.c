@@ -436,7 +436,9 @@ static int check_unchanged(const char *root, const ZoneConfig *c, KzError *e)
 
         if (!path)
                 return -ENOMEM;
-        r = read_file_bounded(path, ZONE_CONFIG_MAX_BYTES, &buf, &size);
+        /* a damaged file being replaced may be larger than any valid one */
+        r = read_file_bounded(path, c->snapshot_size > ZONE_CONFIG_MAX_BYTES ? c->snapshot_size : ZONE_CONFIG_MAX_BYTES,
+                &buf, &size);
         if (r == -ENOENT) {
                 if (c->exists)
                         return kz_error_set(e, ESTALE, "zone '%s' was deleted by someone else since it was "
@@ -495,8 +497,8 @@ int zone_store_commit(const char *root, ZoneConfig *c, KzError *e)
                 r = zone_index_lookup(root, c->loaded_name, &x, NULL);
                 if (r >= 0 && !state_allows_rename(x.state)) {
                         zone_index_entry_done(&x);
-                        return kz_error_set(e, EBUSY, "zone '%s' can only be renamed in the configured state.",
-                                c->loaded_name);
+                        return kz_error_set(e, EBUSY, "zone '%s' is installed; it can only be renamed before it is "
+                                "installed.", c->loaded_name);
                 }
                 zone_index_entry_done(&x);
                 old_path = zone_path(root, c->loaded_name, ".xml");

@@ -20,6 +20,7 @@ struct Zonecfg {
         char *root;
         char *zonename;
         ZoneConfig *cfg; /* NULL: no configuration (not created yet, or deleted) */
+        char *damaged;   /* why the stored configuration could not be read */
         bool dirty;
         Scope scopes[MAX_DEPTH];
         unsigned depth;
@@ -91,9 +92,13 @@ int zonecfg_new(const ZonecfgOptions *o, Zonecfg **ret)
                 return -EINVAL;
         }
         r = zone_store_load(z->root, o->zonename, &z->cfg, &e);
-        if (r < 0 && r != -ENOENT) {
-                fprintf(o->err, "zonecfg: %s\n", kz_error_message(&e, r));
+        if (r == -ENOMEM)
                 return r;
+        if (r < 0 && r != -ENOENT) {
+                /* Only 'delete -F' and 'create -F' can act on a damaged configuration. */
+                z->damaged = strdup(kz_error_message(&e, r));
+                if (!z->damaged)
+                        return -ENOMEM;
         }
         *ret = TAKE_PTR(z);
         return 0;
@@ -105,6 +110,7 @@ Zonecfg *zonecfg_free(Zonecfg *z)
                 return NULL;
         scopes_drop(z);
         zone_config_free(z->cfg);
+        free(z->damaged);
         free(z->root);
         free(z->zonename);
         free(z);
@@ -155,32 +161,33 @@ static int need_global_scope(Zonecfg *z, const char *cmd)
 
 /* ---- words ------------------------------------------------------------------------------ */
 
-/* "prop=value", "prop= value", "prop =value", "prop = value" → prop, value. */
+/* "prop=value", "prop= value", "prop =value", "prop = value" → prop, value. Anything
+ * else (several unquoted words) is refused rather than glued together. */
 static int parse_assignment(Zonecfg *z, char **argv, size_t argc, char **ret_prop, char **ret_value)
 {
-        _cleanup_free_ char *joined = NULL;
-        size_t len = 0;
+        const char *prop = NULL, *value = NULL;
+        _cleanup_free_ char *p = NULL;
         char *eq;
 
-        if (argc == 0 || argc > 3)
+        if (argc == 1 && (eq = strchr(argv[0], '=')) && eq != argv[0]) {
+                p = strndup(argv[0], (size_t) (eq - argv[0]));
+                value = eq + 1;
+        } else if (argc == 2 && strlen(argv[0]) > 1 && argv[0][strlen(argv[0]) - 1] == '=' && !strchr(argv[1], '=')) {
+                p = strndup(argv[0], strlen(argv[0]) - 1);
+                value = argv[1];
+        } else if (argc == 2 && !strchr(argv[0], '=') && argv[1][0] == '=') {
+                p = strdup(argv[0]);
+                value = argv[1] + 1;
+        } else if (argc == 3 && !strchr(argv[0], '=') && streq(argv[1], "=")) {
+                p = strdup(argv[0]);
+                value = argv[2];
+        } else
                 return fail(z, "expected PROPERTY=VALUE (put double quotes around a value with blanks).");
-        for (size_t i = 0; i < argc; i++)
-                len += strlen(argv[i]);
-        joined = malloc(len + 1);
-        if (!joined)
+        if (!p)
                 return -ENOMEM;
-        joined[0] = 0;
-        for (size_t i = 0; i < argc; i++)
-                strcat(joined, argv[i]);
-        /* With several words, the '=' must stand between them, not inside a value. */
-        if (argc > 1 && !strchr(argv[0], '=') && !(argv[1][0] == '='))
-                return fail(z, "expected PROPERTY=VALUE (put double quotes around a value with blanks).");
-        eq = strchr(joined, '=');
-        if (!eq || eq == joined)
-                return fail(z, "expected PROPERTY=VALUE, got '%s'.", joined);
-        *eq = 0;
-        *ret_prop = strdup(joined);
-        *ret_value = strdup(eq + 1);
+        prop = p;
+        *ret_prop = strdup(prop);
+        *ret_value = strdup(value);
         if (!*ret_prop || !*ret_value)
                 return -ENOMEM;
         return 0;
@@ -322,6 +329,8 @@ static int cmd_create(Zonecfg *z, char **argv, size_t argc)
         r = need_global_scope(z, "create");
         if (r < 0)
                 return r;
+        if (z->damaged && !force)
+                return fail(z, "%s Use 'create -F' to replace it or 'delete -F' to remove it.", z->damaged);
         if (z->cfg && !force) {
                 char q[256];
 
@@ -341,7 +350,21 @@ static int cmd_create(Zonecfg *z, char **argv, size_t argc)
                 if (r < 0)
                         return fail_error(z, r, &e);
         }
-        if (z->cfg) {
+        if (z->damaged) {
+                /* overwrite a damaged file: commit compares against its bytes */
+                _cleanup_free_ char *path = NULL, *rel = NULL;
+
+                if (asprintf(&rel, "/etc/zones/%s.xml", z->zonename) < 0 || !(path = path_join(z->root, rel)))
+                        return -ENOMEM;
+                r = read_file_bounded(path, 64u * 1024u * 1024u, &c->snapshot, &c->snapshot_size);
+                if (r < 0)
+                        return fail(z, "cannot read %s: %s", path, strerror(-r));
+                c->loaded_name = strdup(z->zonename);
+                if (!c->loaded_name)
+                        return -ENOMEM;
+                c->exists = true;
+                z->damaged = mfree_str(z->damaged);
+        } else if (z->cfg) {
                 /* overwrite: keep what commit compares against */
                 c->loaded_name = TAKE_PTR(z->cfg->loaded_name);
                 c->snapshot = TAKE_PTR(z->cfg->snapshot);
@@ -377,7 +400,7 @@ static int cmd_set(Zonecfg *z, char **argv, size_t argc)
                 if (zone_index_lookup(z->root, z->zonename, &x, NULL) >= 0 && x.state != ZONE_STATE_CONFIGURED &&
                     x.state != ZONE_STATE_INCOMPLETE && x.state != ZONE_STATE_UNAVAILABLE) {
                         zone_index_entry_done(&x);
-                        return fail(z, "zone %s can only be renamed in the configured state.", z->zonename);
+                        return fail(z, "zone %s is installed; it can only be renamed before it is installed.", z->zonename);
                 }
                 zone_index_entry_done(&x);
         }
@@ -411,7 +434,7 @@ static int cmd_clear(Zonecfg *z, char **argv, size_t argc)
         if (k < 0)
                 return k;
         if (argc != 1)
-                return fail(z, "usage: clear PROPERTY");
+                return fail(z, "usage: clear [RESOURCE:]PROPERTY");
         k = resolve_prop(z, argv[0], false, &r, &prop, &created);
         if (k < 0)
                 return k;
@@ -779,6 +802,20 @@ static int cmd_delete(Zonecfg *z, char **argv, size_t argc)
         k = need_global_scope(z, "delete");
         if (k < 0)
                 return k;
+        if (z->damaged) {
+                _cleanup_(zone_config_freep) ZoneConfig *shell = zone_config_new(NULL);
+
+                if (!force)
+                        return fail(z, "%s Use 'delete -F' to remove it.", z->damaged);
+                if (!shell || !(shell->loaded_name = strdup(z->zonename)))
+                        return -ENOMEM;
+                shell->exists = true;
+                k = zone_store_delete(z->root, shell, true, &e);
+                if (k < 0)
+                        return fail_error(z, k, &e);
+                z->damaged = mfree_str(z->damaged);
+                return 0;
+        }
         if (!z->cfg || !z->cfg->exists)
                 return fail(z, "No such zone configured.");
         if (!force) {
@@ -870,11 +907,19 @@ static int cmd_help(Zonecfg *z, char **argv, size_t argc)
                                 return 0;
                         }
                 t = resource_type_child(zone_type(), argv[0]);
+                if (!t)
+                        t = resource_type_child(resource_type_child(zone_type(), "anet"), argv[0]);
                 if (t) {
                         fprintf(z->o.out, "%s properties:", t->name);
                         for (size_t i = 0; i < t->n_props; i++)
                                 fprintf(z->o.out, " %s", t->props[i].name);
                         fputc('\n', z->o.out);
+                        if (t->children) {
+                                fprintf(z->o.out, "%s resources:", t->name);
+                                for (const ResourceType *const *c = t->children; *c; c++)
+                                        fprintf(z->o.out, " %s", (*c)->name);
+                                fputc('\n', z->o.out);
+                        }
                         return 0;
                 }
                 return fail(z, "help: unknown command or resource: %s", argv[0]);
@@ -918,6 +963,9 @@ static void free_tokens(char **t, size_t n)
 
 static int run_command(Zonecfg *z, char **argv, size_t argc)
 {
+        if (z->damaged && !streq(argv[0], "delete") && !streq(argv[0], "create") && !streq(argv[0], "help") &&
+            !streq(argv[0], "exit"))
+                return fail(z, "%s", z->damaged);
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 if (streq(commands[i].name, argv[0]))
                         return commands[i].run(z, argv + 1, argc - 1);

@@ -71,9 +71,20 @@ class BadInput(ZoneTest):
         self.assertEqual(p.stderr, 'On line 3:\n"fixed2" is not a valid pagesize-policy name.\n')
         self.unchanged()
 
+    def test_invalid_utf8(self):
+        path = os.path.join(self.root, 'cmds')
+        with open(path, 'wb') as f:
+            f.write(b'set bootargs=caf\xe9\n')
+        p = self.zonecfg('kz1', '-f', path, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(p.stderr, 'On line 1:\nbootargs value is not valid UTF-8.\n')
+        self.unchanged()
+
     def test_syntax(self):
         self.refused('set bootargs="unterminated', 'unterminated quoted string')
         self.refused('set autoboot true false', 'expected PROPERTY=VALUE')
+        self.refused('set bootargs=console=ttyS0 quiet', 'expected PROPERTY=VALUE')
+        self.refused('set autoboot=true info autoboot', 'expected PROPERTY=VALUE')
         self.refused('frobnicate', 'frobnicate is not a zonecfg command')
 
     def test_select_must_match_one(self):
@@ -94,6 +105,8 @@ class BadInput(ZoneTest):
         self.assertIn('a zone name is required', p.stderr)
         p = self.zonecfg('bad/name', 'info', check=False)
         self.assertRefused(p, 'invalid zone name')
+        p = self.zonecfg('kz1', '-x', check=False)
+        self.assertEqual(p.returncode, 2)
 
     def test_create_over_existing_needs_force(self):
         self.refused('create -t SYSkz-minimal', "zone kz1 already exists; use 'create -F'")
@@ -114,7 +127,7 @@ class BadInput(ZoneTest):
         with open(index, 'w') as f:
             f.write(text.replace('kz1:configured:', 'kz1:installed:'))
         self.refused('delete -F', "zone 'kz1' is installed; uninstall it with zoneadm")
-        self.refused('set zonename=kz9', 'zone kz1 can only be renamed in the configured state.')
+        self.refused('set zonename=kz9', 'zone kz1 is installed; it can only be renamed before it is installed.')
 
     def test_rename(self):
         self.zonecfg('kz1', 'set zonename=kz9')
@@ -143,7 +156,7 @@ class DamagedStore(ZoneTest):
     def damage(self, content):
         with open(self.path, 'wb') as f:
             f.write(content)
-        for cmd in ('info', 'set autoboot=true', 'delete -F'):
+        for cmd in ('info', 'set autoboot=true', 'delete', 'create -t SYSkz'):
             p = self.zonecfg('kz1', cmd, check=False)
             self.assertNotEqual(p.returncode, 0)
             self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
@@ -151,6 +164,14 @@ class DamagedStore(ZoneTest):
             with open(self.path, 'rb') as f:
                 self.assertEqual(f.read(), content)
         return p.stderr
+
+    def tearDown(self):
+        # the way out: an explicit 'create -F' or 'delete -F'
+        if os.path.exists(self.path):
+            self.zonecfg('kz1', 'create -F -t SYSkz-minimal')
+            self.assertIn('physical: 2G', self.zonecfg('kz1', 'info capped-memory').stdout)
+            self.zonecfg('kz1', 'delete -F')
+            self.assertFalse(os.path.exists(self.path))
 
     def test_not_xml(self):
         self.assertIn('is not well-formed XML', self.damage(b'this is not xml <zone'))
@@ -205,7 +226,8 @@ class ConcurrentEdit(ZoneTest):
         self.assertEqual(self.stored('kz1'), theirs)
         s.send('revert -F')
         s.send('set autoboot=true')
-        self.assertEqual(s.close('exit'), 0)
+        # saved now; the exit status still reports the refused commit
+        self.assertEqual(s.close('exit'), 1)
         info = self.zonecfg('kz1', 'info').stdout
         self.assertIn('autoboot: true', info)
         self.assertIn('physical: 16G', info)

@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <pwd.h>
+
+#include "size.h"
+#include "storage-uri.h"
+#include "zone-qemu.h"
+
+typedef struct Argv {
+        char **v;
+        size_t n;
+        int error;
+} Argv;
+
+static void argv_add(Argv *a, const char *s)
+{
+        char **n;
+
+        if (a->error)
+                return;
+        n = realloc(a->v, (a->n + 2) * sizeof(char *));
+        if (!n || !(n[a->n] = strdup(s))) {
+                a->v = n ?: a->v;
+                a->error = -ENOMEM;
+                return;
+        }
+        a->v = n;
+        a->v[++a->n] = NULL;
+}
+
+_printf_(2, 3) static void argv_addf(Argv *a, const char *fmt, ...)
+{
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+                a->error = -ENOMEM;
+                return;
+        }
+        argv_add(a, s);
+}
+
+static void argv_free(Argv *a)
+{
+        for (size_t i = 0; a->v && i < a->n; i++)
+                free(a->v[i]);
+        free(a->v);
+        a->v = NULL;
+}
+
+static const ResourceType *rt(const char *name)
+{
+        return resource_type_child(zone_type(), name);
+}
+
+uint64_t zone_memory_bytes(const ZoneConfig *c)
+{
+        const char *v = zone_resource_get(zone_resource_first(c->root, rt("capped-memory")), "physical");
+        uint64_t b = 0;
+
+        if (size_parse(v ?: ZONE_DEFAULT_MEMORY, &b) < 0)
+                (void) size_parse(ZONE_DEFAULT_MEMORY, &b);
+        return b;
+}
+
+unsigned zone_ncpus(const ZoneConfig *c)
+{
+        const ZoneResource *vc = zone_resource_first(c->root, rt("virtual-cpu"));
+        const ZoneResource *dc = zone_resource_first(c->root, rt("dedicated-cpu"));
+        const char *v = zone_resource_get(vc, "ncpus");
+
+        if (v)
+                return (unsigned) strtoul(v, NULL, 10);
+        if (zone_resource_get(dc, "ncpus"))
+                return (unsigned) strtoul(zone_resource_get(dc, "ncpus"), NULL, 10);
+        if (zone_resource_get(dc, "cpus")) {
+                /* as many vCPUs as dedicated host CPUs */
+                unsigned n = 0;
+                const char *p = zone_resource_get(dc, "cpus");
+                while (*p) {
+                        char *end;
+                        unsigned long a = strtoul(p, &end, 10), b = a;
+                        if (*end == '-')
+                                b = strtoul(end + 1, &end, 10);
+                        n += (unsigned) (b - a + 1);
+                        p = *end == ',' ? end + 1 : end;
+                }
+                return n;
+        }
+        return ZONE_DEFAULT_NCPUS;
+}
+
+const char *zone_cpu_model(const ZoneConfig *c)
+{
+        static const struct {
+                const char *arch, *model;
+        } table[] = {
+                /* named classes that hosts of several generations can all run */
+                { "migration-class1", "Nehalem" },
+                { "migration-class2", "SandyBridge" },
+                { "migration-class3", "Haswell-noTSX" },
+                { "migration-class4", "Skylake-Server-noTSX-IBRS" },
+                { "generic", "qemu64" },
+                { "native", "host" },
+        };
+        const char *a = zone_resource_get(c->root, "cpu-arch");
+
+        if (!a)
+                return "host";
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (streq(a, table[i].arch))
+                        return table[i].model;
+        return a;
+}
+
+static int device_cmp(const void *a, const void *b)
+{
+        const ZoneResource *x = *(const ZoneResource *const *) a, *y = *(const ZoneResource *const *) b;
+        unsigned long px = strtoul(zone_resource_get(x, "bootpri") ?: "65536", NULL, 10);
+        unsigned long py = strtoul(zone_resource_get(y, "bootpri") ?: "65536", NULL, 10);
+        unsigned long ix = strtoul(zone_resource_get(x, "id") ?: "0", NULL, 10);
+        unsigned long iy = strtoul(zone_resource_get(y, "id") ?: "0", NULL, 10);
+
+        if (px != py)
+                return px < py ? -1 : 1;
+        return ix < iy ? -1 : ix > iy;
+}
+
+size_t zone_devices_sorted(const ZoneConfig *c, const ZoneResource ***ret)
+{
+        const ResourceType *t = rt("device");
+        size_t n = 0;
+        const ZoneResource **l = calloc(zone_resource_count(c->root, t) + 1, sizeof(*l));
+
+        if (!l) {
+                *ret = NULL;
+                return 0;
+        }
+        for (size_t i = 0; i < c->root->n_children; i++)
+                if (c->root->children[i]->type == t)
+                        l[n++] = c->root->children[i];
+        qsort(l, n, sizeof(*l), device_cmp);
+        *ret = l;
+        return n;
+}
+
+const ZoneResource *zone_boot_device(const ZoneConfig *c)
+{
+        _cleanup_free_ const ZoneResource **l = NULL;
+        size_t n = zone_devices_sorted(c, &l);
+
+        return n > 0 ? l[0] : NULL;
+}
+
+const char *zone_anet_bridge(const ZoneResource *anet, const char *default_bridge)
+{
+        const char *l = zone_resource_get(anet, "lower-link");
+
+        if (!l || streq(l, "auto"))
+                return default_bridge ?: ZONE_DEFAULT_BRIDGE;
+        return l;
+}
+
+void zone_anet_mac(const ZoneConfig *c, const ZoneResource *anet, char buf[18])
+{
+        const char *m = zone_resource_get(anet, "mac-address");
+        const char *name = zone_config_name(c) ?: "";
+        const char *id = zone_resource_get(anet, "id") ?: "0";
+        uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+        if (m && !streq(m, "auto") && !streq(m, "random")) {
+                unsigned o[6];
+                if (sscanf(m, "%x:%x:%x:%x:%x:%x", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5]) == 6) {
+                        (void) snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", o[0], o[1], o[2], o[3], o[4],
+                                o[5]);
+                        return;
+                }
+        }
+        for (const char *p = name; *p; p++)
+                h = (h ^ (uint8_t) *p) * 1099511628211ull;
+        h = (h ^ '/') * 1099511628211ull;
+        for (const char *p = id; *p; p++)
+                h = (h ^ (uint8_t) *p) * 1099511628211ull;
+        /* 02: locally administered, unicast */
+        (void) snprintf(buf, 18, "02:%02x:%02x:%02x:%02x:%02x", (unsigned) (h >> 32) & 0xff,
+                (unsigned) (h >> 24) & 0xff, (unsigned) (h >> 16) & 0xff, (unsigned) (h >> 8) & 0xff,
+                (unsigned) h & 0xff);
+}
+
+static bool file_is_qcow2(const char *path)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        unsigned char magic[4];
+
+        return fd >= 0 && read(fd, magic, 4) == 4 && memcmp(magic, "QFI\xfb", 4) == 0;
+}
+
+static json_object *inet_server(const StorageUri *u)
+{
+        json_object *s = json_object_new_object();
+        char port[8];
+        const char *host = u->host;
+        _cleanup_free_ char *bare = NULL;
+
+        if (host[0] == '[') { /* QEMU wants the IPv6 address without brackets */
+                bare = strndup(host + 1, strlen(host) - 2);
+                host = bare ?: host;
+        }
+        (void) snprintf(port, sizeof(port), "%u", u->port ?: storage_uri_default_port(u->scheme));
+        json_object_object_add(s, "type", json_object_new_string("inet"));
+        json_object_object_add(s, "host", json_object_new_string(host));
+        json_object_object_add(s, "port", json_object_new_string(port));
+        return s;
+}
+
+/* The -blockdev for one device: a format node over a protocol node. */
+static int device_blockdev(const ZoneConfig *c, const ZoneResource *d, const char *node, char **ret, KzError *e)
+{
+        _cleanup_(storage_uri_freep) StorageUri *u = NULL;
+        _cleanup_free_ char *uri = zone_config_expand(c, d, zone_resource_get(d, "storage"));
+        json_object *fmt, *proto;
+        const char *format = "raw";
+        int r;
+
+        if (!uri)
+                return -ENOMEM;
+        r = storage_uri_parse(uri, &u, NULL);
+        if (r < 0)
+                return kz_error_set(e, r, "device %s: %s is not a valid storage URI.", zone_resource_get(d, "id"),
+                        uri);
+        proto = json_object_new_object();
+        switch (u->scheme) {
+        case STORAGE_FILE:
+                json_object_object_add(proto, "driver", json_object_new_string("file"));
+                json_object_object_add(proto, "filename", json_object_new_string(u->path));
+                if (file_is_qcow2(u->path))
+                        format = "qcow2";
+                break;
+        case STORAGE_DEV:
+                json_object_object_add(proto, "driver", json_object_new_string("host_device"));
+                json_object_object_add(proto, "filename", json_object_new_string(u->path));
+                break;
+        case STORAGE_NBD:
+                json_object_object_add(proto, "driver", json_object_new_string("nbd"));
+                json_object_object_add(proto, "server", inet_server(u));
+                json_object_object_add(proto, "export", json_object_new_string(u->path));
+                break;
+        case STORAGE_ISCSI: {
+                char portal[300];
+
+                if (!u->target) {
+                        json_object_put(proto);
+                        return kz_error_set(e, EOPNOTSUPP, "device %s: %s names an iSCSI LU without its target; "
+                                "use iscsi://HOST/target.IQN,lun.N.", zone_resource_get(d, "id"), uri);
+                }
+                (void) snprintf(portal, sizeof(portal), "%s:%u", u->host, u->port ?: 3260);
+                json_object_object_add(proto, "driver", json_object_new_string("iscsi"));
+                json_object_object_add(proto, "transport", json_object_new_string("tcp"));
+                json_object_object_add(proto, "portal", json_object_new_string(portal));
+                json_object_object_add(proto, "target", json_object_new_string(u->target));
+                json_object_object_add(proto, "lun", json_object_new_int((int) u->lun));
+                break;
+        }
+        case STORAGE_NFS: {
+                struct passwd *pw = getpwnam(u->user);
+                struct group *gr = getgrnam(u->group);
+                char *end;
+                long uid = strtol(u->user, &end, 10), gid;
+
+                if (*end)
+                        uid = pw ? (long) pw->pw_uid : -1;
+                gid = strtol(u->group, &end, 10);
+                if (*end)
+                        gid = gr ? (long) gr->gr_gid : -1;
+                if (uid < 0 || gid < 0) {
+                        json_object_put(proto);
+                        return kz_error_set(e, ENOENT, "device %s: NFS user '%s' or group '%s' does not exist on "
+                                "this host.", zone_resource_get(d, "id"), u->user, u->group);
+                }
+                json_object_object_add(proto, "driver", json_object_new_string("nfs"));
+                json_object_object_add(proto, "server", inet_server(u));
+                json_object_object_add(proto, "path", json_object_new_string(u->path));
+                json_object_object_add(proto, "user", json_object_new_int64(uid));
+                json_object_object_add(proto, "group", json_object_new_int64(gid));
+                break;
+        }
+        case _STORAGE_SCHEME_MAX:
+        case _STORAGE_SCHEME_INVALID:
+                json_object_put(proto);
+                return -EINVAL;
+        }
+        fmt = json_object_new_object();
+        json_object_object_add(fmt, "driver", json_object_new_string(format));
+        json_object_object_add(fmt, "node-name", json_object_new_string(node));
+        json_object_object_add(fmt, "file", proto);
+        json_object_object_add(fmt, "cache", json_object_new_string("{}"));
+        json_object_object_del(fmt, "cache");
+        *ret = strdup(json_object_to_json_string_ext(fmt, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(fmt);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, KzError *e)
+{
+        _cleanup_free_ const ZoneResource **devices = NULL;
+        const ZoneResource *boot = zone_resource_first(c->root, rt("boot"));
+        const char *name = zone_config_name(c);
+        Argv a = {};
+        size_t n, tap = 0;
+        char mem[SIZE_FORMAT_MAX];
+        int r;
+
+        argv_add(&a, o->qemu ?: "qemu-system-x86_64");
+        argv_addf(&a, "-name");
+        argv_addf(&a, "guest=%s,debug-threads=on", name);
+        if (o->uuid && *o->uuid) {
+                argv_add(&a, "-uuid");
+                argv_add(&a, o->uuid);
+        }
+        argv_add(&a, "-machine");
+        argv_add(&a, "q35,accel=kvm");
+        argv_add(&a, "-cpu");
+        argv_add(&a, zone_cpu_model(c));
+        argv_add(&a, "-m");
+        argv_addf(&a, "%" PRIu64 "M", zone_memory_bytes(c) / SIZE_M);
+        (void) mem;
+        argv_add(&a, "-smp");
+        argv_addf(&a, "%u", zone_ncpus(c));
+        argv_add(&a, "-nodefaults");
+        argv_add(&a, "-no-user-config");
+        argv_add(&a, "-display");
+        argv_add(&a, "none");
+        argv_add(&a, "-msg");
+        argv_add(&a, "timestamp=on");
+
+        /* two monitors: the restarter's, and one for helpers (readiness, migration) */
+        argv_add(&a, "-chardev");
+        argv_addf(&a, "socket,id=qmp,path=%s/" ZONE_QMP_SOCKET ",server=on,wait=off", o->runtime_dir);
+        argv_add(&a, "-mon");
+        argv_add(&a, "chardev=qmp,mode=control");
+        argv_add(&a, "-chardev");
+        argv_addf(&a, "socket,id=control,path=%s/" ZONE_CONTROL_SOCKET ",server=on,wait=off", o->runtime_dir);
+        argv_add(&a, "-mon");
+        argv_add(&a, "chardev=control,mode=control");
+        /* the serial console, kept in a log as well */
+        argv_add(&a, "-chardev");
+        if (o->console_log)
+                argv_addf(&a, "socket,id=console,path=%s/" ZONE_CONSOLE_SOCKET ",server=on,wait=off,logfile=%s,logappend=on",
+                        o->runtime_dir, o->console_log);
+        else
+                argv_addf(&a, "socket,id=console,path=%s/" ZONE_CONSOLE_SOCKET ",server=on,wait=off", o->runtime_dir);
+        argv_add(&a, "-serial");
+        argv_add(&a, "chardev:console");
+
+        n = zone_devices_sorted(c, &devices);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *bd = NULL;
+                char node[32];
+
+                (void) snprintf(node, sizeof(node), "disk%s", zone_resource_get(devices[i], "id") ?: "0");
+                r = device_blockdev(c, devices[i], node, &bd, e);
+                if (r < 0) {
+                        argv_free(&a);
+                        return r;
+                }
+                argv_add(&a, "-blockdev");
+                argv_add(&a, bd);
+                argv_add(&a, "-device");
+                argv_addf(&a, "virtio-blk-pci,drive=%s,id=%s-dev,serial=kz-%s,bootindex=%zu", node, node, node, i);
+        }
+
+        for (size_t i = 0; i < c->root->n_children; i++) {
+                const ZoneResource *anet = c->root->children[i];
+                char mac[18];
+                const char *id;
+
+                if (anet->type != rt("anet"))
+                        continue;
+                id = zone_resource_get(anet, "id") ?: "0";
+                zone_anet_mac(c, anet, mac);
+                argv_add(&a, "-netdev");
+                if (o->tap_fds && tap < o->n_taps)
+                        argv_addf(&a, "tap,id=net%s,fd=%d", id, o->tap_fds[tap]);
+                else
+                        argv_addf(&a, "user,id=net%s,restrict=on", id);
+                tap++;
+                argv_add(&a, "-device");
+                argv_addf(&a, "virtio-net-pci,netdev=net%s,id=net%s-dev,mac=%s", id, id, mac);
+        }
+
+        if (boot) {
+                _cleanup_free_ char *cmdline = NULL;
+                size_t len = 1;
+                const char *base = zone_resource_get(boot, "cmdline");
+                const char *bootargs = zone_resource_get(c->root, "bootargs");
+
+                len += base ? strlen(base) + 1 : 0;
+                len += bootargs ? strlen(bootargs) + 1 : 0;
+                for (char **s = o->boot_args; s && *s; s++)
+                        len += strlen(*s) + 1;
+                cmdline = calloc(1, len);
+                if (!cmdline) {
+                        argv_free(&a);
+                        return -ENOMEM;
+                }
+                if (base)
+                        strcat(cmdline, base);
+                if (bootargs)
+                        strcat(strcat(cmdline, *cmdline ? " " : ""), bootargs);
+                for (char **s = o->boot_args; s && *s; s++)
+                        strcat(strcat(cmdline, *cmdline ? " " : ""), *s);
+                argv_add(&a, "-kernel");
+                argv_add(&a, zone_resource_get(boot, "kernel"));
+                if (zone_resource_get(boot, "initrd")) {
+                        argv_add(&a, "-initrd");
+                        argv_add(&a, zone_resource_get(boot, "initrd"));
+                }
+                if (*cmdline) {
+                        argv_add(&a, "-append");
+                        argv_add(&a, cmdline);
+                }
+        }
+        if (o->incoming) {
+                argv_add(&a, "-incoming");
+                argv_add(&a, "defer");
+        }
+        if (a.error) {
+                argv_free(&a);
+                return a.error;
+        }
+        *ret = a.v;
+        return 0;
+}
