@@ -59,6 +59,9 @@ ssize_t base64_decode(const char *in, uint8_t *out, size_t max)
                 }
                 if (n + 3 - pad > max)
                         return -ENOBUFS;
+                /* canonical only: the bits that padding leaves unused are zero */
+                if ((pad == 2 && (v[1] & 15)) || (pad == 1 && (v[2] & 3)))
+                        return -EINVAL;
                 out[n++] = (uint8_t) ((v[0] << 2) | (v[1] >> 4));
                 if (pad < 2)
                         out[n++] = (uint8_t) (((v[1] & 15) << 4) | (v[2] >> 2));

@@ -380,6 +380,18 @@ finish:
         return r;
 }
 
+/* The index must be readable before anything is changed, so that a failure to update
+ * it cannot leave a configuration file written or removed behind it. */
+static int index_check(const char *root, KzError *e)
+{
+        ZoneIndexEntry *l = NULL;
+        size_t n = 0;
+        int r = zone_index_read(root, &l, &n, e);
+
+        zone_index_free(l, n);
+        return r;
+}
+
 int zone_index_set_state(const char *root, const char *name, ZoneState state, KzError *e)
 {
         _cleanup_close_ int lock = lock_store(root, e);
@@ -488,6 +500,9 @@ int zone_store_commit(const char *root, ZoneConfig *c, KzError *e)
         r = check_unchanged(root, c, e);
         if (r < 0)
                 return r;
+        r = index_check(root, e);
+        if (r < 0)
+                return r;
         if (rename_zone) {
                 ZoneIndexEntry x = {};
 
@@ -550,7 +565,12 @@ int zone_store_delete(const char *root, const ZoneConfig *c, bool force, KzError
                 if (r < 0)
                         return r;
         }
-        r = zone_index_lookup(root, name, &x, NULL);
+        r = index_check(root, e);
+        if (r < 0)
+                return r;
+        r = zone_index_lookup(root, name, &x, e);
+        if (r < 0 && r != -ENOENT)
+                return r;
         if (r >= 0 && !state_allows_rename(x.state)) {
                 r = kz_error_set(e, EBUSY, "zone '%s' is %s; uninstall it with zoneadm before deleting its "
                         "configuration.", name, zone_state_to_string(x.state));

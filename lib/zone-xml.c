@@ -40,6 +40,10 @@ static void schema_load(void)
 
         if (asprintf(&path, "%s/zone.rng", kzones_data_dir()) < 0)
                 return;
+        if (access(path, R_OK) < 0) {
+                (void) snprintf(schema_error, sizeof(schema_error), "cannot read %s: %m", path);
+                return;
+        }
         ctxt = xmlRelaxNGNewParserCtxt(path);
         if (!ctxt)
                 return;

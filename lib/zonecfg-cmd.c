@@ -172,7 +172,7 @@ static int parse_assignment(Zonecfg *z, char **argv, size_t argc, char **ret_pro
         if (argc == 1 && (eq = strchr(argv[0], '=')) && eq != argv[0]) {
                 p = strndup(argv[0], (size_t) (eq - argv[0]));
                 value = eq + 1;
-        } else if (argc == 2 && strlen(argv[0]) > 1 && argv[0][strlen(argv[0]) - 1] == '=' && !strchr(argv[1], '=')) {
+        } else if (argc == 2 && strlen(argv[0]) > 1 && argv[0][strlen(argv[0]) - 1] == '=') {
                 p = strndup(argv[0], strlen(argv[0]) - 1);
                 value = argv[1];
         } else if (argc == 2 && !strchr(argv[0], '=') && argv[1][0] == '=') {

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+/* The kzones D-Bus error names, each with the errno it maps to (one table,
+ * registered with sd_bus_error_add_map() by every daemon and client). */
+#define KZ_ERROR_ZONE_NOT_FOUND "org.kzones.Error.ZoneNotFound"
+#define KZ_ERROR_WRONG_STATE "org.kzones.Error.WrongState"
+#define KZ_ERROR_INVALID_CONFIGURATION "org.kzones.Error.InvalidConfiguration"
+#define KZ_ERROR_BUSY "org.kzones.Error.Busy"
+#define KZ_ERROR_BOOT_FAILED "org.kzones.Error.BootFailed"
+#define KZ_ERROR_STORAGE "org.kzones.Error.StorageError"
+#define KZ_ERROR_TIMEOUT "org.kzones.Error.Timeout"
+#define KZ_ERROR_NO_SYSTEMD "org.kzones.Error.NoSystemd"
+
+extern const sd_bus_error_map kz_bus_error_map[];
+
+/* Registers the map; safe to call more than once. */
+int kz_bus_error_map_register(void);
