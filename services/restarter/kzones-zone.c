@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* kzones-zone: what zone@NAME.service runs.
+ *
+ *   kzones-zone exec NAME    ExecStart=: reads the zone's configuration, creates its
+ *                            taps on their bridges and becomes QEMU (exec), so systemd
+ *                            supervises the guest itself.
+ *   kzones-zone wait NAME    ExecStartPost=: returns once QMP says the guest runs, so
+ *                            the unit is active only when the guest is really running.
+ *   kzones-zone reload NAME  ExecReload=: asks the restarter to read the zone's unit
+ *                            configuration again (systemctl reload zone@NAME).
+ *
+ * A failure to start is written, one line, to /run/kzones/NAME.failure, where the
+ * restarter picks it up for the error it returns to zoneadm. */
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+
+#include "qmp.h"
+#include "zone-qemu.h"
+#include "zone-store.h"
+
+#define WAIT_TIMEOUT_USEC (120u * 1000000u)
+
+static const char *arg_root = "";
+
+static char *root_path(const char *fmt, ...) _printf_(1, 2);
+static char *root_path(const char *fmt, ...)
+{
+        _cleanup_free_ char *rel = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&rel, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return NULL;
+        return path_join(arg_root, rel);
+}
+
+/* Says why the zone did not start: on stderr (the journal) and for the restarter. */
+_printf_(2, 3) static int failure(const char *name, const char *fmt, ...)
+{
+        _cleanup_free_ char *msg = NULL, *path = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        fprintf(stderr, "zone '%s': %s\n", name, msg);
+        path = root_path(ZONE_RUN_DIR "/%s.failure", name);
+        if (path) {
+                _cleanup_free_ char *line = NULL;
+                if (asprintf(&line, "%s\n", msg) >= 0)
+                        (void) write_file_atomic(path, line, strlen(line), 0644);
+        }
+        return -EINVAL;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                                return -errno;
+                        *s = '/';
+                }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static void set_ifname(struct ifreq *ifr, const char *name)
+{
+        memset(ifr->ifr_name, 0, IFNAMSIZ);
+        memcpy(ifr->ifr_name, name, strnlen(name, IFNAMSIZ - 1));
+}
+
+/* A tap on bridge, owned by the returned fd: it disappears when QEMU exits. */
+static int tap_create(const char *name, const char *zone, const char *anet_id, const char *bridge, char **ret_msg)
+{
+        _cleanup_close_ int fd = -EBADF, s = -EBADF;
+        struct ifreq ifr = {};
+        char tap[IFNAMSIZ + 8];
+        uint32_t h = 2166136261u;
+        int index;
+        _cleanup_free_ char *sysfs = NULL;
+
+        for (const char *p = zone; *p; p++)
+                h = (h ^ (uint8_t) *p) * 16777619u;
+        (void) snprintf(tap, IFNAMSIZ, "kz%08x.%s", h, anet_id);
+
+        if (asprintf(&sysfs, "/sys/class/net/%s/bridge", bridge) < 0)
+                return -ENOMEM;
+        if (access(sysfs, F_OK) < 0) {
+                (void) asprintf(ret_msg, "anet %s: bridge '%s' does not exist on this host.", anet_id, bridge);
+                return -ENODEV;
+        }
+        fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+                (void) asprintf(ret_msg, "anet %s: cannot open /dev/net/tun: %m.", anet_id);
+                return -errno;
+        }
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+        set_ifname(&ifr, tap);
+        if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+                (void) asprintf(ret_msg, "anet %s: cannot create tap %s: %m.", anet_id, tap);
+                return -errno;
+        }
+        s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s < 0)
+                return -errno;
+        memset(&ifr, 0, sizeof(ifr));
+        set_ifname(&ifr, tap);
+        if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+                return -errno;
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+                (void) asprintf(ret_msg, "anet %s: cannot bring tap %s up: %m.", anet_id, tap);
+                return -errno;
+        }
+        if (ioctl(s, SIOCGIFINDEX, &ifr) < 0)
+                return -errno;
+        index = ifr.ifr_ifindex;
+        memset(&ifr, 0, sizeof(ifr));
+        set_ifname(&ifr, bridge);
+        ifr.ifr_ifindex = index;
+        if (ioctl(s, SIOCBRADDIF, &ifr) < 0) {
+                (void) asprintf(ret_msg, "anet %s: cannot add tap %s to bridge '%s': %m.", anet_id, tap, bridge);
+                return -errno;
+        }
+        (void) name;
+        return TAKE_FD(fd);
+}
+
+/* Boot arguments the restarter left for this start: NUL-separated. */
+static char **read_boot_args(const char *name)
+{
+        _cleanup_free_ char *path = root_path(ZONE_RUN_DIR "/%s.bootargs", name), *buf = NULL;
+        size_t size = 0, n = 0;
+        char **l;
+
+        if (!path || read_file_bounded(path, 64 * 1024, &buf, &size) < 0)
+                return NULL;
+        (void) unlink(path);
+        l = calloc(size + 1, sizeof(char *));
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < size;) {
+                size_t len = strnlen(buf + i, size - i);
+                if (len > 0)
+                        l[n++] = strndup(buf + i, len);
+                i += len + 1;
+        }
+        return l;
+}
+
+static int set_affinity(const ZoneConfig *c)
+{
+        const ZoneResource *dc = zone_resource_first(c->root, resource_type_child(zone_type(), "dedicated-cpu"));
+        const char *cpus = zone_resource_get(dc, "cpus");
+        cpu_set_t set;
+
+        if (!cpus)
+                return 0;
+        CPU_ZERO(&set);
+        for (const char *p = cpus; *p;) {
+                char *end;
+                unsigned long a = strtoul(p, &end, 10), b = a;
+
+                if (*end == '-')
+                        b = strtoul(end + 1, &end, 10);
+                for (unsigned long i = a; i <= b && i < CPU_SETSIZE; i++)
+                        CPU_SET(i, &set);
+                p = *end == ',' ? end + 1 : end;
+        }
+        if (sched_setaffinity(0, sizeof(set), &set) < 0)
+                return -errno;
+        return 0;
+}
+
+static int verb_exec(const char *name)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        _cleanup_free_ char *rundir = NULL, *logdir = NULL, *console = NULL, *failure_path = NULL;
+        _cleanup_strv_free_ char **boot_args = NULL, **argv = NULL;
+        ZoneIndexEntry x = {};
+        int taps[64];
+        size_t n_taps = 0;
+        KzError e = {};
+        const char *bridge_default = getenv("KZONES_DEFAULT_BRIDGE");
+        int r;
+
+        failure_path = root_path(ZONE_RUN_DIR "/%s.failure", name);
+        if (failure_path)
+                (void) unlink(failure_path);
+
+        r = zone_store_load(arg_root, name, &c, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        if (!streq_ptr(zone_config_brand(c), "kz"))
+                return failure(name, "brand '%s' zones are not run by kzones.", strna(zone_config_brand(c)));
+        (void) zone_index_lookup(arg_root, name, &x, NULL);
+
+        rundir = root_path(ZONE_RUN_DIR "/%s", name);
+        logdir = root_path(ZONE_LOG_DIR);
+        if (!rundir || !logdir || asprintf(&console, "%s/%s.console", logdir, name) < 0)
+                return -ENOMEM;
+        r = mkdir_p(rundir, 0750);
+        if (r < 0)
+                return failure(name, "cannot create %s: %s.", rundir, strerror(-r));
+        r = mkdir_p(logdir, 0750);
+        if (r < 0)
+                return failure(name, "cannot create %s: %s.", logdir, strerror(-r));
+
+        for (size_t i = 0; i < c->root->n_children; i++) {
+                const ZoneResource *anet = c->root->children[i];
+                _cleanup_free_ char *msg = NULL;
+                int fd;
+
+                if (anet->type != resource_type_child(zone_type(), "anet"))
+                        continue;
+                if (n_taps >= ELEMENTSOF(taps))
+                        return failure(name, "too many anet resources.");
+                fd = tap_create(arg_root, name, zone_resource_get(anet, "id") ?: "0",
+                        zone_anet_bridge(anet, bridge_default), &msg);
+                if (fd < 0)
+                        return failure(name, "%s", msg ?: strerror(-fd));
+                /* handed to QEMU across exec */
+                (void) fcntl(fd, F_SETFD, 0);
+                taps[n_taps++] = fd;
+        }
+
+        r = set_affinity(c);
+        if (r < 0)
+                return failure(name, "cannot bind to the dedicated CPUs: %s.", strerror(-r));
+
+        boot_args = read_boot_args(name);
+        {
+                ZoneQemuOptions o = {
+                        .qemu = getenv("KZONES_QEMU"),
+                        .runtime_dir = rundir,
+                        .uuid = x.uuid,
+                        .default_bridge = bridge_default,
+                        .tap_fds = taps,
+                        .n_taps = n_taps,
+                        .boot_args = boot_args,
+                        .console_log = console,
+                };
+                r = zone_qemu_argv(c, &o, &argv, &e);
+        }
+        zone_index_entry_done(&x);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+
+        for (char **a = argv; *a; a++)
+                fprintf(stderr, "%s%s", a == argv ? "" : " ", *a);
+        fputc('\n', stderr);
+        fflush(stderr);
+        execvp(argv[0], argv);
+        return failure(name, "cannot run %s: %m.", argv[0]);
+}
+
+static uint64_t now_usec(void)
+{
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static int verb_wait(const char *name)
+{
+        _cleanup_free_ char *sock = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);
+        uint64_t deadline = now_usec() + WAIT_TIMEOUT_USEC;
+
+        if (!sock)
+                return -ENOMEM;
+        for (;;) {
+                json_object *ret = NULL, *status;
+                _cleanup_free_ char *err = NULL;
+                int r;
+
+                r = qmp_command_sync(sock, "query-status", NULL, 5 * 1000000u, &ret, &err);
+                if (r >= 0 && json_object_object_get_ex(ret, "status", &status)) {
+                        const char *s = json_object_get_string(status);
+                        bool ok = streq(s, "running") || streq(s, "inmigrate");
+
+                        json_object_put(ret);
+                        if (ok)
+                                return 0;
+                        if (streq(s, "shutdown") || streq(s, "internal-error") || streq(s, "guest-panicked"))
+                                return failure(name, "the guest stopped while starting (%s).", s);
+                } else if (ret)
+                        json_object_put(ret);
+                if (now_usec() > deadline)
+                        return failure(name, "the guest did not start running within %u seconds.",
+                                WAIT_TIMEOUT_USEC / 1000000u);
+                (void) usleep(20 * 1000);
+        }
+}
+
+static int verb_reload(const char *name)
+{
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0) {
+                fprintf(stderr, "zone '%s': cannot connect to the system bus: %s\n", name, strerror(-r));
+                return r;
+        }
+        r = sd_bus_call_method(bus, "org.kzones.Restarter1", "/org/kzones/Restarter1", "org.kzones.Restarter1.Manager",
+                "Rescan", &error, NULL, NULL);
+        if (r < 0) {
+                fprintf(stderr, "zone '%s': the restarter did not rescan: %s\n", name, error.message ?: strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+int main(int argc, char *argv[])
+{
+        const char *root = getenv("KZONES_ROOT");
+        int r;
+
+        if (root)
+                arg_root = root;
+        if (argc != 3 || !zone_name_is_valid(argv[2])) {
+                fprintf(stderr, "usage: kzones-zone exec|wait|reload ZONENAME\n");
+                return 2;
+        }
+        if (streq(argv[1], "exec"))
+                r = verb_exec(argv[2]);
+        else if (streq(argv[1], "wait"))
+                r = verb_wait(argv[2]);
+        else if (streq(argv[1], "reload"))
+                r = verb_reload(argv[2]);
+        else {
+                fprintf(stderr, "usage: kzones-zone exec|wait|reload ZONENAME\n");
+                return 2;
+        }
+        return r < 0 ? 1 : 0;
+}

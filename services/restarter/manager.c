@@ -1,0 +1,725 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <stdarg.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "remote.h"
+#include "restarter.h"
+
+#define SYSTEMD_BUS "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
+#define EVACUATION_DROPIN "50-kzones-evacuation.conf"
+
+char *manager_path(Manager *m, const char *fmt, ...)
+{
+        _cleanup_free_ char *rel = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&rel, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return NULL;
+        return path_join(m->root, rel);
+}
+
+/* ---- zones ------------------------------------------------------------------------------ */
+
+static Zone *zone_free(Zone *z)
+{
+        if (!z)
+                return NULL;
+        free(z->name);
+        free(z->path);
+        free(z->unit);
+        free(z->unit_path);
+        free(z->uuid);
+        free(z->brand);
+        free(z->active_state);
+        free(z->evacuation_target);
+        strv_freep(&z->aux);
+        free(z);
+        return NULL;
+}
+
+static int zone_new(Manager *m, const char *name, Zone **ret)
+{
+        Zone *z = calloc(1, sizeof(*z));
+        Zone **l;
+
+        if (!z)
+                return -ENOMEM;
+        z->manager = m;
+        z->id = -1;
+        z->index_state = ZONE_STATE_CONFIGURED;
+        z->state = ZONE_STATE_CONFIGURED;
+        z->name = strdup(name);
+        if (!z->name || asprintf(&z->unit, "zone@%s.service", name) < 0 ||
+            sd_bus_path_encode(RESTARTER_ZONE_PREFIX, name, &z->path) < 0 ||
+            sd_bus_path_encode(SYSTEMD_PATH "/unit", z->unit, &z->unit_path) < 0) {
+                zone_free(z);
+                return -ENOMEM;
+        }
+        l = realloc(m->zones, (m->n_zones + 1) * sizeof(Zone *));
+        if (!l) {
+                zone_free(z);
+                return -ENOMEM;
+        }
+        m->zones = l;
+        m->zones[m->n_zones++] = z;
+        *ret = z;
+        return 0;
+}
+
+static void zone_remove(Zone *z)
+{
+        Manager *m = z->manager;
+
+        for (size_t i = 0; i < m->n_zones; i++)
+                if (m->zones[i] == z) {
+                        memmove(m->zones + i, m->zones + i + 1, (m->n_zones - i - 1) * sizeof(Zone *));
+                        m->n_zones--;
+                        break;
+                }
+        zone_free(z);
+}
+
+Zone *manager_find_zone(Manager *m, const char *name)
+{
+        for (size_t i = 0; i < m->n_zones; i++)
+                if (streq(m->zones[i]->name, name) && !m->zones[i]->gone)
+                        return m->zones[i];
+        return NULL;
+}
+
+Zone *manager_find_zone_by_path(Manager *m, const char *path)
+{
+        for (size_t i = 0; i < m->n_zones; i++)
+                if (streq(m->zones[i]->path, path) && !m->zones[i]->gone)
+                        return m->zones[i];
+        return NULL;
+}
+
+int zone_load_config(Zone *z, ZoneConfig **ret, sd_bus_error *error)
+{
+        KzError e = {};
+        int r;
+
+        r = zone_store_load(z->manager->root, z->name, ret, &e);
+        if (r == -ENOENT)
+                return sd_bus_error_setf(error, "org.kzones.Error.ZoneNotFound", "No such zone configured");
+        if (r < 0)
+                return sd_bus_error_setf(error, "org.kzones.Error.InvalidConfiguration", "%s",
+                        kz_error_message(&e, r));
+        return 0;
+}
+
+int zone_set_index_state(Zone *z, ZoneState s, sd_bus_error *error)
+{
+        KzError e = {};
+        ZoneState previous = z->state;
+        int r;
+
+        r = zone_index_set_state(z->manager->root, z->name, s, &e);
+        if (r < 0) {
+                log_error("zone '%s': %s", z->name, kz_error_message(&e, r));
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "%s", kz_error_message(&e, r));
+        }
+        z->index_state = s;
+        zone_update_state(z);
+        if (z->state == previous)
+                bus_zone_send_changed(z, previous);
+        return 0;
+}
+
+/* The zone id: kept in the runtime directory while the zone runs, so a restarted
+ * restarter finds the same ids; assigned the lowest free number otherwise. */
+static void zone_update_id(Zone *z)
+{
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        Manager *m = z->manager;
+        size_t size;
+        int id = -1;
+
+        if (z->state != ZONE_STATE_RUNNING && z->state != ZONE_STATE_READY && z->state != ZONE_STATE_SHUTTING_DOWN) {
+                z->id = -1;
+                return;
+        }
+        if (z->id >= 0)
+                return;
+        path = manager_path(m, ZONE_RUN_DIR "/%s/zoneid", z->name);
+        if (!path)
+                return;
+        if (read_file_bounded(path, 64, &buf, &size) >= 0)
+                id = atoi(buf);
+        if (id <= 0) {
+                char line[16];
+
+                for (id = 1;; id++) {
+                        bool used = false;
+                        for (size_t i = 0; i < m->n_zones && !used; i++)
+                                used = m->zones[i] != z && m->zones[i]->id == id;
+                        if (!used)
+                                break;
+                }
+                (void) snprintf(line, sizeof(line), "%d\n", id);
+                (void) write_file_atomic(path, line, strlen(line), 0644);
+        }
+        z->id = id;
+}
+
+void zone_update_state(Zone *z)
+{
+        const char *a = z->active_state;
+        ZoneState s;
+
+        if (a && (streq(a, "active") || streq(a, "reloading")))
+                s = ZONE_STATE_RUNNING;
+        else if (a && streq(a, "activating"))
+                s = ZONE_STATE_READY;
+        else if (a && streq(a, "deactivating"))
+                s = ZONE_STATE_SHUTTING_DOWN;
+        else
+                s = z->index_state;
+        if (s == ZONE_STATE_RUNNING || s == ZONE_STATE_READY || s == ZONE_STATE_SHUTTING_DOWN) {
+                /* a running zone is installed, whatever the index says */
+        }
+        if (s != z->state) {
+                ZoneState previous = z->state;
+
+                z->state = s;
+                zone_update_id(z);
+                log_info("zone '%s': %s -> %s", z->name, zone_state_to_string(previous), zone_state_to_string(s));
+                bus_zone_send_changed(z, previous);
+        } else
+                zone_update_id(z);
+}
+
+/* ---- unit configuration: the evacuation target ------------------------------------------- */
+
+/* The drop-ins of one unit directory name ("zone@.service.d"), in the order systemd
+ * applies them: a file in /etc hides one of the same name in /run and /usr/lib;
+ * the rest sorted by name. */
+static int dropins_read(Manager *m, const char *dirname, char **value)
+{
+        static const char *const dirs[] = { "/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
+                "/usr/lib/systemd/system", "/lib/systemd/system" };
+        char *names[256];
+        char *paths[256];
+        size_t n = 0;
+        int r = 0;
+
+        for (size_t d = 0; d < ELEMENTSOF(dirs); d++) {
+                _cleanup_free_ char *dir = manager_path(m, "%s/%s", dirs[d], dirname);
+                DIR *dp;
+                struct dirent *de;
+
+                if (!dir)
+                        return -ENOMEM;
+                dp = opendir(dir);
+                if (!dp)
+                        continue;
+                while ((de = readdir(dp)) && n < ELEMENTSOF(names)) {
+                        size_t len = strlen(de->d_name);
+                        bool dup = false;
+
+                        if (len < 6 || !streq(de->d_name + len - 5, ".conf"))
+                                continue;
+                        for (size_t i = 0; i < n && !dup; i++)
+                                dup = streq(names[i], de->d_name);
+                        if (dup)
+                                continue;
+                        names[n] = strdup(de->d_name);
+                        if (!names[n] || asprintf(&paths[n], "%s/%s", dir, de->d_name) < 0) {
+                                free(names[n]);
+                                r = -ENOMEM;
+                                break;
+                        }
+                        n++;
+                }
+                closedir(dp);
+        }
+        /* sort by name */
+        for (size_t i = 1; i < n; i++)
+                for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+                        char *t = names[j];
+                        names[j] = names[j - 1];
+                        names[j - 1] = t;
+                        t = paths[j];
+                        paths[j] = paths[j - 1];
+                        paths[j - 1] = t;
+                }
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *buf = NULL;
+                size_t size;
+                bool in_section = false;
+                char *save = NULL;
+
+                if (r >= 0 && read_file_bounded(paths[i], 64 * 1024, &buf, &size) >= 0)
+                        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                                char *l = line + strspn(line, " \t");
+                                size_t len = strlen(l);
+
+                                while (len > 0 && (l[len - 1] == ' ' || l[len - 1] == '\t' || l[len - 1] == '\r'))
+                                        l[--len] = 0;
+                                if (*l == '#' || *l == ';' || *l == 0)
+                                        continue;
+                                if (*l == '[') {
+                                        in_section = streq(l, "[X-Kzones]");
+                                        continue;
+                                }
+                                if (in_section && strncmp(l, "EvacuationTarget", 16) == 0) {
+                                        char *v = l + 16;
+                                        v += strspn(v, " \t");
+                                        if (*v != '=')
+                                                continue;
+                                        v++;
+                                        v += strspn(v, " \t");
+                                        free(*value);
+                                        *value = strdup(v);
+                                        if (!*value)
+                                                r = -ENOMEM;
+                                }
+                        }
+                free(names[i]);
+                free(paths[i]);
+        }
+        return r;
+}
+
+int manager_default_evacuation_target(Manager *m, char **ret)
+{
+        char *v = NULL;
+        int r = dropins_read(m, "zone@.service.d", &v);
+
+        if (r < 0) {
+                free(v);
+                return r;
+        }
+        *ret = v ?: strdup("");
+        return *ret ? 0 : -ENOMEM;
+}
+
+int zone_evacuation_target(Zone *z, char **ret)
+{
+        _cleanup_free_ char *dir = NULL;
+        char *v = NULL;
+        int r;
+
+        r = dropins_read(z->manager, "zone@.service.d", &v);
+        if (r >= 0) {
+                if (asprintf(&dir, "zone@%s.service.d", z->name) < 0)
+                        r = -ENOMEM;
+                else
+                        r = dropins_read(z->manager, dir, &v);
+        }
+        if (r < 0) {
+                free(v);
+                return r;
+        }
+        *ret = v ?: strdup("");
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int write_evacuation_dropin(Manager *m, const char *unit, const char *value, sd_bus_error *error)
+{
+        _cleanup_free_ char *dir = manager_path(m, "/etc/systemd/system/%s.d", unit), *path = NULL,
+                            *content = NULL;
+        RemoteUri u = {};
+        const char *reason = NULL;
+        int r;
+
+        if (!dir || asprintf(&path, "%s/" EVACUATION_DROPIN, dir) < 0)
+                return -ENOMEM;
+        if (isempty(value)) {
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return sd_bus_error_set_errnof(error, errno, "cannot remove %s: %m", path);
+                return 0;
+        }
+        r = remote_uri_parse(value, &u, &reason);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "'%s' is not a valid evacuation target (ssh://[USER@]HOST[:PORT]): %s.", value, reason);
+        remote_uri_done(&u);
+        if (asprintf(&content,
+                    "# Written by kzones-restarterd; 'busctl set-property' or editing this file and\n"
+                    "# 'systemctl reload' (or daemon-reload) changes it.\n"
+                    "[X-Kzones]\n"
+                    "EvacuationTarget=%s\n",
+                    value) < 0)
+                return -ENOMEM;
+        {
+                _cleanup_free_ char *parent = manager_path(m, "/etc/systemd/system");
+                _cleanup_free_ char *copy = NULL;
+
+                if (!parent)
+                        return -ENOMEM;
+                /* create /etc/systemd/system and the .d directory as needed */
+                copy = strdup(dir);
+                if (!copy)
+                        return -ENOMEM;
+                for (char *s = copy + 1; *s; s++)
+                        if (*s == '/') {
+                                *s = 0;
+                                (void) mkdir(copy, 0755);
+                                *s = '/';
+                        }
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return sd_bus_error_set_errnof(error, errno, "cannot create %s: %m", dir);
+        }
+        r = write_file_atomic(path, content, strlen(content), 0644);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "cannot write %s: %s", path, strerror(-r));
+        return 0;
+}
+
+static void emit_evacuation_changes(Manager *m)
+{
+        _cleanup_free_ char *d = NULL;
+
+        if (manager_default_evacuation_target(m, &d) >= 0 && !streq_ptr(d, m->default_evacuation_target)) {
+                free(m->default_evacuation_target);
+                m->default_evacuation_target = TAKE_PTR(d);
+                (void) sd_bus_emit_properties_changed(m->bus, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
+                        "DefaultEvacuationTarget", NULL);
+        }
+        for (size_t i = 0; i < m->n_zones; i++) {
+                Zone *z = m->zones[i];
+                _cleanup_free_ char *v = NULL;
+
+                if (zone_evacuation_target(z, &v) < 0 || streq_ptr(v, z->evacuation_target))
+                        continue;
+                free(z->evacuation_target);
+                z->evacuation_target = TAKE_PTR(v);
+                (void) sd_bus_emit_properties_changed(m->bus, z->path, RESTARTER_ZONE_IFACE, "EvacuationTarget", NULL);
+        }
+}
+
+int zone_set_evacuation_target(Zone *z, const char *value, sd_bus_error *error)
+{
+        _cleanup_free_ char *unit = NULL;
+        int r;
+
+        if (asprintf(&unit, "zone@%s.service", z->name) < 0)
+                return -ENOMEM;
+        r = write_evacuation_dropin(z->manager, unit, value, error);
+        if (r < 0)
+                return r;
+        log_info("zone '%s': evacuation target set to '%s'", z->name, value);
+        emit_evacuation_changes(z->manager);
+        return 0;
+}
+
+int manager_set_default_evacuation_target(Manager *m, const char *value, sd_bus_error *error)
+{
+        int r = write_evacuation_dropin(m, "zone@.service", value, error);
+
+        if (r < 0)
+                return r;
+        log_info("default evacuation target set to '%s'", value);
+        emit_evacuation_changes(m);
+        return 0;
+}
+
+/* ---- systemd ------------------------------------------------------------------------------ */
+
+typedef struct StateQuery {
+        Manager *manager;
+        char *zone;
+} StateQuery;
+
+static int on_unit_state(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+        StateQuery *q = userdata;
+        Zone *z = manager_find_zone(q->manager, q->zone);
+        const char *state;
+
+        if (z && !sd_bus_message_is_method_error(reply, NULL) &&
+            sd_bus_message_enter_container(reply, 'v', "s") >= 0 && sd_bus_message_read(reply, "s", &state) >= 0) {
+                free(z->active_state);
+                z->active_state = strdup(state);
+                zone_update_state(z);
+                manager_unit_state_changed(z);
+        }
+        free(q->zone);
+        free(q);
+        return 0;
+}
+
+static void zone_query_unit(Zone *z)
+{
+        Manager *m = z->manager;
+        StateQuery *q;
+
+        if (m->have_systemd <= 0)
+                return;
+        q = calloc(1, sizeof(*q));
+        if (!q || !(q->zone = strdup(z->name))) {
+                free(q);
+                return;
+        }
+        q->manager = m;
+        if (sd_bus_call_method_async(m->bus, NULL, SYSTEMD_BUS, z->unit_path, "org.freedesktop.DBus.Properties", "Get",
+                    on_unit_state, q, "ss", "org.freedesktop.systemd1.Unit", "ActiveState") < 0) {
+                free(q->zone);
+                free(q);
+        }
+}
+
+static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error)
+{
+        Manager *m = userdata;
+        const char *path = sd_bus_message_get_path(msg), *iface, *name;
+        Zone *z = NULL;
+        int r;
+
+        for (size_t i = 0; i < m->n_zones && !z; i++)
+                if (streq_ptr(m->zones[i]->unit_path, path))
+                        z = m->zones[i];
+        if (!z)
+                return 0;
+        r = sd_bus_message_read(msg, "s", &iface);
+        if (r < 0 || !streq(iface, "org.freedesktop.systemd1.Unit"))
+                return 0;
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return 0;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(msg, "s", &name);
+                if (r < 0)
+                        return 0;
+                if (streq(name, "ActiveState")) {
+                        const char *state;
+
+                        if (sd_bus_message_enter_container(msg, 'v', "s") < 0 ||
+                            sd_bus_message_read(msg, "s", &state) < 0)
+                                return 0;
+                        (void) sd_bus_message_exit_container(msg);
+                        free(z->active_state);
+                        z->active_state = strdup(state);
+                        zone_update_state(z);
+                        manager_unit_state_changed(z);
+                } else if (sd_bus_message_skip(msg, "v") < 0)
+                        return 0;
+                (void) sd_bus_message_exit_container(msg);
+        }
+        return 0;
+}
+
+static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error)
+{
+        Manager *m = userdata;
+        const char *job, *unit, *result;
+        uint32_t id;
+
+        if (sd_bus_message_read(msg, "uoss", &id, &job, &unit, &result) < 0)
+                return 0;
+        manager_job_removed(m, job, result);
+        return 0;
+}
+
+static int on_reloading(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error)
+{
+        Manager *m = userdata;
+        int active;
+
+        if (sd_bus_message_read(msg, "b", &active) >= 0 && !active)
+                (void) manager_rescan(m);
+        return 0;
+}
+
+static int on_subscribed(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+        Manager *m = userdata;
+
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(reply);
+                log_warning("systemd is not reachable (%s): zones can be configured and installed but not booted",
+                        e ? e->message : "unknown error");
+                m->have_systemd = 0;
+                return 0;
+        }
+        m->have_systemd = 1;
+        for (size_t i = 0; i < m->n_zones; i++)
+                zone_query_unit(m->zones[i]);
+        return 0;
+}
+
+/* ---- scanning /etc/zones ----------------------------------------------------------------- */
+
+int manager_rescan(Manager *m)
+{
+        ZoneIndexEntry *l = NULL;
+        size_t n = 0;
+        KzError e = {};
+        _cleanup_free_ char *dir = manager_path(m, "/etc/zones");
+        DIR *dp;
+        struct dirent *de;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        r = zone_index_read(m->root, &l, &n, &e);
+        if (r < 0) {
+                log_error("%s", kz_error_message(&e, r));
+                return r;
+        }
+        for (size_t i = 0; i < m->n_zones; i++)
+                m->zones[i]->seen = false;
+
+        /* every NAME.xml is a zone; the index gives its state and UUID */
+        dp = opendir(dir);
+        while (dp && (de = readdir(dp))) {
+                size_t len = strlen(de->d_name);
+                _cleanup_free_ char *name = NULL;
+                Zone *z;
+
+                if (len <= 4 || !streq(de->d_name + len - 4, ".xml"))
+                        continue;
+                name = strndup(de->d_name, len - 4);
+                if (!name || !zone_name_is_valid(name))
+                        continue;
+                z = manager_find_zone(m, name);
+                if (!z) {
+                        r = zone_new(m, name, &z);
+                        if (r < 0)
+                                break;
+                        z->seen = true;
+                        zone_query_unit(z);
+                        log_info("zone '%s' configured", name);
+                        (void) sd_bus_emit_object_added(m->bus, z->path);
+                }
+                z->seen = true;
+                z->index_state = ZONE_STATE_CONFIGURED;
+                for (size_t i = 0; i < n; i++)
+                        if (streq(l[i].name, name)) {
+                                z->index_state = l[i].state;
+                                if (!streq_ptr(z->uuid, l[i].uuid)) {
+                                        free(z->uuid);
+                                        z->uuid = strdup(l[i].uuid);
+                                }
+                        }
+                {
+                        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+                        if (zone_store_load(m->root, name, &c, NULL) >= 0 &&
+                            !streq_ptr(z->brand, zone_config_brand(c))) {
+                                free(z->brand);
+                                z->brand = strdup(zone_config_brand(c));
+                        }
+                }
+                zone_update_state(z);
+        }
+        if (dp)
+                closedir(dp);
+        zone_index_free(l, n);
+
+        for (size_t i = 0; i < m->n_zones;) {
+                Zone *z = m->zones[i];
+
+                if (z->seen) {
+                        i++;
+                        continue;
+                }
+                log_info("zone '%s' no longer configured", z->name);
+                (void) sd_bus_emit_object_removed(m->bus, z->path);
+                if (z->operation) {
+                        z->gone = true;
+                        i++;
+                        continue;
+                }
+                zone_remove(z);
+        }
+        emit_evacuation_changes(m);
+        return 0;
+}
+
+static int on_rescan_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Manager *m = userdata;
+
+        m->rescan_timer = sd_event_source_unref(m->rescan_timer);
+        (void) manager_rescan(m);
+        return 0;
+}
+
+static int on_zones_changed(sd_event_source *s, const struct inotify_event *event, void *userdata)
+{
+        Manager *m = userdata;
+
+        /* a burst of changes (a commit is write+rename+index) makes one rescan */
+        if (!m->rescan_timer)
+                (void) sd_event_add_time_relative(m->event, &m->rescan_timer, CLOCK_MONOTONIC, 50 * 1000, 0,
+                        on_rescan_timer, m);
+        return 0;
+}
+
+int manager_new(sd_event *e, sd_bus *bus, const char *root, Manager **ret)
+{
+        _cleanup_(manager_freep) Manager *m = calloc(1, sizeof(*m));
+
+        if (!m)
+                return -ENOMEM;
+        m->event = sd_event_ref(e);
+        m->bus = sd_bus_ref(bus);
+        m->root = strdup(root ?: "");
+        m->have_systemd = -1;
+        if (!m->root)
+                return -ENOMEM;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m)
+{
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < m->n_zones; i++)
+                zone_free(m->zones[i]);
+        free(m->zones);
+        sd_event_source_unref(m->inotify);
+        sd_event_source_unref(m->rescan_timer);
+        sd_bus_unref(m->bus);
+        sd_event_unref(m->event);
+        free(m->root);
+        free(m->default_evacuation_target);
+        free(m);
+        return NULL;
+}
+
+int manager_start(Manager *m)
+{
+        _cleanup_free_ char *dir = manager_path(m, "/etc/zones");
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        (void) mkdir(dir, 0755);
+        r = sd_event_add_inotify(m->event, &m->inotify, dir,
+                IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE, on_zones_changed, m);
+        if (r < 0)
+                log_warning("cannot watch %s: %s; changes are seen on Rescan only", dir, strerror(-r));
+
+        r = sd_bus_match_signal_async(m->bus, NULL, SYSTEMD_BUS, NULL, "org.freedesktop.DBus.Properties",
+                "PropertiesChanged", on_properties_changed, NULL, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_match_signal_async(m->bus, NULL, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, "JobRemoved",
+                on_job_removed, NULL, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_match_signal_async(m->bus, NULL, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, "Reloading",
+                on_reloading, NULL, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method_async(m->bus, NULL, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe",
+                on_subscribed, m, NULL);
+        if (r < 0)
+                return r;
+        return manager_rescan(m);
+}

@@ -1,0 +1,786 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "restarter.h"
+#include "storage-uri.h"
+#include "zone-qemu.h"
+
+/* ---- authorization ------------------------------------------------------------------------- */
+
+/* Root may do anything; a zone's admin resource (user, auths) lets one user manage
+ * that zone. */
+int bus_check_authorized(Zone *z, sd_bus_message *m, const char *auth, sd_bus_error *error)
+{
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        struct passwd *pw;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
+        if (r < 0)
+                return r;
+        r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return r;
+        if (uid == 0)
+                return 0;
+        pw = getpwuid(uid);
+        if (pw && z && zone_store_load(z->manager->root, z->name, &c, NULL) >= 0) {
+                const ResourceType *t = resource_type_child(zone_type(), "admin");
+
+                for (size_t i = 0; i < c->root->n_children; i++) {
+                        const ZoneResource *a = c->root->children[i];
+                        const char *auths = zone_resource_get(a, "auths");
+                        _cleanup_free_ char *padded = NULL, *needle = NULL;
+
+                        if (a->type != t || !streq_ptr(zone_resource_get(a, "user"), pw->pw_name) || !auths)
+                                continue;
+                        if (asprintf(&padded, ",%s,", auths) < 0 || asprintf(&needle, ",%s,", auth) < 0)
+                                return -ENOMEM;
+                        if (strstr(padded, needle))
+                                return 0;
+                }
+        }
+        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                "permission denied: only root or a zone administrator with the '%s' auth may do this", auth);
+}
+
+/* ---- the zone object ------------------------------------------------------------------------- */
+
+void bus_zone_send_changed(Zone *z, ZoneState previous)
+{
+        Manager *m = z->manager;
+
+        (void) sd_bus_emit_properties_changed(m->bus, z->path, RESTARTER_ZONE_IFACE, "State", "Id",
+                "AuxiliaryStates", "Uuid", "Brand", NULL);
+        if (previous != z->state) {
+                (void) sd_bus_emit_signal(m->bus, z->path, RESTARTER_ZONE_IFACE, "StateChanged", "ss",
+                        zone_state_to_string(z->state), zone_state_to_string(previous));
+                (void) sd_bus_emit_signal(m->bus, RESTARTER_PATH, RESTARTER_MANAGER_IFACE, "ZoneStateChanged", "sss",
+                        z->name, zone_state_to_string(z->state), zone_state_to_string(previous));
+        }
+}
+
+static int zone_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                sd_bus_error *error)
+{
+        Manager *m = userdata;
+        Zone *z = manager_find_zone_by_path(m, path);
+
+        if (!z)
+                return 0;
+        *found = z;
+        return 1;
+}
+
+static int zone_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        char **l = calloc(m->n_zones + 1, sizeof(char *));
+        size_t n = 0;
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_zones; i++) {
+                if (m->zones[i]->gone)
+                        continue;
+                l[n] = strdup(m->zones[i]->path);
+                if (!l[n]) {
+                        strv_freep(&l);
+                        return -ENOMEM;
+                }
+                n++;
+        }
+        *nodes = l;
+        return 0;
+}
+
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Zone *z = userdata;
+
+        return sd_bus_message_append(reply, "s", zone_state_to_string(z->state));
+}
+
+static int property_get_string_or_empty(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        const char *const *s = userdata;
+
+        return sd_bus_message_append(reply, "s", *s ?: "");
+}
+
+static int property_get_aux(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Zone *z = userdata;
+
+        return sd_bus_message_append_strv(reply, z->aux ?: (char *[]) { NULL });
+}
+
+static int property_get_evacuation_target(sd_bus *bus, const char *path, const char *interface,
+                const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Zone *z = userdata;
+        _cleanup_free_ char *v = NULL;
+        int r;
+
+        r = zone_evacuation_target(z, &v);
+        if (r < 0)
+                return r;
+        return sd_bus_message_append(reply, "s", v);
+}
+
+static int property_set_evacuation_target(sd_bus *bus, const char *path, const char *interface,
+                const char *property, sd_bus_message *value, void *userdata, sd_bus_error *error)
+{
+        Zone *z = userdata;
+        const char *v;
+        int r;
+
+        r = sd_bus_message_read(value, "s", &v);
+        if (r < 0)
+                return r;
+        r = bus_check_authorized(z, value, "manage", error);
+        if (r < 0)
+                return r;
+        return zone_set_evacuation_target(z, v, error);
+}
+
+static int need_state(Zone *z, sd_bus_error *error, ZoneState want, const char *what)
+{
+        if (z->operation)
+                return sd_bus_error_setf(error, KZ_ERROR_BUSY, "another operation (%s) is in progress on the zone",
+                        operation_kind_to_string(z->operation->kind));
+        if (z->state == want)
+                return 0;
+        if (z->state == ZONE_STATE_RUNNING && want == ZONE_STATE_INSTALLED)
+                return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "zone is already running; %s", what);
+        return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "zone is %s; it must be %s to %s",
+                zone_state_to_string(z->state), zone_state_to_string(want), what);
+}
+
+static int need_systemd(Zone *z, sd_bus_error *error)
+{
+        if (z->manager->have_systemd == 0)
+                return sd_bus_error_set(error, KZ_ERROR_NO_SYSTEMD,
+                        "systemd is not reachable on this bus; zones cannot be started or stopped");
+        return 0;
+}
+
+static int check_kz(Zone *z, ZoneConfig *c, sd_bus_error *error)
+{
+        KzError e = {};
+        int r;
+
+        if (!streq_ptr(zone_config_brand(c), "kz"))
+                return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION,
+                        "brand '%s' zones are not run by kzones", strna(zone_config_brand(c)));
+        r = zone_config_verify(c, &e);
+        if (r < 0)
+                return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION, "%s", kz_error_message(&e, r));
+        return 0;
+}
+
+static int method_boot(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        _cleanup_strv_free_ char **args = NULL;
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        Zone *z = userdata;
+        Operation *o;
+        size_t len = 0;
+        int r;
+
+        r = sd_bus_message_read_strv(msg, &args);
+        if (r < 0)
+                return r;
+        r = bus_check_authorized(z, msg, "manage", error);
+        if (r < 0)
+                return r;
+        r = need_state(z, error, ZONE_STATE_INSTALLED, "boot it");
+        if (r < 0)
+                return r;
+        r = need_systemd(z, error);
+        if (r < 0)
+                return r;
+        r = zone_load_config(z, &c, error);
+        if (r < 0)
+                return r;
+        r = check_kz(z, c, error);
+        if (r < 0)
+                return r;
+
+        /* boot arguments for this start, picked up (and removed) by kzones-zone exec */
+        path = manager_path(z->manager, ZONE_RUN_DIR "/%s.bootargs", z->name);
+        if (!path)
+                return -ENOMEM;
+        for (char **a = args; a && *a; a++)
+                len += strlen(*a) + 1;
+        if (len > 0) {
+                char *p;
+                _cleanup_free_ char *dir = manager_path(z->manager, ZONE_RUN_DIR);
+
+                buf = malloc(len);
+                if (!buf || !dir)
+                        return -ENOMEM;
+                p = buf;
+                for (char **a = args; *a; a++)
+                        p = stpcpy(p, *a) + 1;
+                (void) mkdir(dir, 0755);
+                r = write_file_atomic(path, buf, len, 0600);
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, -r, "cannot write %s: %s", path, strerror(-r));
+        } else
+                (void) unlink(path);
+
+        r = operation_start(z, OPERATION_BOOT, msg, &o);
+        if (r < 0)
+                return r;
+        r = operation_start_unit(o, "StartUnit");
+        if (r < 0)
+                operation_finish(o, r, KZ_ERROR_BOOT_FAILED, "cannot ask systemd to start %s: %s", z->unit,
+                        strerror(-r));
+        log_info("zone '%s': booting", z->name);
+        return 1;
+}
+
+static int stop_like(sd_bus_message *msg, Zone *z, OperationKind kind, const char *unit_method, sd_bus_error *error)
+{
+        Operation *o;
+        int r;
+
+        r = bus_check_authorized(z, msg, "manage", error);
+        if (r < 0)
+                return r;
+        if (z->operation)
+                return sd_bus_error_setf(error, KZ_ERROR_BUSY, "another operation (%s) is in progress on the zone",
+                        operation_kind_to_string(z->operation->kind));
+        if (z->state != ZONE_STATE_RUNNING && z->state != ZONE_STATE_READY &&
+            !(kind == OPERATION_HALT && z->state == ZONE_STATE_SHUTTING_DOWN))
+                return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "zone is %s, not running",
+                        zone_state_to_string(z->state));
+        r = need_systemd(z, error);
+        if (r < 0)
+                return r;
+        r = operation_start(z, kind, msg, &o);
+        if (r < 0)
+                return r;
+        r = operation_start_unit(o, unit_method);
+        if (r < 0)
+                operation_finish(o, r, NULL, "cannot ask systemd to %s %s: %s", operation_kind_to_string(kind),
+                        z->unit, strerror(-r));
+        log_info("zone '%s': %s", z->name, operation_kind_to_string(kind));
+        return 1;
+}
+
+static int method_halt(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        return stop_like(msg, userdata, OPERATION_HALT, "StopUnit", error);
+}
+
+static int method_reboot(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        return stop_like(msg, userdata, OPERATION_REBOOT, "RestartUnit", error);
+}
+
+static int method_shutdown(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        Zone *z = userdata;
+        Operation *o;
+        int reboot;
+        uint64_t timeout;
+        int r;
+
+        r = sd_bus_message_read(msg, "bt", &reboot, &timeout);
+        if (r < 0)
+                return r;
+        r = bus_check_authorized(z, msg, "manage", error);
+        if (r < 0)
+                return r;
+        r = need_state(z, error, ZONE_STATE_RUNNING, "shut it down");
+        if (r < 0)
+                return r;
+        r = need_systemd(z, error);
+        if (r < 0)
+                return r;
+        r = operation_start(z, OPERATION_SHUTDOWN, msg, &o);
+        if (r < 0)
+                return r;
+        o->reboot = reboot;
+        r = operation_powerdown(o, timeout ?: DEFAULT_SHUTDOWN_TIMEOUT_USEC);
+        if (r < 0)
+                operation_finish(o, r, NULL, "cannot reach the guest's monitor: %s", strerror(-r));
+        log_info("zone '%s': shutting down%s", z->name, reboot ? " for a reboot" : "");
+        return 1;
+}
+
+static int mkdir_parents_of(const char *path)
+{
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                                return -errno;
+                        *s = '/';
+                }
+        return 0;
+}
+
+/* The boot device's storage, expanded, under the alternate root for local paths. */
+static int boot_storage(Zone *z, const ZoneConfig *c, StorageUri **ret_uri, char **ret_string, char **ret_local,
+                sd_bus_error *error)
+{
+        const ZoneResource *boot = zone_boot_device(c);
+        _cleanup_free_ char *s = NULL;
+        _cleanup_(storage_uri_freep) StorageUri *u = NULL;
+        int r;
+
+        if (!boot) {
+                *ret_uri = NULL;
+                *ret_string = NULL;
+                *ret_local = NULL;
+                return 0;
+        }
+        s = zone_config_expand(c, boot, zone_resource_get(boot, "storage"));
+        if (!s)
+                return -ENOMEM;
+        r = storage_uri_parse(s, &u, NULL);
+        if (r < 0)
+                return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION, "%s is not a valid storage URI", s);
+        if (u->scheme == STORAGE_FILE || u->scheme == STORAGE_DEV) {
+                *ret_local = path_join(z->manager->root, u->path);
+                if (!*ret_local)
+                        return -ENOMEM;
+        } else
+                *ret_local = NULL;
+        *ret_uri = TAKE_PTR(u);
+        *ret_string = TAKE_PTR(s);
+        return 1;
+}
+
+static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        _cleanup_(storage_uri_freep) StorageUri *u = NULL;
+        _cleanup_free_ char *uri = NULL, *local = NULL;
+        uint64_t size = DEFAULT_INSTALL_SIZE;
+        Zone *z = userdata;
+        Operation *o;
+        const char *key;
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r < 0)
+                        return r;
+                if (streq(key, "install-size")) {
+                        r = sd_bus_message_read(msg, "v", "t", &size);
+                        if (r < 0)
+                                return r;
+                        if (size < 1024 * 1024)
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "install-size must be at least 1M");
+                } else
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "unknown install option '%s'", key);
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+                return r;
+
+        r = bus_check_authorized(z, msg, "manage", error);
+        if (r < 0)
+                return r;
+        r = need_state(z, error, ZONE_STATE_CONFIGURED, "install it");
+        if (r < 0)
+                return r;
+        r = zone_load_config(z, &c, error);
+        if (r < 0)
+                return r;
+        r = check_kz(z, c, error);
+        if (r < 0)
+                return r;
+        r = boot_storage(z, c, &u, &uri, &local, error);
+        if (r < 0)
+                return r;
+        r = operation_start(z, OPERATION_INSTALL, msg, &o);
+        if (r < 0)
+                return r;
+        if (!u) {
+                /* no disk: a zone that boots a kernel directly */
+                operation_installed(o);
+                return 1;
+        }
+        if (u->scheme == STORAGE_FILE) {
+                struct stat st;
+                int fd;
+
+                if (stat(local, &st) >= 0) {
+                        if (!S_ISREG(st.st_mode))
+                                operation_finish(o, -EEXIST, KZ_ERROR_STORAGE, "%s exists and is not a file", local);
+                        else /* an existing image is used as it is */
+                                operation_installed(o);
+                        return 1;
+                }
+                r = mkdir_parents_of(local);
+                if (r < 0) {
+                        operation_finish(o, r, KZ_ERROR_STORAGE, "cannot create the directory of %s: %s", local,
+                                strerror(-r));
+                        return 1;
+                }
+                fd = open(local, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0) {
+                        operation_finish(o, -errno, KZ_ERROR_STORAGE, "cannot create %s: %m", local);
+                        return 1;
+                }
+                o->created = strdup(local);
+                if (ftruncate(fd, (off_t) size) < 0 || fsync(fd) < 0) {
+                        r = -errno;
+                        (void) close(fd);
+                        operation_finish(o, r, KZ_ERROR_STORAGE, "cannot size %s: %s", local, strerror(-r));
+                        return 1;
+                }
+                (void) close(fd);
+                log_info("zone '%s': created boot disk %s (%llu bytes)", z->name, local, (unsigned long long) size);
+                operation_installed(o);
+                return 1;
+        }
+        if (u->scheme == STORAGE_DEV) {
+                struct stat st;
+
+                if (stat(local, &st) < 0 || !S_ISBLK(st.st_mode))
+                        operation_finish(o, -ENODEV, KZ_ERROR_STORAGE, "%s is not a block device on this host", local);
+                else
+                        operation_installed(o);
+                return 1;
+        }
+        /* network storage must exist and be reachable: ask qemu-img */
+        r = operation_check_storage(o, uri);
+        if (r < 0)
+                operation_finish(o, r, KZ_ERROR_STORAGE, "cannot check %s: %s", uri, strerror(-r));
+        return 1;
+}
+
+static int method_uninstall(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        _cleanup_free_ char *record = NULL, *buf = NULL;
+        Zone *z = userdata;
+        char *save = NULL;
+        size_t size;
+        int force, r;
+
+        r = sd_bus_message_read(msg, "b", &force);
+        if (r < 0)
+                return r;
+        r = bus_check_authorized(z, msg, "manage", error);
+        if (r < 0)
+                return r;
+        if (z->operation)
+                return sd_bus_error_setf(error, KZ_ERROR_BUSY, "another operation (%s) is in progress on the zone",
+                        operation_kind_to_string(z->operation->kind));
+        if (z->state != ZONE_STATE_INSTALLED && !(force && z->state == ZONE_STATE_UNAVAILABLE))
+                return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "zone is %s; only an installed zone that is "
+                        "not running can be uninstalled", zone_state_to_string(z->state));
+
+        /* remove exactly what install or clone created */
+        record = manager_path(z->manager, "/var/lib/kzones/%s.created", z->name);
+        if (!record)
+                return -ENOMEM;
+        r = read_file_bounded(record, 64 * 1024, &buf, &size);
+        if (r >= 0)
+                for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                        struct stat st;
+                        _cleanup_free_ char *dir = NULL;
+
+                        if (lstat(line, &st) < 0 || !S_ISREG(st.st_mode))
+                                continue;
+                        if (unlink(line) < 0) {
+                                if (!force)
+                                        return sd_bus_error_set_errnof(error, errno, "cannot remove %s: %m", line);
+                                continue;
+                        }
+                        log_info("zone '%s': removed %s", z->name, line);
+                        dir = strdup(line);
+                        if (dir && strrchr(dir, '/')) {
+                                *strrchr(dir, '/') = 0;
+                                (void) rmdir(dir); /* the zone's own directory, if now empty */
+                        }
+                }
+        (void) unlink(record);
+        r = zone_set_index_state(z, ZONE_STATE_CONFIGURED, error);
+        if (r < 0)
+                return r;
+        log_info("zone '%s' uninstalled", z->name);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        Zone *z = userdata;
+        int r;
+
+        r = zone_load_config(z, &c, error);
+        if (r < 0)
+                return r;
+        r = check_kz(z, c, error);
+        if (r < 0)
+                return r;
+        /* what this host must provide */
+        for (size_t i = 0; i < c->root->n_children; i++) {
+                const ZoneResource *res = c->root->children[i];
+                _cleanup_free_ char *sysfs = NULL;
+                const char *bridge;
+
+                if (res->type != resource_type_child(zone_type(), "anet"))
+                        continue;
+                bridge = zone_anet_bridge(res, getenv("KZONES_DEFAULT_BRIDGE"));
+                sysfs = manager_path(z->manager, "/sys/class/net/%s/bridge", bridge);
+                if (!sysfs)
+                        return -ENOMEM;
+                if (access(sysfs, F_OK) < 0)
+                        return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION,
+                                "anet %s: bridge '%s' does not exist on this host", zone_resource_get(res, "id"),
+                                bridge);
+        }
+        {
+                const ZoneResource *boot = zone_resource_first(c->root, resource_type_child(zone_type(), "boot"));
+                const char *kernel = zone_resource_get(boot, "kernel");
+                _cleanup_free_ char *k = kernel ? path_join(z->manager->root, kernel) : NULL;
+
+                if (kernel && (!k || access(k, R_OK) < 0))
+                        return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION,
+                                "boot: kernel %s cannot be read on this host", kernel);
+        }
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL, *sc = NULL;
+        _cleanup_(storage_uri_freep) StorageUri *u = NULL, *su = NULL;
+        _cleanup_free_ char *uri = NULL, *local = NULL, *suri = NULL, *slocal = NULL;
+        Zone *z = userdata, *src;
+        const char *source;
+        Operation *o;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &source);
+        if (r < 0)
+                return r;
+        r = bus_check_authorized(z, msg, "manage", error);
+        if (r < 0)
+                return r;
+        src = manager_find_zone(z->manager, source);
+        if (!src)
+                return sd_bus_error_setf(error, KZ_ERROR_ZONE_NOT_FOUND, "source zone '%s': No such zone configured",
+                        source);
+        if (src == z)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "a zone cannot be cloned from itself");
+        r = need_state(z, error, ZONE_STATE_CONFIGURED, "clone into it");
+        if (r < 0)
+                return r;
+        if (src->state != ZONE_STATE_INSTALLED || src->operation)
+                return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE,
+                        "source zone '%s' is %s; it must be installed and not running", source,
+                        zone_state_to_string(src->state));
+        r = zone_load_config(z, &c, error);
+        if (r < 0)
+                return r;
+        r = check_kz(z, c, error);
+        if (r < 0)
+                return r;
+        r = zone_load_config(src, &sc, error);
+        if (r < 0)
+                return r;
+        r = boot_storage(z, c, &u, &uri, &local, error);
+        if (r < 0)
+                return r;
+        r = boot_storage(src, sc, &su, &suri, &slocal, error);
+        if (r < 0)
+                return r;
+        if (!u || !su)
+                return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION,
+                        "both zones need a boot device to clone");
+        if (streq(uri, suri))
+                return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION,
+                        "both zones use the same boot storage %s", uri);
+        if (u->scheme == STORAGE_FILE && access(local, F_OK) >= 0)
+                return sd_bus_error_setf(error, KZ_ERROR_STORAGE, "%s exists already", local);
+        if (u->scheme == STORAGE_FILE) {
+                r = mkdir_parents_of(local);
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, -r, "cannot create the directory of %s: %s", local,
+                                strerror(-r));
+        }
+        r = operation_start(z, OPERATION_CLONE, msg, &o);
+        if (r < 0)
+                return r;
+        if (u->scheme == STORAGE_FILE)
+                o->created = strdup(local);
+        r = operation_copy_disk(o, slocal ?: suri, local ?: uri);
+        if (r < 0)
+                operation_finish(o, r, KZ_ERROR_STORAGE, "cannot copy the boot disk: %s", strerror(-r));
+        log_info("zone '%s': cloning from '%s'", z->name, source);
+        return 1;
+}
+
+const sd_bus_vtable zone_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", property_get_string_or_empty, offsetof(Zone, name), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Id", "i", NULL, offsetof(Zone, id), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Uuid", "s", property_get_string_or_empty, offsetof(Zone, uuid),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Brand", "s", property_get_string_or_empty, offsetof(Zone, brand),
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("AuxiliaryStates", "as", property_get_aux, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Unit", "s", property_get_string_or_empty, offsetof(Zone, unit), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_WRITABLE_PROPERTY("EvacuationTarget", "s", property_get_evacuation_target,
+                property_set_evacuation_target, 0, SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Install", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_install,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Uninstall", SD_BUS_ARGS("b", force), SD_BUS_NO_RESULT, method_uninstall,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Boot", SD_BUS_ARGS("as", arguments), SD_BUS_NO_RESULT, method_boot,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Halt", NULL, NULL, method_halt, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Shutdown", SD_BUS_ARGS("b", reboot, "t", timeout_usec), SD_BUS_NO_RESULT,
+                method_shutdown, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Reboot", NULL, NULL, method_reboot, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Verify", NULL, NULL, method_verify, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Clone", SD_BUS_ARGS("s", source), SD_BUS_NO_RESULT, method_clone,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("StateChanged", SD_BUS_ARGS("s", state, "s", previous), 0),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- the manager object ------------------------------------------------------------------------- */
+
+static int method_list_zones(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(sssso)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_zones; i++) {
+                Zone *z = m->zones[i];
+
+                if (z->gone)
+                        continue;
+                r = sd_bus_message_append(reply, "(sssso)", z->name, zone_state_to_string(z->state), z->uuid ?: "",
+                        z->brand ?: "", z->path);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_zone(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        const char *name;
+        Zone *z;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+        z = manager_find_zone(m, name);
+        if (!z)
+                return sd_bus_error_setf(error, KZ_ERROR_ZONE_NOT_FOUND, "No such zone configured");
+        return sd_bus_reply_method_return(msg, "o", z->path);
+}
+
+static int method_rescan(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        int r;
+
+        r = manager_rescan(m);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "rescan failed: %s", strerror(-r));
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int property_get_default_evacuation_target(sd_bus *bus, const char *path, const char *interface,
+                const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        _cleanup_free_ char *v = NULL;
+        int r;
+
+        r = manager_default_evacuation_target(userdata, &v);
+        if (r < 0)
+                return r;
+        return sd_bus_message_append(reply, "s", v);
+}
+
+static int property_set_default_evacuation_target(sd_bus *bus, const char *path, const char *interface,
+                const char *property, sd_bus_message *value, void *userdata, sd_bus_error *error)
+{
+        const char *v;
+        int r;
+
+        r = sd_bus_message_read(value, "s", &v);
+        if (r < 0)
+                return r;
+        r = bus_check_authorized(NULL, value, "manage", error);
+        if (r < 0)
+                return r;
+        return manager_set_default_evacuation_target(userdata, v, error);
+}
+
+const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_WRITABLE_PROPERTY("DefaultEvacuationTarget", "s", property_get_default_evacuation_target,
+                property_set_default_evacuation_target, 0,
+                SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("ListZones", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssso)", zones), method_list_zones,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetZone", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", zone), method_get_zone,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Rescan", NULL, NULL, method_rescan, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("ZoneStateChanged", SD_BUS_ARGS("s", name, "s", state, "s", previous), 0),
+        SD_BUS_VTABLE_END,
+};
+
+int bus_register(Manager *m)
+{
+        int r;
+
+        r = sd_bus_add_object_vtable(m->bus, NULL, RESTARTER_PATH, RESTARTER_MANAGER_IFACE, manager_vtable, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, RESTARTER_ZONE_PREFIX, RESTARTER_ZONE_IFACE, zone_vtable,
+                zone_object_find, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_node_enumerator(m->bus, NULL, RESTARTER_ZONE_PREFIX, zone_node_enumerator, m);
+        if (r < 0)
+                return r;
+        return sd_bus_add_object_manager(m->bus, NULL, RESTARTER_PATH);
+}

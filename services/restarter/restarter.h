@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "bus-error.h"
+#include "qmp.h"
+#include "zone-qemu.h"
+#include "zone-store.h"
+
+#define RESTARTER_BUS_NAME "org.kzones.Restarter1"
+#define RESTARTER_PATH "/org/kzones/Restarter1"
+#define RESTARTER_ZONE_PREFIX "/org/kzones/Restarter1/zone"
+#define RESTARTER_MANAGER_IFACE "org.kzones.Restarter1.Manager"
+#define RESTARTER_ZONE_IFACE "org.kzones.Restarter1.Zone"
+
+#define DEFAULT_INSTALL_SIZE (16ull * 1024 * 1024 * 1024)
+#define DEFAULT_SHUTDOWN_TIMEOUT_USEC (300ull * 1000000)
+#define STORAGE_CHECK_TIMEOUT_USEC (60ull * 1000000)
+
+typedef struct Manager Manager;
+typedef struct Zone Zone;
+typedef struct Operation Operation;
+
+typedef enum OperationKind {
+        OPERATION_BOOT,
+        OPERATION_HALT,
+        OPERATION_REBOOT,
+        OPERATION_SHUTDOWN,
+        OPERATION_INSTALL,
+        OPERATION_CLONE,
+        _OPERATION_KIND_MAX,
+        _OPERATION_KIND_INVALID = -22,
+} OperationKind;
+
+/* One method call in progress on a zone; it replies when the work is done. */
+struct Operation {
+        Zone *zone;
+        OperationKind kind;
+        sd_bus_message *request;
+        char *job;           /* the systemd job we wait for */
+        bool reboot;         /* shutdown -r */
+        bool powered_down;   /* shutdown: system_powerdown was accepted */
+        sd_event_source *timer;
+        sd_event_source *child;
+        pid_t pid;
+        int output_fd;       /* child's stderr, for the error message */
+        char *created;       /* install/clone: the disk we create, removed on failure */
+        Qmp *qmp;
+};
+
+struct Zone {
+        Manager *manager;
+        char *name;
+        char *path; /* object path */
+        char *unit; /* zone@NAME.service */
+        char *unit_path;
+        char *uuid;
+        char *brand;
+        ZoneState index_state;
+        char *active_state; /* the unit's ActiveState, NULL until known */
+        ZoneState state;
+        int id;
+        char **aux;
+        char *evacuation_target; /* as last reported */
+        Operation *operation;
+        bool seen;
+        bool gone; /* configuration deleted while an operation runs */
+};
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        char *root;
+        Zone **zones;
+        size_t n_zones;
+        int have_systemd; /* -1 unknown, 0 no, 1 yes */
+        sd_event_source *inotify;
+        sd_event_source *rescan_timer;
+        char *default_evacuation_target;
+};
+
+const char *operation_kind_to_string(OperationKind k);
+OperationKind operation_kind_from_string(const char *s);
+
+int manager_new(sd_event *e, sd_bus *bus, const char *root, Manager **ret);
+Manager *manager_free(Manager *m);
+static inline void manager_freep(Manager **m)
+{
+        if (*m)
+                *m = manager_free(*m);
+}
+int manager_start(Manager *m);
+int manager_rescan(Manager *m);
+Zone *manager_find_zone(Manager *m, const char *name);
+Zone *manager_find_zone_by_path(Manager *m, const char *path);
+char *manager_path(Manager *m, const char *fmt, ...) _printf_(2, 3);
+
+void zone_update_state(Zone *z);
+int zone_load_config(Zone *z, ZoneConfig **ret, sd_bus_error *error);
+int zone_set_index_state(Zone *z, ZoneState s, sd_bus_error *error);
+int zone_evacuation_target(Zone *z, char **ret);
+int zone_set_evacuation_target(Zone *z, const char *value, sd_bus_error *error);
+int manager_default_evacuation_target(Manager *m, char **ret);
+int manager_set_default_evacuation_target(Manager *m, const char *value, sd_bus_error *error);
+
+/* Operations (zone-operations.c) */
+int operation_start(Zone *z, OperationKind kind, sd_bus_message *request, Operation **ret);
+void operation_finish(Operation *o, int error, const char *error_name, const char *fmt, ...) _printf_(4, 5);
+int operation_start_unit(Operation *o, const char *method);
+int operation_check_storage(Operation *o, const char *uri);
+int operation_copy_disk(Operation *o, const char *from, const char *to);
+int operation_powerdown(Operation *o, uint64_t timeout_usec);
+void operation_installed(Operation *o);
+int zone_record_created(Zone *z, const char *path);
+void manager_job_removed(Manager *m, const char *job, const char *result);
+void manager_unit_state_changed(Zone *z);
+
+/* The bus (restarter-dbus.c) */
+int bus_register(Manager *m);
+int bus_check_authorized(Zone *z, sd_bus_message *m, const char *auth, sd_bus_error *error);
+void bus_zone_send_changed(Zone *z, ZoneState previous);
+extern const sd_bus_vtable manager_vtable[];
+extern const sd_bus_vtable zone_vtable[];

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The work behind the zone methods: systemd jobs, QMP requests and helper
+ * processes, each finished asynchronously; the method call is answered when the
+ * work is done. Nothing here waits. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "restarter.h"
+
+#define SYSTEMD_BUS "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
+
+static const char *const operation_kind_table[_OPERATION_KIND_MAX] = {
+        [OPERATION_BOOT] = "boot",
+        [OPERATION_HALT] = "halt",
+        [OPERATION_REBOOT] = "reboot",
+        [OPERATION_SHUTDOWN] = "shutdown",
+        [OPERATION_INSTALL] = "install",
+        [OPERATION_CLONE] = "clone",
+};
+
+DEFINE_STRING_TABLE(operation_kind, OperationKind, _OPERATION_KIND_MAX)
+
+int operation_start(Zone *z, OperationKind kind, sd_bus_message *request, Operation **ret)
+{
+        Operation *o;
+
+        if (z->operation)
+                return -EBUSY;
+        o = calloc(1, sizeof(*o));
+        if (!o)
+                return -ENOMEM;
+        o->zone = z;
+        o->kind = kind;
+        o->request = sd_bus_message_ref(request);
+        o->output_fd = -EBADF;
+        z->operation = o;
+        *ret = o;
+        return 0;
+}
+
+void operation_finish(Operation *o, int error, const char *error_name, const char *fmt, ...)
+{
+        Zone *z = o->zone;
+
+        if (error == 0)
+                (void) sd_bus_reply_method_return(o->request, NULL);
+        else {
+                _cleanup_free_ char *msg = NULL;
+                va_list ap;
+
+                va_start(ap, fmt);
+                if (vasprintf(&msg, fmt, ap) < 0)
+                        msg = NULL;
+                va_end(ap);
+                log_warning("zone '%s': %s failed: %s", z->name, operation_kind_to_string(o->kind), strna(msg));
+                (void) sd_bus_reply_method_errorf(o->request, error_name ?: SD_BUS_ERROR_FAILED, "%s",
+                        msg ?: strerror(error < 0 ? -error : error));
+                if (o->created) {
+                        (void) unlink(o->created);
+                        log_info("zone '%s': removed %s", z->name, o->created);
+                }
+        }
+        z->operation = NULL;
+        sd_bus_message_unref(o->request);
+        sd_event_source_disable_unref(o->timer);
+        sd_event_source_disable_unref(o->child);
+        if (o->pid > 0)
+                (void) kill(o->pid, SIGKILL);
+        if (o->output_fd >= 0)
+                (void) close(o->output_fd);
+        qmp_close(o->qmp);
+        free(o->job);
+        free(o->created);
+        free(o);
+        if (z->gone)
+                (void) manager_rescan(z->manager);
+}
+
+/* ---- systemd jobs --------------------------------------------------------------------------- */
+
+static int on_job_queued(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+        Operation *o = userdata;
+        const char *job;
+
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(reply);
+                operation_finish(o, -EIO, KZ_ERROR_BOOT_FAILED, "systemd refused to act on %s: %s", o->zone->unit,
+                        e ? e->message : "unknown error");
+                return 0;
+        }
+        if (sd_bus_message_read(reply, "o", &job) < 0 || !(o->job = strdup(job)))
+                operation_finish(o, -EIO, NULL, "malformed reply from systemd");
+        return 0;
+}
+
+int operation_start_unit(Operation *o, const char *method)
+{
+        Manager *m = o->zone->manager;
+
+        if (m->have_systemd == 0)
+                return -EHOSTDOWN;
+        free(o->job);
+        o->job = NULL;
+        return sd_bus_call_method_async(m->bus, NULL, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, method,
+                on_job_queued, o, "ss", o->zone->unit, "replace");
+}
+
+/* Why the zone did not start, as kzones-zone wrote it. */
+static char *boot_failure(Zone *z)
+{
+        _cleanup_free_ char *path = manager_path(z->manager, ZONE_RUN_DIR "/%s.failure", z->name);
+        char *buf = NULL;
+        size_t size;
+
+        if (!path || read_file_bounded(path, 4096, &buf, &size) < 0)
+                return NULL;
+        while (size > 0 && buf[size - 1] == '\n')
+                buf[--size] = 0;
+        return buf;
+}
+
+void manager_job_removed(Manager *m, const char *job, const char *result)
+{
+        for (size_t i = 0; i < m->n_zones; i++) {
+                Operation *o = m->zones[i]->operation;
+                Zone *z = m->zones[i];
+                bool ok = streq(result, "done");
+
+                if (!o || !streq_ptr(o->job, job))
+                        continue;
+                free(o->job);
+                o->job = NULL;
+                switch (o->kind) {
+                case OPERATION_BOOT:
+                case OPERATION_REBOOT:
+                case OPERATION_SHUTDOWN:
+                        if (ok && o->kind == OPERATION_SHUTDOWN && !o->reboot) {
+                                operation_finish(o, 0, NULL, NULL);
+                                break;
+                        }
+                        if (ok)
+                                operation_finish(o, 0, NULL, NULL);
+                        else {
+                                _cleanup_free_ char *why = boot_failure(z);
+                                operation_finish(o, -EIO, KZ_ERROR_BOOT_FAILED,
+                                        "boot failed: %s (see 'journalctl -u %s')",
+                                        why ?: "the zone's unit did not start", z->unit);
+                        }
+                        break;
+                case OPERATION_HALT:
+                        if (ok)
+                                operation_finish(o, 0, NULL, NULL);
+                        else
+                                operation_finish(o, -EIO, NULL, "halt failed: systemd job %s", result);
+                        break;
+                case OPERATION_INSTALL:
+                case OPERATION_CLONE:
+                case _OPERATION_KIND_MAX:
+                case _OPERATION_KIND_INVALID:
+                        break;
+                }
+                return;
+        }
+}
+
+/* ---- shutdown: power button, then wait for the unit to stop ------------------------------------ */
+
+static int on_shutdown_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Operation *o = userdata;
+
+        operation_finish(o, -ETIMEDOUT, KZ_ERROR_TIMEOUT,
+                "the guest did not power off in time and is still running; use 'zoneadm -z %s halt' to stop it",
+                o->zone->name);
+        return 0;
+}
+
+void manager_unit_state_changed(Zone *z)
+{
+        Operation *o = z->operation;
+        int r;
+
+        if (!o || o->kind != OPERATION_SHUTDOWN || !o->powered_down || o->job)
+                return;
+        if (!z->active_state || !(streq(z->active_state, "inactive") || streq(z->active_state, "failed")))
+                return;
+        o->timer = sd_event_source_disable_unref(o->timer);
+        o->powered_down = false;
+        if (!o->reboot) {
+                operation_finish(o, 0, NULL, NULL);
+                return;
+        }
+        r = operation_start_unit(o, "StartUnit");
+        if (r < 0)
+                operation_finish(o, r, KZ_ERROR_BOOT_FAILED, "cannot boot the zone again: %s", strerror(-r));
+}
+
+static void on_powerdown(Qmp *q, json_object *reply, const char *error, void *userdata)
+{
+        Operation *o = userdata;
+        uint64_t timeout = DEFAULT_SHUTDOWN_TIMEOUT_USEC;
+        int r;
+
+        if (!reply) {
+                operation_finish(o, -EIO, NULL, "the guest's monitor refused the power button: %s", strna(error));
+                return;
+        }
+        o->powered_down = true;
+        if (o->timer) /* the caller's timeout, stored as the timer's time */
+                return;
+        r = sd_event_add_time_relative(o->zone->manager->event, &o->timer, CLOCK_MONOTONIC, timeout, 0,
+                on_shutdown_timeout, o);
+        if (r < 0)
+                operation_finish(o, r, NULL, "cannot arm the shutdown timer: %s", strerror(-r));
+        manager_unit_state_changed(o->zone);
+}
+
+int operation_powerdown(Operation *o, uint64_t timeout_usec)
+{
+        _cleanup_free_ char *sock = manager_path(o->zone->manager, ZONE_RUN_DIR "/%s/" ZONE_QMP_SOCKET, o->zone->name);
+        int r;
+
+        if (!sock)
+                return -ENOMEM;
+        r = qmp_connect(o->zone->manager->event, sock, NULL, NULL, NULL, &o->qmp);
+        if (r < 0)
+                return r;
+        if (timeout_usec > 0) {
+                r = sd_event_add_time_relative(o->zone->manager->event, &o->timer, CLOCK_MONOTONIC, timeout_usec, 0,
+                        on_shutdown_timeout, o);
+                if (r < 0)
+                        return r;
+        }
+        return qmp_execute(o->qmp, "system_powerdown", NULL, on_powerdown, o);
+}
+
+/* ---- helper processes: storage checks and disk copies -------------------------------------------- */
+
+typedef void (*child_done_t)(Operation *o, int status, const char *output);
+
+typedef struct ChildCall {
+        child_done_t done;
+} ChildCall;
+
+static child_done_t child_done_for[_OPERATION_KIND_MAX];
+
+static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
+{
+        Operation *o = userdata;
+        char out[4096] = "";
+        ssize_t n = 0;
+        int status = si->si_code == CLD_EXITED ? si->si_status : 128 + si->si_status;
+        child_done_t done = child_done_for[o->kind];
+
+        o->pid = 0;
+        o->child = sd_event_source_disable_unref(o->child);
+        if (o->output_fd >= 0) {
+                n = read(o->output_fd, out, sizeof(out) - 1);
+                (void) close(TAKE_FD(o->output_fd));
+        }
+        out[n > 0 ? n : 0] = 0;
+        /* the last non-empty line says most */
+        {
+                size_t len = strlen(out);
+                while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r'))
+                        out[--len] = 0;
+        }
+        done(o, status, strrchr(out, '\n') ? strrchr(out, '\n') + 1 : out);
+        return 0;
+}
+
+static int spawn(Operation *o, child_done_t done, char *const argv[])
+{
+        int pipefd[2];
+        pid_t pid;
+        int r;
+
+        if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                (void) close(pipefd[0]);
+                (void) close(pipefd[1]);
+                return r;
+        }
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR);
+                sigset_t all;
+
+                sigemptyset(&all);
+                (void) sigprocmask(SIG_SETMASK, &all, NULL);
+                (void) dup2(null, STDIN_FILENO);
+                (void) dup2(pipefd[1], STDOUT_FILENO);
+                (void) dup2(pipefd[1], STDERR_FILENO);
+                execvp(argv[0], argv);
+                fprintf(stderr, "cannot run %s: %m\n", argv[0]);
+                _exit(127);
+        }
+        (void) close(pipefd[1]);
+        o->output_fd = pipefd[0];
+        o->pid = pid;
+        child_done_for[o->kind] = done;
+        r = sd_event_add_child(o->zone->manager->event, &o->child, pid, WEXITED, on_child, o);
+        if (r < 0)
+                return r;
+        return 0;
+}
+
+/* What install and clone created, so that uninstall removes exactly that and
+ * never a disk the administrator provided: ROOT/var/lib/kzones/NAME.created. */
+int zone_record_created(Zone *z, const char *path)
+{
+        _cleanup_free_ char *file = manager_path(z->manager, "/var/lib/kzones/%s.created", z->name), *dir = NULL,
+                            *line = NULL;
+
+        if (!file || !(dir = manager_path(z->manager, "/var/lib/kzones")))
+                return -ENOMEM;
+        {
+                _cleanup_free_ char *lib = manager_path(z->manager, "/var/lib");
+                if (lib)
+                        (void) mkdir(lib, 0755);
+        }
+        (void) mkdir(dir, 0700);
+        if (asprintf(&line, "%s\n", path) < 0)
+                return -ENOMEM;
+        return write_file_atomic(file, line, strlen(line), 0600);
+}
+
+void operation_installed(Operation *o)
+{
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (o->created) {
+                r = zone_record_created(o->zone, o->created);
+                if (r < 0) {
+                        operation_finish(o, r, KZ_ERROR_STORAGE, "cannot record the new disk: %s", strerror(-r));
+                        return;
+                }
+                free(o->created); /* it stays: it is this zone's disk now */
+                o->created = NULL;
+        }
+        if (zone_set_index_state(o->zone, ZONE_STATE_INSTALLED, &error) < 0) {
+                operation_finish(o, -EIO, error.name, "%s", error.message);
+                sd_bus_error_free(&error);
+                return;
+        }
+        log_info("zone '%s' installed", o->zone->name);
+        operation_finish(o, 0, NULL, NULL);
+}
+
+static void storage_checked(Operation *o, int status, const char *output)
+{
+        if (status != 0) {
+                operation_finish(o, -ENODEV, KZ_ERROR_STORAGE, "the boot storage cannot be reached: %s",
+                        *output ? output : "qemu-img failed");
+                return;
+        }
+        operation_installed(o);
+}
+
+int operation_check_storage(Operation *o, const char *uri)
+{
+        char *argv[] = { (char *) "qemu-img", (char *) "info", (char *) uri, NULL };
+
+        return spawn(o, storage_checked, argv);
+}
+
+static void disk_copied(Operation *o, int status, const char *output)
+{
+        if (status != 0) {
+                operation_finish(o, -EIO, KZ_ERROR_STORAGE, "copying the boot disk failed: %s",
+                        *output ? output : "qemu-img failed");
+                return;
+        }
+        operation_installed(o);
+}
+
+int operation_copy_disk(Operation *o, const char *from, const char *to)
+{
+        char *argv[] = { (char *) "qemu-img", (char *) "convert", (char *) "-O", (char *) "raw", (char *) from,
+                (char *) to, NULL };
+
+        return spawn(o, disk_copied, argv);
+}
