@@ -699,6 +699,12 @@ int manager_start(Manager *m)
 
         if (!dir)
                 return -ENOMEM;
+        for (char *s = dir + 1; *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        (void) mkdir(dir, 0755);
+                        *s = '/';
+                }
         (void) mkdir(dir, 0755);
         r = sd_event_add_inotify(m->event, &m->inotify, dir,
                 IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE, on_zones_changed, m);

@@ -20,14 +20,18 @@ int bus_check_authorized(Zone *z, sd_bus_message *m, const char *auth, sd_bus_er
         uid_t uid;
         int r;
 
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_AUGMENT, &creds);
         if (r < 0)
-                return r;
+                return sd_bus_error_set_errnof(error, -r, "cannot tell who is calling: %s", strerror(-r));
+        /* dbus-daemon vouches for the uid the caller connected with */
         r = sd_bus_creds_get_euid(creds, &uid);
         if (r < 0)
-                return r;
+                r = sd_bus_creds_get_uid(creds, &uid);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "cannot tell who is calling: %s", strerror(-r));
         if (uid == 0)
                 return 0;
+        log_debug("caller uid %u asks for '%s'", (unsigned) uid, auth);
         pw = getpwuid(uid);
         if (pw && z && zone_store_load(z->manager->root, z->name, &c, NULL) >= 0) {
                 const ResourceType *t = resource_type_child(zone_type(), "admin");

@@ -1,0 +1,963 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <inttypes.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#include "macro.h"
+#include "size.h"
+#include "zone-config.h"
+#include "zone-state.h"
+
+/* zoneadm administers kernel zones. It keeps no state of its own: every subcommand is one call to
+ * the zone restarter, kzones-restarterd, over the D-Bus system bus (or a remote host's, with -H).
+ * The restarter's error messages are sentences meant for the user, printed as they come. */
+
+#define RESTARTER_SERVICE "org.kzones.Restarter1"
+#define RESTARTER_PATH "/org/kzones/Restarter1"
+#define MANAGER_INTERFACE "org.kzones.Restarter1.Manager"
+#define ZONE_INTERFACE "org.kzones.Restarter1.Zone"
+#define ERROR_ZONE_NOT_FOUND "org.kzones.Error.ZoneNotFound"
+
+#define USEC_PER_MINUTE (UINT64_C(60) * 1000000)
+/* How long a call may take before zoneadm gives up waiting (the work goes on in the restarter). */
+#define TIMEOUT_BOOT (5 * USEC_PER_MINUTE)
+#define TIMEOUT_HALT (5 * USEC_PER_MINUTE)
+#define TIMEOUT_SHUTDOWN (6 * USEC_PER_MINUTE) /* the guest's 5 minutes to power off, and a margin */
+#define TIMEOUT_REBOOT (10 * USEC_PER_MINUTE)  /* a halt and a boot */
+#define TIMEOUT_VERIFY (5 * USEC_PER_MINUTE)   /* network storage may be slow to answer */
+#define TIMEOUT_STORAGE (60 * USEC_PER_MINUTE) /* install, uninstall, clone: disks are created or copied */
+
+#define EXIT_USAGE 2
+#define GLOBAL_ZONE "global"
+
+typedef struct Verb {
+        const char *name;
+        bool needs_zone;
+        int (*parse)(int argc, char *argv[]); /* argv[0] is the subcommand */
+        int (*run)(sd_bus *bus);
+} Verb;
+
+typedef enum ListFormat {
+        LIST_NAMES,
+        LIST_VERBOSE,
+        LIST_PARSABLE,
+        LIST_STATUS,
+        _LIST_FORMAT_MAX,
+        _LIST_FORMAT_INVALID = -EINVAL,
+} ListFormat;
+
+/* One line of 'zoneadm list'. The global zone (the host) is an entry like any other, named "global". */
+typedef struct ZoneInfo {
+        char *name;
+        char *state;
+        char *uuid;
+        char *brand;
+        int32_t id; /* -1 unless the zone is ready or running */
+        char **aux; /* auxiliary states, NULL-terminated, or NULL */
+} ZoneInfo;
+
+typedef struct ZoneList {
+        ZoneInfo *zones;
+        size_t n, allocated;
+} ZoneList;
+
+static const char *arg_zonename;
+static const char *arg_host;
+static const Verb *arg_verb;
+static ZoneState arg_list_min_state = ZONE_STATE_RUNNING;
+static ListFormat arg_list_format = LIST_NAMES;
+static uint64_t arg_install_size; /* 0: the restarter's default */
+static bool arg_force;
+static bool arg_reboot;
+static char **arg_boot_args; /* the tail of argv, NULL-terminated */
+static const char *arg_clone_source;
+
+static void short_usage(FILE *f)
+{
+        fputs("usage: zoneadm [-H [USER@]HOST] [-z ZONENAME] list [-c|-i] [-v|-p|-s]\n"
+              "       zoneadm [-H [USER@]HOST] -z ZONENAME SUBCOMMAND [OPTIONS]\n"
+              "Try 'zoneadm --help' for the subcommands.\n",
+                f);
+}
+
+static void help(FILE *f)
+{
+        fputs("usage: zoneadm [-H [USER@]HOST] [-z ZONENAME] list [-c|-i] [-v|-p|-s]\n"
+              "       zoneadm [-H [USER@]HOST] -z ZONENAME SUBCOMMAND [OPTIONS]\n"
+              "\n"
+              "Installs, boots, stops and lists kernel zones through the zone restarter,\n"
+              "kzones-restarterd. See zoneadm(8).\n"
+              "\n"
+              "Subcommands:\n"
+              "  list [-c|-i] [-v|-p|-s]         running zones; -i adds installed zones, -c all\n"
+              "                                  configured ones; -v verbose, -p parsable,\n"
+              "                                  -s with auxiliary states\n"
+              "  install [-x install-size=SIZE]  create the boot disk: configured -> installed\n"
+              "  uninstall [-F]                  remove the boot disk: installed -> configured\n"
+              "  boot [-- ARGUMENTS...]          start the zone: installed -> running\n"
+              "  halt                            stop the zone at once: running -> installed\n"
+              "  shutdown [-r]                   power the guest off cleanly (-r: then boot it)\n"
+              "  reboot                          halt the zone and boot it again\n"
+              "  verify                          check the configuration against this host\n"
+              "  clone SOURCE                    install as a copy of installed zone SOURCE\n"
+              "\n"
+              "Options:\n"
+              "  -z ZONENAME     the zone to act on\n"
+              "  -H [USER@]HOST  administer the zones of HOST, over SSH\n"
+              "  -h, --help      show this help\n",
+                f);
+}
+
+/* A mistake on the command line: one line saying what is wrong, then the short usage. */
+_printf_(1, 2) static int usage_error(const char *fmt, ...)
+{
+        va_list ap;
+
+        fputs("zoneadm: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        short_usage(stderr);
+        return -EINVAL;
+}
+
+/* getopt() for a subcommand's own options (opterr is 0): the next option, 0 when there are no more,
+ * or -EINVAL after a usage message. */
+static int verb_getopt(int argc, char *argv[], const char *options)
+{
+        char optstring[32];
+        int c;
+
+        (void) snprintf(optstring, sizeof(optstring), "+:%s", options);
+        c = getopt(argc, argv, optstring);
+        switch (c) {
+        case -1:
+                return 0;
+        case '?':
+                return usage_error("%s: unknown option -%c", argv[0], optopt);
+        case ':':
+                return usage_error("%s: option -%c needs a value", argv[0], optopt);
+        }
+        return c;
+}
+
+static int no_more_arguments(int argc, char *argv[])
+{
+        if (optind < argc)
+                return usage_error("%s: unexpected argument '%s'", argv[0], argv[optind]);
+        return 1;
+}
+
+static int parse_list(int argc, char *argv[])
+{
+        bool verbose = false, parsable = false, status = false;
+        int c;
+
+        while ((c = verb_getopt(argc, argv, "civps")) > 0)
+                switch (c) {
+                case 'c':
+                        arg_list_min_state = ZONE_STATE_CONFIGURED;
+                        break;
+                case 'i':
+                        if (arg_list_min_state > ZONE_STATE_INSTALLED)
+                                arg_list_min_state = ZONE_STATE_INSTALLED;
+                        break;
+                case 'v':
+                        verbose = true;
+                        break;
+                case 'p':
+                        parsable = true;
+                        break;
+                case 's':
+                        status = true;
+                        break;
+                }
+        if (c < 0)
+                return c;
+        if (verbose + parsable + status > 1)
+                return usage_error("list: -v, -p and -s choose different layouts; give only one of them");
+        arg_list_format = verbose ? LIST_VERBOSE : parsable ? LIST_PARSABLE : status ? LIST_STATUS : LIST_NAMES;
+        return no_more_arguments(argc, argv);
+}
+
+static int parse_install(int argc, char *argv[])
+{
+        int c;
+
+        while ((c = verb_getopt(argc, argv, "x:")) > 0) {
+                const char *value;
+
+                if (strncmp(optarg, "install-size=", strlen("install-size=")) != 0)
+                        return usage_error("install: unknown -x option '%s': only install-size=SIZE is known",
+                                optarg);
+                value = optarg + strlen("install-size=");
+                if (size_parse(value, &arg_install_size) < 0 || arg_install_size == 0)
+                        return usage_error("install: '%s' is not a size: give a number with an optional "
+                                           "K, M, G or T, such as 16G",
+                                value);
+        }
+        if (c < 0)
+                return c;
+        return no_more_arguments(argc, argv);
+}
+
+static int parse_uninstall(int argc, char *argv[])
+{
+        int c;
+
+        while ((c = verb_getopt(argc, argv, "F")) > 0)
+                arg_force = true;
+        if (c < 0)
+                return c;
+        return no_more_arguments(argc, argv);
+}
+
+static int parse_boot(int argc, char *argv[])
+{
+        int r;
+
+        /* No options: boot arguments, which often start with '-', go after '--'. */
+        r = verb_getopt(argc, argv, "");
+        if (r < 0)
+                return r;
+        arg_boot_args = argv + optind;
+        return 1;
+}
+
+static int parse_shutdown(int argc, char *argv[])
+{
+        int c;
+
+        while ((c = verb_getopt(argc, argv, "r")) > 0)
+                arg_reboot = true;
+        if (c < 0)
+                return c;
+        return no_more_arguments(argc, argv);
+}
+
+static int parse_clone(int argc, char *argv[])
+{
+        int r;
+
+        r = verb_getopt(argc, argv, "");
+        if (r < 0)
+                return r;
+        if (optind >= argc)
+                return usage_error("clone: name the source zone: zoneadm -z ZONENAME clone SOURCE");
+        arg_clone_source = argv[optind++];
+        return no_more_arguments(argc, argv);
+}
+
+static int parse_no_options(int argc, char *argv[])
+{
+        int r;
+
+        r = verb_getopt(argc, argv, "");
+        if (r < 0)
+                return r;
+        return no_more_arguments(argc, argv);
+}
+
+/* ---- talking to the restarter ---- */
+
+/* The restarter is not on the bus, or the bus itself is gone (with -H: ssh failed, and said why). */
+static bool error_is_unreachable(const sd_bus_error *e, int r)
+{
+        return !sd_bus_error_is_set(e) ||
+               sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER,
+                       SD_BUS_ERROR_NO_SERVER, SD_BUS_ERROR_DISCONNECTED) ||
+               r == -ENOTCONN || r == -ECONNRESET || r == -ECONNREFUSED || r == -EPIPE || r == -ESHUTDOWN;
+}
+
+static int log_unreachable(const sd_bus_error *e, int r)
+{
+        const char *reason = sd_bus_error_is_set(e) && !isempty(e->message) ? e->message : strerror(-r);
+
+        if (arg_host)
+                fprintf(stderr, "zoneadm: cannot reach the zone restarter (%s) on '%s': %s\n", RESTARTER_SERVICE,
+                        arg_host, reason);
+        else
+                fprintf(stderr, "zoneadm: cannot reach the zone restarter (%s): %s\n", RESTARTER_SERVICE, reason);
+        return r;
+}
+
+static int log_not_configured(const char *zone)
+{
+        fprintf(stderr, "zoneadm: zone '%s': No such zone configured\n", zone);
+        return -ENOENT;
+}
+
+static int log_bad_reply(const char *zone, int r)
+{
+        if (zone)
+                fprintf(stderr, "zoneadm: zone '%s': cannot read the zone restarter's answer: %s\n", zone,
+                        strerror(-r));
+        else
+                fprintf(stderr, "zoneadm: cannot read the zone restarter's answer: %s\n", strerror(-r));
+        return r;
+}
+
+/* Turns a failed call into a message. @zone may be NULL (manager calls); @timeout is the call's
+ * timeout, 0 for sd-bus's default. ZoneNotFound is left to the callers: after a method call it may be
+ * about another zone (clone's source), so only lookups turn it into "No such zone configured". */
+static int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64_t timeout)
+{
+        if (error_is_unreachable(e, r))
+                return log_unreachable(e, r);
+
+        fputs("zoneadm: ", stderr);
+        if (zone)
+                fprintf(stderr, "zone '%s': ", zone);
+        if (sd_bus_error_has_name(e, SD_BUS_ERROR_TIMEOUT) && r == -ETIMEDOUT) {
+                /* sd-bus gave up waiting; the restarter may still be at work. */
+                if (timeout > 0)
+                        fprintf(stderr, "no answer from the zone restarter within %" PRIu64 " minutes; ",
+                                timeout / USEC_PER_MINUTE);
+                else
+                        fputs("no answer from the zone restarter in time; ", stderr);
+                fputs("the operation may still be in progress (see 'zoneadm list -cv').\n", stderr);
+        } else if (sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY))
+                /* The restarter left the bus mid-call: it crashed or was stopped. */
+                fputs("the zone restarter stopped before answering; the operation may not have completed "
+                      "(see 'zoneadm list -cv').\n",
+                        stderr);
+        else
+                fprintf(stderr, "%s\n", !isempty(e->message) ? e->message : strerror(-r));
+        return r;
+}
+
+static int bus_open(sd_bus **ret)
+{
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        /* DBUS_SYSTEM_BUS_ADDRESS is honoured, so tests can use a private dbus-daemon. */
+        if (arg_host)
+                r = sd_bus_open_system_remote(&bus, arg_host);
+        else
+                r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return log_unreachable(NULL, r);
+        *ret = TAKE_PTR(bus);
+        return 0;
+}
+
+static int zone_lookup(sd_bus *bus, const char *zone, char **ret_path)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *path;
+        char *p;
+        int r;
+
+        if (!zone_name_is_valid(zone))
+                return log_not_configured(zone);
+
+        r = sd_bus_call_method(bus, RESTARTER_SERVICE, RESTARTER_PATH, MANAGER_INTERFACE, "GetZone", &error,
+                &reply, "s", zone);
+        if (r < 0 && sd_bus_error_has_name(&error, ERROR_ZONE_NOT_FOUND))
+                return log_not_configured(zone);
+        if (r < 0)
+                return log_call_error(zone, &error, r, 0);
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return log_bad_reply(zone, r);
+        p = strdup(path);
+        if (!p)
+                return log_bad_reply(zone, -ENOMEM);
+        *ret_path = p;
+        return 0;
+}
+
+static int log_request_error(int r)
+{
+        fprintf(stderr, "zoneadm: cannot build the request to the zone restarter: %s\n", strerror(-r));
+        return r;
+}
+
+/* A method call on the zone arg_zonename, ready for its arguments. */
+static int zone_method_new(sd_bus *bus, const char *method, sd_bus_message **ret)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = zone_lookup(bus, arg_zonename, &path);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_call(bus, &m, RESTARTER_SERVICE, path, ZONE_INTERFACE, method);
+        if (r < 0)
+                return log_request_error(r);
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+static int zone_method_call(sd_bus *bus, sd_bus_message *m, uint64_t timeout)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_call(bus, m, timeout, &error, NULL);
+        if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT))
+                /* The zone was deleted since GetZone answered. */
+                return log_not_configured(arg_zonename);
+        if (r < 0)
+                return log_call_error(arg_zonename, &error, r, timeout);
+        return 0;
+}
+
+/* For the subcommands whose method takes no arguments. */
+static int zone_call_simple(sd_bus *bus, const char *method, uint64_t timeout)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = zone_method_new(bus, method, &m);
+        if (r < 0)
+                return r;
+        return zone_method_call(bus, m, timeout);
+}
+
+/* ---- list ---- */
+
+static void zone_info_done(ZoneInfo *z)
+{
+        free(z->name);
+        free(z->state);
+        free(z->uuid);
+        free(z->brand);
+        strv_freep(&z->aux);
+        *z = (ZoneInfo) { .id = -1 };
+}
+
+static void zone_list_done(ZoneList *l)
+{
+        for (size_t i = 0; i < l->n; i++)
+                zone_info_done(&l->zones[i]);
+        free(l->zones);
+        *l = (ZoneList) {};
+}
+
+/* Appends an empty entry (id -1) and returns it, or NULL if out of memory. */
+static ZoneInfo *zone_list_add(ZoneList *l)
+{
+        if (l->n == l->allocated) {
+                size_t a = l->allocated ? l->allocated * 2 : 16;
+                ZoneInfo *z;
+
+                if (a > SIZE_MAX / sizeof(ZoneInfo))
+                        return NULL;
+                z = realloc(l->zones, a * sizeof(ZoneInfo));
+                if (!z)
+                        return NULL;
+                l->zones = z;
+                l->allocated = a;
+        }
+        l->zones[l->n] = (ZoneInfo) { .id = -1 };
+        return &l->zones[l->n++];
+}
+
+static int zone_info_compare(const void *a, const void *b)
+{
+        return strcmp(((const ZoneInfo *) a)->name, ((const ZoneInfo *) b)->name);
+}
+
+static bool zone_is_global(const ZoneInfo *z)
+{
+        return streq(z->name, GLOBAL_ZONE);
+}
+
+static void print_id(FILE *f, const char *fmt, int32_t id)
+{
+        char buf[16] = "-";
+
+        if (id >= 0)
+                (void) snprintf(buf, sizeof(buf), "%" PRIi32, id);
+        fprintf(f, fmt, buf);
+}
+
+/* Auxiliary states comma-separated; @none when there are none. */
+static void print_aux(FILE *f, char **aux, const char *none)
+{
+        if (!aux || !aux[0]) {
+                fputs(none, f);
+                return;
+        }
+        for (char **a = aux; *a; a++)
+                fprintf(f, "%s%s", a == aux ? "" : ",", *a);
+}
+
+static void list_print_names(FILE *f, const ZoneInfo *zones, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%s\n", zones[i].name);
+}
+
+/* The columns of Solaris 'zoneadm list -v'. Kernel zones have no path in the host's file system. */
+static void list_print_verbose(FILE *f, const ZoneInfo *zones, size_t n)
+{
+        fprintf(f, "%4s %-16s %-11s %-30s %-10s %-6s\n", "ID", "NAME", "STATUS", "PATH", "BRAND", "IP");
+        for (size_t i = 0; i < n; i++) {
+                const ZoneInfo *z = &zones[i];
+                bool global = zone_is_global(z);
+
+                print_id(f, "%4s", z->id);
+                fprintf(f, " %-16s %-11s %-30s %-10s %-6s\n", z->name, z->state ?: "-", global ? "/" : "-",
+                        z->brand ?: "-", global ? "shared" : "excl");
+        }
+}
+
+/* ID:NAME:STATE:PATH:UUID:BRAND:IP:-:MAC-PROFILE-OR-BRAND:AUX, as Solaris 'zoneadm list -p'. Zone names,
+ * UUIDs, brands and auxiliary states never contain ':'. */
+static void list_print_parsable(FILE *f, const ZoneInfo *zones, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                const ZoneInfo *z = &zones[i];
+
+                print_id(f, "%s", z->id);
+                if (zone_is_global(z))
+                        fprintf(f, ":%s:%s:/:%s:%s:shared:-:none:", z->name, z->state ?: "", z->uuid ?: "",
+                                z->brand ?: "");
+                else
+                        fprintf(f, ":%s:%s:/run/kzones/%s:%s:%s:excl:-:%s:", z->name, z->state ?: "", z->name,
+                                z->uuid ?: "", z->brand ?: "", z->brand ?: "");
+                print_aux(f, z->aux, "");
+                fputc('\n', f);
+        }
+}
+
+static void list_print_status(FILE *f, const ZoneInfo *zones, size_t n)
+{
+        fprintf(f, "%-16s %-16s %s\n", "NAME", "STATUS", "AUXILIARY STATE");
+        for (size_t i = 0; i < n; i++) {
+                fprintf(f, "%-16s %-16s ", zones[i].name, zones[i].state ?: "-");
+                print_aux(f, zones[i].aux, "-");
+                fputc('\n', f);
+        }
+}
+
+static void list_print(FILE *f, ListFormat format, const ZoneInfo *zones, size_t n)
+{
+        switch (format) {
+        case LIST_NAMES:
+                list_print_names(f, zones, n);
+                break;
+        case LIST_VERBOSE:
+                list_print_verbose(f, zones, n);
+                break;
+        case LIST_PARSABLE:
+                list_print_parsable(f, zones, n);
+                break;
+        case LIST_STATUS:
+                list_print_status(f, zones, n);
+                break;
+        case _LIST_FORMAT_MAX:
+        case _LIST_FORMAT_INVALID:
+                break;
+        }
+}
+
+static int strdup_to(char **dst, const char *s)
+{
+        char *p = strdup(s);
+
+        if (!p)
+                return -ENOMEM;
+        free(*dst);
+        *dst = p;
+        return 0;
+}
+
+/* Fills @z from the zone object's properties. Name, State, Uuid and Brand are taken only where @z has
+ * none yet (ListZones already gave them). Returns -ENOENT if the zone went away meanwhile, quietly. */
+static int zone_info_read(sd_bus *bus, const char *path, ZoneInfo *z, const char *zone)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, RESTARTER_SERVICE, path, "org.freedesktop.DBus.Properties", "GetAll", &error,
+                &reply, "s", ZONE_INTERFACE);
+        if (r < 0) {
+                if (sd_bus_error_has_names(&error, ERROR_ZONE_NOT_FOUND, SD_BUS_ERROR_UNKNOWN_OBJECT))
+                        return -ENOENT;
+                return log_call_error(zone, &error, r, 0);
+        }
+
+        r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "{sv}");
+        if (r < 0)
+                return log_bad_reply(zone, r);
+        while ((r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_DICT_ENTRY, "sv")) > 0) {
+                char **field = NULL;
+                const char *key, *s;
+
+                r = sd_bus_message_read(reply, "s", &key);
+                if (r < 0)
+                        return log_bad_reply(zone, r);
+                if (streq(key, "Name"))
+                        field = &z->name;
+                else if (streq(key, "State"))
+                        field = &z->state;
+                else if (streq(key, "Uuid"))
+                        field = &z->uuid;
+                else if (streq(key, "Brand"))
+                        field = &z->brand;
+
+                if (field && !*field) {
+                        r = sd_bus_message_read(reply, "v", "s", &s);
+                        if (r >= 0)
+                                r = strdup_to(field, s);
+                } else if (streq(key, "Id"))
+                        r = sd_bus_message_read(reply, "v", "i", &z->id);
+                else if (streq(key, "AuxiliaryStates")) {
+                        r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_VARIANT, "as");
+                        if (r >= 0) {
+                                strv_freep(&z->aux);
+                                r = sd_bus_message_read_strv(reply, &z->aux);
+                        }
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(reply);
+                } else
+                        r = sd_bus_message_skip(reply, "v");
+                if (r < 0)
+                        return log_bad_reply(zone, r);
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return log_bad_reply(zone, r);
+        }
+        if (r < 0)
+                return log_bad_reply(zone, r);
+        return 0;
+}
+
+static int list_add_global(ZoneList *l)
+{
+        ZoneInfo *z = zone_list_add(l);
+
+        if (!z)
+                return -ENOMEM;
+        z->id = 0;
+        if (strdup_to(&z->name, GLOBAL_ZONE) < 0 || strdup_to(&z->state, "running") < 0 ||
+                strdup_to(&z->uuid, "") < 0 || strdup_to(&z->brand, "linux") < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static bool state_is_listed(const char *state)
+{
+        ZoneState s = zone_state_from_string(state);
+
+        /* A state this zoneadm does not know yet shows with -c only. */
+        if (s < 0)
+                return arg_list_min_state == ZONE_STATE_CONFIGURED;
+        return s >= arg_list_min_state;
+}
+
+/* The zones 'zoneadm list' shows: the global zone, then the others by name; with -z, that zone only,
+ * in whatever state. */
+static int list_collect(sd_bus *bus, ZoneList *l)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *name, *state, *uuid, *brand, *path;
+        int r;
+
+        if (!arg_zonename || streq(arg_zonename, GLOBAL_ZONE)) {
+                if (list_add_global(l) < 0)
+                        return log_bad_reply(NULL, -ENOMEM);
+                if (arg_zonename)
+                        return 0;
+        }
+
+        if (arg_zonename) {
+                _cleanup_free_ char *zpath = NULL;
+                ZoneInfo *z;
+
+                r = zone_lookup(bus, arg_zonename, &zpath);
+                if (r < 0)
+                        return r;
+                z = zone_list_add(l);
+                if (!z)
+                        return log_bad_reply(arg_zonename, -ENOMEM);
+                r = zone_info_read(bus, zpath, z, arg_zonename);
+                if (r == -ENOENT)
+                        return log_not_configured(arg_zonename);
+                if (r < 0)
+                        return r;
+                if (!z->name && strdup_to(&z->name, arg_zonename) < 0)
+                        return log_bad_reply(arg_zonename, -ENOMEM);
+                return 0;
+        }
+
+        r = sd_bus_call_method(bus, RESTARTER_SERVICE, RESTARTER_PATH, MANAGER_INTERFACE, "ListZones", &error,
+                &reply, NULL);
+        if (r < 0)
+                return log_call_error(NULL, &error, r, 0);
+        r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(sssso)");
+        if (r < 0)
+                return log_bad_reply(NULL, r);
+        while ((r = sd_bus_message_read(reply, "(sssso)", &name, &state, &uuid, &brand, &path)) > 0) {
+                ZoneInfo *z;
+
+                if (!state_is_listed(state))
+                        continue;
+                z = zone_list_add(l);
+                if (!z || strdup_to(&z->name, name) < 0 || strdup_to(&z->state, state) < 0 ||
+                        strdup_to(&z->uuid, uuid) < 0 || strdup_to(&z->brand, brand) < 0)
+                        return log_bad_reply(NULL, -ENOMEM);
+                r = zone_info_read(bus, path, z, name);
+                if (r == -ENOENT) {
+                        /* Deleted since ListZones answered: not a zone any more. */
+                        zone_info_done(z);
+                        l->n--;
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return log_bad_reply(NULL, r);
+
+        if (l->n > 1)
+                qsort(l->zones + 1, l->n - 1, sizeof(ZoneInfo), zone_info_compare);
+        return 0;
+}
+
+static int verb_list(sd_bus *bus)
+{
+        _cleanup_(zone_list_done) ZoneList l = {};
+        int r;
+
+        r = list_collect(bus, &l);
+        if (r < 0)
+                return r;
+        list_print(stdout, arg_list_format, l.zones, l.n);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                r = negative_errno();
+                fprintf(stderr, "zoneadm: cannot write the list: %s\n", strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+/* ---- the other subcommands ---- */
+
+static int verb_install(sd_bus *bus)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = zone_method_new(bus, "Install", &m);
+        if (r < 0)
+                return r;
+        if (arg_install_size > 0)
+                r = sd_bus_message_append(m, "a{sv}", 1, "install-size", "t", arg_install_size);
+        else
+                r = sd_bus_message_append(m, "a{sv}", 0);
+        if (r < 0)
+                return log_request_error(r);
+        return zone_method_call(bus, m, TIMEOUT_STORAGE);
+}
+
+static bool ask(const char *fmt, ...) _printf_(1, 2);
+static bool ask(const char *fmt, ...)
+{
+        char answer[16];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vfprintf(stdout, fmt, ap);
+        va_end(ap);
+        fputs(" (y/[n])? ", stdout);
+        fflush(stdout);
+        if (!fgets(answer, sizeof(answer), stdin))
+                return false;
+        return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+static int verb_uninstall(sd_bus *bus)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        /* Look the zone up first, so an unknown zone is not asked about. */
+        r = zone_method_new(bus, "Uninstall", &m);
+        if (r < 0)
+                return r;
+        if (!arg_force) {
+                if (!isatty(STDIN_FILENO)) {
+                        fprintf(stderr,
+                                "zoneadm: zone '%s': not uninstalled: there is no terminal to confirm on; "
+                                "use 'zoneadm -z %s uninstall -F'.\n",
+                                arg_zonename, arg_zonename);
+                        return -EPERM;
+                }
+                if (!ask("Are you sure you want to uninstall zone %s", arg_zonename))
+                        return 0;
+        }
+        r = sd_bus_message_append(m, "b", arg_force);
+        if (r < 0)
+                return log_request_error(r);
+        return zone_method_call(bus, m, TIMEOUT_STORAGE);
+}
+
+static int verb_boot(sd_bus *bus)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = zone_method_new(bus, "Boot", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_strv(m, arg_boot_args);
+        if (r < 0)
+                return log_request_error(r);
+        return zone_method_call(bus, m, TIMEOUT_BOOT);
+}
+
+static int verb_halt(sd_bus *bus)
+{
+        return zone_call_simple(bus, "Halt", TIMEOUT_HALT);
+}
+
+static int verb_shutdown(sd_bus *bus)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = zone_method_new(bus, "Shutdown", &m);
+        if (r < 0)
+                return r;
+        /* 0: the restarter's default time for the guest to power off. */
+        r = sd_bus_message_append(m, "bt", arg_reboot, UINT64_C(0));
+        if (r < 0)
+                return log_request_error(r);
+        return zone_method_call(bus, m, TIMEOUT_SHUTDOWN);
+}
+
+static int verb_reboot(sd_bus *bus)
+{
+        return zone_call_simple(bus, "Reboot", TIMEOUT_REBOOT);
+}
+
+static int verb_verify(sd_bus *bus)
+{
+        return zone_call_simple(bus, "Verify", TIMEOUT_VERIFY);
+}
+
+static int verb_clone(sd_bus *bus)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = zone_method_new(bus, "Clone", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", arg_clone_source);
+        if (r < 0)
+                return log_request_error(r);
+        return zone_method_call(bus, m, TIMEOUT_STORAGE);
+}
+
+static const Verb verbs[] = {
+        { "list", false, parse_list, verb_list },
+        { "install", true, parse_install, verb_install },
+        { "uninstall", true, parse_uninstall, verb_uninstall },
+        { "boot", true, parse_boot, verb_boot },
+        { "halt", true, parse_no_options, verb_halt },
+        { "shutdown", true, parse_shutdown, verb_shutdown },
+        { "reboot", true, parse_no_options, verb_reboot },
+        { "verify", true, parse_no_options, verb_verify },
+        { "clone", true, parse_clone, verb_clone },
+};
+
+static const Verb *verb_find(const char *name)
+{
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, name))
+                        return &verbs[i];
+        return NULL;
+}
+
+/* Returns 1 to go on, 0 when done (help), or -EINVAL after a usage message. */
+static int parse_argv(int argc, char *argv[])
+{
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:hz:H:", options, NULL)) >= 0)
+                switch (c) {
+                case 'z':
+                        arg_zonename = optarg;
+                        break;
+                case 'H':
+                        arg_host = optarg;
+                        break;
+                case 'h':
+                        help(stdout);
+                        return 0;
+                case ':':
+                        return usage_error("option -%c needs a value", optopt);
+                default:
+                        if (optopt)
+                                return usage_error("unknown option -%c", optopt);
+                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                }
+
+        if (optind >= argc)
+                return usage_error("no subcommand given");
+        arg_verb = verb_find(argv[optind]);
+        if (!arg_verb) {
+                /* 'zoneadm kzone1 boot': the Solaris syntax puts the zone after -z. */
+                if (optind + 1 < argc && verb_find(argv[optind + 1]) && verb_find(argv[optind + 1])->needs_zone)
+                        return usage_error("unknown subcommand '%s'; to name a zone, use -z: zoneadm -z %s %s",
+                                argv[optind], argv[optind], argv[optind + 1]);
+                return usage_error("unknown subcommand '%s'", argv[optind]);
+        }
+        if (arg_verb->needs_zone && !arg_zonename)
+                return usage_error("%s: name the zone with -z: zoneadm -z ZONENAME %s", arg_verb->name,
+                        arg_verb->name);
+
+        argc -= optind;
+        argv += optind;
+        optind = 0; /* getopt() starts afresh on the subcommand's options */
+        return arg_verb->parse(argc, argv);
+}
+
+static int run(void)
+{
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        if (arg_verb->needs_zone && streq(arg_zonename, GLOBAL_ZONE)) {
+                fprintf(stderr, "zoneadm: zone '%s': the global zone is the host itself; '%s' applies to "
+                                "kernel zones only.\n",
+                        GLOBAL_ZONE, arg_verb->name);
+                return -EPERM;
+        }
+        r = bus_open(&bus);
+        if (r < 0)
+                return r;
+        return arg_verb->run(bus);
+}
+
+int main(int argc, char *argv[])
+{
+        int r;
+
+        (void) setlocale(LC_ALL, "");
+        /* Mistakes on the command line exit with 2, failures afterwards with 1. */
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
+        r = run();
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

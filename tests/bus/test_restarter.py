@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""kzones-restarterd on a private bus: its interface matches the XML that documents
+it, it follows /etc/zones, installs and uninstalls, keeps the evacuation target in
+unit drop-ins, refuses what it must, and survives its own restart."""
+
+import os
+import stat
+import unittest
+import xml.etree.ElementTree as ET
+
+from bustest import BUILD, MANAGER, SOURCE, ZONE_IFACE, BusTest, zone_path
+
+
+def members(iface_element):
+    """The comparable shape of an interface: methods with their arguments, signals,
+    properties with type and access."""
+    out = set()
+    for m in iface_element.findall('method'):
+        args = tuple((a.get('name'), a.get('type'), a.get('direction', 'in')) for a in m.findall('arg'))
+        out.add(('method', m.get('name'), args))
+    for s in iface_element.findall('signal'):
+        args = tuple((a.get('name'), a.get('type')) for a in s.findall('arg'))
+        out.add(('signal', s.get('name'), args))
+    for p in iface_element.findall('property'):
+        out.add(('property', p.get('name'), p.get('type'), p.get('access')))
+    return out
+
+
+class Interface(BusTest):
+
+    def interface_from_file(self, iface):
+        tree = ET.parse(os.path.join(SOURCE, 'bus-interfaces', iface + '.xml'))
+        return tree.getroot().find(f"interface[@name='{iface}']")
+
+    def interface_live(self, path, iface):
+        p = self.busctl('introspect', '--xml-interface', 'org.kzones.Restarter1', path)
+        return ET.fromstring(p.stdout).find(f"interface[@name='{iface}']")
+
+    def test_manager_matches_its_xml(self):
+        self.assertEqual(members(self.interface_live(MANAGER[0], MANAGER[1])),
+                         members(self.interface_from_file(MANAGER[1])))
+
+    def test_zone_matches_its_xml(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones(), what='kz1 to appear')
+        self.assertEqual(members(self.interface_live(zone_path('kz1'), ZONE_IFACE)),
+                         members(self.interface_from_file(ZONE_IFACE)))
+
+
+class Zones(BusTest):
+
+    def test_follows_etc_zones(self):
+        self.assertEqual(self.zones(), {})
+        self.zonecfg('kz1', 'create')
+        self.zonecfg('kz-2', 'create -t SYSkz-minimal')
+        self.wait_for(lambda: self.zones() == {'kz1': 'configured', 'kz-2': 'configured'}, what='two zones')
+        self.assertEqual(self.prop('kz-2', 'Name'), 'kz-2')
+        self.assertEqual(self.prop('kz-2', 'Brand'), 'kz')
+        self.assertEqual(self.prop('kz-2', 'Unit'), 'zone@kz-2.service')
+        self.assertEqual(self.prop('kz-2', 'Id'), -1)
+        with open(os.path.join(self.root, 'etc/zones/index')) as f:
+            uuid = [l.split(':')[3].strip() for l in f if l.startswith('kz-2:')][0]
+        self.assertEqual(self.prop('kz-2', 'Uuid'), uuid)
+        self.zonecfg('kz1', 'delete -F')
+        self.wait_for(lambda: self.zones() == {'kz-2': 'configured'}, what='kz1 to go')
+        p = self.call(*MANAGER, 'GetZone', 's', 'kz1', check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('No such zone configured', p.stderr)
+
+    def test_install_and_uninstall(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 2 * 1024 ** 3)
+        disk = os.path.join(self.root, 'var/lib/zones/kz1/disk0.img')
+        st = os.stat(disk)
+        self.assertEqual(st.st_size, 2 * 1024 ** 3)
+        self.assertLess(st.st_blocks * 512, 1024 * 1024, 'the boot disk is sparse')
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        self.assertEqual(self.prop('kz1', 'State'), 'installed')
+        with open(os.path.join(self.root, 'etc/zones/index')) as f:
+            self.assertIn('kz1:installed:', f.read())
+        # twice is refused, and says why
+        p = self.zone_call('kz1', 'Install', 'a{sv}', 0, check=False)
+        self.assertIn('zone is installed; it must be configured to install it', p.stderr)
+        # deleting the configuration of an installed zone is refused by zonecfg
+        p = self.run_cmd([os.path.join(BUILD, 'cli/zonecfg'), '-R', self.root,
+                          '-z', 'kz1', 'delete -F'], check=False)
+        self.assertIn('uninstall it with zoneadm', p.stderr)
+        self.zone_call('kz1', 'Uninstall', 'b', 'false')
+        self.assertFalse(os.path.exists(disk))
+        self.assertEqual(self.prop('kz1', 'State'), 'configured')
+
+    def test_uninstall_keeps_a_disk_it_did_not_create(self):
+        disk = os.path.join(self.root, 'srv/kz1.img')
+        os.makedirs(os.path.dirname(disk))
+        with open(disk, 'wb') as f:
+            f.write(b'precious' * 1000)
+        self.zonecfg('kz1', f'create; select device id=0; set storage=file://{disk[len(self.root):]}; end')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.zone_call('kz1', 'Install', 'a{sv}', 0)
+        self.zone_call('kz1', 'Uninstall', 'b', 'false')
+        with open(disk, 'rb') as f:
+            self.assertEqual(f.read(), b'precious' * 1000)
+
+    def test_install_refuses_unreachable_network_storage(self):
+        self.zonecfg('kz1', 'create; select device id=0; set storage=nbd://127.0.0.1:1/nothing; end')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        p = self.zone_call('kz1', 'Install', 'a{sv}', 0, check=False)
+        self.assertIn('the boot storage cannot be reached', p.stderr)
+        self.assertEqual(self.prop('kz1', 'State'), 'configured')
+
+    def test_clone_copies_the_disk(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 64 * 1024 ** 2)
+        src = os.path.join(self.root, 'var/lib/zones/kz1/disk0.img')
+        with open(src, 'r+b') as f:
+            f.seek(32 * 1024 ** 2)
+            f.write(b'kzones clone marker')
+        self.zonecfg('kz2', 'create -t kz1')
+        self.wait_for(lambda: 'kz2' in self.zones())
+        self.zone_call('kz2', 'Clone', 's', 'kz1')
+        self.assertEqual(self.prop('kz2', 'State'), 'installed')
+        with open(os.path.join(self.root, 'var/lib/zones/kz2/disk0.img'), 'rb') as f:
+            f.seek(32 * 1024 ** 2)
+            self.assertEqual(f.read(19), b'kzones clone marker')
+        # the clone's disk is its own: uninstall removes it, not the source's
+        self.zone_call('kz2', 'Uninstall', 'b', 'false')
+        self.assertTrue(os.path.exists(src))
+        self.assertFalse(os.path.exists(os.path.join(self.root, 'var/lib/zones/kz2/disk0.img')))
+
+    def test_boot_without_systemd_says_so(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        p = self.zone_call('kz1', 'Boot', 'as', 0, check=False)
+        self.assertIn('must be installed to boot it', p.stderr)
+        self.zone_call('kz1', 'Install', 'a{sv}', 0)
+        p = self.zone_call('kz1', 'Boot', 'as', 0, check=False)
+        self.assertIn('systemd is not reachable on this bus', p.stderr)
+        p = self.zone_call('kz1', 'Halt', check=False)
+        self.assertIn('zone is installed, not running', p.stderr)
+
+    def test_verify_checks_the_host(self):
+        self.zonecfg('kz1', 'create; select anet id=0; set lower-link=nosuchbr0; end')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        p = self.zone_call('kz1', 'Verify', check=False)
+        self.assertIn("anet 0: bridge 'nosuchbr0' does not exist on this host", p.stderr)
+
+    def test_state_survives_a_restart(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.zone_call('kz1', 'Install', 'a{sv}', 0)
+        self.stop(self.daemon)
+        self.start_restarter()
+        self.assertEqual(self.zones(), {'kz1': 'installed'})
+
+    def test_only_root_or_a_zone_admin(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        p = self.zone_call('kz1', 'Install', 'a{sv}', 0, check=False, user=65534)
+        # busctl shows any AccessDenied as "Access denied"; zoneadm shows the daemon's sentence
+        self.assertIn('Access denied', p.stderr)
+        self.assertEqual(self.prop('kz1', 'State'), 'configured')
+        # reading is for everyone
+        self.assertEqual(self.call(*MANAGER, 'ListZones', user=65534)[0][0][0], 'kz1')
+        # nobody becomes kz1's administrator
+        self.zonecfg('kz1', 'add admin; set user=nobody; set auths=manage; end')
+        self.zone_call('kz1', 'Install', 'a{sv}', 0, user=65534)
+        self.assertEqual(self.prop('kz1', 'State'), 'installed')
+
+
+class EvacuationTarget(BusTest):
+
+    def dropin(self, unit):
+        return os.path.join(self.root, f'etc/systemd/system/{unit}.d/50-kzones-evacuation.conf')
+
+    def test_all_zones_then_one_overridden(self):
+        for z in ('kz1', 'kz2'):
+            self.zonecfg(z, 'create')
+        self.wait_for(lambda: len(self.zones()) == 2)
+        self.assertEqual(self.prop('kz1', 'EvacuationTarget'), '')
+        self.busctl('set-property', 'org.kzones.Restarter1', *MANAGER, 'DefaultEvacuationTarget', 's', 'ssh://root@host2')
+        self.assertTrue(os.path.exists(self.dropin('zone@.service')))
+        self.assertEqual(self.prop('kz1', 'EvacuationTarget'), 'ssh://root@host2')
+        self.assertEqual(self.prop('kz2', 'EvacuationTarget'), 'ssh://root@host2')
+        self.busctl('set-property', 'org.kzones.Restarter1', zone_path('kz2'), ZONE_IFACE, 'EvacuationTarget', 's',
+                    'ssh://admin@host3:2222')
+        with open(self.dropin('zone@kz2.service')) as f:
+            self.assertIn('[X-Kzones]\nEvacuationTarget=ssh://admin@host3:2222\n', f.read())
+        self.assertEqual(self.prop('kz1', 'EvacuationTarget'), 'ssh://root@host2')
+        self.assertEqual(self.prop('kz2', 'EvacuationTarget'), 'ssh://admin@host3:2222')
+        # back to the default for kz2
+        self.busctl('set-property', 'org.kzones.Restarter1', zone_path('kz2'), ZONE_IFACE, 'EvacuationTarget', 's', '')
+        self.assertFalse(os.path.exists(self.dropin('zone@kz2.service')))
+        self.assertEqual(self.prop('kz2', 'EvacuationTarget'), 'ssh://root@host2')
+
+    def test_edited_by_hand_then_reloaded(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        os.makedirs(os.path.dirname(self.dropin('zone@kz1.service')))
+        with open(os.path.join(os.path.dirname(self.dropin('zone@kz1.service')), '60-mine.conf'), 'w') as f:
+            f.write('[Service]\nEnvironment=X=1\n\n[X-Kzones]\n# by hand\nEvacuationTarget = host9\n')
+        # what 'systemctl reload zone@kz1' runs: kzones-zone reload kz1
+        self.run_cmd([os.path.join(BUILD, 'services/restarter/kzones-zone'),
+                      'reload', 'kz1'])
+        self.assertEqual(self.prop('kz1', 'EvacuationTarget'), 'host9')
+
+    def test_bad_target_is_refused_and_nothing_written(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        p = self.busctl('set-property', 'org.kzones.Restarter1', zone_path('kz1'), ZONE_IFACE, 'EvacuationTarget',
+                        's', 'rads://host2', check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("'rads://host2' is not a valid evacuation target", p.stderr)
+        self.assertFalse(os.path.exists(self.dropin('zone@kz1.service')))
+        p = self.busctl('set-property', 'org.kzones.Restarter1', zone_path('kz1'), ZONE_IFACE, 'EvacuationTarget',
+                        's', 'ssh://host2', check=False, user=65534)
+        self.assertIn('Access denied', p.stderr)
+        self.assertFalse(os.path.exists(self.dropin('zone@kz1.service')))
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""zoneadm against the real restarter on a private bus: the guide's list layouts,
+install/uninstall/clone/verify, and one clear message with an exit code scripts
+can trust for everything it refuses."""
+
+import os
+import re
+import unittest
+
+from bustest import BusTest
+
+
+class Zoneadm(BusTest):
+
+    def setUp(self):
+        super().setUp()
+        self.zonecfg('kz1', 'create')
+        self.zonecfg('kz2', 'create -t SYSkz-minimal')
+        self.wait_for(lambda: len(self.zones()) == 2)
+        with open(os.path.join(self.root, 'etc/zones/index')) as f:
+            self.uuid = {l.split(':')[0]: l.split(':')[3].strip() for l in f if not l.startswith('#')}
+
+    def ok(self, *args, **kw):
+        p = self.zoneadm(*args, **kw)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, '')
+        return p.stdout
+
+    def refused(self, args, message, code=1, **kw):
+        p = self.zoneadm(*args, **kw)
+        self.assertEqual(p.returncode, code, p.stdout + p.stderr)
+        self.assertIn(message, p.stderr)
+        return p
+
+    def test_list_layouts(self):
+        self.ok('-z', 'kz1', 'install', '-x', 'install-size=1G')
+        # running zones only by default: here, just the host
+        self.assertEqual(self.ok('list'), 'global\n')
+        self.assertEqual(self.ok('list', '-i'), 'global\nkz1\n')
+        self.assertEqual(self.ok('list', '-c'), 'global\nkz1\nkz2\n')
+        lines = self.ok('list', '-cv').splitlines()
+        self.assertEqual(lines[0].split(), ['ID', 'NAME', 'STATUS', 'PATH', 'BRAND', 'IP'])
+        self.assertEqual(lines[1].split(), ['0', 'global', 'running', '/', 'linux', 'shared'])
+        self.assertEqual(lines[2].split(), ['-', 'kz1', 'installed', '-', 'kz', 'excl'])
+        self.assertEqual(lines[3].split(), ['-', 'kz2', 'configured', '-', 'kz', 'excl'])
+        # columns line up under the header
+        self.assertEqual(lines[2].index('installed'), lines[0].index('STATUS'))
+        self.assertEqual(self.ok('list', '-cp').splitlines(), [
+            '0:global:running:/::linux:shared:-:none:',
+            f'-:kz1:installed:/run/kzones/kz1:{self.uuid["kz1"]}:kz:excl:-:kz:',
+            f'-:kz2:configured:/run/kzones/kz2:{self.uuid["kz2"]}:kz:excl:-:kz:',
+        ])
+        s = self.ok('list', '-cs').splitlines()
+        self.assertEqual(re.split(r'\s{2,}', s[0].strip()), ['NAME', 'STATUS', 'AUXILIARY STATE'])
+        self.assertEqual(s[2].split(), ['kz1', 'installed', '-'])
+        self.assertEqual(self.ok('-z', 'kz2', 'list', '-v').splitlines()[1].split(),
+                         ['-', 'kz2', 'configured', '-', 'kz', 'excl'])
+
+    def test_install_uninstall_clone(self):
+        self.ok('-z', 'kz1', 'install', '-x', 'install-size=64M')
+        disk = os.path.join(self.root, 'var/lib/zones/kz1/disk0.img')
+        self.assertEqual(os.stat(disk).st_size, 64 * 1024 ** 2)
+        self.refused(['-z', 'kz1', 'install'], "zoneadm: zone 'kz1': zone is installed; it must be configured")
+        self.zonecfg('kz3', 'create -t kz1')
+        self.wait_for(lambda: 'kz3' in self.zones())
+        self.ok('-z', 'kz3', 'clone', 'kz1')
+        self.assertEqual(self.zones()['kz3'], 'installed')
+        self.refused(['-z', 'kz1', 'uninstall'], '-F')          # no terminal: must say -F
+        self.assertEqual(self.zones()['kz1'], 'installed')
+        self.ok('-z', 'kz1', 'uninstall', '-F')
+        self.assertFalse(os.path.exists(disk))
+        self.assertEqual(self.zones()['kz1'], 'configured')
+
+    def test_refusals(self):
+        self.refused(['-z', 'nosuch', 'boot'], "zoneadm: zone 'nosuch': No such zone configured")
+        self.refused(['-z', 'kz1', 'boot'], "zoneadm: zone 'kz1': zone is configured; it must be installed to boot it")
+        self.refused(['-z', 'kz1', 'halt'], "zoneadm: zone 'kz1': zone is configured, not running")
+        self.refused(['-z', 'kz1', 'install', '-x', 'install-size=lots'], "'lots' is not a size", code=2)
+        self.refused(['-z', 'kz1', 'frobnicate'], 'frobnicate', code=2)
+        self.refused(['kz1', 'reboot'], 'zoneadm -z kz1 reboot', code=2)
+        self.refused(['-z', 'kz1', 'install'], "zoneadm: zone 'kz1': permission denied: only root or a zone "
+                     "administrator with the 'manage' auth may do this", user=65534)
+        self.refused(['-z', 'kz1', 'verify'], "zoneadm: zone 'kz1': anet 0: bridge 'kzbr0' does not exist on this host")
+        self.ok('-z', 'kz1', 'install')
+        self.refused(['-z', 'kz1', 'boot'], "zoneadm: zone 'kz1': systemd is not reachable on this bus")
+
+    def test_restarter_not_running(self):
+        self.stop(self.daemon)
+        self.refused(['list'], 'zoneadm: cannot reach the zone restarter (org.kzones.Restarter1)')
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)
