@@ -93,7 +93,7 @@ static void set_ifname(struct ifreq *ifr, const char *name)
 }
 
 /* A tap on bridge, owned by the returned fd: it disappears when QEMU exits. */
-static int tap_create(const char *name, const char *zone, const char *anet_id, const char *bridge, char **ret_msg)
+static int tap_create(unsigned salt, const char *zone, const char *anet_id, const char *bridge, char **ret_msg)
 {
         _cleanup_close_ int fd = -EBADF, s = -EBADF;
         struct ifreq ifr = {};
@@ -104,7 +104,8 @@ static int tap_create(const char *name, const char *zone, const char *anet_id, c
 
         for (const char *p = zone; *p; p++)
                 h = (h ^ (uint8_t) *p) * 16777619u;
-        (void) snprintf(tap, IFNAMSIZ, "kz%08x.%s", h, anet_id);
+        /* kz + 6 hex digits of the zone name's hash + . + anet id (at most 5 digits) */
+        (void) snprintf(tap, IFNAMSIZ, "kz%06x.%s", (h ^ salt) & 0xffffff, anet_id);
 
         if (asprintf(&sysfs, "/sys/class/net/%s/bridge", bridge) < 0)
                 return -ENOMEM;
@@ -120,6 +121,8 @@ static int tap_create(const char *name, const char *zone, const char *anet_id, c
         ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
         set_ifname(&ifr, tap);
         if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+                if (errno == EBUSY)
+                        return -EBUSY; /* another zone's tap has this name: try another */
                 (void) asprintf(ret_msg, "anet %s: cannot create tap %s: %m.", anet_id, tap);
                 return -errno;
         }
@@ -145,7 +148,6 @@ static int tap_create(const char *name, const char *zone, const char *anet_id, c
                 (void) asprintf(ret_msg, "anet %s: cannot add tap %s to bridge '%s': %m.", anet_id, tap, bridge);
                 return -errno;
         }
-        (void) name;
         return TAKE_FD(fd);
 }
 
@@ -238,8 +240,12 @@ static int verb_exec(const char *name)
                         continue;
                 if (n_taps >= ELEMENTSOF(taps))
                         return failure(name, "too many anet resources.");
-                fd = tap_create(arg_root, name, zone_resource_get(anet, "id") ?: "0",
-                        zone_anet_bridge(anet, bridge_default), &msg);
+                for (unsigned salt = 0;; salt += 0x9e3779) {
+                        fd = tap_create(salt, name, zone_resource_get(anet, "id") ?: "0",
+                                zone_anet_bridge(anet, bridge_default), &msg);
+                        if (fd != -EBUSY || salt > 16 * 0x9e3779)
+                                break;
+                }
                 if (fd < 0)
                         return failure(name, "%s", msg ?: strerror(-fd));
                 /* handed to QEMU across exec */

@@ -136,6 +136,24 @@ int zone_set_index_state(Zone *z, ZoneState s, sd_bus_error *error)
         return 0;
 }
 
+/* Writes the id into the unit's runtime directory, which exists once it runs. */
+static void zone_save_id(Zone *z)
+{
+        _cleanup_free_ char *path = NULL;
+        char line[16];
+        int r;
+
+        if (z->id <= 0 || z->state != ZONE_STATE_RUNNING)
+                return;
+        path = manager_path(z->manager, ZONE_RUN_DIR "/%s/zoneid", z->name);
+        if (!path)
+                return;
+        (void) snprintf(line, sizeof(line), "%d\n", z->id);
+        r = write_file_atomic(path, line, strlen(line), 0644);
+        if (r < 0)
+                log_warning("zone '%s': cannot keep its id in %s: %s", z->name, path, strerror(-r));
+}
+
 /* The zone id: kept in the runtime directory while the zone runs, so a restarted
  * restarter finds the same ids; assigned the lowest free number otherwise. */
 static void zone_update_id(Zone *z)
@@ -149,16 +167,16 @@ static void zone_update_id(Zone *z)
                 z->id = -1;
                 return;
         }
-        if (z->id >= 0)
+        if (z->id >= 0) {
+                zone_save_id(z);
                 return;
+        }
         path = manager_path(m, ZONE_RUN_DIR "/%s/zoneid", z->name);
         if (!path)
                 return;
         if (read_file_bounded(path, 64, &buf, &size) >= 0)
                 id = atoi(buf);
-        if (id <= 0) {
-                char line[16];
-
+        if (id <= 0)
                 for (id = 1;; id++) {
                         bool used = false;
                         for (size_t i = 0; i < m->n_zones && !used; i++)
@@ -166,10 +184,8 @@ static void zone_update_id(Zone *z)
                         if (!used)
                                 break;
                 }
-                (void) snprintf(line, sizeof(line), "%d\n", id);
-                (void) write_file_atomic(path, line, strlen(line), 0644);
-        }
         z->id = id;
+        zone_save_id(z);
 }
 
 void zone_update_state(Zone *z)
@@ -185,9 +201,6 @@ void zone_update_state(Zone *z)
                 s = ZONE_STATE_SHUTTING_DOWN;
         else
                 s = z->index_state;
-        if (s == ZONE_STATE_RUNNING || s == ZONE_STATE_READY || s == ZONE_STATE_SHUTTING_DOWN) {
-                /* a running zone is installed, whatever the index says */
-        }
         if (s != z->state) {
                 ZoneState previous = z->state;
 
@@ -201,48 +214,55 @@ void zone_update_state(Zone *z)
 
 /* ---- unit configuration: the evacuation target ------------------------------------------- */
 
-/* The drop-ins of one unit directory name ("zone@.service.d"), in the order systemd
- * applies them: a file in /etc hides one of the same name in /run and /usr/lib;
- * the rest sorted by name. */
-static int dropins_read(Manager *m, const char *dirname, char **value)
+/* The drop-ins of a unit, merged as systemd merges them: the directories of the
+ * instance (zone@NAME.service.d) and of the template (zone@.service.d) in every
+ * unit directory; a file hides every later one of the same name (an instance's
+ * file the template's, /etc the rest); what remains is applied in the order of
+ * the file names. instance may be NULL (the template alone). */
+static int dropins_read(Manager *m, const char *instance, char **value)
 {
         static const char *const dirs[] = { "/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
                 "/usr/lib/systemd/system", "/lib/systemd/system" };
+        const char *units[2] = { instance, "zone@.service.d" };
         char *names[256];
         char *paths[256];
         size_t n = 0;
         int r = 0;
 
-        for (size_t d = 0; d < ELEMENTSOF(dirs); d++) {
-                _cleanup_free_ char *dir = manager_path(m, "%s/%s", dirs[d], dirname);
-                DIR *dp;
-                struct dirent *de;
+        for (size_t d = 0; d < ELEMENTSOF(dirs); d++)
+                for (size_t u = 0; u < 2; u++) {
+                        _cleanup_free_ char *dir = NULL;
+                        DIR *dp;
+                        struct dirent *de;
 
-                if (!dir)
-                        return -ENOMEM;
-                dp = opendir(dir);
-                if (!dp)
-                        continue;
-                while ((de = readdir(dp)) && n < ELEMENTSOF(names)) {
-                        size_t len = strlen(de->d_name);
-                        bool dup = false;
+                        if (!units[u])
+                                continue;
+                        dir = manager_path(m, "%s/%s", dirs[d], units[u]);
+                        if (!dir)
+                                return -ENOMEM;
+                        dp = opendir(dir);
+                        if (!dp)
+                                continue;
+                        while ((de = readdir(dp)) && n < ELEMENTSOF(names)) {
+                                size_t len = strlen(de->d_name);
+                                bool dup = false;
 
-                        if (len < 6 || !streq(de->d_name + len - 5, ".conf"))
-                                continue;
-                        for (size_t i = 0; i < n && !dup; i++)
-                                dup = streq(names[i], de->d_name);
-                        if (dup)
-                                continue;
-                        names[n] = strdup(de->d_name);
-                        if (!names[n] || asprintf(&paths[n], "%s/%s", dir, de->d_name) < 0) {
-                                free(names[n]);
-                                r = -ENOMEM;
-                                break;
+                                if (len < 6 || !streq(de->d_name + len - 5, ".conf"))
+                                        continue;
+                                for (size_t i = 0; i < n && !dup; i++)
+                                        dup = streq(names[i], de->d_name);
+                                if (dup)
+                                        continue;
+                                names[n] = strdup(de->d_name);
+                                if (!names[n] || asprintf(&paths[n], "%s/%s", dir, de->d_name) < 0) {
+                                        free(names[n]);
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                n++;
                         }
-                        n++;
+                        closedir(dp);
                 }
-                closedir(dp);
-        }
         /* sort by name */
         for (size_t i = 1; i < n; i++)
                 for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
@@ -294,7 +314,7 @@ static int dropins_read(Manager *m, const char *dirname, char **value)
 int manager_default_evacuation_target(Manager *m, char **ret)
 {
         char *v = NULL;
-        int r = dropins_read(m, "zone@.service.d", &v);
+        int r = dropins_read(m, NULL, &v);
 
         if (r < 0) {
                 free(v);
@@ -310,13 +330,9 @@ int zone_evacuation_target(Zone *z, char **ret)
         char *v = NULL;
         int r;
 
-        r = dropins_read(z->manager, "zone@.service.d", &v);
-        if (r >= 0) {
-                if (asprintf(&dir, "zone@%s.service.d", z->name) < 0)
-                        r = -ENOMEM;
-                else
-                        r = dropins_read(z->manager, dir, &v);
-        }
+        if (asprintf(&dir, "zone@%s.service.d", z->name) < 0)
+                return -ENOMEM;
+        r = dropins_read(z->manager, dir, &v);
         if (r < 0) {
                 free(v);
                 return r;

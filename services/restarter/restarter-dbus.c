@@ -20,13 +20,12 @@ int bus_check_authorized(Zone *z, sd_bus_message *m, const char *auth, sd_bus_er
         uid_t uid;
         int r;
 
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_AUGMENT, &creds);
+        /* Only what the bus daemon recorded when the caller connected counts; nothing
+         * is looked up in /proc afterwards, where a process could have changed. */
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, -r, "cannot tell who is calling: %s", strerror(-r));
-        /* dbus-daemon vouches for the uid the caller connected with */
         r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-                r = sd_bus_creds_get_uid(creds, &uid);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, -r, "cannot tell who is calling: %s", strerror(-r));
         if (uid == 0)
@@ -161,6 +160,8 @@ static int need_state(Zone *z, sd_bus_error *error, ZoneState want, const char *
         if (z->operation)
                 return sd_bus_error_setf(error, KZ_ERROR_BUSY, "another operation (%s) is in progress on the zone",
                         operation_kind_to_string(z->operation->kind));
+        if (z->copy_readers > 0)
+                return sd_bus_error_setf(error, KZ_ERROR_BUSY, "the zone's disk is being copied by a clone");
         if (z->state == want)
                 return 0;
         if (z->state == ZONE_STATE_RUNNING && want == ZONE_STATE_INSTALLED)
@@ -262,6 +263,9 @@ static int stop_like(sd_bus_message *msg, Zone *z, OperationKind kind, const cha
         r = bus_check_authorized(z, msg, "manage", error);
         if (r < 0)
                 return r;
+        /* a halt is what an administrator does when a shutdown takes too long */
+        if (kind == OPERATION_HALT && z->operation && z->operation->kind == OPERATION_SHUTDOWN && !z->operation->job)
+                operation_finish(z->operation, -ECANCELED, KZ_ERROR_BUSY, "the shutdown was interrupted by a halt");
         if (z->operation)
                 return sd_bus_error_setf(error, KZ_ERROR_BUSY, "another operation (%s) is in progress on the zone",
                         operation_kind_to_string(z->operation->kind));
@@ -599,6 +603,9 @@ static int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error
         r = need_state(z, error, ZONE_STATE_CONFIGURED, "clone into it");
         if (r < 0)
                 return r;
+        r = bus_check_authorized(src, msg, "clonefrom", error);
+        if (r < 0)
+                return r;
         if (src->state != ZONE_STATE_INSTALLED || src->operation)
                 return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE,
                         "source zone '%s' is %s; it must be installed and not running", source,
@@ -624,8 +631,12 @@ static int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error
         if (streq(uri, suri))
                 return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION,
                         "both zones use the same boot storage %s", uri);
-        if (u->scheme == STORAGE_FILE && access(local, F_OK) >= 0)
-                return sd_bus_error_setf(error, KZ_ERROR_STORAGE, "%s exists already", local);
+        if (u->scheme == STORAGE_FILE && access(local, F_OK) >= 0) {
+                /* a copy an interrupted clone left behind is ours to replace */
+                if (!zone_created(z, local))
+                        return sd_bus_error_setf(error, KZ_ERROR_STORAGE, "%s exists already", local);
+                (void) unlink(local);
+        }
         if (u->scheme == STORAGE_FILE) {
                 r = mkdir_parents_of(local);
                 if (r < 0)
@@ -635,8 +646,13 @@ static int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error
         r = operation_start(z, OPERATION_CLONE, msg, &o);
         if (r < 0)
                 return r;
-        if (u->scheme == STORAGE_FILE)
+        if (u->scheme == STORAGE_FILE) {
                 o->created = strdup(local);
+                /* recorded before the copy starts, so a restart mid-copy leaves no orphan */
+                (void) zone_record_created(z, local);
+        }
+        o->copy_source = src;
+        src->copy_readers++;
         r = operation_copy_disk(o, slocal ?: suri, local ?: uri);
         if (r < 0)
                 operation_finish(o, r, KZ_ERROR_STORAGE, "cannot copy the boot disk: %s", strerror(-r));

@@ -45,7 +45,12 @@ struct Operation {
         sd_event_source *timer;
         sd_event_source *child;
         pid_t pid;
-        int output_fd;       /* child's stderr, for the error message */
+        int output_fd;       /* child's stdout and stderr, for the error message */
+        sd_event_source *output_source;
+        char output[4096];
+        size_t output_len;
+        void (*child_done)(Operation *o, int status, const char *output);
+        Zone *copy_source;   /* clone: the zone whose disk is being read */
         char *created;       /* install/clone: the disk we create, removed on failure */
         Qmp *qmp;
 };
@@ -65,6 +70,7 @@ struct Zone {
         char **aux;
         char *evacuation_target; /* as last reported */
         Operation *operation;
+        unsigned copy_readers; /* clones reading this zone's disk: it must not boot */
         bool seen;
         bool gone; /* configuration deleted while an operation runs */
 };
@@ -114,6 +120,7 @@ int operation_copy_disk(Operation *o, const char *from, const char *to);
 int operation_powerdown(Operation *o, uint64_t timeout_usec);
 void operation_installed(Operation *o);
 int zone_record_created(Zone *z, const char *path);
+bool zone_created(Zone *z, const char *path);
 void manager_job_removed(Manager *m, const char *job, const char *result);
 void manager_unit_state_changed(Zone *z);
 

@@ -69,6 +69,9 @@ void operation_finish(Operation *o, int error, const char *error_name, const cha
         sd_bus_message_unref(o->request);
         sd_event_source_disable_unref(o->timer);
         sd_event_source_disable_unref(o->child);
+        sd_event_source_disable_unref(o->output_source);
+        if (o->copy_source)
+                o->copy_source->copy_readers--;
         if (o->pid > 0)
                 (void) kill(o->pid, SIGKILL);
         if (o->output_fd >= 0)
@@ -212,12 +215,15 @@ static void on_powerdown(Qmp *q, json_object *reply, const char *error, void *us
                 return;
         }
         o->powered_down = true;
-        if (o->timer) /* the caller's timeout, stored as the timer's time */
-                return;
-        r = sd_event_add_time_relative(o->zone->manager->event, &o->timer, CLOCK_MONOTONIC, timeout, 0,
-                on_shutdown_timeout, o);
-        if (r < 0)
-                operation_finish(o, r, NULL, "cannot arm the shutdown timer: %s", strerror(-r));
+        if (!o->timer) {
+                r = sd_event_add_time_relative(o->zone->manager->event, &o->timer, CLOCK_MONOTONIC, timeout, 0,
+                        on_shutdown_timeout, o);
+                if (r < 0) {
+                        operation_finish(o, r, NULL, "cannot arm the shutdown timer: %s", strerror(-r));
+                        return;
+                }
+        }
+        /* the guest may have powered off before the monitor answered */
         manager_unit_state_changed(o->zone);
 }
 
@@ -242,40 +248,58 @@ int operation_powerdown(Operation *o, uint64_t timeout_usec)
 
 /* ---- helper processes: storage checks and disk copies -------------------------------------------- */
 
-typedef void (*child_done_t)(Operation *o, int status, const char *output);
+/* The child's output is drained as it comes (a chatty child never blocks on a
+ * full pipe); the last 4 KiB are kept for the error message. */
+static int on_child_output(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Operation *o = userdata;
+        char buf[4096];
+        ssize_t n;
 
-typedef struct ChildCall {
-        child_done_t done;
-} ChildCall;
+        while ((n = read(fd, buf, sizeof(buf))) > 0) {
+                size_t keep = sizeof(o->output) - 1;
 
-static child_done_t child_done_for[_OPERATION_KIND_MAX];
+                if ((size_t) n >= keep) {
+                        memcpy(o->output, buf + (size_t) n - keep, keep);
+                        o->output_len = keep;
+                } else {
+                        if (o->output_len + (size_t) n > keep) {
+                                size_t drop = o->output_len + (size_t) n - keep;
+                                memmove(o->output, o->output + drop, o->output_len - drop);
+                                o->output_len -= drop;
+                        }
+                        memcpy(o->output + o->output_len, buf, (size_t) n);
+                        o->output_len += (size_t) n;
+                }
+        }
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                o->output_source = sd_event_source_disable_unref(o->output_source);
+        return 0;
+}
 
 static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 {
         Operation *o = userdata;
-        char out[4096] = "";
-        ssize_t n = 0;
         int status = si->si_code == CLD_EXITED ? si->si_status : 128 + si->si_status;
-        child_done_t done = child_done_for[o->kind];
+        char *last;
 
         o->pid = 0;
         o->child = sd_event_source_disable_unref(o->child);
         if (o->output_fd >= 0) {
-                n = read(o->output_fd, out, sizeof(out) - 1);
+                (void) on_child_output(NULL, o->output_fd, EPOLLIN, o);
+                o->output_source = sd_event_source_disable_unref(o->output_source);
                 (void) close(TAKE_FD(o->output_fd));
         }
-        out[n > 0 ? n : 0] = 0;
-        /* the last non-empty line says most */
-        {
-                size_t len = strlen(out);
-                while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r'))
-                        out[--len] = 0;
-        }
-        done(o, status, strrchr(out, '\n') ? strrchr(out, '\n') + 1 : out);
+        o->output[o->output_len] = 0;
+        while (o->output_len > 0 && (o->output[o->output_len - 1] == '\n' || o->output[o->output_len - 1] == '\r'))
+                o->output[--o->output_len] = 0;
+        /* the last line says most */
+        last = strrchr(o->output, '\n');
+        o->child_done(o, status, last ? last + 1 : o->output);
         return 0;
 }
 
-static int spawn(Operation *o, child_done_t done, char *const argv[])
+static int spawn(Operation *o, void (*done)(Operation *o, int status, const char *output), char *const argv[])
 {
         int pipefd[2];
         pid_t pid;
@@ -305,8 +329,12 @@ static int spawn(Operation *o, child_done_t done, char *const argv[])
         }
         (void) close(pipefd[1]);
         o->output_fd = pipefd[0];
+        o->output_len = 0;
         o->pid = pid;
-        child_done_for[o->kind] = done;
+        o->child_done = done;
+        r = sd_event_add_io(o->zone->manager->event, &o->output_source, o->output_fd, EPOLLIN, on_child_output, o);
+        if (r < 0)
+                return r;
         r = sd_event_add_child(o->zone->manager->event, &o->child, pid, WEXITED, on_child, o);
         if (r < 0)
                 return r;
@@ -315,6 +343,20 @@ static int spawn(Operation *o, child_done_t done, char *const argv[])
 
 /* What install and clone created, so that uninstall removes exactly that and
  * never a disk the administrator provided: ROOT/var/lib/kzones/NAME.created. */
+bool zone_created(Zone *z, const char *path)
+{
+        _cleanup_free_ char *file = manager_path(z->manager, "/var/lib/kzones/%s.created", z->name), *buf = NULL;
+        char *save = NULL;
+        size_t size;
+
+        if (!file || read_file_bounded(file, 64 * 1024, &buf, &size) < 0)
+                return false;
+        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+                if (streq(line, path))
+                        return true;
+        return false;
+}
+
 int zone_record_created(Zone *z, const char *path)
 {
         _cleanup_free_ char *file = manager_path(z->manager, "/var/lib/kzones/%s.created", z->name), *dir = NULL,
@@ -322,14 +364,23 @@ int zone_record_created(Zone *z, const char *path)
 
         if (!file || !(dir = manager_path(z->manager, "/var/lib/kzones")))
                 return -ENOMEM;
+        if (zone_created(z, path))
+                return 0;
         {
                 _cleanup_free_ char *lib = manager_path(z->manager, "/var/lib");
                 if (lib)
                         (void) mkdir(lib, 0755);
         }
         (void) mkdir(dir, 0700);
-        if (asprintf(&line, "%s\n", path) < 0)
-                return -ENOMEM;
+        {
+                _cleanup_free_ char *old = NULL;
+                size_t size = 0;
+
+                if (read_file_bounded(file, 64 * 1024, &old, &size) < 0)
+                        old = NULL;
+                if (asprintf(&line, "%s%s\n", old ?: "", path) < 0)
+                        return -ENOMEM;
+        }
         return write_file_atomic(file, line, strlen(line), 0600);
 }
 

@@ -206,6 +206,31 @@ class EvacuationTarget(BusTest):
                       'reload', 'kz1'])
         self.assertEqual(self.prop('kz1', 'EvacuationTarget'), 'host9')
 
+    def test_dropins_merge_as_systemd_merges_them(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        etc = os.path.join(self.root, 'etc/systemd/system')
+        run = os.path.join(self.root, 'run/systemd/system')
+
+        def write(base, unit, name, value):
+            os.makedirs(os.path.join(base, unit + '.d'), exist_ok=True)
+            with open(os.path.join(base, unit + '.d', name), 'w') as f:
+                f.write(f'[X-Kzones]\nEvacuationTarget={value}\n')
+
+        write(etc, 'zone@.service', '60-site.conf', 'host-a')
+        self.assertEqual(self.prop('kz1', 'EvacuationTarget'), 'host-a')
+        # the instance's file of the same name hides the template's
+        write(etc, 'zone@kz1.service', '60-site.conf', 'host-b')
+        self.assertEqual(self.prop('kz1', 'EvacuationTarget'), 'host-b')
+        # otherwise file names decide, whichever directory they are in
+        write(etc, 'zone@.service', '90-late.conf', 'host-c')
+        self.assertEqual(self.prop('kz1', 'EvacuationTarget'), 'host-c')
+        # /etc hides /run
+        write(run, 'zone@.service', '90-late.conf', 'host-d')
+        self.assertEqual(self.prop('kz1', 'EvacuationTarget'), 'host-c')
+        self.assertEqual(self.busctl('--json=short', 'get-property', 'org.kzones.Restarter1', *MANAGER,
+                                     'DefaultEvacuationTarget').stdout.strip(), '{"type":"s","data":"host-c"}')
+
     def test_bad_target_is_refused_and_nothing_written(self):
         self.zonecfg('kz1', 'create')
         self.wait_for(lambda: 'kz1' in self.zones())
