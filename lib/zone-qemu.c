@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <linux/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -157,6 +160,17 @@ const ZoneResource *zone_boot_device(const ZoneConfig *c)
         size_t n = zone_devices_sorted(c, &l);
 
         return n > 0 ? l[0] : NULL;
+}
+
+bool zone_link_exists(const char *name)
+{
+        _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct ifreq ifr = {};
+
+        if (s < 0 || strlen(name) >= IFNAMSIZ)
+                return false;
+        memcpy(ifr.ifr_name, name, strlen(name));
+        return ioctl(s, SIOCGIFINDEX, &ifr) >= 0;
 }
 
 const char *zone_anet_bridge(const ZoneResource *anet, const char *default_bridge)
@@ -349,13 +363,9 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
         argv_addf(&a, "socket,id=control,path=%s/" ZONE_CONTROL_SOCKET ",server=on,wait=off", o->runtime_dir);
         argv_add(&a, "-mon");
         argv_add(&a, "chardev=control,mode=control");
-        /* the serial console, kept in a log as well */
+        /* the serial port connects to the console relay, which logs and serves zlogin -C */
         argv_add(&a, "-chardev");
-        if (o->console_log)
-                argv_addf(&a, "socket,id=console,path=%s/" ZONE_CONSOLE_SOCKET ",server=on,wait=off,logfile=%s,logappend=on",
-                        o->runtime_dir, o->console_log);
-        else
-                argv_addf(&a, "socket,id=console,path=%s/" ZONE_CONSOLE_SOCKET ",server=on,wait=off", o->runtime_dir);
+        argv_addf(&a, "socket,id=console,path=%s/" ZONE_SERIAL_SOCKET ",server=off", o->runtime_dir);
         argv_add(&a, "-serial");
         argv_add(&a, "chardev:console");
 
@@ -373,7 +383,9 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
                 argv_add(&a, "-blockdev");
                 argv_add(&a, bd);
                 argv_add(&a, "-device");
-                argv_addf(&a, "virtio-blk-pci,drive=%s,id=%s-dev,serial=kz-%s,bootindex=%zu", node, node, node, i);
+                /* a direct-kernel boot takes bootindex 0 (QEMU's loader option ROM) */
+                argv_addf(&a, "virtio-blk-pci,drive=%s,id=%s-dev,serial=kz-%s,bootindex=%zu", node, node, node,
+                        i + (boot ? 1 : 0));
         }
 
         for (size_t i = 0; i < c->root->n_children; i++) {
@@ -416,6 +428,11 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
                         strcat(strcat(cmdline, *cmdline ? " " : ""), bootargs);
                 for (char **s = o->boot_args; s && *s; s++)
                         strcat(strcat(cmdline, *cmdline ? " " : ""), *s);
+                /* qboot starts a kernel directly, without SeaBIOS's boot menu and device scans */
+                if (access(ZONE_QBOOT, R_OK) >= 0) {
+                        argv_add(&a, "-bios");
+                        argv_add(&a, ZONE_QBOOT);
+                }
                 argv_add(&a, "-kernel");
                 argv_add(&a, zone_resource_get(boot, "kernel"));
                 if (zone_resource_get(boot, "initrd")) {

@@ -11,11 +11,13 @@
 #define ZONE_DEFAULT_BRIDGE "kzbr0"
 #define ZONE_DEFAULT_MEMORY "4G"
 #define ZONE_DEFAULT_NCPUS 4u
+#define ZONE_QBOOT "/usr/share/qemu/qboot.rom" /* firmware for direct-kernel zones */
 
 /* In the zone's runtime directory ROOT/run/kzones/NAME: */
 #define ZONE_QMP_SOCKET "qmp.sock"         /* the restarter's monitor */
 #define ZONE_CONTROL_SOCKET "control.sock" /* a second monitor for helpers */
-#define ZONE_CONSOLE_SOCKET "console.sock" /* the serial console */
+#define ZONE_CONSOLE_SOCKET "console.sock" /* the serial console, for zlogin -C (the relay's) */
+#define ZONE_SERIAL_SOCKET "serial.sock"   /* where QEMU's serial port connects (the relay's) */
 
 typedef struct ZoneQemuOptions {
         const char *qemu;           /* default "qemu-system-x86_64" */
@@ -25,7 +27,6 @@ typedef struct ZoneQemuOptions {
         const int *tap_fds;         /* one per anet, in configuration order; NULL: no networking fds */
         size_t n_taps;
         char **boot_args;           /* appended to the kernel command line */
-        const char *console_log;    /* where the console output is also written, may be NULL */
         bool incoming;              /* start with -incoming defer */
 } ZoneQemuOptions;
 
@@ -34,6 +35,9 @@ typedef struct ZoneQemuOptions {
  * user, an iSCSI LU name without a target). */
 int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, KzError *e);
 
+/* Whether a network interface of that name exists in this network namespace
+ * (asked of the kernel, not of /sys, which a container may share with its host). */
+bool zone_link_exists(const char *name);
 /* The bridge an anet's lower-link names on this host. */
 const char *zone_anet_bridge(const ZoneResource *anet, const char *default_bridge);
 /* The anet's MAC: the configured one, else one derived from the zone's name and

@@ -16,6 +16,7 @@
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -23,6 +24,7 @@
 #include <systemd/sd-bus.h>
 #include <time.h>
 
+#include "console-relay.h"
 #include "qmp.h"
 #include "zone-qemu.h"
 #include "zone-store.h"
@@ -100,16 +102,13 @@ static int tap_create(unsigned salt, const char *zone, const char *anet_id, cons
         char tap[IFNAMSIZ + 8];
         uint32_t h = 2166136261u;
         int index;
-        _cleanup_free_ char *sysfs = NULL;
 
         for (const char *p = zone; *p; p++)
                 h = (h ^ (uint8_t) *p) * 16777619u;
         /* kz + 6 hex digits of the zone name's hash + . + anet id (at most 5 digits) */
         (void) snprintf(tap, IFNAMSIZ, "kz%06x.%s", (h ^ salt) & 0xffffff, anet_id);
 
-        if (asprintf(&sysfs, "/sys/class/net/%s/bridge", bridge) < 0)
-                return -ENOMEM;
-        if (access(sysfs, F_OK) < 0) {
+        if (!zone_link_exists(bridge)) {
                 (void) asprintf(ret_msg, "anet %s: bridge '%s' does not exist on this host.", anet_id, bridge);
                 return -ENODEV;
         }
@@ -145,7 +144,8 @@ static int tap_create(unsigned salt, const char *zone, const char *anet_id, cons
         set_ifname(&ifr, bridge);
         ifr.ifr_ifindex = index;
         if (ioctl(s, SIOCBRADDIF, &ifr) < 0) {
-                (void) asprintf(ret_msg, "anet %s: cannot add tap %s to bridge '%s': %m.", anet_id, tap, bridge);
+                (void) asprintf(ret_msg, "anet %s: cannot add tap %s to '%s' (is it a bridge?): %m.", anet_id, tap,
+                        bridge);
                 return -errno;
         }
         return TAKE_FD(fd);
@@ -194,6 +194,44 @@ static int set_affinity(const ZoneConfig *c)
         }
         if (sched_setaffinity(0, sizeof(set), &set) < 0)
                 return -errno;
+        return 0;
+}
+
+/* The console relay runs in a child that QEMU inherits (and the unit's cgroup
+ * keeps): its sockets exist before QEMU starts, so QEMU's serial port connects
+ * at once and the guest never writes into the void. */
+static int start_console_relay(const char *name, const char *rundir, const char *log, const int *taps, size_t n_taps)
+{
+        _cleanup_free_ char *serial = NULL, *console = NULL;
+        int serial_fd, console_fd, log_fd;
+        pid_t pid;
+
+        if (asprintf(&serial, "%s/" ZONE_SERIAL_SOCKET, rundir) < 0 ||
+            asprintf(&console, "%s/" ZONE_CONSOLE_SOCKET, rundir) < 0)
+                return -ENOMEM;
+        serial_fd = console_listen(serial);
+        if (serial_fd < 0)
+                return failure(name, "cannot create %s: %s.", serial, strerror(-serial_fd));
+        console_fd = console_listen(console);
+        if (console_fd < 0) {
+                (void) close(serial_fd);
+                return failure(name, "cannot create %s: %s.", console, strerror(-console_fd));
+        }
+        log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (log_fd < 0)
+                fprintf(stderr, "zone '%s': cannot open %s: %m; the console is not logged.\n", name, log);
+        pid = fork();
+        if (pid < 0)
+                return failure(name, "cannot start the console relay: %m.");
+        if (pid == 0) {
+                for (size_t i = 0; i < n_taps; i++)
+                        (void) close(taps[i]);
+                _exit(console_relay(serial_fd, console_fd, log_fd) < 0 ? 1 : 0);
+        }
+        (void) close(serial_fd);
+        (void) close(console_fd);
+        if (log_fd >= 0)
+                (void) close(log_fd);
         return 0;
 }
 
@@ -267,13 +305,16 @@ static int verb_exec(const char *name)
                         .tap_fds = taps,
                         .n_taps = n_taps,
                         .boot_args = boot_args,
-                        .console_log = console,
                 };
                 r = zone_qemu_argv(c, &o, &argv, &e);
         }
         zone_index_entry_done(&x);
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
+
+        r = start_console_relay(name, rundir, console, taps, n_taps);
+        if (r < 0)
+                return r;
 
         for (char **a = argv; *a; a++)
                 fprintf(stderr, "%s%s", a == argv ? "" : " ", *a);
@@ -291,7 +332,7 @@ static uint64_t now_usec(void)
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
-static int verb_wait(const char *name)
+static int verb_wait(const char *name, pid_t main_pid)
 {
         _cleanup_free_ char *sock = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);
         uint64_t deadline = now_usec() + WAIT_TIMEOUT_USEC;
@@ -315,6 +356,15 @@ static int verb_wait(const char *name)
                                 return failure(name, "the guest stopped while starting (%s).", s);
                 } else if (ret)
                         json_object_put(ret);
+                if (main_pid > 0 && kill(main_pid, 0) < 0 && errno == ESRCH) {
+                        _cleanup_free_ char *why = NULL, *path = root_path(ZONE_RUN_DIR "/%s.failure", name);
+                        size_t size;
+
+                        /* kzones-zone exec (or QEMU) failed; its reason is already written */
+                        if (path && read_file_bounded(path, 4096, &why, &size) >= 0)
+                                return -EIO;
+                        return failure(name, "QEMU exited while the guest was starting.");
+                }
                 if (now_usec() > deadline)
                         return failure(name, "the guest did not start running within %u seconds.",
                                 WAIT_TIMEOUT_USEC / 1000000u);
@@ -349,14 +399,14 @@ int main(int argc, char *argv[])
 
         if (root)
                 arg_root = root;
-        if (argc != 3 || !zone_name_is_valid(argv[2])) {
-                fprintf(stderr, "usage: kzones-zone exec|wait|reload ZONENAME\n");
+        if (argc < 3 || argc > 4 || !zone_name_is_valid(argv[2])) {
+                fprintf(stderr, "usage: kzones-zone exec|wait|reload ZONENAME [MAINPID]\n");
                 return 2;
         }
         if (streq(argv[1], "exec"))
                 r = verb_exec(argv[2]);
         else if (streq(argv[1], "wait"))
-                r = verb_wait(argv[2]);
+                r = verb_wait(argv[2], argc > 3 ? (pid_t) atoi(argv[3]) : 0);
         else if (streq(argv[1], "reload"))
                 r = verb_reload(argv[2]);
         else {

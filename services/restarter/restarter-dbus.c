@@ -552,16 +552,12 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         /* what this host must provide */
         for (size_t i = 0; i < c->root->n_children; i++) {
                 const ZoneResource *res = c->root->children[i];
-                _cleanup_free_ char *sysfs = NULL;
                 const char *bridge;
 
                 if (res->type != resource_type_child(zone_type(), "anet"))
                         continue;
                 bridge = zone_anet_bridge(res, getenv("KZONES_DEFAULT_BRIDGE"));
-                sysfs = manager_path(z->manager, "/sys/class/net/%s/bridge", bridge);
-                if (!sysfs)
-                        return -ENOMEM;
-                if (access(sysfs, F_OK) < 0)
+                if (!zone_link_exists(bridge))
                         return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION,
                                 "anet %s: bridge '%s' does not exist on this host", zone_resource_get(res, "id"),
                                 bridge);

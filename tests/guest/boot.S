@@ -90,6 +90,25 @@ exc_common:
     hlt
     jmp 3b
 
+    /*
+     * Returning from an interrupt without IRET.  KVM's instruction emulator
+     * cannot emulate a protected-mode IRET, and some KVM flavours (e.g. PVM
+     * on a nested host) run a non-paged 32-bit guest entirely in that
+     * emulator.  So every stub below ends with a jump here, which rebuilds
+     * the frame (EIP, CS, EFLAGS) as (EFLAGS, EIP) and does POPF; RET.  CS
+     * never changes (flat 0x08) and the window between POPF and RET is
+     * harmless: a nested interrupt sees a well-formed stack.
+     */
+iret_emul:
+    push %eax
+    mov 4(%esp), %eax                   /* EIP */
+    xchg %eax, 12(%esp)                 /* EFLAGS slot <- EIP, eax = EFLAGS */
+    mov %eax, 8(%esp)                   /* CS slot <- EFLAGS */
+    pop %eax
+    add $4, %esp                        /* drop the old EIP slot */
+    popfl
+    ret
+
     /* IRQ0 (PIT channel 0, vector 0x20): count a tick, EOI. */
     .globl kz_irq0_stub
 kz_irq0_stub:
@@ -98,7 +117,7 @@ kz_irq0_stub:
     mov $0x20, %al
     out %al, $0x20
     pop %eax
-    iret
+    jmp iret_emul
 
     /* other master PIC lines (masked; also spurious IRQ7) */
     .globl kz_irq_master_stub
@@ -112,7 +131,7 @@ kz_irq_master_stub:
     mov $0x20, %al
     out %al, $0x20
 4:  pop %eax
-    iret
+    jmp iret_emul
 
     /* slave PIC lines (masked) */
     .globl kz_irq_slave_stub
@@ -122,11 +141,11 @@ kz_irq_slave_stub:
     out %al, $0xA0
     out %al, $0x20
     pop %eax
-    iret
+    jmp iret_emul
 
     /* NMI and anything above the PIC range: ignore */
     .globl kz_ignore_stub
 kz_ignore_stub:
-    iret
+    jmp iret_emul
 
     .section .note.GNU-stack, "", @progbits

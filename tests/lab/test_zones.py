@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Zones that run, on real hosts: a zone boots the test guest under KVM as
+zone@NAME.service, its heartbeat appears, the states move as the guide says,
+the restarter can die without the zone noticing, the evacuation target is unit
+configuration, and bad requests get one clear message and a non-zero exit."""
+
+import re
+import time
+
+import labtest
+
+GUEST = '/usr/share/kzones/guest/kzguest.elf'
+HB = re.compile(r'kzguest: hb boot=([0-9a-f]{16}) n=(\d+)')
+
+
+class Zones(labtest.LabTestCase):
+    hosts = 2
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.configure(cls, 'host1', 'kz1', 'disk0')
+
+    def configure(self, host, zone, disk):
+        labtest.lab('exec', host, 'zonecfg', '-z', zone,
+                    'create -t SYSkz-minimal; set capped-memory:physical=256M; '
+                    f'select device id=0; set storage=nbd://storage:10809/{disk}; end; '
+                    f'add boot; set kernel={GUEST}; set cmdline="dirty=8M rate=256 interval=100"; end', check=True)
+
+    def zoneadm(self, host, *args, check=True):
+        return self.exec(host, 'zoneadm', *args, check=check, timeout=300)
+
+    def state(self, host, zone):
+        out = self.zoneadm(host, '-z', zone, 'list', '-p').stdout.strip()
+        return out.split(':')[2]
+
+    def heartbeats(self, host, zone):
+        """(boot id, counter) of every heartbeat in the zone's console log."""
+        r = self.exec(host, 'cat', f'/var/log/zones/{zone}.console', check=False)
+        return [(m.group(1), int(m.group(2))) for m in HB.finditer(r.stdout)]
+
+    def last_heartbeat(self, host, zone):
+        hb = self.heartbeats(host, zone)
+        return hb[-1] if hb else (None, 0)
+
+    def wait_heartbeat_after(self, host, zone, boot, n, timeout=60):
+        """Waits for a heartbeat of boot id `boot` (None: any) with a counter above n."""
+        found = []
+
+        def newer():
+            b, c = self.last_heartbeat(host, zone)
+            if b is not None and (boot is None or b == boot) and c > n:
+                found[:] = [b, c]
+                return True
+            return False
+
+        self.wait_for(newer, timeout=timeout, msg=f'a heartbeat of {zone} after {n}')
+        return tuple(found)
+
+    def test_1_boot(self):
+        self.zoneadm('host1', '-z', 'kz1', 'install')
+        self.assertEqual(self.state('host1', 'kz1'), 'installed')
+        self.zoneadm('host1', '-z', 'kz1', 'boot')
+        self.assertEqual(self.state('host1', 'kz1'), 'running')
+        self.assertEqual(self.exec('host1', 'systemctl', 'is-active', 'zone@kz1').stdout.strip(), 'active')
+        # QEMU itself is the unit's main process
+        pid = self.exec('host1', 'systemctl', 'show', '-P', 'MainPID', 'zone@kz1').stdout.strip()
+        comm = self.exec('host1', 'cat', f'/proc/{pid}/comm').stdout.strip()
+        self.assertTrue(comm.startswith('qemu-system'), comm)
+        boot, n = self.wait_heartbeat_after('host1', 'kz1', None, 0)
+        # it keeps beating, with the same boot id
+        self.assertEqual(self.wait_heartbeat_after('host1', 'kz1', boot, n + 3)[0], boot)
+        lines = self.zoneadm('host1', 'list', '-v').stdout.splitlines()
+        self.assertEqual(lines[2].split(), ['1', 'kz1', 'running', '-', 'kz', 'excl'])
+
+    def test_2_restarter_killed(self):
+        boot, n = self.wait_heartbeat_after('host1', 'kz1', None, 0)
+        self.exec('host1', 'systemctl', 'kill', '--signal=SIGKILL', 'kzones-restarterd')
+        # the guest goes on beating while there is no restarter
+        self.assertEqual(self.wait_heartbeat_after('host1', 'kz1', boot, n + 5)[0], boot)
+        self.assertEqual(self.exec('host1', 'systemctl', 'is-active', 'zone@kz1').stdout.strip(), 'active')
+        # and a new restarter (restarted by systemd, or activated by the call) sees it running with its id
+        self.wait_for(lambda: self.zoneadm('host1', 'list', '-p', check=False).stdout.startswith('0:global'),
+                      timeout=60, msg='the restarter to come back')
+        line = [l for l in self.zoneadm('host1', 'list', '-p').stdout.splitlines() if ':kz1:' in l][0]
+        self.assertEqual(line.split(':')[:3], ['1', 'kz1', 'running'])
+        self.assertEqual(self.last_heartbeat('host1', 'kz1')[0], boot)
+
+    def test_3_halt_boot_reboot(self):
+        boot, n = self.wait_heartbeat_after('host1', 'kz1', None, 0)
+        self.zoneadm('host1', '-z', 'kz1', 'halt')
+        self.assertEqual(self.state('host1', 'kz1'), 'installed')
+        self.assertEqual(self.exec('host1', 'systemctl', 'is-active', 'zone@kz1', check=False).stdout.strip(),
+                         'inactive')
+        stopped = self.last_heartbeat('host1', 'kz1')
+        time.sleep(1)
+        self.assertEqual(self.last_heartbeat('host1', 'kz1'), stopped, 'no heartbeat after halt')
+        # boot: a new guest (new boot id)
+        self.zoneadm('host1', '-z', 'kz1', 'boot')
+        boot2, _ = self.wait_heartbeat_after('host1', 'kz1', None, 0)
+        self.wait_for(lambda: self.last_heartbeat('host1', 'kz1')[0] not in (boot, None), timeout=60,
+                      msg='a heartbeat of the new boot')
+        boot2 = self.last_heartbeat('host1', 'kz1')[0]
+        self.assertNotEqual(boot2, boot)
+        # reboot: halt and boot again
+        self.zoneadm('host1', '-z', 'kz1', 'reboot')
+        self.assertEqual(self.state('host1', 'kz1'), 'running')
+        self.wait_for(lambda: self.last_heartbeat('host1', 'kz1')[0] not in (boot, boot2, None), timeout=60,
+                      msg='a heartbeat after the reboot')
+
+    def test_4_shutdown(self):
+        self.wait_heartbeat_after('host1', 'kz1', None, 0)
+        # the ACPI power button: the guest powers itself off, the zone is installed again
+        self.zoneadm('host1', '-z', 'kz1', 'shutdown')
+        self.assertEqual(self.state('host1', 'kz1'), 'installed')
+        self.zoneadm('host1', '-z', 'kz1', 'boot')
+        before = self.last_heartbeat('host1', 'kz1')[0]
+        self.zoneadm('host1', '-z', 'kz1', 'shutdown', '-r')
+        self.assertEqual(self.state('host1', 'kz1'), 'running')
+        self.wait_for(lambda: self.last_heartbeat('host1', 'kz1')[0] not in (before, None), timeout=60,
+                      msg='a heartbeat after shutdown -r')
+
+    def test_5_evacuation_target(self):
+        busctl = ['busctl', 'set-property', 'org.kzones.Restarter1']
+        zone = '/org/kzones/Restarter1/zone/kz1'
+        self.exec('host1', *busctl, '/org/kzones/Restarter1', 'org.kzones.Restarter1.Manager',
+                  'DefaultEvacuationTarget', 's', 'ssh://root@host2')
+        self.exec('host1', 'zonecfg', '-z', 'kz2', 'create -t kz1')
+
+        def target(z):
+            return self.exec('host1', 'busctl', 'get-property', 'org.kzones.Restarter1',
+                             f'/org/kzones/Restarter1/zone/{z}', 'org.kzones.Restarter1.Zone',
+                             'EvacuationTarget').stdout.strip()
+
+        self.wait_for(lambda: self.exec('host1', 'busctl', 'call', 'org.kzones.Restarter1', '/org/kzones/Restarter1',
+                                        'org.kzones.Restarter1.Manager', 'GetZone', 's', 'kz2',
+                                        check=False).returncode == 0, msg='kz2 to appear')
+        self.assertEqual(target('kz1'), 's "ssh://root@host2"')
+        self.assertEqual(target('kz2'), 's "ssh://root@host2"')
+        self.exec('host1', *busctl, zone, 'org.kzones.Restarter1.Zone', 'EvacuationTarget', 's', 'ssh://root@host3')
+        self.assertEqual(target('kz1'), 's "ssh://root@host3"')
+        self.assertEqual(target('kz2'), 's "ssh://root@host2"')
+        # by hand, the systemd way: edit the zone's drop-in, then reload the unit
+        self.exec('host1', 'sh', '-c', 'sed -i s/host3/host2:2222/ '
+                  '/etc/systemd/system/zone@kz1.service.d/50-kzones-evacuation.conf')
+        self.exec('host1', 'systemctl', 'reload', 'zone@kz1')
+        self.assertEqual(target('kz1'), 's "ssh://root@host2:2222"')
+        self.assertEqual(self.exec('host1', 'systemctl', 'is-active', 'zone@kz1').stdout.strip(), 'active')
+        self.exec('host1', 'zonecfg', '-z', 'kz2', 'delete -F')
+
+    def test_6_refusals(self):
+        def refused(args, message, code=1):
+            r = self.zoneadm('host1', *args, check=False)
+            self.assertEqual(r.returncode, code, r.stdout + r.stderr)
+            self.assertIn(message, r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1 if code == 1 else len(r.stderr.strip().splitlines()))
+
+        refused(['-z', 'nosuch', 'boot'], "zoneadm: zone 'nosuch': No such zone configured")
+        refused(['-z', 'kz1', 'boot'], "zoneadm: zone 'kz1': zone is already running")
+        refused(['-z', 'kz1', 'uninstall', '-F'], "zoneadm: zone 'kz1': zone is running")
+        refused(['-z', 'kz1', 'dance'], "unknown subcommand 'dance'", code=2)
+        # a zone that cannot start says why, and is installed afterwards
+        self.exec('host1', 'zonecfg', '-z', 'bad', 'create -t SYSkz-minimal; set capped-memory:physical=256M; '
+                  'select anet id=0; set lower-link=nosuchbr; end; select device id=0; '
+                  'set storage=nbd://storage:10809/disk1; end')
+        self.zoneadm('host1', '-z', 'bad', 'install')
+        refused(['-z', 'bad', 'boot'], "zoneadm: zone 'bad': boot failed: anet 0: bridge 'nosuchbr' does not exist "
+                "on this host.")
+        self.assertEqual(self.state('host1', 'bad'), 'installed')
+        # the running zone did not mind
+        self.assertEqual(self.state('host1', 'kz1'), 'running')
+
+    def test_7_halt_leaves_nothing(self):
+        self.zoneadm('host1', '-z', 'kz1', 'halt')
+        self.assertEqual(self.exec('host1', 'sh', '-c', 'pgrep -c qemu-system || true').stdout.strip(), '0')
+        self.assertEqual(self.exec('host1', 'sh', '-c', 'ip -br link | grep -c "^kz[0-9a-f]*\\." || true')
+                         .stdout.strip(), '0')
+        self.zoneadm('host1', '-z', 'kz1', 'uninstall', '-F')
+        self.assertEqual(self.state('host1', 'kz1'), 'configured')
+
+
+if __name__ == '__main__':
+    labtest.main()
