@@ -1,24 +1,44 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The demo: configuring a kernel zone with zonecfg, in a scratch root that is
-# removed at the end.
+# The demo, in two parts:
+#  1. configuring kernel zones with zonecfg, in a scratch root;
+#  2. a two-host lab: a zone installed on shared storage and booted on host1,
+#     its unit and its guest's heartbeat, then halted; the lab is torn down.
+# Everything it creates is removed at the end, also when it fails.
 set -euo pipefail
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 export KZONES_DATA_DIR="$top/templates"
 root=$(mktemp -d /tmp/kzones-demo.XXXXXX)
-trap 'rm -rf "$root"' EXIT
+lab="$top/tests/lab/lab"
+lab_up=
+cleanup() {
+    rm -rf "$root"
+    if [ -n "$lab_up" ]; then "$lab" down >/dev/null 2>&1 || "$lab" down; fi
+}
+trap cleanup EXIT
 zonecfg() { "$top/$build/cli/zonecfg" -R "$root" "$@"; }
 step() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
 show() {
     local a out='$'
     for a in "$@"; do
-        case $a in *[\ \;\<\>]*) out+=" '$a'" ;; *) out+=" $a" ;; esac
+        case $a in *[\ \;\<\>\"]*) out+=" '$a'" ;; *) out+=" $a" ;; esac
     done
     printf '%s\n' "$out"
     "$@"
 }
+on() { # on HOST CMD…: show and run a command in a lab host
+    local host=$1 a out
+    shift
+    out="$host#"
+    for a in "$@"; do
+        case $a in *[\ \;\<\>\"]*) out+=" '$a'" ;; *) out+=" $a" ;; esac
+    done
+    printf '%s\n' "$out"
+    "$lab" exec "$host" "$@"
+}
 
+printf '\033[1mPart 1: configuring zones\033[0m\n'
 step "Create a kernel zone from the default template, with 8G of memory and an NBD boot disk"
 show zonecfg -z kz1 'create -t SYSkz; set capped-memory:physical=8G; select device id=0; set storage=nbd://storage:10809/kz1-disk0; end'
 show zonecfg -z kz1 info
@@ -38,6 +58,32 @@ show zonecfg -z kz2 -f "$root/kz1.cfg"
 echo '$ diff <(zonecfg -z kz1 export) <(zonecfg -z kz2 export)'
 diff <(zonecfg -z kz1 export) <(zonecfg -z kz2 export) && echo "identical, key included"
 
-step "What is on disk"
-show cat "$root/etc/zones/index"
-show ls -l "$root/etc/zones"
+printf '\n\033[1mPart 2: a zone on a real host\033[0m\n'
+step "Start two hosts (systemd in containers, KVM, sshd, shared NBD storage) with this build installed"
+lab_up=1
+show "$lab" up 2 --build "$top/$build"
+
+step "On host1: configure a zone that boots the test guest from shared storage"
+on host1 zonecfg -z demo "create -t SYSkz-minimal; set capped-memory:physical=256M; select device id=0; set storage=nbd://storage:10809/disk0; end; add boot; set kernel=/usr/share/kzones/guest/kzguest.elf; set cmdline=\"dirty=8M rate=256 interval=500\"; end"
+on host1 zoneadm -z demo install
+on host1 zoneadm -z demo boot
+on host1 zoneadm list -cv
+
+step "It is a systemd unit whose main process is the guest's QEMU"
+on host1 systemctl status zone@demo --no-pager --lines=0 | cut -c1-140
+
+step "The guest's heartbeat on its serial console (/var/log/zones/demo.console)"
+for _ in $(seq 1 40); do
+    "$lab" exec host1 grep -q 'kzguest: hb' /var/log/zones/demo.console 2>/dev/null && break
+    sleep 0.5
+done
+sleep 2
+on host1 tail -n 4 /var/log/zones/demo.console
+
+step "Halt it: the zone is installed again"
+on host1 zoneadm -z demo halt
+on host1 zoneadm list -cv
+
+step "Tear the lab down"
+show "$lab" down
+lab_up=

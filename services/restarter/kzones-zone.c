@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <systemd/sd-bus.h>
@@ -224,6 +225,7 @@ static int start_console_relay(const char *name, const char *rundir, const char 
         if (pid < 0)
                 return failure(name, "cannot start the console relay: %m.");
         if (pid == 0) {
+                (void) prctl(PR_SET_NAME, "kz-console");
                 for (size_t i = 0; i < n_taps; i++)
                         (void) close(taps[i]);
                 _exit(console_relay(serial_fd, console_fd, log_fd) < 0 ? 1 : 0);

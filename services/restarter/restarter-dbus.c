@@ -727,6 +727,11 @@ static int method_get_zone(sd_bus_message *msg, void *userdata, sd_bus_error *er
         if (r < 0)
                 return r;
         z = manager_find_zone(m, name);
+        if (!z && zone_name_is_valid(name)) {
+                /* just configured, before the change notification arrived: look now */
+                (void) manager_rescan(m);
+                z = manager_find_zone(m, name);
+        }
         if (!z)
                 return sd_bus_error_setf(error, KZ_ERROR_ZONE_NOT_FOUND, "No such zone configured");
         return sd_bus_reply_method_return(msg, "o", z->path);
