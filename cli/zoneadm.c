@@ -74,6 +74,7 @@ static bool arg_force;
 static bool arg_reboot;
 static char **arg_boot_args; /* the tail of argv, NULL-terminated */
 static const char *arg_clone_source;
+static const char *arg_attach_option;
 
 static void short_usage(FILE *f)
 {
@@ -239,6 +240,23 @@ static int parse_shutdown(int argc, char *argv[])
         return no_more_arguments(argc, argv);
 }
 
+static int parse_attach(int argc, char *argv[])
+{
+        int c;
+
+        while ((c = verb_getopt(argc, argv, "x:")) > 0) {
+                if (!streq(optarg, "force-takeover") && !streq(optarg, "initialize-hostdata"))
+                        return usage_error("attach: unknown -x option '%s': use force-takeover or "
+                                           "initialize-hostdata", optarg);
+                if (arg_attach_option && !streq(arg_attach_option, optarg))
+                        return usage_error("attach: -x force-takeover and -x initialize-hostdata exclude each other");
+                arg_attach_option = optarg;
+        }
+        if (c < 0)
+                return c;
+        return no_more_arguments(argc, argv);
+}
+
 static int parse_clone(int argc, char *argv[])
 {
         int r;
@@ -325,7 +343,19 @@ static int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64
                 fputs("the zone restarter stopped before answering; the operation may not have completed "
                       "(see 'zoneadm list -cv').\n",
                         stderr);
-        else
+        else if (zone && e->message && strchr(e->message, '\n')) {
+                /* several lines (a zone held by another host, a wrong key): each in the
+                 * guide's form, "zone 'NAME': error: …" */
+                const char *p = e->message;
+
+                for (;;) {
+                        const char *nl = strchr(p, '\n');
+                        fprintf(stderr, "zone '%s': %.*s\n", zone, nl ? (int) (nl - p) : (int) strlen(p), p);
+                        if (!nl)
+                                break;
+                        p = nl + 1;
+                }
+        } else
                 fprintf(stderr, "%s\n", !isempty(e->message) ? e->message : strerror(-r));
         return r;
 }
@@ -863,6 +893,28 @@ static int verb_clone(sd_bus *bus)
         return zone_method_call(bus, m, TIMEOUT_STORAGE);
 }
 
+static int verb_attach(sd_bus *bus)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = zone_method_new(bus, "Attach", &m);
+        if (r < 0)
+                return r;
+        if (arg_attach_option)
+                r = sd_bus_message_append(m, "a{sv}", 1, arg_attach_option, "b", 1);
+        else
+                r = sd_bus_message_append(m, "a{sv}", 0);
+        if (r < 0)
+                return log_request_error(r);
+        return zone_method_call(bus, m, TIMEOUT_STORAGE);
+}
+
+static int verb_detach(sd_bus *bus)
+{
+        return zone_call_simple(bus, "Detach", TIMEOUT_STORAGE);
+}
+
 static const Verb verbs[] = {
         { "list", false, parse_list, verb_list },
         { "install", true, parse_install, verb_install },
@@ -873,6 +925,8 @@ static const Verb verbs[] = {
         { "reboot", true, parse_no_options, verb_reboot },
         { "verify", true, parse_no_options, verb_verify },
         { "clone", true, parse_clone, verb_clone },
+        { "attach", true, parse_attach, verb_attach },
+        { "detach", true, parse_no_options, verb_detach },
 };
 
 static const Verb *verb_find(const char *name)

@@ -13,6 +13,8 @@
 #define KZ_ERROR_STORAGE "org.kzones.Error.StorageError"
 #define KZ_ERROR_TIMEOUT "org.kzones.Error.Timeout"
 #define KZ_ERROR_NO_SYSTEMD "org.kzones.Error.NoSystemd"
+#define KZ_ERROR_IN_USE "org.kzones.Error.InUse"
+#define KZ_ERROR_UNAVAILABLE "org.kzones.Error.Unavailable"
 
 extern const sd_bus_error_map kz_bus_error_map[];
 

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include <pwd.h>
 
+#include "hostdata.h"
 #include "size.h"
 #include "storage-uri.h"
 #include "zone-qemu.h"
@@ -235,7 +236,8 @@ static json_object *inet_server(const StorageUri *u)
 }
 
 /* The -blockdev for one device: a format node over a protocol node. */
-static int device_blockdev(const ZoneConfig *c, const ZoneResource *d, const char *node, char **ret, KzError *e)
+static int device_blockdev(const ZoneConfig *c, const ZoneResource *d, const char *node, uint64_t visible_size,
+                char **ret, KzError *e)
 {
         _cleanup_(storage_uri_freep) StorageUri *u = NULL;
         _cleanup_free_ char *uri = zone_config_expand(c, d, zone_resource_get(d, "storage"));
@@ -312,13 +314,20 @@ static int device_blockdev(const ZoneConfig *c, const ZoneResource *d, const cha
         }
         fmt = json_object_new_object();
         json_object_object_add(fmt, "driver", json_object_new_string(format));
-        json_object_object_add(fmt, "node-name", json_object_new_string(node));
+        if (node)
+                json_object_object_add(fmt, "node-name", json_object_new_string(node));
         json_object_object_add(fmt, "file", proto);
-        json_object_object_add(fmt, "cache", json_object_new_string("{}"));
-        json_object_object_del(fmt, "cache");
+        /* the boot device's last MiB holds the host data: the guest does not see it */
+        if (visible_size > 0)
+                json_object_object_add(fmt, "size", json_object_new_int64((int64_t) visible_size));
         *ret = strdup(json_object_to_json_string_ext(fmt, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(fmt);
         return *ret ? 0 : -ENOMEM;
+}
+
+int zone_device_blockdev_json(const ZoneConfig *c, const ZoneResource *d, const char *node, char **ret, KzError *e)
+{
+        return device_blockdev(c, d, node, 0, ret, e);
 }
 
 int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, KzError *e)
@@ -375,7 +384,8 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
                 char node[32];
 
                 (void) snprintf(node, sizeof(node), "disk%s", zone_resource_get(devices[i], "id") ?: "0");
-                r = device_blockdev(c, devices[i], node, &bd, e);
+                r = device_blockdev(c, devices[i], node,
+                        i == 0 && o->boot_size > HOSTDATA_AREA ? o->boot_size - HOSTDATA_AREA : 0, &bd, e);
                 if (r < 0) {
                         argv_free(&a);
                         return r;

@@ -28,6 +28,7 @@ typedef struct ZoneQemuOptions {
         size_t n_taps;
         char **boot_args;           /* appended to the kernel command line */
         bool incoming;              /* start with -incoming defer */
+        uint64_t boot_size;         /* the boot device's size: the guest sees it less the host data */
 } ZoneQemuOptions;
 
 /* The argument vector, NULL-terminated; every value of c has been checked
@@ -38,6 +39,8 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
 /* Whether a network interface of that name exists in this network namespace
  * (asked of the kernel, not of /sys, which a container may share with its host). */
 bool zone_link_exists(const char *name);
+/* The -blockdev JSON of a device (node may be NULL), also a json: filename for qemu-img. */
+int zone_device_blockdev_json(const ZoneConfig *c, const ZoneResource *d, const char *node, char **ret, KzError *e);
 /* The bridge an anet's lower-link names on this host. */
 const char *zone_anet_bridge(const ZoneResource *anet, const char *default_bridge);
 /* The anet's MAC: the configured one, else one derived from the zone's name and

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "console-relay.h"
+#include "hostdata.h"
 #include "qmp.h"
 #include "zone-qemu.h"
 #include "zone-store.h"
@@ -237,6 +238,74 @@ static int start_console_relay(const char *name, const char *rundir, const char 
         return 0;
 }
 
+#define EXIT_UNAVAILABLE 3
+
+static int zone_key(const ZoneConfig *c, uint8_t key[16])
+{
+        const ZoneResource *k = zone_resource_first(c->root, resource_type_child(zone_type(), "keysource"));
+
+        return zone_keysource_decode(zone_resource_get(k, "raw"), key);
+}
+
+/* The zone's key does not open its host data: the zone is unavailable here. */
+static int key_incorrect(const char *name)
+{
+        (void) zone_index_set_state(arg_root, name, ZONE_STATE_UNAVAILABLE, NULL);
+        (void) failure(name, "error: Encryption key is incorrect. See zonecfg(8) for the configuration migration\n"
+                "procedure (zonecfg export on the old host, zonecfg -f on this one), or make a new key with\n"
+                "    zoneadm -z %s attach -x initialize-hostdata", name);
+        return -EKEYREJECTED;
+}
+
+/* Reads the zone's host data and, unless another host owns the zone (and force is
+ * not given), records this host as its owner in state. */
+static int claim(const char *name, const ZoneConfig *c, const char *state, bool force, uint64_t *ret_size)
+{
+        _cleanup_(boot_storage_freep) BootStorage *s = NULL;
+        uint8_t key[16], buf[HOSTDATA_BLOCK];
+        char me[9];
+        HostData hd = {};
+        KzError e = {};
+        int r;
+
+        if (zone_key(c, key) < 0) {
+                (void) zone_index_set_state(arg_root, name, ZONE_STATE_UNAVAILABLE, NULL);
+                return failure(name, "error: the zone has no keysource, so its host data cannot be read; make one with\n"
+                        "    zoneadm -z %s attach -x initialize-hostdata", name);
+        }
+        r = boot_storage_open(c, arg_root, &s, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        if (ret_size)
+                *ret_size = boot_storage_size(s);
+        r = boot_storage_read_hostdata(s, buf, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        r = hostdata_open(buf, key, &hd);
+        if (r == -EBADMSG && !force) {
+                explicit_bzero(key, sizeof(key));
+                return key_incorrect(name);
+        }
+        r = hostdata_local_hostid(me);
+        if (r < 0)
+                return failure(name, "cannot tell this host's hostid (from /etc/machine-id): %s.", strerror(-r));
+        if (!force && !isempty(hd.hostid) && !streq(hd.hostid, me)) {
+                _cleanup_free_ char *msg = hostdata_in_use_message(name, &hd);
+                explicit_bzero(key, sizeof(key));
+                return failure(name, "%s", msg ?: "in use by another host");
+        }
+        r = hostdata_for_this_host(state, zone_config_brand(c), &hd);
+        if (r >= 0)
+                r = hostdata_seal(&hd, key, buf);
+        explicit_bzero(key, sizeof(key));
+        if (r < 0)
+                return failure(name, "cannot seal the host data: %s.", strerror(-r));
+        r = boot_storage_write_hostdata(s, buf, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        return 0;
+}
+
 static int verb_exec(const char *name)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
@@ -245,6 +314,7 @@ static int verb_exec(const char *name)
         ZoneIndexEntry x = {};
         int taps[64];
         size_t n_taps = 0;
+        uint64_t boot_size = 0;
         KzError e = {};
         const char *bridge_default = getenv("KZONES_DEFAULT_BRIDGE");
         int r;
@@ -293,6 +363,13 @@ static int verb_exec(const char *name)
                 taps[n_taps++] = fd;
         }
 
+        /* the zone runs on one host at a time: claim it in its host data first */
+        if (zone_boot_device(c)) {
+                r = claim(name, c, "running", false, &boot_size);
+                if (r < 0)
+                        return r;
+        }
+
         r = set_affinity(c);
         if (r < 0)
                 return failure(name, "cannot bind to the dedicated CPUs: %s.", strerror(-r));
@@ -307,6 +384,7 @@ static int verb_exec(const char *name)
                         .tap_fds = taps,
                         .n_taps = n_taps,
                         .boot_args = boot_args,
+                        .boot_size = boot_size,
                 };
                 r = zone_qemu_argv(c, &o, &argv, &e);
         }
@@ -374,6 +452,97 @@ static int verb_wait(const char *name, pid_t main_pid)
         }
 }
 
+/* ExecStopPost=: the zone is down; its host data says so (and still names this host). */
+static int verb_stopped(const char *name)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        KzError e = {};
+        int r;
+
+        r = zone_store_load(arg_root, name, &c, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        if (!zone_boot_device(c))
+                return 0;
+        return claim(name, c, "installed", false, NULL);
+}
+
+/* zoneadm attach: claim the zone for this host (refused when another host holds
+ * it, unless force-takeover), or start over with a new key and host data. */
+static int verb_attach(const char *name, const char *option)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        KzError e = {};
+        int r;
+
+        r = zone_store_load(arg_root, name, &c, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        if (option && streq(option, "initialize-hostdata")) {
+                r = zone_config_new_keysource(c);
+                if (r >= 0)
+                        r = zone_store_commit(arg_root, c, &e);
+                if (r < 0)
+                        return failure(name, "cannot store the new key: %s", kz_error_message(&e, r));
+        }
+        if (zone_boot_device(c)) {
+                /* a new key cannot open the old host data: it is written anew */
+                r = claim(name, c, "installed", option != NULL, NULL);
+                if (r < 0)
+                        return r;
+        }
+        r = zone_index_set_state(arg_root, name, ZONE_STATE_INSTALLED, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        return 0;
+}
+
+/* zoneadm detach: the host data says nobody holds the zone; it is configured here. */
+static int verb_detach(const char *name)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        _cleanup_(boot_storage_freep) BootStorage *s = NULL;
+        uint8_t key[16], buf[HOSTDATA_BLOCK];
+        HostData hd = {};
+        KzError e = {};
+        char me[9];
+        int r;
+
+        r = zone_store_load(arg_root, name, &c, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        if (zone_boot_device(c)) {
+                if (zone_key(c, key) < 0)
+                        return failure(name, "the zone has no keysource.");
+                r = boot_storage_open(c, arg_root, &s, &e);
+                if (r >= 0)
+                        r = boot_storage_read_hostdata(s, buf, &e);
+                if (r < 0)
+                        return failure(name, "%s", kz_error_message(&e, r));
+                r = hostdata_open(buf, key, &hd);
+                if (r == -EBADMSG)
+                        return key_incorrect(name);
+                if (hostdata_local_hostid(me) >= 0 && r >= 0 && !isempty(hd.hostid) && !streq(hd.hostid, me)) {
+                        _cleanup_free_ char *msg = hostdata_in_use_message(name, &hd);
+                        return failure(name, "%s", msg ?: "in use by another host");
+                }
+                r = hostdata_for_this_host("detached", zone_config_brand(c), &hd);
+                if (r < 0)
+                        return failure(name, "%s", strerror(-r));
+                hd.hostid[0] = 0; /* held by nobody */
+                r = hostdata_seal(&hd, key, buf);
+                explicit_bzero(key, sizeof(key));
+                if (r >= 0)
+                        r = boot_storage_write_hostdata(s, buf, &e);
+                if (r < 0)
+                        return failure(name, "%s", kz_error_message(&e, r));
+        }
+        r = zone_index_set_state(arg_root, name, ZONE_STATE_CONFIGURED, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        return 0;
+}
+
 static int verb_reload(const char *name)
 {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -402,8 +571,18 @@ int main(int argc, char *argv[])
         if (root)
                 arg_root = root;
         if (argc < 3 || argc > 4 || !zone_name_is_valid(argv[2])) {
-                fprintf(stderr, "usage: kzones-zone exec|wait|reload ZONENAME [MAINPID]\n");
+                fprintf(stderr, "usage: kzones-zone exec|wait|stopped|reload|attach|detach ZONENAME [ARG]\n");
                 return 2;
+        }
+        if (streq(argv[1], "stopped"))
+                return verb_stopped(argv[2]) < 0 ? 1 : 0;
+        if (streq(argv[1], "attach")) {
+                r = verb_attach(argv[2], argc > 3 ? argv[3] : NULL);
+                return r == -EKEYREJECTED ? EXIT_UNAVAILABLE : r < 0 ? 1 : 0;
+        }
+        if (streq(argv[1], "detach")) {
+                r = verb_detach(argv[2]);
+                return r == -EKEYREJECTED ? EXIT_UNAVAILABLE : r < 0 ? 1 : 0;
         }
         if (streq(argv[1], "exec"))
                 r = verb_exec(argv[2]);

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "restarter.h"
 #include "storage-uri.h"
+#include "hostdata.h"
 #include "zone-qemu.h"
 
 /* ---- authorization ------------------------------------------------------------------------- */
@@ -166,6 +167,9 @@ static int need_state(Zone *z, sd_bus_error *error, ZoneState want, const char *
                 return 0;
         if (z->state == ZONE_STATE_RUNNING && want == ZONE_STATE_INSTALLED)
                 return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "zone is already running; %s", what);
+        if (z->state == ZONE_STATE_UNAVAILABLE)
+                return sd_bus_error_setf(error, KZ_ERROR_UNAVAILABLE, "zone is unavailable: its key does not open "
+                        "its host data, or its storage cannot be used; see 'zoneadm attach'");
         return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "zone is %s; it must be %s to %s",
                 zone_state_to_string(z->state), zone_state_to_string(want), what);
 }
@@ -376,6 +380,25 @@ static int boot_storage(Zone *z, const ZoneConfig *c, StorageUri **ret_uri, char
         return 1;
 }
 
+/* Extends an image that has no host data yet by the host data area, so that the
+ * guest keeps every byte it had. */
+static int make_room_for_hostdata(const char *path)
+{
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        char magic[8] = "";
+        struct stat st;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size >= (off_t) (HOSTDATA_AREA + 512) &&
+            pread(fd, magic, sizeof(magic), st.st_size - (off_t) HOSTDATA_AREA) == sizeof(magic) &&
+            memcmp(magic, "KZHOSTD1", 8) == 0)
+                return 0;
+        if (ftruncate(fd, st.st_size + (off_t) HOSTDATA_AREA) < 0 || fsync(fd) < 0)
+                return -errno;
+        return 1;
+}
+
 static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
@@ -439,11 +462,18 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 int fd;
 
                 if (stat(local, &st) >= 0) {
-                        if (!S_ISREG(st.st_mode))
+                        if (!S_ISREG(st.st_mode)) {
                                 operation_finish(o, -EEXIST, KZ_ERROR_STORAGE, "%s exists and is not a file", local);
-                        else /* an existing image is used as it is */
-                                operation_installed(o);
-                        return 1;
+                                return 1;
+                        }
+                        /* an existing image is used as it is, with room for the host data
+                         * added at its end unless it has some already */
+                        r = make_room_for_hostdata(local);
+                        if (r < 0) {
+                                operation_finish(o, r, KZ_ERROR_STORAGE, "cannot extend %s: %s", local, strerror(-r));
+                                return 1;
+                        }
+                        goto claim;
                 }
                 r = mkdir_parents_of(local);
                 if (r < 0) {
@@ -457,7 +487,7 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
                         return 1;
                 }
                 o->created = strdup(local);
-                if (ftruncate(fd, (off_t) size) < 0 || fsync(fd) < 0) {
+                if (ftruncate(fd, (off_t) (size + HOSTDATA_AREA)) < 0 || fsync(fd) < 0) {
                         r = -errno;
                         (void) close(fd);
                         operation_finish(o, r, KZ_ERROR_STORAGE, "cannot size %s: %s", local, strerror(-r));
@@ -465,22 +495,22 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 }
                 (void) close(fd);
                 log_info("zone '%s': created boot disk %s (%llu bytes)", z->name, local, (unsigned long long) size);
-                operation_installed(o);
-                return 1;
+                goto claim;
         }
         if (u->scheme == STORAGE_DEV) {
                 struct stat st;
 
-                if (stat(local, &st) < 0 || !S_ISBLK(st.st_mode))
+                if (stat(local, &st) < 0 || !S_ISBLK(st.st_mode)) {
                         operation_finish(o, -ENODEV, KZ_ERROR_STORAGE, "%s is not a block device on this host", local);
-                else
-                        operation_installed(o);
-                return 1;
+                        return 1;
+                }
         }
-        /* network storage must exist and be reachable: ask qemu-img */
-        r = operation_check_storage(o, uri);
+claim:
+        /* the host data records this host as the owner; refused if another host
+         * holds the storage; network storage must be reachable for that */
+        r = operation_run_helper(o, "attach", NULL);
         if (r < 0)
-                operation_finish(o, r, KZ_ERROR_STORAGE, "cannot check %s: %s", uri, strerror(-r));
+                operation_finish(o, r, KZ_ERROR_STORAGE, "cannot write the host data: %s", strerror(-r));
         return 1;
 }
 
@@ -535,6 +565,82 @@ static int method_uninstall(sd_bus_message *msg, void *userdata, sd_bus_error *e
                 return r;
         log_info("zone '%s' uninstalled", z->name);
         return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        Zone *z = userdata;
+        const char *key, *option = NULL;
+        Operation *o;
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                int on;
+
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r < 0)
+                        return r;
+                if (!streq(key, "force-takeover") && !streq(key, "initialize-hostdata"))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "unknown attach option '%s'", key);
+                r = sd_bus_message_read(msg, "v", "b", &on);
+                if (r < 0)
+                        return r;
+                if (on) {
+                        if (option)
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "force-takeover and initialize-hostdata exclude each other");
+                        option = streq(key, "force-takeover") ? "force-takeover" : "initialize-hostdata";
+                }
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+                return r;
+        r = bus_check_authorized(z, msg, "manage", error);
+        if (r < 0)
+                return r;
+        if (z->operation)
+                return sd_bus_error_setf(error, KZ_ERROR_BUSY, "another operation (%s) is in progress on the zone",
+                        operation_kind_to_string(z->operation->kind));
+        if (z->state != ZONE_STATE_CONFIGURED && z->state != ZONE_STATE_UNAVAILABLE &&
+            !(z->state == ZONE_STATE_INSTALLED && option))
+                return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "zone is %s; only a configured (detached) or "
+                        "unavailable zone can be attached", zone_state_to_string(z->state));
+        r = operation_start(z, OPERATION_ATTACH, msg, &o);
+        if (r < 0)
+                return r;
+        r = operation_run_helper(o, "attach", option);
+        if (r < 0)
+                operation_finish(o, r, NULL, "cannot attach: %s", strerror(-r));
+        log_info("zone '%s': attaching%s%s", z->name, option ? " with " : "", option ?: "");
+        return 1;
+}
+
+static int method_detach(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        Zone *z = userdata;
+        Operation *o;
+        int r;
+
+        r = bus_check_authorized(z, msg, "manage", error);
+        if (r < 0)
+                return r;
+        r = need_state(z, error, ZONE_STATE_INSTALLED, "detach it");
+        if (r < 0)
+                return r;
+        r = operation_start(z, OPERATION_DETACH, msg, &o);
+        if (r < 0)
+                return r;
+        r = operation_run_helper(o, "detach", NULL);
+        if (r < 0)
+                operation_finish(o, r, NULL, "cannot detach: %s", strerror(-r));
+        log_info("zone '%s': detaching", z->name);
+        return 1;
 }
 
 static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error)
@@ -680,6 +786,9 @@ const sd_bus_vtable zone_vtable[] = {
                 method_shutdown, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reboot", NULL, NULL, method_reboot, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Verify", NULL, NULL, method_verify, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Attach", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_attach,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Detach", NULL, NULL, method_detach, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Clone", SD_BUS_ARGS("s", source), SD_BUS_NO_RESULT, method_clone,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("StateChanged", SD_BUS_ARGS("s", state, "s", previous), 0),

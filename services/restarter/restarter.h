@@ -30,6 +30,8 @@ typedef enum OperationKind {
         OPERATION_SHUTDOWN,
         OPERATION_INSTALL,
         OPERATION_CLONE,
+        OPERATION_ATTACH,
+        OPERATION_DETACH,
         _OPERATION_KIND_MAX,
         _OPERATION_KIND_INVALID = -22,
 } OperationKind;
@@ -118,6 +120,8 @@ int operation_start_unit(Operation *o, const char *method);
 int operation_check_storage(Operation *o, const char *uri);
 int operation_copy_disk(Operation *o, const char *from, const char *to);
 int operation_powerdown(Operation *o, uint64_t timeout_usec);
+/* Runs kzones-zone VERB NAME [ARG] (attach, detach): the host data on the boot storage. */
+int operation_run_helper(Operation *o, const char *verb, const char *arg);
 void operation_installed(Operation *o);
 int zone_record_created(Zone *z, const char *path);
 bool zone_created(Zone *z, const char *path);

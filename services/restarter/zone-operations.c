@@ -21,6 +21,8 @@ static const char *const operation_kind_table[_OPERATION_KIND_MAX] = {
         [OPERATION_SHUTDOWN] = "shutdown",
         [OPERATION_INSTALL] = "install",
         [OPERATION_CLONE] = "clone",
+        [OPERATION_ATTACH] = "attach",
+        [OPERATION_DETACH] = "detach",
 };
 
 DEFINE_STRING_TABLE(operation_kind, OperationKind, _OPERATION_KIND_MAX)
@@ -164,6 +166,8 @@ void manager_job_removed(Manager *m, const char *job, const char *result)
                         break;
                 case OPERATION_INSTALL:
                 case OPERATION_CLONE:
+                case OPERATION_ATTACH:
+                case OPERATION_DETACH:
                 case _OPERATION_KIND_MAX:
                 case _OPERATION_KIND_INVALID:
                         break;
@@ -293,9 +297,8 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
         o->output[o->output_len] = 0;
         while (o->output_len > 0 && (o->output[o->output_len - 1] == '\n' || o->output[o->output_len - 1] == '\r'))
                 o->output[--o->output_len] = 0;
-        /* the last line says most */
-        last = strrchr(o->output, '\n');
-        o->child_done(o, status, last ? last + 1 : o->output);
+        (void) last;
+        o->child_done(o, status, o->output);
         return 0;
 }
 
@@ -407,11 +410,84 @@ void operation_installed(Operation *o)
         operation_finish(o, 0, NULL, NULL);
 }
 
+static const char *last_line(const char *s)
+{
+        const char *nl = strrchr(s, '\n');
+
+        return nl ? nl + 1 : s;
+}
+
+/* kzones-zone attach|detach: its messages are the guide's, one or more lines. */
+static void helper_done(Operation *o, int status, const char *output)
+{
+        /* "zone 'NAME': " starts each of the helper's lines; the caller adds its own */
+        _cleanup_free_ char *msg = NULL;
+        char prefix[96];
+        size_t plen;
+
+        (void) snprintf(prefix, sizeof(prefix), "zone '%s': ", o->zone->name);
+        plen = strlen(prefix);
+        msg = malloc(strlen(output) + 1);
+        if (msg) {
+                char *m = msg;
+                for (const char *p = output; *p;) {
+                        if (strncmp(p, prefix, plen) == 0)
+                                p += plen;
+                        while (*p && *p != '\n')
+                                *m++ = *p++;
+                        if (*p == '\n')
+                                *m++ = *p++;
+                }
+                *m = 0;
+        }
+        /* the helper may have changed the zone's state (unavailable, installed) */
+        (void) manager_rescan(o->zone->manager);
+        if (status == 3) {
+                operation_finish(o, -EKEYREJECTED, KZ_ERROR_UNAVAILABLE, "%s", msg ?: output);
+                return;
+        }
+        if (status != 0) {
+                operation_finish(o, -EIO, o->kind == OPERATION_DETACH || o->kind == OPERATION_ATTACH ||
+                                                  o->kind == OPERATION_INSTALL || o->kind == OPERATION_CLONE
+                                          ? KZ_ERROR_IN_USE
+                                          : NULL,
+                        "%s", *output ? (msg ?: output) : "the zone helper failed");
+                return;
+        }
+        switch (o->kind) {
+        case OPERATION_INSTALL:
+        case OPERATION_CLONE:
+                operation_installed(o);
+                return;
+        case OPERATION_ATTACH:
+        case OPERATION_DETACH:
+                (void) manager_rescan(o->zone->manager);
+                operation_finish(o, 0, NULL, NULL);
+                return;
+        case OPERATION_BOOT:
+        case OPERATION_HALT:
+        case OPERATION_REBOOT:
+        case OPERATION_SHUTDOWN:
+        case _OPERATION_KIND_MAX:
+        case _OPERATION_KIND_INVALID:
+                operation_finish(o, 0, NULL, NULL);
+                return;
+        }
+}
+
+int operation_run_helper(Operation *o, const char *verb, const char *arg)
+{
+        const char *helper = getenv("KZONES_ZONE_HELPER") ?: KZONES_LIBEXECDIR "/kzones/kzones-zone";
+        char *argv[] = { (char *) helper, (char *) verb, o->zone->name, (char *) arg, NULL };
+
+        return spawn(o, helper_done, argv);
+}
+
 static void storage_checked(Operation *o, int status, const char *output)
 {
         if (status != 0) {
                 operation_finish(o, -ENODEV, KZ_ERROR_STORAGE, "the boot storage cannot be reached: %s",
-                        *output ? output : "qemu-img failed");
+                        *output ? last_line(output) : "qemu-img failed");
                 return;
         }
         operation_installed(o);
@@ -426,12 +502,18 @@ int operation_check_storage(Operation *o, const char *uri)
 
 static void disk_copied(Operation *o, int status, const char *output)
 {
+        int r;
+
         if (status != 0) {
                 operation_finish(o, -EIO, KZ_ERROR_STORAGE, "copying the boot disk failed: %s",
-                        *output ? output : "qemu-img failed");
+                        *output ? last_line(output) : "qemu-img failed");
                 return;
         }
-        operation_installed(o);
+        /* the copy carries the source's host data, sealed with the source's key:
+         * the clone takes it over with its own */
+        r = operation_run_helper(o, "attach", "force-takeover");
+        if (r < 0)
+                operation_finish(o, r, KZ_ERROR_STORAGE, "cannot write the clone's host data: %s", strerror(-r));
 }
 
 int operation_copy_disk(Operation *o, const char *from, const char *to)

@@ -62,7 +62,8 @@ class BusTest(unittest.TestCase):
         self.env = dict(os.environ,
                         DBUS_SYSTEM_BUS_ADDRESS='unix:path=' + sock,
                         KZONES_ROOT=self.root,
-                        KZONES_DATA_DIR=os.path.join(SOURCE, 'templates'))
+                        KZONES_DATA_DIR=os.path.join(SOURCE, 'templates'),
+                        KZONES_ZONE_HELPER=os.path.join(BUILD, 'services/restarter/kzones-zone'))
         self.daemon = None
         self.start_restarter()
 

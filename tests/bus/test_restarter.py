@@ -74,7 +74,11 @@ class Zones(BusTest):
         self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 2 * 1024 ** 3)
         disk = os.path.join(self.root, 'var/lib/zones/kz1/disk0.img')
         st = os.stat(disk)
-        self.assertEqual(st.st_size, 2 * 1024 ** 3)
+        # the guest's 2G and the host data's 1M at the end
+        self.assertEqual(st.st_size, 2 * 1024 ** 3 + 1024 ** 2)
+        with open(disk, 'rb') as f:
+            f.seek(2 * 1024 ** 3)
+            self.assertEqual(f.read(8), b'KZHOSTD1')
         self.assertLess(st.st_blocks * 512, 1024 * 1024, 'the boot disk is sparse')
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
         self.assertEqual(self.prop('kz1', 'State'), 'installed')
@@ -99,16 +103,44 @@ class Zones(BusTest):
         self.zonecfg('kz1', f'create; select device id=0; set storage=file://{disk[len(self.root):]}; end')
         self.wait_for(lambda: 'kz1' in self.zones())
         self.zone_call('kz1', 'Install', 'a{sv}', 0)
+        # the image keeps every byte; the host data goes after them
+        with open(disk, 'rb') as f:
+            self.assertEqual(f.read(8000), b'precious' * 1000)
+        self.assertEqual(os.stat(disk).st_size, 8000 + 1024 ** 2)
         self.zone_call('kz1', 'Uninstall', 'b', 'false')
         with open(disk, 'rb') as f:
-            self.assertEqual(f.read(), b'precious' * 1000)
+            self.assertEqual(f.read(8000), b'precious' * 1000)
 
     def test_install_refuses_unreachable_network_storage(self):
         self.zonecfg('kz1', 'create; select device id=0; set storage=nbd://127.0.0.1:1/nothing; end')
         self.wait_for(lambda: 'kz1' in self.zones())
         p = self.zone_call('kz1', 'Install', 'a{sv}', 0, check=False)
-        self.assertIn('the boot storage cannot be reached', p.stderr)
+        self.assertIn('the boot storage nbd://127.0.0.1:1/nothing cannot be reached', p.stderr)
+        self.assertIn('Connection refused', p.stderr)
         self.assertEqual(self.prop('kz1', 'State'), 'configured')
+
+    def test_detach_attach_and_a_wrong_key(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 64 * 1024 ** 2)
+        self.zone_call('kz1', 'Detach')
+        self.assertEqual(self.prop('kz1', 'State'), 'configured')
+        p = self.zone_call('kz1', 'Detach', check=False)
+        self.assertIn('zone is configured; it must be installed to detach it', p.stderr)
+        self.zone_call('kz1', 'Attach', 'a{sv}', 0)
+        self.assertEqual(self.prop('kz1', 'State'), 'installed')
+        # a key that does not open the host data: unavailable, and it says why
+        self.zone_call('kz1', 'Detach')
+        self.zonecfg('kz1', 'select keysource; set raw="{base64}AAAAAAAAAAAAAAAAAAAAAA=="; end')
+        p = self.zone_call('kz1', 'Attach', 'a{sv}', 0, check=False)
+        self.assertIn('error: Encryption key is incorrect.', p.stderr)
+        self.assertEqual(self.prop('kz1', 'State'), 'unavailable')
+        p = self.zone_call('kz1', 'Boot', 'as', 0, check=False)
+        self.assertIn('zone is unavailable', p.stderr)
+        # a new key and new host data
+        self.zone_call('kz1', 'Attach', 'a{sv}', 1, 'initialize-hostdata', 'b', 'true')
+        self.assertEqual(self.prop('kz1', 'State'), 'installed')
+        self.assertNotIn('AAAAAAAAAAAAAAAAAAAAAA', self.zonecfg('kz1', 'export').stdout)
 
     def test_clone_copies_the_disk(self):
         self.zonecfg('kz1', 'create')

@@ -60,7 +60,7 @@ class Zoneadm(BusTest):
     def test_install_uninstall_clone(self):
         self.ok('-z', 'kz1', 'install', '-x', 'install-size=64M')
         disk = os.path.join(self.root, 'var/lib/zones/kz1/disk0.img')
-        self.assertEqual(os.stat(disk).st_size, 64 * 1024 ** 2)
+        self.assertEqual(os.stat(disk).st_size, 64 * 1024 ** 2 + 1024 ** 2)  # and the host data
         self.refused(['-z', 'kz1', 'install'], "zoneadm: zone 'kz1': zone is installed; it must be configured")
         self.zonecfg('kz3', 'create -t kz1')
         self.wait_for(lambda: 'kz3' in self.zones())

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "zone-config.h"
+
+/* Host data: who owns a zone, kept with its boot storage so that every host that
+ * can reach the storage sees it. It lives in the last HOSTDATA_AREA bytes of the
+ * boot device (which the guest never sees), sealed with AES-128-CCM under the
+ * zone's keysource key: a host without the right key can neither read nor forge
+ * it. */
+
+#define HOSTDATA_AREA (1024u * 1024u)
+#define HOSTDATA_BLOCK 4096u
+
+typedef struct HostData {
+        char hostid[9];     /* 8 hex digits, from the owner's machine-id */
+        char hostname[65];
+        char state[32];     /* last known zone state on the owner */
+        char image[128];    /* boot environment or image name */
+        uint64_t updated;   /* µs since the epoch */
+} HostData;
+
+/* This host's id: the first 32 bits of SHA-256("kzones-hostid:" machine-id). */
+int hostdata_local_hostid(char ret[9]);
+/* A record for this host. */
+int hostdata_for_this_host(const char *state, const char *image, HostData *ret);
+
+/* Seals hd into a HOSTDATA_BLOCK-sized buffer. */
+int hostdata_seal(const HostData *hd, const uint8_t key[16], uint8_t buf[HOSTDATA_BLOCK]);
+/* -ENODATA: no record (never written, or cleared); -EBADMSG: not sealed with this
+ * key, or tampered with. */
+int hostdata_open(const uint8_t buf[HOSTDATA_BLOCK], const uint8_t key[16], HostData *ret);
+
+/* The boot device of a zone, read and written directly (file, device) or through
+ * QEMU's block layer (qemu-io, qemu-img) for network storage. */
+typedef struct BootStorage BootStorage;
+int boot_storage_open(const ZoneConfig *c, const char *root, BootStorage **ret, KzError *e);
+BootStorage *boot_storage_free(BootStorage *s);
+static inline void boot_storage_freep(BootStorage **s)
+{
+        if (*s)
+                *s = boot_storage_free(*s);
+}
+/* Size of the whole device, and of what the guest sees (without the host data). */
+uint64_t boot_storage_size(const BootStorage *s);
+const char *boot_storage_uri(const BootStorage *s);
+int boot_storage_read_hostdata(BootStorage *s, uint8_t buf[HOSTDATA_BLOCK], KzError *e);
+int boot_storage_write_hostdata(BootStorage *s, const uint8_t buf[HOSTDATA_BLOCK], KzError *e);
+
+/* The guide's message for a zone owned by another host, one line each. */
+char *hostdata_in_use_message(const char *zone, const HostData *hd);
