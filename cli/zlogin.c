@@ -474,15 +474,16 @@ static int run_console(int *ret_signal)
                 return r;
         }
 
-        printf("[Connected to zone '%s' console]\n", arg_zonename);
-        if (fflush(stdout) != 0)
-                return log_stdout_error(negative_errno());
-
         r = console_make_raw(&c);
         if (r < 0) {
                 fprintf(stderr, "zlogin: cannot put the terminal in raw mode: %s\n", strerror(-r));
                 return r;
         }
+
+        /* Once this shows, every key goes to the guest. In raw mode a newline is only a line feed. */
+        printf("[Connected to zone '%s' console]%s", arg_zonename, c.raw ? "\r\n" : "\n");
+        if (fflush(stdout) != 0)
+                return log_stdout_error(negative_errno());
 
         r = console_relay(&c, ret_signal);
         if (r < 0)

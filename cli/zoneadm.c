@@ -327,6 +327,20 @@ static int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64
         if (error_is_unreachable(e, r))
                 return log_unreachable(e, r);
 
+        if (zone && e->message && strchr(e->message, '\n')) {
+                /* several lines (a zone held by another host, a wrong key): each in the
+                 * guide's form, "zone 'NAME': error: …" */
+                const char *p = e->message;
+
+                for (;;) {
+                        const char *nl = strchr(p, '\n');
+                        fprintf(stderr, "zone '%s': %.*s\n", zone, nl ? (int) (nl - p) : (int) strlen(p), p);
+                        if (!nl)
+                                break;
+                        p = nl + 1;
+                }
+                return r;
+        }
         fputs("zoneadm: ", stderr);
         if (zone)
                 fprintf(stderr, "zone '%s': ", zone);
@@ -343,19 +357,7 @@ static int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64
                 fputs("the zone restarter stopped before answering; the operation may not have completed "
                       "(see 'zoneadm list -cv').\n",
                         stderr);
-        else if (zone && e->message && strchr(e->message, '\n')) {
-                /* several lines (a zone held by another host, a wrong key): each in the
-                 * guide's form, "zone 'NAME': error: …" */
-                const char *p = e->message;
-
-                for (;;) {
-                        const char *nl = strchr(p, '\n');
-                        fprintf(stderr, "zone '%s': %.*s\n", zone, nl ? (int) (nl - p) : (int) strlen(p), p);
-                        if (!nl)
-                                break;
-                        p = nl + 1;
-                }
-        } else
+        else
                 fprintf(stderr, "%s\n", !isempty(e->message) ? e->message : strerror(-r));
         return r;
 }

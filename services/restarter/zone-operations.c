@@ -153,9 +153,15 @@ void manager_job_removed(Manager *m, const char *job, const char *result)
                                 operation_finish(o, 0, NULL, NULL);
                         else {
                                 _cleanup_free_ char *why = boot_failure(z);
-                                operation_finish(o, -EIO, KZ_ERROR_BOOT_FAILED,
-                                        "boot failed: %s (see 'journalctl -u %s')",
-                                        why ?: "the zone's unit did not start", z->unit);
+
+                                /* the launcher may have found the zone unavailable */
+                                (void) manager_rescan(m);
+                                if (why && strchr(why, '\n')) /* the guide's lines, as they are */
+                                        operation_finish(o, -EIO, KZ_ERROR_BOOT_FAILED, "%s", why);
+                                else
+                                        operation_finish(o, -EIO, KZ_ERROR_BOOT_FAILED,
+                                                "boot failed: %s (see 'journalctl -u %s')",
+                                                why ?: "the zone's unit did not start", z->unit);
                         }
                         break;
                 case OPERATION_HALT:
