@@ -452,6 +452,50 @@ static int verb_wait(const char *name, pid_t main_pid)
         }
 }
 
+/* ExecStop=: the unit is being stopped. 'zoneadm halt' and 'reboot' leave a note
+ * (/run/kzones/NAME/halt) and the guest is cut off at once (SIGTERM to QEMU);
+ * otherwise — the host shuts down, or 'systemctl stop' — the zone's autoshutdown
+ * decides: shutdown (the default) presses the ACPI power button and waits for the
+ * guest to power off, halt cuts it off. */
+static int verb_stop(const char *name, pid_t main_pid)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        _cleanup_free_ char *note = root_path(ZONE_RUN_DIR "/%s/halt", name), *sock = NULL, *err = NULL;
+        const char *how;
+        uint64_t deadline;
+        json_object *ret = NULL;
+        int r;
+
+        if (note && access(note, F_OK) >= 0) {
+                (void) unlink(note);
+                return 0;
+        }
+        r = zone_store_load(arg_root, name, &c, NULL);
+        how = r >= 0 ? zone_resource_get(c->root, "autoshutdown") : NULL;
+        if (streq_ptr(how, "halt"))
+                return 0;
+        if (streq_ptr(how, "suspend"))
+                fprintf(stderr, "zone '%s': autoshutdown=suspend is not available yet; shutting the guest down\n",
+                        name);
+        sock = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);
+        if (!sock)
+                return -ENOMEM;
+        r = qmp_command_sync(sock, "system_powerdown", NULL, 5 * 1000000u, &ret, &err);
+        json_object_put(ret);
+        if (r < 0) {
+                fprintf(stderr, "zone '%s': cannot press the power button (%s); halting\n", name,
+                        err ?: strerror(-r));
+                return 0;
+        }
+        /* systemd's TimeoutStopSec= bounds this; then it halts the zone */
+        deadline = now_usec() + 25 * 1000000u;
+        while (main_pid > 0 && kill(main_pid, 0) >= 0 && now_usec() < deadline)
+                (void) usleep(50 * 1000);
+        if (main_pid > 0 && kill(main_pid, 0) >= 0)
+                fprintf(stderr, "zone '%s': the guest did not power off in time; halting\n", name);
+        return 0;
+}
+
 /* ExecStopPost=: the zone is down; its host data says so (and still names this host). */
 static int verb_stopped(const char *name)
 {
@@ -576,6 +620,8 @@ int main(int argc, char *argv[])
         }
         if (streq(argv[1], "stopped"))
                 return verb_stopped(argv[2]) < 0 ? 1 : 0;
+        if (streq(argv[1], "stop"))
+                return verb_stop(argv[2], argc > 3 ? (pid_t) atoi(argv[3]) : 0) < 0 ? 1 : 0;
         if (streq(argv[1], "attach")) {
                 r = verb_attach(argv[2], argc > 3 ? argv[3] : NULL);
                 return r == -EKEYREJECTED ? EXIT_UNAVAILABLE : r < 0 ? 1 : 0;

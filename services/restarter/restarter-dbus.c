@@ -283,6 +283,12 @@ static int stop_like(sd_bus_message *msg, Zone *z, OperationKind kind, const cha
         r = operation_start(z, kind, msg, &o);
         if (r < 0)
                 return r;
+        {
+                /* a halt cuts the guest off: tell ExecStop not to ask it to power down */
+                _cleanup_free_ char *note = manager_path(z->manager, ZONE_RUN_DIR "/%s/halt", z->name);
+                if (note)
+                        (void) write_file_atomic(note, "", 0, 0600);
+        }
         r = operation_start_unit(o, unit_method);
         if (r < 0)
                 operation_finish(o, r, NULL, "cannot ask systemd to %s %s: %s", operation_kind_to_string(kind),
