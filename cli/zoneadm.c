@@ -75,6 +75,7 @@ static bool arg_reboot;
 static char **arg_boot_args; /* the tail of argv, NULL-terminated */
 static const char *arg_clone_source;
 static const char *arg_attach_option;
+static bool arg_boot_fresh;
 
 static void short_usage(FILE *f)
 {
@@ -98,12 +99,17 @@ static void help(FILE *f)
               "                                  -s with auxiliary states\n"
               "  install [-x install-size=SIZE]  create the boot disk: configured -> installed\n"
               "  uninstall [-F]                  remove the boot disk: installed -> configured\n"
-              "  boot [-- ARGUMENTS...]          start the zone: installed -> running\n"
+              "  boot [-R] [-- ARGUMENTS...]     start the zone (resuming it if suspended;\n"
+              "                                  -R: afresh): installed -> running\n"
+              "  suspend                         save the guest's state, stop: running -> installed\n"
               "  halt                            stop the zone at once: running -> installed\n"
               "  shutdown [-r]                   power the guest off cleanly (-r: then boot it)\n"
               "  reboot                          halt the zone and boot it again\n"
               "  verify                          check the configuration against this host\n"
               "  clone SOURCE                    install as a copy of installed zone SOURCE\n"
+              "  attach [-x force-takeover|-x initialize-hostdata]\n"
+              "                                  take the zone on this host: configured -> installed\n"
+              "  detach                          release it for another host: installed -> configured\n"
               "\n"
               "Options:\n"
               "  -z ZONENAME     the zone to act on\n"
@@ -219,12 +225,14 @@ static int parse_uninstall(int argc, char *argv[])
 
 static int parse_boot(int argc, char *argv[])
 {
-        int r;
+        int c;
 
-        /* No options: boot arguments, which often start with '-', go after '--'. */
-        r = verb_getopt(argc, argv, "");
-        if (r < 0)
-                return r;
+        /* -R: boot afresh instead of resuming a suspended zone. Boot arguments,
+         * which often start with '-', go after '--'. */
+        while ((c = verb_getopt(argc, argv, "R")) > 0)
+                arg_boot_fresh = true;
+        if (c < 0)
+                return c;
         arg_boot_args = argv + optind;
         return 1;
 }
@@ -842,7 +850,7 @@ static int verb_boot(sd_bus *bus)
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = zone_method_new(bus, "Boot", &m);
+        r = zone_method_new(bus, arg_boot_fresh ? "BootFresh" : "Boot", &m);
         if (r < 0)
                 return r;
         r = sd_bus_message_append_strv(m, arg_boot_args);
@@ -912,6 +920,11 @@ static int verb_attach(sd_bus *bus)
         return zone_method_call(bus, m, TIMEOUT_STORAGE);
 }
 
+static int verb_suspend(sd_bus *bus)
+{
+        return zone_call_simple(bus, "Suspend", TIMEOUT_STORAGE);
+}
+
 static int verb_detach(sd_bus *bus)
 {
         return zone_call_simple(bus, "Detach", TIMEOUT_STORAGE);
@@ -929,6 +942,7 @@ static const Verb verbs[] = {
         { "clone", true, parse_clone, verb_clone },
         { "attach", true, parse_attach, verb_attach },
         { "detach", true, parse_no_options, verb_detach },
+        { "suspend", true, parse_no_options, verb_suspend },
 };
 
 static const Verb *verb_find(const char *name)

@@ -15,6 +15,7 @@
 #define KZ_ERROR_NO_SYSTEMD "org.kzones.Error.NoSystemd"
 #define KZ_ERROR_IN_USE "org.kzones.Error.InUse"
 #define KZ_ERROR_UNAVAILABLE "org.kzones.Error.Unavailable"
+#define KZ_ERROR_POOL_NOT_FOUND "org.kzones.Error.PoolNotFound"
 
 extern const sd_bus_error_map kz_bus_error_map[];
 

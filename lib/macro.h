@@ -70,6 +70,7 @@ static inline void strv_freep(char ***l)
         for (char **i = *l; *i; i++)
                 free(*i);
         free(*l);
+        *l = NULL;
 }
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
@@ -124,3 +125,7 @@ static inline char *mfree_str(char *p)
         free(p);
         return NULL;
 }
+
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif

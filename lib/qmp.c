@@ -461,3 +461,105 @@ finish:
         json_object_put(cmd);
         return r;
 }
+
+/* ---- synchronous sessions --------------------------------------------------------------------- */
+
+struct QmpSync {
+        int fd;
+        char *buf;
+        size_t len;
+        uint64_t timeout;
+};
+
+QmpSync *qmp_sync_close(QmpSync *q)
+{
+        if (!q)
+                return NULL;
+        if (q->fd >= 0)
+                (void) close(q->fd);
+        free(q->buf);
+        free(q);
+        return NULL;
+}
+
+int qmp_sync_open(const char *path, uint64_t timeout_usec, QmpSync **ret)
+{
+        _cleanup_(qmp_sync_closep) QmpSync *q = calloc(1, sizeof(*q));
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        json_object *msg = NULL;
+        int r;
+
+        if (!q)
+                return -ENOMEM;
+        q->fd = -EBADF;
+        q->timeout = timeout_usec;
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        q->buf = malloc(QMP_LINE_MAX);
+        if (!q->buf)
+                return -ENOMEM;
+        q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (q->fd < 0 || connect(q->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        r = read_message(q->fd, q->buf, &q->len, QMP_LINE_MAX, now_usec() + q->timeout, &msg);
+        if (r < 0)
+                return r;
+        json_object_put(msg);
+        r = send_line(q->fd, "{\"execute\":\"qmp_capabilities\"}");
+        if (r < 0)
+                return r;
+        r = wait_reply(q->fd, q->buf, &q->len, QMP_LINE_MAX, now_usec() + q->timeout, NULL, NULL);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(q);
+        return 0;
+}
+
+int qmp_sync_execute(QmpSync *q, const char *command, json_object *args, json_object **ret, char **ret_error)
+{
+        json_object *cmd = json_object_new_object();
+        int r;
+
+        if (!cmd) {
+                if (args)
+                        json_object_put(args);
+                return -ENOMEM;
+        }
+        json_object_object_add(cmd, "execute", json_object_new_string(command));
+        if (args)
+                json_object_object_add(cmd, "arguments", args);
+        r = send_line(q->fd, json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN));
+        json_object_put(cmd);
+        if (r < 0)
+                return r;
+        return wait_reply(q->fd, q->buf, &q->len, QMP_LINE_MAX, now_usec() + q->timeout, ret, ret_error);
+}
+
+int qmp_sync_send_fd(QmpSync *q, int fd, const char *name, char **ret_error)
+{
+        _cleanup_free_ char *line = NULL;
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct msghdr mh = {};
+        struct iovec iov;
+        struct cmsghdr *c;
+
+        if (asprintf(&line, "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"%s\"}}\n", name) < 0)
+                return -ENOMEM;
+        iov = (struct iovec) { line, strlen(line) };
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = &control;
+        mh.msg_controllen = sizeof(control);
+        c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        if (sendmsg(q->fd, &mh, MSG_NOSIGNAL) != (ssize_t) strlen(line))
+                return -errno ?: -EIO;
+        return wait_reply(q->fd, q->buf, &q->len, QMP_LINE_MAX, now_usec() + q->timeout, NULL, ret_error);
+}

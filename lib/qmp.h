@@ -33,3 +33,18 @@ static inline void qmp_closep(Qmp **q)
  * ret (may be NULL). Gives up after timeout_usec. */
 int qmp_command_sync(const char *path, const char *command, json_object *args, uint64_t timeout_usec,
                 json_object **ret, char **ret_error);
+
+/* A synchronous QMP session, for helpers that need several commands on one
+ * connection (a file descriptor handed over with getfd is known to that
+ * connection only). */
+typedef struct QmpSync QmpSync;
+int qmp_sync_open(const char *path, uint64_t timeout_usec, QmpSync **ret);
+int qmp_sync_execute(QmpSync *q, const char *command, json_object *args, json_object **ret, char **ret_error);
+/* Hands fd to QEMU under name (QMP getfd, the fd travels as SCM_RIGHTS). */
+int qmp_sync_send_fd(QmpSync *q, int fd, const char *name, char **ret_error);
+QmpSync *qmp_sync_close(QmpSync *q);
+static inline void qmp_sync_closep(QmpSync **q)
+{
+        if (*q)
+                *q = qmp_sync_close(*q);
+}

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <sys/types.h>
+
 #include "zone-config.h"
 
 /* How a zone configuration becomes a QEMU command line. */
@@ -29,6 +31,7 @@ typedef struct ZoneQemuOptions {
         char **boot_args;           /* appended to the kernel command line */
         bool incoming;              /* start with -incoming defer */
         uint64_t boot_size;         /* the boot device's size: the guest sees it less the host data */
+        const struct ZoneMemory *memory; /* where the guest RAM comes from; NULL: ordinary memory */
 } ZoneQemuOptions;
 
 /* The argument vector, NULL-terminated; every value of c has been checked
@@ -56,3 +59,84 @@ const char *zone_cpu_model(const ZoneConfig *c);
 size_t zone_devices_sorted(const ZoneConfig *c, const ZoneResource ***ret);
 /* The boot device (first in boot order) or NULL. */
 const ZoneResource *zone_boot_device(const ZoneConfig *c);
+
+/* ---- memory: huge pages and memory reservation pools (memory-reserve(8)) ---- */
+
+/* A pool POOL is ROOT/run/kzones/pools/POOL/: its hugetlbfs mounts ("extents") are
+ * the directories 0, 1, … in it, each with size=min_size=its share of the pool, so
+ * the kernel holds the reservation. A zone's RAM is one file in one extent, named
+ * for the zone and unlinked once reserved: the pages go back to the pool when the
+ * last process that has it open (QEMU) ends. */
+#define ZONE_POOL_DIR ZONE_RUN_DIR "/pools"
+#define ZONE_POOL_LOCK ZONE_POOL_DIR "/.lock" /* flock: held while a pool or the huge page counts change */
+#define ZONE_POOL_EXTENTS_MAX 16u
+/* The drop-in that makes zone@NAME.service want and follow memory-reserve@POOL.service,
+ * written by kzones-memory-reserve-generator (systemd.generator(7)). */
+#define ZONE_POOL_DROPIN_DIR "/run/systemd/generator"
+#define ZONE_POOL_DROPIN "50-memory-reserve.conf"
+#define HUGEPAGE_SIZES_MAX 8u
+
+typedef enum PageSizePolicy {
+        PAGESIZE_SMALLEST_ONLY,
+        PAGESIZE_LARGEST_AVAILABLE,
+        PAGESIZE_LARGEST_ONLY,
+        PAGESIZE_FIXED,
+        _PAGESIZE_POLICY_MAX,
+        _PAGESIZE_POLICY_INVALID = -EINVAL,
+} PageSizePolicy;
+
+const char *pagesize_policy_to_string(PageSizePolicy p);
+PageSizePolicy pagesize_policy_from_string(const char *s);
+
+/* The huge page sizes of this host, ascending (from /sys/kernel/mm/hugepages). */
+size_t hugepage_sizes(uint64_t ret[HUGEPAGE_SIZES_MAX]);
+/* Huge pages of that size that are free and not reserved by anyone. */
+int hugepage_available(uint64_t page_size, uint64_t *ret_pages);
+
+/* The page sizes that `memory` bytes may use under `policy`, best first, out of the
+ * host's sizes (ascending); fixed is the page size of PAGESIZE_FIXED. Returns their
+ * number, -EOPNOTSUPP if the policy names a size the host does not have (or it has
+ * none), -EDOM if memory is not a multiple of any size the policy allows. */
+int pagesize_candidates(PageSizePolicy policy, uint64_t fixed, uint64_t memory, const uint64_t *sizes, size_t n,
+                uint64_t ret[HUGEPAGE_SIZES_MAX]);
+
+/* Pool names: letters, digits, '-', '_' and '.', starting with a letter or digit. */
+bool pool_name_is_valid(const char *name);
+
+typedef struct PoolExtent {
+        char *path; /* the mount point, ROOT/run/kzones/pools/POOL/N */
+        unsigned index;
+        dev_t dev;
+        uint64_t page_size, size, free; /* bytes */
+} PoolExtent;
+
+/* The pool's hugetlbfs mounts, by index; none (0) when it is not reserved. */
+int pool_extents(const char *root, const char *pool, PoolExtent **ret, size_t *ret_n);
+void pool_extents_free(PoolExtent *l, size_t n);
+/* The extent that takes `memory` bytes with the least left over, or -1. */
+ssize_t pool_extent_fit(const PoolExtent *l, size_t n, uint64_t memory);
+/* The lock of every pool (ZONE_POOL_LOCK), held until the fd is closed. */
+int pool_lock(const char *root);
+
+typedef enum ZoneMemoryKind {
+        ZONE_MEMORY_ORDINARY,  /* anonymous memory in base pages */
+        ZONE_MEMORY_HUGEPAGES, /* huge pages from the host's free pool (pagesize-policy) */
+        ZONE_MEMORY_POOL,      /* huge pages from a memory reservation pool (memory-reserve) */
+        _ZONE_MEMORY_KIND_MAX,
+        _ZONE_MEMORY_KIND_INVALID = -EINVAL,
+} ZoneMemoryKind;
+
+typedef struct ZoneMemory {
+        ZoneMemoryKind kind;
+        uint64_t size;
+        uint64_t page_size; /* 0: base pages */
+        int fd;             /* POOL: the zone's file in the pool, reserved and unlinked */
+} ZoneMemory;
+
+/* Decides where the zone's RAM comes from, with the guide's messages when it cannot
+ * (not aligned, not enough free, unsupported page size); for a pool, reserves it
+ * there. */
+int zone_memory_prepare(const ZoneConfig *c, const char *root, ZoneMemory *ret, KzError *e);
+void zone_memory_done(ZoneMemory *m);
+/* The content of the zone unit's drop-in for its pool; NULL (and 0) if it has none. */
+int zone_pool_dropin(const ZoneConfig *c, char **ret);

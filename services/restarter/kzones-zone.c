@@ -15,6 +15,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 
 #include "console-relay.h"
 #include "hostdata.h"
+#include "sealed-stream.h"
 #include "qmp.h"
 #include "zone-qemu.h"
 #include "zone-store.h"
@@ -306,6 +308,10 @@ static int claim(const char *name, const ZoneConfig *c, const char *state, bool 
         return 0;
 }
 
+static char *marker_path(const char *name);
+static int check_resume(const char *name, const ZoneConfig *c, bool *ret_resume);
+static int resume(const char *name, const char *sock);
+
 static int verb_exec(const char *name)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
@@ -315,6 +321,7 @@ static int verb_exec(const char *name)
         int taps[64];
         size_t n_taps = 0;
         uint64_t boot_size = 0;
+        bool resuming = false;
         KzError e = {};
         const char *bridge_default = getenv("KZONES_DEFAULT_BRIDGE");
         int r;
@@ -370,6 +377,10 @@ static int verb_exec(const char *name)
                         return r;
         }
 
+        r = check_resume(name, c, &resuming);
+        if (r < 0)
+                return r;
+
         r = set_affinity(c);
         if (r < 0)
                 return failure(name, "cannot bind to the dedicated CPUs: %s.", strerror(-r));
@@ -385,6 +396,7 @@ static int verb_exec(const char *name)
                         .n_taps = n_taps,
                         .boot_args = boot_args,
                         .boot_size = boot_size,
+                        .incoming = resuming,
                 };
                 r = zone_qemu_argv(c, &o, &argv, &e);
         }
@@ -417,8 +429,28 @@ static int verb_wait(const char *name, pid_t main_pid)
         _cleanup_free_ char *sock = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);
         uint64_t deadline = now_usec() + WAIT_TIMEOUT_USEC;
 
-        if (!sock)
+        _cleanup_free_ char *marker = marker_path(name);
+
+        if (!sock || !marker)
                 return -ENOMEM;
+        if (access(marker, F_OK) >= 0) {
+                json_object *st = NULL, *status;
+                bool incoming = false;
+
+                /* QEMU was started to take a suspended state (or -R removed the note) */
+                for (uint64_t d = now_usec() + 30 * 1000000u; now_usec() < d; (void) usleep(20 * 1000))
+                        if (qmp_command_sync(sock, "query-status", NULL, 5 * 1000000u, &st, NULL) >= 0) {
+                                incoming = json_object_object_get_ex(st, "status", &status) &&
+                                        streq(json_object_get_string(status), "inmigrate");
+                                json_object_put(st);
+                                break;
+                        }
+                if (incoming) {
+                        int r = resume(name, sock);
+                        if (r < 0)
+                                return r;
+                }
+        }
         for (;;) {
                 json_object *ret = NULL, *status;
                 _cleanup_free_ char *err = NULL;
@@ -427,7 +459,7 @@ static int verb_wait(const char *name, pid_t main_pid)
                 r = qmp_command_sync(sock, "query-status", NULL, 5 * 1000000u, &ret, &err);
                 if (r >= 0 && json_object_object_get_ex(ret, "status", &status)) {
                         const char *s = json_object_get_string(status);
-                        bool ok = streq(s, "running") || streq(s, "inmigrate");
+                        bool ok = streq(s, "running");
 
                         json_object_put(ret);
                         if (ok)
@@ -450,6 +482,266 @@ static int verb_wait(const char *name, pid_t main_pid)
                                 WAIT_TIMEOUT_USEC / 1000000u);
                 (void) usleep(20 * 1000);
         }
+}
+
+/* ---- suspend and resume -------------------------------------------------------------- */
+
+/* Where the zone's suspend resource puts the image (a path, or file:// storage). */
+static int suspend_path(const char *name, const ZoneConfig *c, char **ret)
+{
+        const ZoneResource *s = zone_resource_first(c->root, resource_type_child(zone_type(), "suspend"));
+        const char *p = zone_resource_get(s, "path"), *st = zone_resource_get(s, "storage");
+
+        if (!s)
+                return failure(name, "the zone has no suspend resource; add one with zonecfg (add suspend; set "
+                        "path=…; end).");
+        if (!p && st && strncmp(st, "file://", 7) == 0)
+                p = st + 7;
+        if (!p)
+                return failure(name, "suspend images on %s are not supported yet; use a path (on a shared file "
+                        "system, for warm migration).", st);
+        *ret = path_join(arg_root, p);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static char *marker_path(const char *name)
+{
+        return root_path("/var/lib/kzones/%s.suspended", name);
+}
+
+/* zoneadm suspend: QEMU's migration stream goes through a pipe into a sealed
+ * image; the guest stays paused afterwards and the restarter stops the unit. */
+static int verb_suspend(const char *name)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        _cleanup_(qmp_sync_closep) QmpSync *q = NULL;
+        _cleanup_free_ char *path = NULL, *tmp = NULL, *sock = NULL, *err = NULL, *marker = NULL;
+        _cleanup_close_ int fd = -EBADF, rd = -EBADF;
+        SealWriter *w = NULL;
+        uint8_t key[16];
+        int p[2], r;
+        char buf[65536];
+        ssize_t n;
+        uint64_t total = 0;
+
+        r = zone_store_load(arg_root, name, &c, NULL);
+        if (r < 0)
+                return failure(name, "cannot read the configuration.");
+        r = suspend_path(name, c, &path);
+        if (r < 0)
+                return r;
+        if (zone_key(c, key) < 0)
+                return failure(name, "the zone has no keysource to seal its suspend image with.");
+        sock = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);
+        marker = marker_path(name);
+        if (!sock || !marker || asprintf(&tmp, "%s.partial", path) < 0)
+                return -ENOMEM;
+        r = mkdir_p(path, 0700);
+        if (r >= 0)
+                (void) rmdir(path); /* made to create the parents; the image is a file */
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return failure(name, "cannot write %s: %m.", tmp);
+        r = seal_writer_new(fd, key, &w);
+        explicit_bzero(key, sizeof(key));
+        if (r < 0)
+                return failure(name, "cannot start the suspend image: %s.", strerror(-r));
+
+        r = qmp_sync_open(sock, 60 * 1000000u, &q);
+        if (r < 0) {
+                seal_writer_free(w);
+                (void) unlink(tmp);
+                return failure(name, "cannot reach the guest's monitor: %s.", strerror(-r));
+        }
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        rd = p[0];
+        r = qmp_sync_send_fd(q, p[1], "kzsuspend", &err);
+        (void) close(p[1]);
+        if (r >= 0)
+                r = qmp_sync_execute(q, "migrate-set-parameters",
+                        json_tokener_parse("{\"max-bandwidth\": 17179869184}"), NULL, &err);
+        if (r >= 0)
+                r = qmp_sync_execute(q, "migrate", json_tokener_parse("{\"uri\": \"fd:kzsuspend\"}"), NULL, &err);
+        if (r < 0) {
+                seal_writer_free(w);
+                (void) unlink(tmp);
+                return failure(name, "the guest's state could not be saved: %s.", err ?: strerror(-r));
+        }
+        while ((n = read(rd, buf, sizeof(buf))) != 0) {
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                r = seal_writer_write(w, buf, (size_t) n);
+                if (r < 0)
+                        break;
+                total += (uint64_t) n;
+        }
+        /* the stream has ended: did QEMU finish it? */
+        for (int i = 0; r >= 0 && i < 600; i++) {
+                json_object *ret = NULL, *status;
+                const char *s;
+
+                r = qmp_sync_execute(q, "query-migrate", NULL, &ret, &err);
+                if (r < 0)
+                        break;
+                s = json_object_object_get_ex(ret, "status", &status) ? json_object_get_string(status) : "";
+                if (streq(s, "completed")) {
+                        json_object_put(ret);
+                        break;
+                }
+                if (streq(s, "failed") || streq(s, "cancelled")) {
+                        json_object_put(ret);
+                        r = -EIO;
+                        break;
+                }
+                json_object_put(ret);
+                (void) usleep(10 * 1000);
+        }
+        if (r < 0) {
+                seal_writer_free(w);
+                (void) unlink(tmp);
+                (void) qmp_sync_execute(q, "cont", NULL, NULL, NULL); /* the zone goes on running */
+                return failure(name, "the guest's state could not be saved: %s.", err ?: strerror(-r));
+        }
+        r = seal_writer_finish(w);
+        if (r < 0 || rename(tmp, path) < 0) {
+                (void) unlink(tmp);
+                (void) qmp_sync_execute(q, "cont", NULL, NULL, NULL);
+                return failure(name, "cannot write %s: %s.", path, strerror(r < 0 ? -r : errno));
+        }
+        {
+                _cleanup_free_ char *line = NULL, *dir = root_path("/var/lib/kzones");
+                if (dir)
+                        (void) mkdir_p(dir, 0700);
+                if (asprintf(&line, "%s\n", path) < 0)
+                        return -ENOMEM;
+                r = write_file_atomic(marker, line, strlen(line), 0600);
+                if (r < 0)
+                        return failure(name, "cannot record the suspension in %s: %s.", marker, strerror(-r));
+        }
+        fprintf(stderr, "zone '%s': suspended to %s (%" PRIu64 " bytes of state)\n", name, path, total);
+        if (zone_boot_device(c))
+                (void) claim(name, c, "suspended", false, NULL);
+        return 0;
+}
+
+/* Before QEMU starts: is there a suspended state to resume, and is its image
+ * whole and sealed with this zone's key? A bad image is kept and the boot refused. */
+static int check_resume(const char *name, const ZoneConfig *c, bool *ret_resume)
+{
+        _cleanup_free_ char *marker = marker_path(name), *fresh = root_path(ZONE_RUN_DIR "/%s.fresh", name), *buf = NULL;
+        _cleanup_(seal_reader_freep) SealReader *sr = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint8_t key[16];
+        size_t size;
+        ssize_t n;
+        const uint8_t *data;
+        int r;
+
+        *ret_resume = false;
+        if (!marker || !fresh)
+                return -ENOMEM;
+        if (access(fresh, F_OK) >= 0) {
+                /* zoneadm boot -R: boot afresh, forget the suspended state */
+                (void) unlink(fresh);
+                (void) unlink(marker);
+                return 0;
+        }
+        if (read_file_bounded(marker, 4096, &buf, &size) < 0)
+                return 0;
+        while (size > 0 && buf[size - 1] == '\n')
+                buf[--size] = 0;
+        if (zone_key(c, key) < 0)
+                return failure(name, "the zone has no keysource to open its suspend image with.");
+        fd = open(buf, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                explicit_bzero(key, sizeof(key));
+                return failure(name, "the suspend image %s cannot be read: %m. Use 'zoneadm -z %s boot -R' to boot "
+                        "afresh.", buf, name);
+        }
+        r = seal_reader_new(fd, key, &sr);
+        explicit_bzero(key, sizeof(key));
+        while (r >= 0 && (n = seal_reader_next(sr, &data)) != 0)
+                if (n < 0)
+                        r = (int) n;
+        if (r < 0)
+                return failure(name, "the suspend image %s cannot be resumed: %s; it is kept. Use 'zoneadm -z %s "
+                        "boot -R' to boot afresh.", buf,
+                        r == -EBADMSG ? "it was not sealed with this zone's key, or it was changed"
+                        : r == -EPIPE ? "it is cut short"
+                                      : strerror(-r),
+                        name);
+        *ret_resume = true;
+        return 0;
+}
+
+/* After QEMU started with -incoming defer: feed it the opened image. */
+static int resume(const char *name, const char *sock)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        _cleanup_(qmp_sync_closep) QmpSync *q = NULL;
+        _cleanup_(seal_reader_freep) SealReader *sr = NULL;
+        _cleanup_free_ char *marker = marker_path(name), *buf = NULL, *err = NULL;
+        _cleanup_close_ int fd = -EBADF, wr = -EBADF;
+        uint8_t key[16];
+        const uint8_t *data;
+        size_t size;
+        ssize_t n;
+        int p[2], r;
+
+        if (!marker || read_file_bounded(marker, 4096, &buf, &size) < 0)
+                return failure(name, "the suspended state vanished while the zone started.");
+        while (size > 0 && buf[size - 1] == '\n')
+                buf[--size] = 0;
+        r = zone_store_load(arg_root, name, &c, NULL);
+        if (r < 0 || zone_key(c, key) < 0)
+                return failure(name, "cannot read the zone's key.");
+        fd = open(buf, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return failure(name, "cannot read %s: %m.", buf);
+        r = seal_reader_new(fd, key, &sr);
+        explicit_bzero(key, sizeof(key));
+        if (r < 0)
+                return failure(name, "cannot open %s: %s.", buf, strerror(-r));
+        for (uint64_t deadline = now_usec() + 30 * 1000000u;;) {
+                r = qmp_sync_open(sock, 60 * 1000000u, &q);
+                if (r >= 0 || now_usec() > deadline)
+                        break;
+                (void) usleep(20 * 1000);
+        }
+        if (r < 0)
+                return failure(name, "cannot reach the guest's monitor: %s.", strerror(-r));
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        wr = p[1];
+        r = qmp_sync_send_fd(q, p[0], "kzresume", &err);
+        (void) close(p[0]);
+        if (r >= 0)
+                r = qmp_sync_execute(q, "migrate-incoming", json_tokener_parse("{\"uri\": \"fd:kzresume\"}"), NULL,
+                        &err);
+        if (r < 0)
+                return failure(name, "QEMU did not take the suspended state: %s.", err ?: strerror(-r));
+        while ((n = seal_reader_next(sr, &data)) > 0) {
+                for (ssize_t done = 0; done < n;) {
+                        ssize_t k = write(wr, data + done, (size_t) (n - done));
+                        if (k < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return failure(name, "QEMU stopped reading the suspended state: %m.");
+                        }
+                        done += k;
+                }
+        }
+        if (n < 0)
+                return failure(name, "the suspend image %s changed while it was resumed: %s.", buf, strerror((int) -n));
+        (void) close(TAKE_FD(wr));
+        (void) unlink(marker);
+        fprintf(stderr, "zone '%s': resumed from %s\n", name, buf);
+        return 0;
 }
 
 /* ExecStop=: the unit is being stopped. 'zoneadm halt' and 'reboot' leave a note
@@ -620,6 +912,8 @@ int main(int argc, char *argv[])
         }
         if (streq(argv[1], "stopped"))
                 return verb_stopped(argv[2]) < 0 ? 1 : 0;
+        if (streq(argv[1], "suspend"))
+                return verb_suspend(argv[2]) < 0 ? 1 : 0;
         if (streq(argv[1], "stop"))
                 return verb_stop(argv[2], argc > 3 ? (pid_t) atoi(argv[3]) : 0) < 0 ? 1 : 0;
         if (streq(argv[1], "attach")) {

@@ -188,11 +188,30 @@ static void zone_update_id(Zone *z)
         zone_save_id(z);
 }
 
+/* "suspended" while a suspend image waits to be resumed. */
+static void zone_update_aux(Zone *z)
+{
+        _cleanup_free_ char *marker = manager_path(z->manager, "/var/lib/kzones/%s.suspended", z->name);
+        bool suspended = marker && access(marker, F_OK) >= 0;
+        bool had = z->aux && z->aux[0];
+
+        if (suspended == had)
+                return;
+        strv_freep(&z->aux);
+        if (suspended) {
+                z->aux = calloc(2, sizeof(char *));
+                if (z->aux)
+                        z->aux[0] = strdup("suspended");
+        }
+        (void) sd_bus_emit_properties_changed(z->manager->bus, z->path, RESTARTER_ZONE_IFACE, "AuxiliaryStates", NULL);
+}
+
 void zone_update_state(Zone *z)
 {
         const char *a = z->active_state;
         ZoneState s;
 
+        zone_update_aux(z);
         if (a && (streq(a, "active") || streq(a, "reloading")))
                 s = ZONE_STATE_RUNNING;
         else if (a && streq(a, "activating"))

@@ -196,12 +196,23 @@ static int check_kz(Zone *z, ZoneConfig *c, sd_bus_error *error)
         return 0;
 }
 
+static int boot(sd_bus_message *msg, Zone *z, bool fresh, sd_bus_error *error);
+
 static int method_boot(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        return boot(msg, userdata, false, error);
+}
+
+static int method_boot_fresh(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        return boot(msg, userdata, true, error);
+}
+
+static int boot(sd_bus_message *msg, Zone *z, bool fresh, sd_bus_error *error)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
         _cleanup_strv_free_ char **args = NULL;
-        _cleanup_free_ char *path = NULL, *buf = NULL;
-        Zone *z = userdata;
+        _cleanup_free_ char *path = NULL, *buf = NULL, *fresh_note = NULL;
         Operation *o;
         size_t len = 0;
         int r;
@@ -247,6 +258,13 @@ static int method_boot(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                         return sd_bus_error_set_errnof(error, -r, "cannot write %s: %s", path, strerror(-r));
         } else
                 (void) unlink(path);
+        fresh_note = manager_path(z->manager, ZONE_RUN_DIR "/%s.fresh", z->name);
+        if (!fresh_note)
+                return -ENOMEM;
+        if (fresh)
+                (void) write_file_atomic(fresh_note, "", 0, 0600);
+        else
+                (void) unlink(fresh_note);
 
         r = operation_start(z, OPERATION_BOOT, msg, &o);
         if (r < 0)
@@ -573,6 +591,35 @@ static int method_uninstall(sd_bus_message *msg, void *userdata, sd_bus_error *e
         return sd_bus_reply_method_return(msg, NULL);
 }
 
+static int method_suspend(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        Zone *z = userdata;
+        Operation *o;
+        int r;
+
+        r = bus_check_authorized(z, msg, "manage", error);
+        if (r < 0)
+                return r;
+        r = need_state(z, error, ZONE_STATE_RUNNING, "suspend it");
+        if (r < 0)
+                return r;
+        r = zone_load_config(z, &c, error);
+        if (r < 0)
+                return r;
+        if (!zone_resource_first(c->root, resource_type_child(zone_type(), "suspend")))
+                return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION,
+                        "the zone has no suspend resource; add one with zonecfg (add suspend; set path=…; end)");
+        r = operation_start(z, OPERATION_SUSPEND, msg, &o);
+        if (r < 0)
+                return r;
+        r = operation_run_helper(o, "suspend", NULL);
+        if (r < 0)
+                operation_finish(o, r, NULL, "cannot suspend: %s", strerror(-r));
+        log_info("zone '%s': suspending", z->name);
+        return 1;
+}
+
 static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
         Zone *z = userdata;
@@ -792,6 +839,9 @@ const sd_bus_vtable zone_vtable[] = {
                 method_shutdown, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reboot", NULL, NULL, method_reboot, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Verify", NULL, NULL, method_verify, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("BootFresh", SD_BUS_ARGS("as", arguments), SD_BUS_NO_RESULT, method_boot_fresh,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Suspend", NULL, NULL, method_suspend, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Attach", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_attach,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Detach", NULL, NULL, method_detach, SD_BUS_VTABLE_UNPRIVILEGED),

@@ -32,6 +32,7 @@ typedef enum OperationKind {
         OPERATION_CLONE,
         OPERATION_ATTACH,
         OPERATION_DETACH,
+        OPERATION_SUSPEND,
         _OPERATION_KIND_MAX,
         _OPERATION_KIND_INVALID = -22,
 } OperationKind;

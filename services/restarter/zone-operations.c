@@ -23,6 +23,7 @@ static const char *const operation_kind_table[_OPERATION_KIND_MAX] = {
         [OPERATION_CLONE] = "clone",
         [OPERATION_ATTACH] = "attach",
         [OPERATION_DETACH] = "detach",
+        [OPERATION_SUSPEND] = "suspend",
 };
 
 DEFINE_STRING_TABLE(operation_kind, OperationKind, _OPERATION_KIND_MAX)
@@ -165,10 +166,13 @@ void manager_job_removed(Manager *m, const char *job, const char *result)
                         }
                         break;
                 case OPERATION_HALT:
+                case OPERATION_SUSPEND:
+                        (void) manager_rescan(m);
                         if (ok)
                                 operation_finish(o, 0, NULL, NULL);
                         else
-                                operation_finish(o, -EIO, NULL, "halt failed: systemd job %s", result);
+                                operation_finish(o, -EIO, NULL, "%s failed: systemd job %s",
+                                        operation_kind_to_string(o->kind), result);
                         break;
                 case OPERATION_INSTALL:
                 case OPERATION_CLONE:
@@ -470,6 +474,18 @@ static void helper_done(Operation *o, int status, const char *output)
                 (void) manager_rescan(o->zone->manager);
                 operation_finish(o, 0, NULL, NULL);
                 return;
+        case OPERATION_SUSPEND: {
+                /* the state is saved and the guest paused: stop the unit, as a halt */
+                _cleanup_free_ char *note = manager_path(o->zone->manager, ZONE_RUN_DIR "/%s/halt", o->zone->name);
+                int r;
+
+                if (note)
+                        (void) write_file_atomic(note, "", 0, 0600);
+                r = operation_start_unit(o, "StopUnit");
+                if (r < 0)
+                        operation_finish(o, r, NULL, "cannot stop the suspended zone: %s", strerror(-r));
+                return;
+        }
         case OPERATION_BOOT:
         case OPERATION_HALT:
         case OPERATION_REBOOT:
