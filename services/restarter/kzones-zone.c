@@ -766,9 +766,12 @@ static int verb_stop(const char *name, pid_t main_pid)
         how = r >= 0 ? zone_resource_get(c->root, "autoshutdown") : NULL;
         if (streq_ptr(how, "halt"))
                 return 0;
-        if (streq_ptr(how, "suspend"))
-                fprintf(stderr, "zone '%s': autoshutdown=suspend is not available yet; shutting the guest down\n",
-                        name);
+        if (streq_ptr(how, "suspend")) {
+                /* saved, and resumed at the next boot; the guest is paused now and SIGTERM follows */
+                if (verb_suspend(name) >= 0)
+                        return 0;
+                fprintf(stderr, "zone '%s': the zone could not be suspended; shutting the guest down instead\n", name);
+        }
         sock = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);
         if (!sock)
                 return -ENOMEM;
