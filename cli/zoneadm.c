@@ -76,6 +76,8 @@ static char **arg_boot_args; /* the tail of argv, NULL-terminated */
 static const char *arg_clone_source;
 static const char *arg_attach_option;
 static bool arg_boot_fresh;
+static bool arg_quiet;
+static const char *arg_image;
 
 static void short_usage(FILE *f)
 {
@@ -97,7 +99,9 @@ static void help(FILE *f)
               "  list [-c|-i] [-v|-p|-s]         running zones; -i adds installed zones, -c all\n"
               "                                  configured ones; -v verbose, -p parsable,\n"
               "                                  -s with auxiliary states\n"
-              "  install [-x install-size=SIZE]  create the boot disk: configured -> installed\n"
+              "  install [-x install-size=SIZE] [-a IMAGE] [-q]\n"
+              "                                  create the boot disk, or copy a raw or qcow2\n"
+              "                                  IMAGE to it: configured -> installed\n"
               "  uninstall [-F]                  remove the boot disk: installed -> configured\n"
               "  boot [-R] [-- ARGUMENTS...]     start the zone (resuming it if suspended;\n"
               "                                  -R: afresh): installed -> running\n"
@@ -195,9 +199,23 @@ static int parse_install(int argc, char *argv[])
 {
         int c;
 
-        while ((c = verb_getopt(argc, argv, "x:")) > 0) {
+        while ((c = verb_getopt(argc, argv, "x:a:b:q")) > 0) {
                 const char *value;
 
+                if (c == 'q') {
+                        arg_quiet = true;
+                        continue;
+                }
+                if (c == 'a') {
+                        /* the restarter reads it: an absolute path */
+                        arg_image = optarg[0] == '/' ? optarg : realpath(optarg, NULL);
+                        if (!arg_image)
+                                return usage_error("install: -a %s: %m", optarg);
+                        continue;
+                }
+                if (c == 'b')
+                        return usage_error("install: -b ISO (booting an installer) is not available yet; install a "
+                                           "disk image with -a IMAGE");
                 if (strncmp(optarg, "install-size=", strlen("install-size=")) != 0)
                         return usage_error("install: unknown -x option '%s': only install-size=SIZE is known",
                                 optarg);
@@ -433,6 +451,86 @@ static int zone_method_new(sd_bus *bus, const char *method, sd_bus_message **ret
         if (r < 0)
                 return log_request_error(r);
         *ret = TAKE_PTR(m);
+        return 0;
+}
+
+typedef struct CallState {
+        bool done;
+        int r;
+        sd_bus_error error;
+        int shown;
+} CallState;
+
+static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        CallState *s = userdata;
+        const char *op;
+        uint32_t pct;
+
+        if (sd_bus_message_read(m, "su", &op, &pct) < 0 || (int) pct == s->shown)
+                return 0;
+        s->shown = (int) pct;
+        /* on a terminal the line is redrawn; elsewhere one line each 10% */
+        if (isatty(STDOUT_FILENO))
+                printf("\r%s: %3u%%%s", op, pct, pct >= 100 ? "\n" : "");
+        else if (pct % 10 == 0)
+                printf("%s: %u%%\n", op, pct);
+        fflush(stdout);
+        return 0;
+}
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        CallState *s = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        s->done = true;
+        if (e) {
+                s->r = -sd_bus_error_get_errno(e) ?: -EIO;
+                (void) sd_bus_error_copy(&s->error, e);
+        }
+        return 0;
+}
+
+/* A call that may take long: its Progress signals are shown while it runs (unless -q). */
+static int zone_method_call_progress(sd_bus *bus, sd_bus_message *m, uint64_t timeout)
+{
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *match = NULL, *call = NULL;
+        CallState s = { .error = SD_BUS_ERROR_NULL, .shown = -1 };
+        int r;
+
+        if (!arg_quiet) {
+                r = sd_bus_match_signal(bus, &match, RESTARTER_SERVICE, sd_bus_message_get_path(m), ZONE_INTERFACE,
+                        "Progress", on_progress, &s);
+                if (r < 0)
+                        return log_request_error(r);
+        }
+        r = sd_bus_call_async(bus, &call, m, on_reply, &s, timeout);
+        if (r < 0)
+                return log_request_error(r);
+        while (!s.done) {
+                r = sd_bus_process(bus, NULL);
+                if (r < 0) {
+                        sd_bus_error_set_errno(&s.error, r);
+                        s.r = r;
+                        break;
+                }
+                if (r > 0)
+                        continue;
+                r = sd_bus_wait(bus, UINT64_MAX);
+                if (r < 0 && r != -EINTR) {
+                        sd_bus_error_set_errno(&s.error, r);
+                        s.r = r;
+                        break;
+                }
+        }
+        if (s.shown >= 0 && s.shown < 100 && isatty(STDOUT_FILENO))
+                putchar('\n');
+        if (s.r < 0) {
+                r = log_call_error(arg_zonename, &s.error, s.r, timeout);
+                sd_bus_error_free(&s.error);
+                return r;
+        }
         return 0;
 }
 
@@ -794,13 +892,16 @@ static int verb_install(sd_bus *bus)
         r = zone_method_new(bus, "Install", &m);
         if (r < 0)
                 return r;
-        if (arg_install_size > 0)
-                r = sd_bus_message_append(m, "a{sv}", 1, "install-size", "t", arg_install_size);
-        else
-                r = sd_bus_message_append(m, "a{sv}", 0);
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && arg_install_size > 0)
+                r = sd_bus_message_append(m, "{sv}", "install-size", "t", arg_install_size);
+        if (r >= 0 && arg_image)
+                r = sd_bus_message_append(m, "{sv}", "image", "s", arg_image);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
         if (r < 0)
                 return log_request_error(r);
-        return zone_method_call(bus, m, TIMEOUT_STORAGE);
+        return zone_method_call_progress(bus, m, TIMEOUT_STORAGE);
 }
 
 static bool ask(const char *fmt, ...) _printf_(1, 2);

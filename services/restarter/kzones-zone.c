@@ -23,12 +23,14 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
 
 #include "console-relay.h"
 #include "hostdata.h"
 #include "sealed-stream.h"
+#include "storage-uri.h"
 #include "qmp.h"
 #include "zone-qemu.h"
 #include "zone-store.h"
@@ -322,6 +324,7 @@ static int verb_exec(const char *name)
         size_t n_taps = 0;
         uint64_t boot_size = 0;
         bool resuming = false;
+        _cleanup_(zone_memory_done) ZoneMemory memory = { .fd = -EBADF };
         KzError e = {};
         const char *bridge_default = getenv("KZONES_DEFAULT_BRIDGE");
         int r;
@@ -370,6 +373,13 @@ static int verb_exec(const char *name)
                 taps[n_taps++] = fd;
         }
 
+        /* its RAM: from its memory reservation pool, or as its pagesize-policy says */
+        r = zone_memory_prepare(c, arg_root, &memory, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        if (memory.fd >= 0)
+                (void) fcntl(memory.fd, F_SETFD, 0); /* handed to QEMU across exec */
+
         /* the zone runs on one host at a time: claim it in its host data first */
         if (zone_boot_device(c)) {
                 r = claim(name, c, "running", false, &boot_size);
@@ -397,6 +407,7 @@ static int verb_exec(const char *name)
                         .boot_args = boot_args,
                         .boot_size = boot_size,
                         .incoming = resuming,
+                        .memory = &memory,
                 };
                 r = zone_qemu_argv(c, &o, &argv, &e);
         }
@@ -482,6 +493,166 @@ static int verb_wait(const char *name, pid_t main_pid)
                                 WAIT_TIMEOUT_USEC / 1000000u);
                 (void) usleep(20 * 1000);
         }
+}
+
+/* ---- install from an image ------------------------------------------------------------ */
+
+/* Runs qemu-img convert -p, turning its "(12.34/100%)" into "progress 12" lines on
+ * stdout, which the restarter relays to zoneadm. */
+static int convert_with_progress(char *const argv[], char **ret_error)
+{
+        int p[2], status;
+        pid_t pid;
+        char buf[4096], last[256] = "";
+        size_t llen = 0;
+        int shown = -1;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                (void) dup2(p[1], STDOUT_FILENO);
+                (void) dup2(p[1], STDERR_FILENO);
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        (void) close(p[1]);
+        for (;;) {
+                ssize_t n = read(p[0], buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                for (ssize_t i = 0; i < n; i++) {
+                        char c = buf[i];
+                        if (c == '\r' || c == '\n') {
+                                char *pct = strchr(last, '(');
+                                last[llen] = 0;
+                                if (pct && strstr(pct, "/100%)")) {
+                                        int v = atoi(pct + 1);
+                                        if (v != shown) {
+                                                printf("progress %d\n", v);
+                                                fflush(stdout);
+                                                shown = v;
+                                        }
+                                } else if (llen > 0 && ret_error) {
+                                        free(*ret_error);
+                                        *ret_error = strdup(last);
+                                }
+                                llen = 0;
+                                continue;
+                        }
+                        if (llen < sizeof(last) - 1)
+                                last[llen++] = c;
+                }
+        }
+        (void) close(p[0]);
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+/* zoneadm install -a IMAGE: the image (raw or qcow2) becomes the boot disk. */
+static int verb_install_image(const char *name, const char *image)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        _cleanup_(storage_uri_freep) StorageUri *u = NULL;
+        _cleanup_free_ char *uri = NULL, *err = NULL, *out = NULL, *json = NULL, *target = NULL, *fmt = NULL;
+        const ZoneResource *boot;
+        json_object *info = NULL, *v;
+        uint64_t vsize = 0;
+        KzError e = {};
+        int r;
+
+        r = zone_store_load(arg_root, name, &c, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        boot = zone_boot_device(c);
+        if (!boot)
+                return failure(name, "the zone has no boot device to install the image on.");
+        if (access(image, R_OK) < 0)
+                return failure(name, "cannot read the image %s: %m.", image);
+        {
+                char *argv[] = { (char *) "qemu-img", (char *) "info", (char *) "--output=json", (char *) image, NULL };
+                _cleanup_free_ char *cmd = NULL;
+                FILE *f;
+                char line[4096];
+                size_t len = 0;
+
+                if (asprintf(&cmd, "qemu-img info --output=json '%s' 2>&1", image) < 0)
+                        return -ENOMEM;
+                (void) argv;
+                f = popen(cmd, "re");
+                if (!f)
+                        return -errno;
+                out = calloc(1, 256 * 1024);
+                while (out && fgets(line, sizeof(line), f) && len + strlen(line) < 256 * 1024 - 1) {
+                        strcpy(out + len, line);
+                        len += strlen(line);
+                }
+                if (pclose(f) != 0 || !out || !(info = json_tokener_parse(out)))
+                        return failure(name, "%s is not a disk image QEMU can read.", image);
+        }
+        if (json_object_object_get_ex(info, "format", &v))
+                fmt = strdup(json_object_get_string(v));
+        if (json_object_object_get_ex(info, "virtual-size", &v))
+                vsize = (uint64_t) json_object_get_int64(v);
+        json_object_put(info);
+        if (!fmt || (!streq(fmt, "raw") && !streq(fmt, "qcow2")))
+                return failure(name, "%s is a %s image; raw and qcow2 images can be installed.", image, strna(fmt));
+
+        uri = zone_config_expand(c, boot, zone_resource_get(boot, "storage"));
+        if (!uri || storage_uri_parse(uri, &u, NULL) < 0)
+                return failure(name, "the boot storage is not a valid URI.");
+        if (u->scheme == STORAGE_FILE) {
+                target = path_join(arg_root, u->path);
+                if (!target)
+                        return -ENOMEM;
+                if (access(target, F_OK) >= 0)
+                        return failure(name, "%s exists already; uninstall the zone or remove it first.", target);
+                r = mkdir_p(target, 0700);
+                if (r >= 0)
+                        (void) rmdir(target);
+                {
+                        char *argv[] = { (char *) "qemu-img", (char *) "convert", (char *) "-p", (char *) "-f", fmt,
+                                (char *) "-O", (char *) "raw", (char *) image, target, NULL };
+                        r = convert_with_progress(argv, &err);
+                }
+                if (r >= 0 && truncate(target, (off_t) vsize + HOSTDATA_AREA) < 0)
+                        r = -errno;
+                if (r < 0) {
+                        (void) unlink(target);
+                        return failure(name, "copying %s failed: %s", image, err ?: strerror(-r));
+                }
+        } else {
+                _cleanup_(boot_storage_freep) BootStorage *s = NULL;
+                _cleanup_free_ char *dst = NULL;
+
+                r = boot_storage_open(c, arg_root, &s, &e);
+                if (r < 0)
+                        return failure(name, "%s", kz_error_message(&e, r));
+                if (vsize + HOSTDATA_AREA > boot_storage_size(s))
+                        return failure(name, "the image (%" PRIu64 " bytes) does not fit on %s (%" PRIu64 " bytes, "
+                                "1M of which holds the host data).", vsize, uri, boot_storage_size(s));
+                r = zone_device_blockdev_json(c, boot, NULL, &json, &e);
+                if (r < 0)
+                        return failure(name, "%s", kz_error_message(&e, r));
+                if (asprintf(&dst, "json:%s", json) < 0)
+                        return -ENOMEM;
+                {
+                        char *argv[] = { (char *) "qemu-img", (char *) "convert", (char *) "-p", (char *) "-n",
+                                (char *) "-f", fmt, (char *) "-O", (char *) "raw", (char *) image, dst, NULL };
+                        r = convert_with_progress(argv, &err);
+                }
+                if (r < 0)
+                        return failure(name, "copying %s failed: %s", image, err ?: strerror(-r));
+        }
+        printf("progress 100\n");
+        fflush(stdout);
+        return claim(name, c, "installed", false, NULL);
 }
 
 /* ---- suspend and resume -------------------------------------------------------------- */
@@ -915,6 +1086,8 @@ int main(int argc, char *argv[])
         }
         if (streq(argv[1], "stopped"))
                 return verb_stopped(argv[2]) < 0 ? 1 : 0;
+        if (streq(argv[1], "install-image") && argc == 4)
+                return verb_install_image(argv[2], argv[3]) < 0 ? 1 : 0;
         if (streq(argv[1], "suspend"))
                 return verb_suspend(argv[2]) < 0 ? 1 : 0;
         if (streq(argv[1], "stop"))

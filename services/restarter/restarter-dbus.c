@@ -198,6 +198,47 @@ static int check_kz(Zone *z, ZoneConfig *c, sd_bus_error *error)
 
 static int boot(sd_bus_message *msg, Zone *z, bool fresh, sd_bus_error *error);
 
+/* A zone that takes its memory from a pool wants and starts after the pool's unit:
+ * kzones-memory-reserve-generator writes that drop-in at boot and on every systemd
+ * reload. If the zone's pool changed since, systemd reloads (the generator runs
+ * again) before the zone's unit starts. See memory-reserve(8). */
+static int on_pool_reloaded(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+        Operation *o = userdata;
+        int r;
+
+        if (sd_bus_message_is_method_error(reply, NULL))
+                log_warning("zone '%s': systemd did not reload (%s); starting without its pool's dependency",
+                        o->zone->name, sd_bus_message_get_error(reply)->message);
+        r = operation_start_unit(o, "StartUnit");
+        if (r < 0)
+                operation_finish(o, r, KZ_ERROR_BOOT_FAILED, "cannot ask systemd to start %s: %s", o->zone->unit,
+                        strerror(-r));
+        return 0;
+}
+
+static int boot_start_unit(Operation *o, const ZoneConfig *c)
+{
+        Zone *z = o->zone;
+        _cleanup_free_ char *want = NULL, *have = NULL, *path = NULL;
+        size_t size;
+        int r;
+
+        r = zone_pool_dropin(c, &want);
+        if (r < 0)
+                return r;
+        path = manager_path(z->manager, ZONE_POOL_DROPIN_DIR "/%s.d/" ZONE_POOL_DROPIN, z->unit);
+        if (!path)
+                return -ENOMEM;
+        if (read_file_bounded(path, 4096, &have, &size) < 0)
+                have = NULL;
+        if (streq_ptr(want, have))
+                return operation_start_unit(o, "StartUnit");
+        log_info("zone '%s': its memory reservation pool changed; systemd reloads first", z->name);
+        return sd_bus_call_method_async(z->manager->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                "org.freedesktop.systemd1.Manager", "Reload", on_pool_reloaded, o, NULL);
+}
+
 static int method_boot(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
         return boot(msg, userdata, false, error);
@@ -269,7 +310,7 @@ static int boot(sd_bus_message *msg, Zone *z, bool fresh, sd_bus_error *error)
         r = operation_start(z, OPERATION_BOOT, msg, &o);
         if (r < 0)
                 return r;
-        r = operation_start_unit(o, "StartUnit");
+        r = boot_start_unit(o, c);
         if (r < 0)
                 operation_finish(o, r, KZ_ERROR_BOOT_FAILED, "cannot ask systemd to start %s: %s", z->unit,
                         strerror(-r));
@@ -431,7 +472,7 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
         uint64_t size = DEFAULT_INSTALL_SIZE;
         Zone *z = userdata;
         Operation *o;
-        const char *key;
+        const char *key, *image = NULL;
         int r;
 
         r = sd_bus_message_enter_container(msg, 'a', "{sv}");
@@ -441,7 +482,14 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 r = sd_bus_message_read(msg, "s", &key);
                 if (r < 0)
                         return r;
-                if (streq(key, "install-size")) {
+                if (streq(key, "image")) {
+                        r = sd_bus_message_read(msg, "v", "s", &image);
+                        if (r < 0)
+                                return r;
+                        if (!image || image[0] != '/')
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "the image must be given as an absolute path");
+                } else if (streq(key, "install-size")) {
                         r = sd_bus_message_read(msg, "v", "t", &size);
                         if (r < 0)
                                 return r;
@@ -477,8 +525,23 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
         if (r < 0)
                 return r;
         if (!u) {
+                if (image) {
+                        operation_finish(o, -EINVAL, KZ_ERROR_INVALID_CONFIGURATION,
+                                "the zone has no boot device to install the image on");
+                        return 1;
+                }
                 /* no disk: a zone that boots a kernel directly */
                 operation_installed(o);
+                return 1;
+        }
+        if (image) {
+                /* the helper copies it (reporting progress) and claims the zone */
+                if (u->scheme == STORAGE_FILE)
+                        o->created = strdup(local);
+                r = operation_run_helper2(o, "install-image", image);
+                if (r < 0)
+                        operation_finish(o, r, KZ_ERROR_STORAGE, "cannot install from %s: %s", image, strerror(-r));
+                log_info("zone '%s': installing from %s", z->name, image);
                 return 1;
         }
         if (u->scheme == STORAGE_FILE) {
@@ -848,6 +911,7 @@ const sd_bus_vtable zone_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Clone", SD_BUS_ARGS("s", source), SD_BUS_NO_RESULT, method_clone,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("StateChanged", SD_BUS_ARGS("s", state, "s", previous), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("Progress", SD_BUS_ARGS("s", operation, "u", percent), 0),
         SD_BUS_VTABLE_END,
 };
 

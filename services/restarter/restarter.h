@@ -54,6 +54,7 @@ struct Operation {
         size_t output_len;
         void (*child_done)(Operation *o, int status, const char *output);
         Zone *copy_source;   /* clone: the zone whose disk is being read */
+        bool relay_progress; /* the child's "progress N" lines become Progress signals */
         char *created;       /* install/clone: the disk we create, removed on failure */
         Qmp *qmp;
 };
@@ -123,6 +124,8 @@ int operation_copy_disk(Operation *o, const char *from, const char *to);
 int operation_powerdown(Operation *o, uint64_t timeout_usec);
 /* Runs kzones-zone VERB NAME [ARG] (attach, detach): the host data on the boot storage. */
 int operation_run_helper(Operation *o, const char *verb, const char *arg);
+/* The same, relaying the helper's progress as Progress signals. */
+int operation_run_helper2(Operation *o, const char *verb, const char *arg);
 void operation_installed(Operation *o);
 int zone_record_created(Zone *z, const char *path);
 bool zone_created(Zone *z, const char *path);

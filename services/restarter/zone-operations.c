@@ -273,6 +273,28 @@ static int on_child_output(sd_event_source *s, int fd, uint32_t revents, void *u
         while ((n = read(fd, buf, sizeof(buf))) > 0) {
                 size_t keep = sizeof(o->output) - 1;
 
+                if (o->relay_progress) {
+                        /* "progress N" lines: a signal for zoneadm, not part of the output */
+                        size_t w = 0;
+                        for (ssize_t i = 0; i < n;) {
+                                char *nl = memchr(buf + i, '\n', (size_t) (n - i));
+                                size_t len = nl ? (size_t) (nl - (buf + i)) + 1 : (size_t) (n - i);
+
+                                if (len > 9 && strncmp(buf + i, "progress ", 9) == 0) {
+                                        (void) sd_bus_emit_signal(o->zone->manager->bus, o->zone->path,
+                                                RESTARTER_ZONE_IFACE, "Progress", "su",
+                                                operation_kind_to_string(o->kind), (uint32_t) atoi(buf + i + 9));
+                                } else {
+                                        memmove(buf + w, buf + i, len);
+                                        w += len;
+                                }
+                                i += (ssize_t) len;
+                        }
+                        n = (ssize_t) w;
+                        if (n == 0)
+                                continue;
+                }
+
                 if ((size_t) n >= keep) {
                         memcpy(o->output, buf + (size_t) n - keep, keep);
                         o->output_len = keep;
@@ -495,6 +517,12 @@ static void helper_done(Operation *o, int status, const char *output)
                 operation_finish(o, 0, NULL, NULL);
                 return;
         }
+}
+
+int operation_run_helper2(Operation *o, const char *verb, const char *arg)
+{
+        o->relay_progress = true;
+        return operation_run_helper(o, verb, arg);
 }
 
 int operation_run_helper(Operation *o, const char *verb, const char *arg)

@@ -72,6 +72,29 @@ class Zoneadm(BusTest):
         self.assertFalse(os.path.exists(disk))
         self.assertEqual(self.zones()['kz1'], 'configured')
 
+    def test_install_from_an_image(self):
+        image = os.path.join(self.tmp, 'base.qcow2')
+        self.run_cmd(['qemu-img', 'create', '-q', '-f', 'qcow2', image, '96M'])
+        self.run_cmd(['qemu-io', '-c', 'write -P 0x5a 40M 1M', image])
+        out = self.ok('-z', 'kz1', 'install', '-a', image)
+        # progress, one line each 10% when not on a terminal, ending at 100%
+        self.assertEqual(out.splitlines()[-1], 'install: 100%')
+        disk = os.path.join(self.root, 'var/lib/zones/kz1/disk0.img')
+        self.assertEqual(os.stat(disk).st_size, 96 * 1024 ** 2 + 1024 ** 2)
+        with open(disk, 'rb') as f:
+            f.seek(40 * 1024 ** 2)
+            self.assertEqual(f.read(1024 ** 2), b'\x5a' * 1024 ** 2)
+            f.seek(96 * 1024 ** 2)
+            self.assertEqual(f.read(8), b'KZHOSTD1')
+        self.assertEqual(self.zones()['kz1'], 'installed')
+        self.assertEqual(self.ok('-z', 'kz1', 'uninstall', '-F'), '')
+        self.assertFalse(os.path.exists(disk))
+        # -q: no progress; a file that is no image: one message
+        self.assertEqual(self.ok('-z', 'kz1', 'install', '-q', '-a', image), '')
+        self.ok('-z', 'kz1', 'uninstall', '-F')
+        self.refused(['-z', 'kz1', 'install', '-a', '/nonexistent.img'], 'cannot read the image /nonexistent.img')
+        self.assertEqual(self.zones()['kz1'], 'configured')
+
     def test_refusals(self):
         self.refused(['-z', 'nosuch', 'boot'], "zoneadm: zone 'nosuch': No such zone configured")
         self.refused(['-z', 'kz1', 'boot'], "zoneadm: zone 'kz1': zone is configured; it must be installed to boot it")
