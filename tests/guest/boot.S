@@ -143,6 +143,22 @@ kz_irq_slave_stub:
     pop %eax
     jmp iret_emul
 
+    /*
+     * The ACPI SCI (vector 0x20 + SCI_INT, installed by acpi_init):
+     * kz_sci_irq() masks the line, sends the EOI and counts it.  It is C,
+     * so save the registers the C ABI lets it clobber (DF is always clear).
+     */
+    .globl kz_irq_sci_stub
+kz_irq_sci_stub:
+    push %eax
+    push %ecx
+    push %edx
+    call kz_sci_irq
+    pop %edx
+    pop %ecx
+    pop %eax
+    jmp iret_emul
+
     /* NMI and anything above the PIC range: ignore */
     .globl kz_ignore_stub
 kz_ignore_stub:

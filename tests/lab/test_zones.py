@@ -111,10 +111,15 @@ class Zones(labtest.LabTestCase):
 
     def test_4_shutdown(self):
         self.wait_heartbeat_after('host1', 'kz1', None, 0)
+        self.assertIn('kzguest: acpi: power button ready', self.exec('host1', 'cat', '/var/log/zones/kz1.console').stdout)
         # the ACPI power button: the guest powers itself off, the zone is installed again
         self.zoneadm('host1', '-z', 'kz1', 'shutdown')
         self.assertEqual(self.state('host1', 'kz1'), 'installed')
+        old = self.last_heartbeat('host1', 'kz1')[0]
         self.zoneadm('host1', '-z', 'kz1', 'boot')
+        # a press before the guest has set up ACPI is lost: wait for its first heartbeat
+        self.wait_for(lambda: self.last_heartbeat('host1', 'kz1')[0] not in (old, None), timeout=60,
+                      msg='a heartbeat of the new boot')
         before = self.last_heartbeat('host1', 'kz1')[0]
         self.zoneadm('host1', '-z', 'kz1', 'shutdown', '-r')
         self.assertEqual(self.state('host1', 'kz1'), 'running')
