@@ -115,6 +115,8 @@ class Zones(labtest.LabTestCase):
         # the ACPI power button: the guest powers itself off, the zone is installed again
         self.zoneadm('host1', '-z', 'kz1', 'shutdown')
         self.assertEqual(self.state('host1', 'kz1'), 'installed')
+        self.assertIn('kzguest: power button: powering off', self.exec('host1', 'cat', '/var/log/zones/kz1.console')
+                      .stdout)
         old = self.last_heartbeat('host1', 'kz1')[0]
         self.zoneadm('host1', '-z', 'kz1', 'boot')
         # a press before the guest has set up ACPI is lost: wait for its first heartbeat
