@@ -78,6 +78,7 @@ static const char *arg_attach_option;
 static bool arg_boot_fresh;
 static bool arg_quiet;
 static const char *arg_image;
+static const char *arg_iso;
 
 static void short_usage(FILE *f)
 {
@@ -99,9 +100,10 @@ static void help(FILE *f)
               "  list [-c|-i] [-v|-p|-s]         running zones; -i adds installed zones, -c all\n"
               "                                  configured ones; -v verbose, -p parsable,\n"
               "                                  -s with auxiliary states\n"
-              "  install [-x install-size=SIZE] [-a IMAGE] [-q]\n"
+              "  install [-x install-size=SIZE] [-a IMAGE | -b ISO] [-q]\n"
               "                                  create the boot disk, or copy a raw or qcow2\n"
-              "                                  IMAGE to it: configured -> installed\n"
+              "                                  IMAGE to it, or boot an installer from ISO:\n"
+              "                                  configured -> installed\n"
               "  uninstall [-F]                  remove the boot disk: installed -> configured\n"
               "  boot [-R] [-- ARGUMENTS...]     start the zone (resuming it if suspended;\n"
               "                                  -R: afresh): installed -> running\n"
@@ -213,9 +215,12 @@ static int parse_install(int argc, char *argv[])
                                 return usage_error("install: -a %s: %m", optarg);
                         continue;
                 }
-                if (c == 'b')
-                        return usage_error("install: -b ISO (booting an installer) is not available yet; install a "
-                                           "disk image with -a IMAGE");
+                if (c == 'b') {
+                        arg_iso = optarg[0] == '/' ? optarg : realpath(optarg, NULL);
+                        if (!arg_iso)
+                                return usage_error("install: -b %s: %m", optarg);
+                        continue;
+                }
                 if (strncmp(optarg, "install-size=", strlen("install-size=")) != 0)
                         return usage_error("install: unknown -x option '%s': only install-size=SIZE is known",
                                 optarg);
@@ -897,6 +902,13 @@ static int verb_install(sd_bus *bus)
                 r = sd_bus_message_append(m, "{sv}", "install-size", "t", arg_install_size);
         if (r >= 0 && arg_image)
                 r = sd_bus_message_append(m, "{sv}", "image", "s", arg_image);
+        if (r >= 0 && arg_iso) {
+                r = sd_bus_message_append(m, "{sv}", "iso", "s", arg_iso);
+                if (!arg_quiet)
+                        printf("Booting the installer from %s; follow it with 'zlogin -C %s'. The zone is installed "
+                               "when the installer powers the guest off.\n", arg_iso, arg_zonename);
+                fflush(stdout);
+        }
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)

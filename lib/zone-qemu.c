@@ -359,7 +359,7 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
         }
         argv_add(&a, "-machine");
         if (o->memory && o->memory->kind != ZONE_MEMORY_ORDINARY)
-                argv_add(&a, "q35,accel=kvm,memory-backend=kz-mem");
+                argv_add(&a, "q35,accel=kvm,memory-backend=pc.ram");
         else
                 argv_add(&a, "q35,accel=kvm");
         argv_add(&a, "-cpu");
@@ -412,8 +412,10 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
                 argv_add(&a, bd);
                 argv_add(&a, "-device");
                 /* a direct-kernel boot takes bootindex 0 (QEMU's loader option ROM) */
+                /* a direct kernel is booted first (QEMU's loader takes bootindex 0), then an
+                 * installer's CD-ROM, then the disks in their boot order */
                 argv_addf(&a, "virtio-blk-pci,drive=%s,id=%s-dev,serial=kz-%s,bootindex=%zu", node, node, node,
-                        i + (boot ? 1 : 0));
+                        i + (boot ? 1 : 0) + (o->installer_iso ? 1 : 0));
         }
 
         for (size_t i = 0; i < c->root->n_children; i++) {
@@ -471,6 +473,29 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
                         argv_add(&a, "-append");
                         argv_add(&a, cmdline);
                 }
+        }
+        if (o->installer_iso) {
+                /* zoneadm install -b: the installer's medium comes first */
+                _cleanup_free_ char *cd = NULL;
+                json_object *j = json_object_new_object(), *file = json_object_new_object();
+
+                json_object_object_add(file, "driver", json_object_new_string("file"));
+                json_object_object_add(file, "filename", json_object_new_string(o->installer_iso));
+                json_object_object_add(file, "read-only", json_object_new_boolean(1));
+                json_object_object_add(j, "driver", json_object_new_string("raw"));
+                json_object_object_add(j, "node-name", json_object_new_string("installer"));
+                json_object_object_add(j, "read-only", json_object_new_boolean(1));
+                json_object_object_add(j, "file", file);
+                cd = strdup(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(j);
+                if (!cd) {
+                        argv_free(&a);
+                        return -ENOMEM;
+                }
+                argv_add(&a, "-blockdev");
+                argv_add(&a, cd);
+                argv_add(&a, "-device");
+                argv_addf(&a, "ide-cd,drive=installer,id=installer-dev,bus=ide.0,bootindex=%d", boot ? 1 : 0);
         }
         if (o->incoming) {
                 argv_add(&a, "-incoming");
@@ -936,12 +961,14 @@ static int memory_backend(Argv *a, const ZoneConfig *c, const ZoneMemory *m, KzE
 
         if (!m)
                 return 0;
+        /* id=pc.ram: the name QEMU gives ordinary guest RAM, so the RAM block is called the
+         * same whatever backs it, and suspend images and migration streams still fit */
         switch (m->kind) {
         case ZONE_MEMORY_ORDINARY:
                 return 0;
         case ZONE_MEMORY_HUGEPAGES:
                 argv_add(a, "-object");
-                argv_addf(a, "memory-backend-memfd,id=kz-mem,size=%" PRIu64 "M,hugetlb=on,hugetlbsize=%" PRIu64
+                argv_addf(a, "memory-backend-memfd,id=pc.ram,size=%" PRIu64 "M,hugetlb=on,hugetlbsize=%" PRIu64
                         ",share=on,prealloc=on", mib, m->page_size);
                 return 0;
         case ZONE_MEMORY_POOL:
@@ -949,7 +976,7 @@ static int memory_backend(Argv *a, const ZoneConfig *c, const ZoneMemory *m, KzE
                         return kz_error_set(e, EBADF, "the zone's memory in its pool is not open.");
                 /* the file is unlinked: QEMU opens it again through the inherited descriptor */
                 argv_add(a, "-object");
-                argv_addf(a, "memory-backend-file,id=kz-mem,size=%" PRIu64 "M,mem-path=/proc/self/fd/%d,share=on,"
+                argv_addf(a, "memory-backend-file,id=pc.ram,size=%" PRIu64 "M,mem-path=/proc/self/fd/%d,share=on,"
                         "prealloc=on", mib, m->fd);
                 return 0;
         case _ZONE_MEMORY_KIND_MAX:

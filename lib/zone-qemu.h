@@ -31,6 +31,7 @@ typedef struct ZoneQemuOptions {
         char **boot_args;           /* appended to the kernel command line */
         bool incoming;              /* start with -incoming defer */
         uint64_t boot_size;         /* the boot device's size: the guest sees it less the host data */
+        const char *installer_iso;  /* zoneadm install -b: attached as a CD-ROM, booted first */
         const struct ZoneMemory *memory; /* where the guest RAM comes from; NULL: ordinary memory */
 } ZoneQemuOptions;
 

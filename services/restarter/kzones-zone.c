@@ -324,6 +324,7 @@ static int verb_exec(const char *name)
         size_t n_taps = 0;
         uint64_t boot_size = 0;
         bool resuming = false;
+        _cleanup_free_ char *installer = NULL;
         _cleanup_(zone_memory_done) ZoneMemory memory = { .fd = -EBADF };
         KzError e = {};
         const char *bridge_default = getenv("KZONES_DEFAULT_BRIDGE");
@@ -397,6 +398,17 @@ static int verb_exec(const char *name)
 
         boot_args = read_boot_args(name);
         {
+                _cleanup_free_ char *note = root_path(ZONE_RUN_DIR "/%s.installer", name);
+                size_t size;
+
+                if (note && read_file_bounded(note, 4096, &installer, &size) >= 0) {
+                        while (size > 0 && installer[size - 1] == '\n')
+                                installer[--size] = 0;
+                        (void) unlink(note);
+                        fprintf(stderr, "zone '%s': booting the installer on %s\n", name, installer);
+                }
+        }
+        {
                 ZoneQemuOptions o = {
                         .qemu = getenv("KZONES_QEMU"),
                         .runtime_dir = rundir,
@@ -407,6 +419,7 @@ static int verb_exec(const char *name)
                         .boot_args = boot_args,
                         .boot_size = boot_size,
                         .incoming = resuming,
+                        .installer_iso = installer,
                         .memory = &memory,
                 };
                 r = zone_qemu_argv(c, &o, &argv, &e);

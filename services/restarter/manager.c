@@ -212,7 +212,9 @@ void zone_update_state(Zone *z)
         ZoneState s;
 
         zone_update_aux(z);
-        if (a && (streq(a, "active") || streq(a, "reloading")))
+        if (z->index_state == ZONE_STATE_INCOMPLETE)
+                s = ZONE_STATE_INCOMPLETE; /* an installer runs (install -b), or an install failed */
+        else if (a && (streq(a, "active") || streq(a, "reloading")))
                 s = ZONE_STATE_RUNNING;
         else if (a && streq(a, "activating"))
                 s = ZONE_STATE_READY;
@@ -569,23 +571,6 @@ static int on_reloading(sd_bus_message *msg, void *userdata, sd_bus_error *ret_e
         return 0;
 }
 
-static int on_subscribed(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
-{
-        Manager *m = userdata;
-
-        if (sd_bus_message_is_method_error(reply, NULL)) {
-                const sd_bus_error *e = sd_bus_message_get_error(reply);
-                log_warning("systemd is not reachable (%s): zones can be configured and installed but not booted",
-                        e ? e->message : "unknown error");
-                m->have_systemd = 0;
-                return 0;
-        }
-        m->have_systemd = 1;
-        for (size_t i = 0; i < m->n_zones; i++)
-                zone_query_unit(m->zones[i]);
-        return 0;
-}
-
 /* ---- scanning /etc/zones ----------------------------------------------------------------- */
 
 int manager_rescan(Manager *m)
@@ -596,6 +581,7 @@ int manager_rescan(Manager *m)
         _cleanup_free_ char *dir = manager_path(m, "/etc/zones");
         DIR *dp;
         struct dirent *de;
+        bool reload = false;
         int r;
 
         if (!dir)
@@ -613,6 +599,7 @@ int manager_rescan(Manager *m)
         while (dp && (de = readdir(dp))) {
                 size_t len = strlen(de->d_name);
                 _cleanup_free_ char *name = NULL;
+                ZoneState previous_index;
                 Zone *z;
 
                 if (len <= 4 || !streq(de->d_name + len - 4, ".xml"))
@@ -631,6 +618,7 @@ int manager_rescan(Manager *m)
                         (void) sd_bus_emit_object_added(m->bus, z->path);
                 }
                 z->seen = true;
+                previous_index = z->index_state;
                 z->index_state = ZONE_STATE_CONFIGURED;
                 for (size_t i = 0; i < n; i++)
                         if (streq(l[i].name, name)) {
@@ -642,12 +630,22 @@ int manager_rescan(Manager *m)
                         }
                 {
                         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
-                        if (zone_store_load(m->root, name, &c, NULL) >= 0 &&
-                            !streq_ptr(z->brand, zone_config_brand(c))) {
-                                free(z->brand);
-                                z->brand = strdup(zone_config_brand(c));
+                        if (zone_store_load(m->root, name, &c, NULL) >= 0) {
+                                bool autoboot = streq_ptr(zone_resource_get(c->root, "autoboot"), "true");
+
+                                if (!streq_ptr(z->brand, zone_config_brand(c))) {
+                                        free(z->brand);
+                                        z->brand = strdup(zone_config_brand(c));
+                                }
+                                if (z->autoboot_known && autoboot != z->autoboot)
+                                        reload = true;
+                                z->autoboot = autoboot;
+                                z->autoboot_known = true;
                         }
                 }
+                if (z->index_state != previous_index && (previous_index == ZONE_STATE_INSTALLED ||
+                                                          z->index_state == ZONE_STATE_INSTALLED))
+                        reload = true;
                 zone_update_state(z);
         }
         if (dp)
@@ -671,6 +669,13 @@ int manager_rescan(Manager *m)
                 zone_remove(z);
         }
         emit_evacuation_changes(m);
+        /* autoboot comes from kzones-generator: when it would decide otherwise, let
+         * systemd run it again, so that 'systemctl is-enabled zone@NAME' is right now */
+        if (reload && m->have_systemd > 0) {
+                log_info("autoboot of a zone changed: reloading systemd's units");
+                (void) sd_bus_call_method_async(m->bus, NULL, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, "Reload",
+                        NULL, NULL, NULL);
+        }
         return 0;
 }
 
@@ -758,9 +763,38 @@ int manager_start(Manager *m)
                 on_reloading, NULL, m);
         if (r < 0)
                 return r;
-        r = sd_bus_call_method_async(m->bus, NULL, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe",
-                on_subscribed, m, NULL);
+        r = manager_rescan(m);
         if (r < 0)
                 return r;
-        return manager_rescan(m);
+        /* Before the bus name is taken, and only then, the restarter waits: it learns from
+         * systemd which zones run, so that nobody is ever told a running zone is installed. */
+        {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                r = sd_bus_call_method(m->bus, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe", &error, NULL,
+                        NULL);
+                if (r < 0) {
+                        log_warning("systemd is not reachable (%s): zones can be configured and installed but not "
+                                "booted", error.message ?: strerror(-r));
+                        m->have_systemd = 0;
+                        return 0;
+                }
+                m->have_systemd = 1;
+        }
+        for (size_t i = 0; i < m->n_zones; i++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                Zone *z = m->zones[i];
+                const char *state;
+
+                r = sd_bus_call_method(m->bus, SYSTEMD_BUS, z->unit_path, "org.freedesktop.DBus.Properties", "Get",
+                        &error, &reply, "ss", "org.freedesktop.systemd1.Unit", "ActiveState");
+                if (r < 0 || sd_bus_message_enter_container(reply, 'v', "s") < 0 ||
+                    sd_bus_message_read(reply, "s", &state) < 0)
+                        continue;
+                free(z->active_state);
+                z->active_state = strdup(state);
+                zone_update_state(z);
+        }
+        return 0;
 }

@@ -472,7 +472,7 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
         uint64_t size = DEFAULT_INSTALL_SIZE;
         Zone *z = userdata;
         Operation *o;
-        const char *key, *image = NULL;
+        const char *key, *image = NULL, *iso = NULL;
         int r;
 
         r = sd_bus_message_enter_container(msg, 'a', "{sv}");
@@ -482,7 +482,14 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 r = sd_bus_message_read(msg, "s", &key);
                 if (r < 0)
                         return r;
-                if (streq(key, "image")) {
+                if (streq(key, "iso")) {
+                        r = sd_bus_message_read(msg, "v", "s", &iso);
+                        if (r < 0)
+                                return r;
+                        if (!iso || iso[0] != '/')
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "the ISO must be given as an absolute path");
+                } else if (streq(key, "image")) {
                         r = sd_bus_message_read(msg, "v", "s", &image);
                         if (r < 0)
                                 return r;
@@ -521,9 +528,26 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
         r = boot_storage(z, c, &u, &uri, &local, error);
         if (r < 0)
                 return r;
+        if (image && iso)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "give an image or an ISO, not both");
+        if (iso) {
+                _cleanup_free_ char *local_iso = path_join(z->manager->root, iso);
+                if (!local_iso || access(local_iso, R_OK) < 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "cannot read the ISO %s", iso);
+                r = need_systemd(z, error);
+                if (r < 0)
+                        return r;
+        }
         r = operation_start(z, OPERATION_INSTALL, msg, &o);
         if (r < 0)
                 return r;
+        if (iso) {
+                o->installer_iso = strdup(iso);
+                if (!o->installer_iso) {
+                        operation_finish(o, -ENOMEM, NULL, "out of memory");
+                        return 1;
+                }
+        }
         if (!u) {
                 if (image) {
                         operation_finish(o, -EINVAL, KZ_ERROR_INVALID_CONFIGURATION,

@@ -55,6 +55,8 @@ struct Operation {
         void (*child_done)(Operation *o, int status, const char *output);
         Zone *copy_source;   /* clone: the zone whose disk is being read */
         bool relay_progress; /* the child's "progress N" lines become Progress signals */
+        char *installer_iso; /* install -b: boot the installer, installed when it powers off */
+        bool installer_running;
         char *created;       /* install/clone: the disk we create, removed on failure */
         Qmp *qmp;
 };
@@ -76,7 +78,9 @@ struct Zone {
         Operation *operation;
         unsigned copy_readers; /* clones reading this zone's disk: it must not boot */
         bool seen;
-        bool gone; /* configuration deleted while an operation runs */
+        bool gone;
+        bool autoboot;
+        bool autoboot_known; /* configuration deleted while an operation runs */
 };
 
 struct Manager {

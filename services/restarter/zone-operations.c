@@ -82,6 +82,7 @@ void operation_finish(Operation *o, int error, const char *error_name, const cha
         qmp_close(o->qmp);
         free(o->job);
         free(o->created);
+        free(o->installer_iso);
         free(o);
         if (z->gone)
                 (void) manager_rescan(z->manager);
@@ -175,6 +176,16 @@ void manager_job_removed(Manager *m, const char *job, const char *result)
                                         operation_kind_to_string(o->kind), result);
                         break;
                 case OPERATION_INSTALL:
+                        if (!ok) {
+                                _cleanup_free_ char *why = boot_failure(z);
+                                sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                                (void) zone_set_index_state(z, ZONE_STATE_CONFIGURED, &error);
+                                sd_bus_error_free(&error);
+                                operation_finish(o, -EIO, KZ_ERROR_BOOT_FAILED, "the installer did not start: %s",
+                                        why ?: "see the zone's journal");
+                        }
+                        break;
                 case OPERATION_CLONE:
                 case OPERATION_ATTACH:
                 case OPERATION_DETACH:
@@ -203,6 +214,15 @@ void manager_unit_state_changed(Zone *z)
         Operation *o = z->operation;
         int r;
 
+        if (o && o->kind == OPERATION_INSTALL && o->installer_running && !o->job && z->active_state &&
+            (streq(z->active_state, "inactive") || streq(z->active_state, "failed"))) {
+                /* the installer powered the guest off: the zone is installed */
+                o->installer_running = false;
+                free(o->installer_iso);
+                o->installer_iso = NULL;
+                operation_installed(o);
+                return;
+        }
         if (!o || o->kind != OPERATION_SHUTDOWN || !o->powered_down || o->job)
                 return;
         if (!z->active_state || !(streq(z->active_state, "inactive") || streq(z->active_state, "failed")))
@@ -423,6 +443,39 @@ void operation_installed(Operation *o)
 {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
+
+        if (o->installer_iso && !o->installer_running) {
+                /* install -b: the disk is ready; now the installer runs from the ISO, and the
+                 * zone is incomplete until the guest powers off */
+                _cleanup_free_ char *note = manager_path(o->zone->manager, ZONE_RUN_DIR "/%s.installer", o->zone->name);
+                _cleanup_free_ char *line = NULL, *dir = manager_path(o->zone->manager, ZONE_RUN_DIR);
+
+                if (o->created) {
+                        (void) zone_record_created(o->zone, o->created);
+                        free(o->created);
+                        o->created = NULL;
+                }
+                if (!note || !dir || asprintf(&line, "%s\n", o->installer_iso) < 0) {
+                        operation_finish(o, -ENOMEM, NULL, "out of memory");
+                        return;
+                }
+                (void) mkdir(dir, 0755);
+                r = write_file_atomic(note, line, strlen(line), 0600);
+                if (r >= 0)
+                        r = zone_set_index_state(o->zone, ZONE_STATE_INCOMPLETE, &error);
+                if (r >= 0)
+                        r = operation_start_unit(o, "StartUnit");
+                if (r < 0) {
+                        operation_finish(o, r, error.name, "cannot boot the installer: %s",
+                                error.message ?: strerror(-r));
+                        sd_bus_error_free(&error);
+                        return;
+                }
+                o->installer_running = true;
+                log_info("zone '%s': the installer runs from %s; the zone is installed when it powers off",
+                        o->zone->name, o->installer_iso);
+                return;
+        }
 
         if (o->created) {
                 r = zone_record_created(o->zone, o->created);

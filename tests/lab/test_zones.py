@@ -6,6 +6,7 @@ the restarter can die without the zone noticing, the evacuation target is unit
 configuration, and bad requests get one clear message and a non-zero exit."""
 
 import re
+import subprocess
 import time
 
 import labtest
@@ -185,6 +186,38 @@ class Zones(labtest.LabTestCase):
                          .stdout.strip(), '0')
         self.zoneadm('host1', '-z', 'kz1', 'uninstall', '-F')
         self.assertEqual(self.state('host1', 'kz1'), 'configured')
+
+    def test_8_install_from_an_installer_iso(self):
+        # any file makes a CD-ROM; the "installer" here is the test guest, which we power off
+        self.exec('host1', 'sh', '-c', 'head -c 1048576 /dev/zero > /srv/shared/installer.iso')
+        p = subprocess.Popen([labtest.LAB, 'exec', 'host1', 'zoneadm', '-z', 'kz1', 'install', '-b',
+                              '/srv/shared/installer.iso'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.wait_for(lambda: self.state('host1', 'kz1') == 'incomplete' and
+                          self.exec('host1', 'systemctl', 'is-active', 'zone@kz1', check=False).stdout.strip()
+                          == 'active', timeout=60, msg='the installer to run')
+            blocks = self.exec('host1', 'python3', '-c', QMP_QUERY_BLOCK).stdout
+            self.assertIn('/srv/shared/installer.iso', blocks)
+            self.wait_for(lambda: 'kzguest: acpi: power button ready' in
+                          self.exec('host1', 'cat', '/var/log/zones/kz1.console').stdout.split('boot id=')[-1],
+                          timeout=60, msg='the installer guest to be ready')
+            # the installer is done: it powers the guest off
+            self.exec('host1', 'python3', '-c', QMP_QUERY_BLOCK.replace('query-block', 'system_powerdown'))
+            out, err = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn('Booting the installer from /srv/shared/installer.iso', out)
+        self.assertEqual(self.state('host1', 'kz1'), 'installed')
+
+
+QMP_QUERY_BLOCK = """
+import json, socket
+s = socket.socket(socket.AF_UNIX); s.connect('/run/kzones/kz1/control.sock'); f = s.makefile('rw')
+f.readline(); f.write(json.dumps({'execute': 'qmp_capabilities'}) + '\\n'); f.flush(); f.readline()
+f.write(json.dumps({'execute': 'query-block'}) + '\\n'); f.flush(); print(f.readline())
+"""
 
 
 if __name__ == '__main__':

@@ -1,0 +1,1014 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "pool.h"
+#include "size.h"
+#include "zone-store.h"
+
+#define HUGEPAGES_SYSFS "/sys/kernel/mm/hugepages"
+#define NODES_SYSFS "/sys/devices/system/node"
+
+static const char *const pool_state_table[_POOL_STATE_MAX] = {
+        [POOL_STATE_ONLINE] = "online",
+        [POOL_STATE_DEGRADED] = "degraded",
+        [POOL_STATE_MAINTENANCE] = "maintenance",
+        [POOL_STATE_DISABLED] = "disabled",
+};
+
+DEFINE_STRING_TABLE(pool_state, PoolState, _POOL_STATE_MAX)
+
+static char *pool_path(const char *root, const char *pool, const char *file)
+{
+        _cleanup_free_ char *rel = NULL;
+
+        if (asprintf(&rel, ZONE_POOL_DIR "/%s%s%s", pool, file ? "/" : "", file ?: "") < 0)
+                return NULL;
+        return path_join(root, rel);
+}
+
+/* ---- the record --------------------------------------------------------------------------- */
+
+void pool_record_done(PoolRecord *r)
+{
+        free(r->status);
+        *r = (PoolRecord) { .state = POOL_STATE_DISABLED };
+}
+
+uint64_t pool_record_added(const PoolRecord *r)
+{
+        uint64_t n = r->added;
+
+        for (size_t i = 0; i < POOL_NODES_MAX; i++)
+                n += r->added_node[i];
+        return n;
+}
+
+int pool_record_parse(const char *text, PoolRecord *ret)
+{
+        _cleanup_free_ char *buf = strdup(text);
+        PoolRecord r = { .state = POOL_STATE_DISABLED };
+        char *save = NULL;
+
+        if (!buf)
+                return -ENOMEM;
+        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *v = strchr(line, '=');
+
+                if (!v)
+                        continue;
+                *v++ = 0;
+                if (streq(line, "State")) {
+                        PoolState s = pool_state_from_string(v);
+                        if (s >= 0)
+                                r.state = s;
+                } else if (streq(line, "Status")) {
+                        free(r.status);
+                        r.status = strdup(v);
+                        if (!r.status)
+                                return -ENOMEM;
+                } else if (streq(line, "PageSize"))
+                        r.page_size = strtoull(v, NULL, 10);
+                else if (streq(line, "Added"))
+                        r.added = strtoull(v, NULL, 10);
+                else if (streq(line, "AddedNodes"))
+                        /* "N:pages N:pages" */
+                        for (char *p = v; *p;) {
+                                char *end;
+                                unsigned long node = strtoul(p, &end, 10);
+                                if (*end != ':' || node >= POOL_NODES_MAX)
+                                        break;
+                                r.added_node[node] = strtoull(end + 1, &end, 10);
+                                p = end + strspn(end, " ");
+                        }
+        }
+        *ret = r;
+        return 0;
+}
+
+int pool_record_format(const PoolRecord *r, char **ret)
+{
+        char nodes[POOL_NODES_MAX * 24] = "";
+        size_t k = 0;
+
+        for (size_t i = 0; i < POOL_NODES_MAX; i++)
+                if (r->added_node[i])
+                        k += (size_t) snprintf(nodes + k, sizeof(nodes) - k, "%s%zu:%" PRIu64, k ? " " : "", i,
+                                r->added_node[i]);
+        /* the status is one line */
+        if (asprintf(ret, "State=%s\nStatus=%s\nPageSize=%" PRIu64 "\nAdded=%" PRIu64 "\nAddedNodes=%s\n",
+                    pool_state_to_string(r->state), r->status ?: "", r->page_size, r->added, nodes) < 0)
+                return -ENOMEM;
+        for (char *p = strstr(*ret, "Status=") + 7; *p && *p != '\n'; p++)
+                if (*p == '\r')
+                        *p = ' ';
+        return 0;
+}
+
+int pool_record_read(const char *root, const char *pool, PoolRecord *ret)
+{
+        _cleanup_free_ char *path = pool_path(root, pool, POOL_RECORD), *buf = NULL;
+        size_t size;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = read_file_bounded(path, 16 * 1024, &buf, &size);
+        if (r < 0)
+                return r;
+        return pool_record_parse(buf, ret);
+}
+
+int pool_record_write(const char *root, const char *pool, const PoolRecord *rec)
+{
+        _cleanup_free_ char *dir = pool_path(root, pool, NULL), *path = pool_path(root, pool, POOL_RECORD),
+                            *text = NULL;
+        int r;
+
+        if (!dir || !path)
+                return -ENOMEM;
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        r = pool_record_format(rec, &text);
+        if (r < 0)
+                return r;
+        return write_file_atomic(path, text, strlen(text), 0644);
+}
+
+/* ---- who holds memory in the pool ------------------------------------------------------------ */
+
+char *pool_holder_zone(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+        const char *name = slash ? slash + 1 : path;
+        size_t len = strlen(name);
+
+        if (len > 10 && streq(name + len - 10, " (deleted)"))
+                len -= 10;
+        return strndup(name, len);
+}
+
+void pool_holders_free(PoolHolder *h, size_t n)
+{
+        for (size_t i = 0; h && i < n; i++)
+                free(h[i].zone);
+        free(h);
+}
+
+static bool dev_in(const PoolExtent *l, size_t n, dev_t dev)
+{
+        for (size_t i = 0; i < n; i++)
+                if (l[i].dev == dev)
+                        return true;
+        return false;
+}
+
+typedef struct HolderList {
+        PoolHolder *h;
+        size_t n, cap;
+} HolderList;
+
+static int holder_add(HolderList *l, dev_t dev, ino_t ino, uint64_t size, const char *path, pid_t pid)
+{
+        for (size_t i = 0; i < l->n; i++)
+                if (l->h[i].dev == dev && l->h[i].ino == ino) {
+                        if (size > l->h[i].size)
+                                l->h[i].size = size;
+                        return 0;
+                }
+        if (l->n >= POOL_HOLDERS_MAX)
+                return 0;
+        if (l->n == l->cap) {
+                PoolHolder *t = realloc(l->h, (l->cap + 16) * sizeof(*t));
+                if (!t)
+                        return -ENOMEM;
+                l->h = t;
+                l->cap += 16;
+        }
+        l->h[l->n] = (PoolHolder) { .dev = dev, .ino = ino, .size = size, .pid = pid, .zone = pool_holder_zone(path) };
+        if (!l->h[l->n].zone)
+                return -ENOMEM;
+        l->n++;
+        return 0;
+}
+
+/* Files of the pool that process pid has open. */
+static int scan_fds(int proc, const char *pid_s, pid_t pid, const PoolExtent *l, size_t n, HolderList *out)
+{
+        _cleanup_free_ char *rel = NULL;
+        struct dirent *de;
+        DIR *d;
+        int fd, r = 0;
+
+        if (asprintf(&rel, "%s/fd", pid_s) < 0)
+                return -ENOMEM;
+        fd = openat(proc, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return 0; /* gone, or not ours to look at */
+        d = fdopendir(fd);
+        if (!d) {
+                (void) close(fd);
+                return 0;
+        }
+        while ((de = readdir(d)) && r >= 0) {
+                char target[PATH_MAX];
+                struct stat st;
+                ssize_t k;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode) || !dev_in(l, n, st.st_dev))
+                        continue;
+                k = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+                if (k < 0)
+                        continue;
+                target[k] = 0;
+                r = holder_add(out, st.st_dev, st.st_ino, (uint64_t) st.st_size, target, pid);
+        }
+        closedir(d);
+        return r;
+}
+
+/* Files of the pool that process pid has mapped (it may have closed them). */
+static int scan_maps(int proc, const char *pid_s, pid_t pid, const PoolExtent *l, size_t n, HolderList *out)
+{
+        _cleanup_free_ char *rel = NULL, *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t len = 0;
+        int fd, r = 0;
+
+        if (asprintf(&rel, "%s/maps", pid_s) < 0)
+                return -ENOMEM;
+        fd = openat(proc, rel, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        f = fdopen(fd, "re");
+        if (!f) {
+                (void) close(fd);
+                return 0;
+        }
+        while (r >= 0 && getline(&line, &len, f) > 0) {
+                unsigned long long start, end, offset, inode;
+                unsigned maj, min;
+                char perms[8];
+                int pos = 0;
+                char *path;
+
+                if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms, &offset, &maj, &min, &inode,
+                            &pos) < 7 || pos == 0)
+                        continue;
+                if (inode == 0 || !dev_in(l, n, makedev(maj, min)))
+                        continue;
+                path = line + pos;
+                path[strcspn(path, "\n")] = 0;
+                r = holder_add(out, makedev(maj, min), (ino_t) inode, end - start, path, pid);
+        }
+        return r;
+}
+
+static int holder_cmp(const void *a, const void *b)
+{
+        const PoolHolder *x = a, *y = b;
+        int c = strcmp(x->zone, y->zone);
+
+        return c ? c : (x->ino > y->ino) - (x->ino < y->ino);
+}
+
+int pool_holders(const PoolExtent *l, size_t n, PoolHolder **ret, size_t *ret_n)
+{
+        _cleanup_close_ int proc = -EBADF;
+        HolderList out = {};
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        *ret = NULL;
+        *ret_n = 0;
+        if (n == 0)
+                return 0;
+        proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (proc < 0)
+                return -errno;
+        d = opendir("/proc");
+        if (!d)
+                return -errno;
+        while ((de = readdir(d)) && r >= 0) {
+                pid_t pid;
+
+                if (!isdigit((unsigned char) de->d_name[0]))
+                        continue;
+                pid = (pid_t) strtol(de->d_name, NULL, 10);
+                r = scan_fds(proc, de->d_name, pid, l, n, &out);
+                if (r >= 0)
+                        r = scan_maps(proc, de->d_name, pid, l, n, &out);
+        }
+        closedir(d);
+        if (r < 0) {
+                pool_holders_free(out.h, out.n);
+                return r;
+        }
+        if (out.n > 1)
+                qsort(out.h, out.n, sizeof(*out.h), holder_cmp);
+        *ret = out.h;
+        *ret_n = out.n;
+        return 0;
+}
+
+char *pool_holders_format(const PoolHolder *h, size_t n)
+{
+        char *s = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&s, &len);
+
+        if (!f)
+                return NULL;
+        fputs(n == 1 ? "zone " : "zones ", f);
+        for (size_t i = 0; i < n; i++) {
+                char a[SIZE_FORMAT_MAX];
+                fprintf(f, "%s%s (%s)", i ? ", " : "", h[i].zone, size_format(h[i].size, a, sizeof(a)));
+        }
+        if (fclose(f) != 0) {
+                free(s);
+                return NULL;
+        }
+        return s;
+}
+
+/* ---- planning ----------------------------------------------------------------------------------- */
+
+int pool_plan_resize(const uint64_t *size, const uint64_t *used, size_t n, uint64_t target, PoolPlan *ret,
+                KzError *e)
+{
+        PoolPlan p = {};
+        uint64_t kept = 0, unused = 0;
+        size_t n_unused = 0, n_kept = 0;
+        char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
+
+        if (n > ZONE_POOL_EXTENTS_MAX)
+                return kz_error_set(e, E2BIG, "the pool has %zu parts, more than %u.", n, ZONE_POOL_EXTENTS_MAX);
+        for (size_t i = 0; i < n; i++)
+                if (used[i] > 0) {
+                        kept += size[i];
+                        n_kept++;
+                } else {
+                        unused += size[i];
+                        n_unused++;
+                }
+        if (kept > target)
+                return kz_error_set(e, EBUSY, "cannot shrink to %s while zones hold memory in %s of it; halt them "
+                        "and reload again.", size_format(target, a, sizeof(a)), size_format(kept, b, sizeof(b)));
+        /* nothing to do: the part no zone uses is already one extent of the right size */
+        if ((n_unused == 1 && unused == target - kept) || (n_unused == 0 && kept == target)) {
+                *ret = p;
+                return 0;
+        }
+        if (target > kept && n_kept + 1 > ZONE_POOL_EXTENTS_MAX)
+                return kz_error_set(e, E2BIG, "cannot grow: the pool already has %u parts in use.",
+                        ZONE_POOL_EXTENTS_MAX);
+        for (size_t i = 0; i < n; i++)
+                if (used[i] == 0) {
+                        p.release[i] = true;
+                        p.n_release++;
+                }
+        p.reserve = target - kept;
+        *ret = p;
+        return 0;
+}
+
+/* ---- the host's huge page counts ------------------------------------------------------------- */
+
+static char *count_path(uint64_t page_size, int node, const char *file)
+{
+        char *p = NULL;
+
+        if (node < 0)
+                (void) asprintf(&p, HUGEPAGES_SYSFS "/hugepages-%" PRIu64 "kB/%s", page_size / SIZE_K, file);
+        else
+                (void) asprintf(&p, NODES_SYSFS "/node%d/hugepages/hugepages-%" PRIu64 "kB/%s", node,
+                        page_size / SIZE_K, file);
+        return p;
+}
+
+static int count_read(uint64_t page_size, int node, const char *file, uint64_t *ret)
+{
+        _cleanup_free_ char *path = count_path(page_size, node, file), *buf = NULL;
+        size_t size;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = read_file_bounded(path, 64, &buf, &size);
+        if (r < 0)
+                return r;
+        *ret = strtoull(buf, NULL, 10);
+        return 0;
+}
+
+static int count_write(uint64_t page_size, int node, uint64_t value)
+{
+        _cleanup_free_ char *path = count_path(page_size, node, "nr_hugepages");
+        _cleanup_close_ int fd = -EBADF;
+        char buf[32];
+        int len;
+
+        if (!path)
+                return -ENOMEM;
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        len = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", value);
+        if (write(fd, buf, (size_t) len) != len)
+                return errno > 0 ? -errno : -EIO;
+        return 0;
+}
+
+static uint64_t mem_available(void)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/meminfo", "re");
+        char line[256];
+        unsigned long long kb;
+
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+                        return kb * SIZE_K;
+        return UINT64_MAX;
+}
+
+/* Raises node's count (or the global one, node < 0) by `pages`; fails, leaving it as it
+ * was, when the kernel cannot find them all. */
+static int count_raise(uint64_t page_size, int node, uint64_t pages, KzError *e)
+{
+        uint64_t before, after;
+        char a[SIZE_FORMAT_MAX], where[32] = "";
+        int r;
+
+        if (node >= 0)
+                (void) snprintf(where, sizeof(where), " on NUMA node %d", node);
+        r = count_read(page_size, node, "nr_hugepages", &before);
+        if (r == -ENOENT && node >= 0)
+                return kz_error_set(e, ENOENT, "NUMA node %d has no %s pages on this host (config/lgrps).", node,
+                        size_format(page_size, a, sizeof(a)));
+        if (r < 0)
+                return kz_error_set(e, r, "cannot read the number of %s pages%s: %s.",
+                        size_format(page_size, a, sizeof(a)), where, strerror(-r));
+        r = count_write(page_size, node, before + pages);
+        if (r < 0 && r != -ENOMEM)
+                return kz_error_set(e, r, "cannot raise the number of %s pages%s: %s.",
+                        size_format(page_size, a, sizeof(a)), where, strerror(-r));
+        if (count_read(page_size, node, "nr_hugepages", &after) < 0)
+                after = before;
+        if (after < before + pages) {
+                (void) count_write(page_size, node, before);
+                return kz_error_set(e, ENOMEM, "only %" PRIu64 " of %" PRIu64 " more %s pages could be allocated%s "
+                        "(free memory is too fragmented or too small).", after > before ? after - before : 0, pages,
+                        size_format(page_size, a, sizeof(a)), where);
+        }
+        return 0;
+}
+
+/* Makes `pages` pages of page_size available for a reservation: from free pages
+ * nobody reserved, else by raising the host's count (on the pool's NUMA nodes: always
+ * there, spread evenly). What was added is counted in rec. */
+static int pages_provide(uint64_t page_size, uint64_t nodes, uint64_t pages, PoolRecord *rec, KzError *e)
+{
+        uint64_t avail = 0, need, n_nodes = 0, share[POOL_NODES_MAX] = {};
+        char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
+        int r;
+
+        if (nodes == 0) {
+                r = hugepage_available(page_size, &avail);
+                if (r < 0)
+                        return kz_error_set(e, r, "this host has no %s pages: %s.", size_format(page_size, a, sizeof(a)),
+                                strerror(-r));
+                need = pages > avail ? pages - avail : 0;
+        } else
+                need = pages;
+        if (need == 0)
+                return 0;
+        if (need * page_size > mem_available())
+                return kz_error_set(e, ENOMEM, "%" PRIu64 " more %s pages (%s) are needed but only %s of memory is "
+                        "available on this host.", need, size_format(page_size, a, sizeof(a)),
+                        size_format(need * page_size, b, sizeof(b)), size_format(mem_available() / SIZE_M * SIZE_M, c,
+                                sizeof(c)));
+        if (nodes == 0) {
+                r = count_raise(page_size, -1, need, e);
+                if (r < 0)
+                        return r;
+                rec->added += need;
+                rec->page_size = page_size;
+                return 0;
+        }
+        for (unsigned i = 0; i < POOL_NODES_MAX; i++)
+                if (nodes & (UINT64_C(1) << i))
+                        n_nodes++;
+        for (unsigned i = 0, k = 0; i < POOL_NODES_MAX; i++)
+                if (nodes & (UINT64_C(1) << i))
+                        share[i] = need / n_nodes + (k++ < need % n_nodes ? 1 : 0);
+        for (unsigned i = 0; i < POOL_NODES_MAX; i++) {
+                _cleanup_free_ char *dir = NULL;
+
+                if (!(nodes & (UINT64_C(1) << i)))
+                        continue;
+                if (asprintf(&dir, NODES_SYSFS "/node%u", i) < 0)
+                        r = -ENOMEM;
+                else if (access(dir, F_OK) < 0)
+                        r = kz_error_set(e, ENOENT, "NUMA node %u does not exist on this host (config/lgrps).", i);
+                else
+                        r = share[i] > 0 ? count_raise(page_size, (int) i, share[i], e) : 0;
+                if (r < 0) {
+                        /* give back what the nodes before this one gave */
+                        for (unsigned j = 0; j < i; j++) {
+                                uint64_t now;
+
+                                if (share[j] > 0 && count_read(page_size, (int) j, "nr_hugepages", &now) >= 0)
+                                        (void) count_write(page_size, (int) j, now > share[j] ? now - share[j] : 0);
+                        }
+                        return r;
+                }
+        }
+        for (unsigned i = 0; i < POOL_NODES_MAX; i++)
+                rec->added_node[i] += share[i];
+        rec->page_size = page_size;
+        return 0;
+}
+
+/* Lowers the host's counts by what the pool added, down to `keep` pages of it. */
+static void pages_give_back(PoolRecord *rec, uint64_t keep)
+{
+        uint64_t total = pool_record_added(rec);
+
+        if (rec->page_size == 0)
+                return;
+        for (int i = (int) POOL_NODES_MAX - 1; i >= -1 && total > keep; i--) {
+                uint64_t *added = i < 0 ? &rec->added : &rec->added_node[i];
+                uint64_t give = total - keep < *added ? total - keep : *added, now;
+
+                if (give == 0)
+                        continue;
+                /* the kernel never frees reserved or used pages: a lower count only drops free ones */
+                if (count_read(rec->page_size, i, "nr_hugepages", &now) >= 0)
+                        (void) count_write(rec->page_size, i, now > give ? now - give : 0);
+                *added -= give;
+                total -= give;
+        }
+        if (pool_record_added(rec) == 0)
+                rec->page_size = 0;
+}
+
+/* ---- extents -------------------------------------------------------------------------------- */
+
+static int extent_reserve(const char *root, const char *pool, unsigned index, uint64_t size, uint64_t page_size,
+                uint64_t nodes, PoolRecord *rec, KzError *e)
+{
+        _cleanup_free_ char *dir = pool_path(root, pool, NULL), *path = NULL, *source = NULL, *options = NULL;
+        uint64_t added_before = pool_record_added(rec);
+        char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
+        int r;
+
+        if (!dir || asprintf(&path, "%s/%u", dir, index) < 0 || asprintf(&source, "memory-reserve@%s", pool) < 0 ||
+            asprintf(&options, "pagesize=%" PRIu64 "K,size=%" PRIu64 ",min_size=%" PRIu64 ",mode=0700",
+                    page_size / SIZE_K, size, size) < 0)
+                return -ENOMEM;
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return kz_error_set(e, errno, "cannot create %s: %m.", dir);
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return kz_error_set(e, errno, "cannot create %s: %m.", path);
+        r = pages_provide(page_size, nodes, size / page_size, rec, e);
+        if (r < 0) {
+                (void) rmdir(path);
+                return r;
+        }
+        if (mount(source, path, "hugetlbfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) < 0) {
+                r = -errno;
+                pages_give_back(rec, added_before);
+                (void) rmdir(path);
+                return kz_error_set(e, r, "cannot reserve %s of %s pages: %s.", size_format(size, a, sizeof(a)),
+                        size_format(page_size, b, sizeof(b)), r == -ENOMEM ? "the kernel could not reserve them" :
+                                strerror(-r));
+        }
+        return 0;
+}
+
+static void extent_release(const PoolExtent *x)
+{
+        if (umount2(x->path, UMOUNT_NOFOLLOW) < 0 && errno == EBUSY)
+                (void) umount2(x->path, MNT_DETACH | UMOUNT_NOFOLLOW);
+        (void) rmdir(x->path);
+}
+
+/* Files nobody holds (a launcher died between creating and unlinking one) keep their
+ * pages from the pool: remove them. */
+static void extents_clean(const PoolExtent *l, size_t n, const PoolHolder *h, size_t nh)
+{
+        for (size_t i = 0; i < n; i++) {
+                DIR *d = opendir(l[i].path);
+                struct dirent *de;
+
+                while (d && (de = readdir(d))) {
+                        struct stat st;
+                        bool held = false;
+
+                        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                                continue;
+                        for (size_t k = 0; k < nh && !held; k++)
+                                held = h[k].dev == st.st_dev && h[k].ino == st.st_ino;
+                        if (!held)
+                                (void) unlinkat(dirfd(d), de->d_name, 0);
+                }
+                if (d)
+                        closedir(d);
+        }
+}
+
+static unsigned free_index(const PoolExtent *l, size_t n, const PoolPlan *p)
+{
+        for (unsigned idx = 0;; idx++) {
+                bool taken = false;
+
+                for (size_t i = 0; i < n && !taken; i++)
+                        taken = l[i].index == idx && !(p && p->release[i]);
+                if (!taken)
+                        return idx;
+        }
+}
+
+/* A pool from nothing: the first page size of the candidates that can be had. */
+static int pool_create(const char *root, const char *pool, const PoolConfig *cfg, PoolRecord *rec, KzError *e)
+{
+        int r = -EINVAL;
+
+        for (size_t i = 0; i < cfg->n_candidates; i++) {
+                KzError attempt = {};
+                char a[SIZE_FORMAT_MAX];
+
+                r = extent_reserve(root, pool, 0, cfg->size, cfg->candidates[i], cfg->nodes, rec, &attempt);
+                if (r >= 0)
+                        return 0;
+                kz_error_clear(e);
+                (void) kz_error_set(e, r, "Cannot reserve %s for memory reservation pool '%s': %s",
+                        size_format(cfg->size, a, sizeof(a)), pool, kz_error_message(&attempt, r));
+        }
+        return r;
+}
+
+static bool has_candidate(const PoolConfig *cfg, uint64_t page_size)
+{
+        for (size_t i = 0; i < cfg->n_candidates; i++)
+                if (cfg->candidates[i] == page_size)
+                        return true;
+        return false;
+}
+
+int pool_apply(const char *root, const char *pool, const PoolConfig *cfg, PoolRecord *rec, KzError *e)
+{
+        PoolExtent *l = NULL;
+        PoolHolder *h = NULL;
+        size_t n = 0, nh = 0;
+        uint64_t sizes[ZONE_POOL_EXTENTS_MAX], used[ZONE_POOL_EXTENTS_MAX], page_size, total = 0;
+        char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
+        PoolPlan plan;
+        int r;
+
+        r = pool_extents(root, pool, &l, &n);
+        if (r < 0)
+                return kz_error_set(e, r, "cannot look at the pool's mounts: %s.", strerror(-r));
+        if (n == 0) {
+                pool_extents_free(l, n);
+                return pool_create(root, pool, cfg, rec, e);
+        }
+        r = pool_holders(l, n, &h, &nh);
+        if (r < 0) {
+                pool_extents_free(l, n);
+                return kz_error_set(e, r, "cannot tell which zones use the pool: %s.", strerror(-r));
+        }
+        extents_clean(l, n, h, nh);
+        pool_extents_free(l, n);
+        r = pool_extents(root, pool, &l, &n);
+        if (r < 0) {
+                pool_holders_free(h, nh);
+                return kz_error_set(e, r, "cannot look at the pool's mounts: %s.", strerror(-r));
+        }
+        page_size = n > 0 ? l[0].page_size : 0;
+        for (size_t i = 0; i < n && i < ZONE_POOL_EXTENTS_MAX; i++) {
+                sizes[i] = l[i].size;
+                used[i] = l[i].size - l[i].free;
+                total += l[i].size;
+        }
+
+        if (n > 0 && !has_candidate(cfg, page_size)) {
+                /* another page size: only a pool nobody uses can be made again */
+                if (nh > 0) {
+                        _cleanup_free_ char *who = pool_holders_format(h, nh);
+                        r = kz_error_set(e, EBUSY, "cannot change the page size from %s to %s while %s use%s the pool.",
+                                size_format(page_size, a, sizeof(a)), size_format(cfg->candidates[0], b, sizeof(b)),
+                                strna(who), nh == 1 ? "s" : "");
+                        goto finish;
+                }
+                for (size_t i = n; i > 0; i--)
+                        extent_release(&l[i - 1]);
+                pages_give_back(rec, 0);
+                r = pool_create(root, pool, cfg, rec, e);
+                if (r < 0) {
+                        /* put the old pool back, as far as the kernel lets us */
+                        KzError ignored = {};
+                        PoolConfig old = { .size = total, .nodes = cfg->nodes, .n_candidates = 1,
+                                .candidates = { page_size } };
+                        (void) pool_create(root, pool, &old, rec, &ignored);
+                }
+                goto finish;
+        }
+
+        r = pool_plan_resize(sizes, used, n, cfg->size, &plan, e);
+        if (r < 0 || (plan.n_release == 0 && plan.reserve == 0))
+                goto finish;
+        {
+                uint64_t released = 0;
+                unsigned idx = free_index(l, n, &plan);
+
+                for (size_t i = n; i > 0; i--)
+                        if (plan.release[i - 1]) {
+                                extent_release(&l[i - 1]);
+                                released += l[i - 1].size;
+                        }
+                if (plan.reserve > 0) {
+                        KzError attempt = {};
+
+                        r = extent_reserve(root, pool, idx, plan.reserve, page_size, cfg->nodes, rec, &attempt);
+                        if (r < 0) {
+                                KzError ignored = {};
+
+                                (void) kz_error_set(e, r, "cannot make the pool %s: %s", size_format(cfg->size, a, sizeof(a)),
+                                        kz_error_message(&attempt, r));
+                                if (released > 0)
+                                        (void) extent_reserve(root, pool, idx, released, page_size, cfg->nodes, rec,
+                                                &ignored);
+                                goto finish;
+                        }
+                }
+        }
+        r = 0;
+finish:
+        {
+                /* what the pool has now decides what it keeps of the pages it added */
+                PoolExtent *now = NULL;
+                size_t k = 0;
+                uint64_t pages = 0;
+
+                if (pool_extents(root, pool, &now, &k) >= 0) {
+                        for (size_t i = 0; i < k; i++)
+                                pages += now[i].size / now[i].page_size;
+                        pages_give_back(rec, pages);
+                        pool_extents_free(now, k);
+                }
+        }
+        pool_extents_free(l, n);
+        pool_holders_free(h, nh);
+        return r;
+}
+
+int pool_release(const char *root, const char *pool, PoolRecord *rec, KzError *e)
+{
+        _cleanup_free_ char *dir = pool_path(root, pool, NULL), *record = pool_path(root, pool, POOL_RECORD);
+        PoolExtent *l = NULL;
+        PoolHolder *h = NULL;
+        size_t n = 0, nh = 0;
+        int r;
+
+        if (!dir || !record)
+                return -ENOMEM;
+        r = pool_extents(root, pool, &l, &n);
+        if (r < 0)
+                return kz_error_set(e, r, "cannot look at the pool's mounts: %s.", strerror(-r));
+        r = pool_holders(l, n, &h, &nh);
+        if (r < 0) {
+                pool_extents_free(l, n);
+                return kz_error_set(e, r, "cannot tell which zones use the pool: %s.", strerror(-r));
+        }
+        if (nh > 0) {
+                _cleanup_free_ char *who = pool_holders_format(h, nh);
+                r = kz_error_set(e, EBUSY, "Memory reservation pool '%s' is in use by %s: the reservation is kept "
+                        "until %s halted.", pool, strna(who), nh == 1 ? "that zone is" : "those zones are");
+                pool_extents_free(l, n);
+                pool_holders_free(h, nh);
+                return r;
+        }
+        extents_clean(l, n, h, nh);
+        for (size_t i = n; i > 0; i--)
+                extent_release(&l[i - 1]);
+        pool_extents_free(l, n);
+        pool_holders_free(h, nh);
+        pages_give_back(rec, 0);
+        (void) unlink(record);
+        (void) rmdir(dir);
+        return 0;
+}
+
+/* ---- status --------------------------------------------------------------------------------- */
+
+void pool_status_done(PoolStatus *s)
+{
+        free(s->name);
+        free(s->status);
+        pool_extents_free(s->extents, s->n_extents);
+        pool_holders_free(s->holders, s->n_holders);
+        pool_settings_done(&s->settings);
+        *s = (PoolStatus) {};
+}
+
+int pool_status(const char *root, const char *pool, bool holders, PoolStatus *ret)
+{
+        PoolStatus s = { .state = POOL_STATE_DISABLED };
+        PoolRecord rec = { .state = POOL_STATE_DISABLED };
+        uint64_t sizes[HUGEPAGE_SIZES_MAX];
+        size_t n_sizes;
+        int r;
+
+        if (!pool_name_is_valid(pool))
+                return -EINVAL;
+        s.name = strdup(pool);
+        if (!s.name)
+                return -ENOMEM;
+        r = pool_extents(root, pool, &s.extents, &s.n_extents);
+        if (r < 0)
+                goto fail;
+        for (size_t i = 0; i < s.n_extents; i++) {
+                s.page_size = s.extents[i].page_size;
+                s.total += s.extents[i].size;
+                s.free += s.extents[i].free;
+        }
+        s.used = s.total - s.free;
+        if (holders) {
+                r = pool_holders(s.extents, s.n_extents, &s.holders, &s.n_holders);
+                if (r < 0)
+                        goto fail;
+        }
+        r = pool_record_read(root, pool, &rec);
+        if (r < 0 && r != -ENOENT)
+                goto fail;
+        if (s.n_extents > 0)
+                s.state = rec.state == POOL_STATE_DISABLED ? POOL_STATE_ONLINE : rec.state;
+        else
+                s.state = rec.state == POOL_STATE_MAINTENANCE ? POOL_STATE_MAINTENANCE : POOL_STATE_DISABLED;
+        if (s.state == POOL_STATE_DISABLED)
+                s.status = strdup("");
+        else
+                s.status = TAKE_PTR(rec.status);
+        pool_record_done(&rec);
+        if (!s.status)
+                s.status = strdup("");
+        if (!s.status) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = pool_settings_load(root, pool, &s.settings);
+        if (r < 0)
+                goto fail;
+        n_sizes = hugepage_sizes(sizes);
+        (void) pool_config_parse(&s.settings, sizes, n_sizes, &s.config, &s.config_error);
+        *ret = s;
+        return 0;
+fail:
+        pool_record_done(&rec);
+        pool_status_done(&s);
+        return r;
+}
+
+static int strv_add_unique(char ***l, size_t *n, const char *s)
+{
+        char **t;
+
+        for (size_t i = 0; i < *n; i++)
+                if (streq((*l)[i], s))
+                        return 0;
+        if (*n >= 1024)
+                return 0;
+        t = realloc(*l, (*n + 2) * sizeof(char *));
+        if (!t)
+                return -ENOMEM;
+        *l = t;
+        t[*n] = strdup(s);
+        if (!t[*n])
+                return -ENOMEM;
+        t[++*n] = NULL;
+        return 0;
+}
+
+/* "memory-reserve@NAME.service" or "…service.d": NAME, if that is what it is */
+static bool instance_of(const char *file, char *buf, size_t len)
+{
+        const char *prefix = "memory-reserve@", *at, *end;
+
+        if (strncmp(file, prefix, strlen(prefix)) != 0)
+                return false;
+        at = file + strlen(prefix);
+        end = strstr(at, ".service");
+        if (!end || end == at || (size_t) (end - at) >= len || !(streq(end, ".service") || streq(end, ".service.d")))
+                return false;
+        memcpy(buf, at, (size_t) (end - at));
+        buf[end - at] = 0;
+        return pool_name_is_valid(buf);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int pool_names(const char *root, char ***ret)
+{
+        static const char *const dirs[] = { "/etc/systemd/system", "/run/systemd/system",
+                "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system" };
+        char **l = NULL;
+        size_t n = 0;
+        int r;
+
+        r = strv_add_unique(&l, &n, "zones");
+        for (size_t d = 0; d < ELEMENTSOF(dirs) + 1 && r >= 0; d++) {
+                _cleanup_free_ char *dir = path_join(root, d < ELEMENTSOF(dirs) ? dirs[d] : ZONE_POOL_DIR);
+                struct dirent *de;
+                DIR *dp;
+
+                if (!dir) {
+                        r = -ENOMEM;
+                        break;
+                }
+                dp = opendir(dir);
+                while (dp && (de = readdir(dp)) && r >= 0) {
+                        char name[64];
+                        size_t len = strlen(de->d_name);
+
+                        if (d == ELEMENTSOF(dirs)) {
+                                /* the pools' own directories */
+                                if (pool_name_is_valid(de->d_name))
+                                        r = strv_add_unique(&l, &n, de->d_name);
+                        } else if (instance_of(de->d_name, name, sizeof(name)))
+                                r = strv_add_unique(&l, &n, name);
+                        else if (len > 6 && (streq(de->d_name + len - 6, ".wants") ||
+                                                    (len > 9 && streq(de->d_name + len - 9, ".requires")))) {
+                                /* enabled: WantedBy= links */
+                                _cleanup_free_ char *sub = NULL;
+                                DIR *wp;
+                                struct dirent *we;
+
+                                if (asprintf(&sub, "%s/%s", dir, de->d_name) < 0) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                wp = opendir(sub);
+                                while (wp && (we = readdir(wp)) && r >= 0)
+                                        if (instance_of(we->d_name, name, sizeof(name)))
+                                                r = strv_add_unique(&l, &n, name);
+                                if (wp)
+                                        closedir(wp);
+                        }
+                }
+                if (dp)
+                        closedir(dp);
+        }
+        if (r < 0) {
+                strv_freep(&l);
+                return r;
+        }
+        qsort(l, n, sizeof(char *), str_cmp);
+        *ret = l;
+        return 0;
+}
+
+int pool_can_host(const PoolStatus *s, uint64_t page_size, uint64_t size, char **ret_reason)
+{
+        char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX], d[SIZE_FORMAT_MAX];
+        uint64_t largest = 0;
+        int k;
+
+        for (size_t i = 0; i < s->n_extents; i++)
+                if (s->extents[i].free > largest)
+                        largest = s->extents[i].free;
+        if (s->n_extents == 0)
+                k = asprintf(ret_reason, "memory reservation pool '%s' is not reserved on this host", s->name);
+        else if (s->state == POOL_STATE_MAINTENANCE)
+                k = asprintf(ret_reason, "memory reservation pool '%s' is in maintenance: %s", s->name,
+                        isempty(s->status) ? "its unit is not active" : s->status);
+        else if (page_size > 0 && s->page_size < page_size)
+                k = asprintf(ret_reason, "memory reservation pool '%s' has %s pages, smaller than the zone's %s pages",
+                        s->name, size_format(s->page_size, a, sizeof(a)), size_format(page_size, b, sizeof(b)));
+        else if (size == 0 || size % s->page_size != 0)
+                k = asprintf(ret_reason, "%s is not a multiple of the page size %s of memory reservation pool '%s'",
+                        size_format(size, a, sizeof(a)), size_format(s->page_size, b, sizeof(b)), s->name);
+        else if (pool_extent_fit(s->extents, s->n_extents, size) < 0)
+                k = asprintf(ret_reason, "memory reservation pool '%s' has %s free of %s%s%s, not %s", s->name,
+                        size_format(s->free, a, sizeof(a)), size_format(s->total, b, sizeof(b)),
+                        largest < s->free ? ", at most in one piece " : "",
+                        largest < s->free ? size_format(largest, c, sizeof(c)) : "", size_format(size, d, sizeof(d)));
+        else {
+                k = asprintf(ret_reason, "memory reservation pool '%s' can take %s: %s free of %s, in %s pages", s->name,
+                        size_format(size, a, sizeof(a)), size_format(s->free, b, sizeof(b)),
+                        size_format(s->total, c, sizeof(c)), size_format(s->page_size, d, sizeof(d)));
+                return k < 0 ? -ENOMEM : 1;
+        }
+        return k < 0 ? -ENOMEM : 0;
+}

@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Memory reservation pools on a private bus, in a scratch root.
+
+What this tier can honestly show: the interface matches the XML that documents it,
+the pools' unit configuration (drop-ins) is read and checked as memory-reserve(8)
+says, bad configurations are refused with the guide's messages by the pool service
+itself before it touches the kernel, mrpstat prints what the bus says, CanHost
+answers for a pool that is not reserved, and the generator gives zones the
+dependency on their pool. Reserving needs real huge pages and hugetlbfs mounts:
+that is the lab's (tests/lab/test_memory_reserve.py)."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+from bustest import BUILD, BUS_CONFIG, SOURCE
+
+SERVICE = 'org.kzones.MemoryReserve1'
+MANAGER = ('/org/kzones/MemoryReserve1', 'org.kzones.MemoryReserve1.Manager')
+POOL_IFACE = 'org.kzones.MemoryReserve1.Pool'
+UNSUPPORTED = 'Invalid service configuration: unsupported page size in config/pagesize.'
+KEEPER = os.path.join(BUILD, 'services/memory-reserve/kzones-memory-reserve')
+
+
+def pool_path(name):
+    return '/org/kzones/MemoryReserve1/pool/' + ''.join(c if c.isalnum() else '_%02x' % ord(c) for c in name)
+
+
+def members(iface_element):
+    out = set()
+    for m in iface_element.findall('method'):
+        args = tuple((a.get('name'), a.get('type'), a.get('direction', 'in')) for a in m.findall('arg'))
+        out.add(('method', m.get('name'), args))
+    for s in iface_element.findall('signal'):
+        out.add(('signal', s.get('name'), tuple((a.get('name'), a.get('type')) for a in s.findall('arg'))))
+    for p in iface_element.findall('property'):
+        out.add(('property', p.get('name'), p.get('type'), p.get('access')))
+    return out
+
+
+class PoolBus(unittest.TestCase):
+    """A private bus, a scratch root and kzones-memory-reserved, per test."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix='kzones-mrp-bus-')
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        os.chmod(self.tmp, 0o755)
+        self.root = os.path.join(self.tmp, 'root')
+        os.mkdir(self.root)
+        conf = os.path.join(self.tmp, 'bus.conf')
+        sock = os.path.join(self.tmp, 'bus')
+        with open(conf, 'w') as f:
+            f.write(BUS_CONFIG.format(path=sock))
+        bus_log = open(os.path.join(self.tmp, 'dbus.log'), 'w')
+        self.addCleanup(bus_log.close)
+        self.bus = subprocess.Popen(['dbus-daemon', '--config-file=' + conf, '--nofork', '--print-address'],
+                                    stdout=subprocess.PIPE, stderr=bus_log, text=True)
+        self.addCleanup(self.stop, self.bus)
+        self.bus.stdout.readline()
+        self.bus.stdout.close()
+        self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS='unix:path=' + sock, KZONES_ROOT=self.root,
+                        KZONES_DATA_DIR=os.path.join(SOURCE, 'templates'))
+        self.log = open(os.path.join(self.tmp, 'daemon.log'), 'w')
+        self.addCleanup(self.log.close)
+        self.daemon = subprocess.Popen([os.path.join(BUILD, 'services/memory-reserve/kzones-memory-reserved')],
+                                       env=self.env, stderr=self.log)
+        self.addCleanup(self.stop, self.daemon)
+        deadline = time.monotonic() + 10
+        while self.busctl('status', SERVICE, check=False).returncode != 0:
+            self.assertLess(time.monotonic(), deadline, 'kzones-memory-reserved did not come up')
+            time.sleep(0.02)
+
+    @staticmethod
+    def stop(p):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def run_cmd(self, argv, check=True):
+        p = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=60)
+        if check and p.returncode != 0:
+            self.fail(f'{" ".join(argv)} failed ({p.returncode}): {p.stderr}')
+        return p
+
+    def busctl(self, *args, check=True):
+        return self.run_cmd(['busctl', '--system'] + list(args), check=check)
+
+    def call(self, method, sig='', *args, check=True):
+        a = ['--json=short', 'call', SERVICE, MANAGER[0], MANAGER[1], method]
+        if sig:
+            a += [sig] + [str(x) for x in args]
+        p = self.busctl(*a, check=check)
+        return json.loads(p.stdout)['data'] if p.returncode == 0 else p
+
+    def prop(self, pool, name):
+        p = self.busctl('--json=short', 'get-property', SERVICE, pool_path(pool), POOL_IFACE, name)
+        return json.loads(p.stdout)['data']
+
+    def dropin(self, unit_dir, name, text, base='etc/systemd/system'):
+        d = os.path.join(self.root, base, unit_dir)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, name), 'w') as f:
+            f.write(text)
+
+    def pools(self):
+        return {p[0]: p[1:] for p in self.call('ListPools')[0]}
+
+
+class Interface(PoolBus):
+
+    def xml(self, iface):
+        tree = ET.parse(os.path.join(SOURCE, 'bus-interfaces', iface + '.xml'))
+        return tree.getroot().find(f"interface[@name='{iface}']")
+
+    def live(self, path, iface):
+        p = self.busctl('introspect', '--xml-interface', SERVICE, path)
+        return ET.fromstring(p.stdout).find(f"interface[@name='{iface}']")
+
+    def test_manager_matches_its_xml(self):
+        self.assertEqual(members(self.live(*MANAGER)), members(self.xml(MANAGER[1])))
+
+    def test_pool_matches_its_xml(self):
+        self.assertEqual(members(self.live(pool_path('zones'), POOL_IFACE)), members(self.xml(POOL_IFACE)))
+
+
+class Configuration(PoolBus):
+
+    def test_the_default_pool_exists_disabled(self):
+        self.assertEqual(self.pools(), {'zones': ['disabled', 0, 0, 0, 0, pool_path('zones')]})
+        self.assertEqual(self.prop('zones', 'Unit'), 'memory-reserve@zones.service')
+        self.assertEqual(self.prop('zones', 'ConfigurationError'),
+                         'Invalid service configuration: config/size is not set.')
+        self.assertEqual(self.prop('zones', 'Zones'), [])
+
+    def test_drop_ins_are_the_configuration(self):
+        # every pool gets the template's drop-in; db's own drop-in overrides its size
+        self.dropin('memory-reserve@.service.d', '10-all.conf',
+                    '[X-Kzones]\nSize=1G\nPageSizePolicy=fixed\nPageSize=2M\n', base='usr/lib/systemd/system')
+        self.dropin('memory-reserve@db.service.d', '20-db.conf', '[X-Kzones]\nSize=4G\nLGroups=0-1,3\n')
+        self.assertEqual(sorted(self.pools()), ['db', 'zones'])
+        self.assertEqual(self.prop('db', 'Size'), 4 << 30)
+        self.assertEqual(self.prop('db', 'PageSizePolicy'), 'fixed')
+        self.assertEqual(self.prop('db', 'ConfiguredPageSize'), 2 << 20)
+        self.assertEqual(self.prop('db', 'LGroups'), [0, 1, 3])
+        self.assertEqual(self.prop('db', 'Type'), 'kz')
+        self.assertEqual(self.prop('zones', 'Size'), 1 << 30)
+        if os.path.isdir('/sys/kernel/mm/hugepages/hugepages-2048kB'):
+            self.assertEqual(self.prop('db', 'ConfigurationError'), '')
+
+    def test_an_enabled_pool_is_known(self):
+        self.dropin('sysinit.target.wants', 'memory-reserve@web.service', '')
+        self.assertIn('web', self.pools())
+
+    def test_unsupported_page_size_has_the_guides_message(self):
+        self.dropin('memory-reserve@odd.service.d', '50.conf', '[X-Kzones]\nSize=512M\nPageSize=4M\n')
+        self.assertEqual(self.prop('odd', 'ConfigurationError'), UNSUPPORTED)
+
+    def test_unknown_and_invalid_pools(self):
+        p = self.call('GetPool', 's', 'nosuch', check=False)
+        self.assertIn("No such memory reservation pool: 'nosuch'", p.stderr)
+        p = self.call('GetPool', 's', '../etc', check=False)
+        self.assertIn("'../etc' is not a valid memory reservation pool name", p.stderr)
+        self.assertEqual(self.call('GetPool', 's', 'zones'), [pool_path('zones')])
+
+    def test_can_host_says_why_not(self):
+        self.assertEqual(self.call('CanHost', 'stt', 'zones', 2 << 20, 256 << 20),
+                         [False, "memory reservation pool 'zones' is not reserved on this host"])
+        p = self.call('CanHost', 'stt', 'a b', 0, 1, check=False)
+        self.assertIn("'a b' is not a valid memory reservation pool name", p.stderr)
+
+
+class Keeper(PoolBus):
+    """The pool service refuses a configuration before it touches the kernel."""
+
+    def keeper(self, *args):
+        return self.run_cmd([KEEPER] + list(args), check=False)
+
+    def test_unsupported_page_size_fails_the_unit(self):
+        self.dropin('memory-reserve@odd.service.d', '50.conf', '[X-Kzones]\nSize=512M\nPageSizePolicy=fixed\nPageSize=1M\n')
+        p = self.keeper('start', 'odd')
+        self.assertEqual(p.returncode, 78)    # RestartPreventExitStatus: not retried
+        # one line, the guide's (with the journal's priority prefix)
+        self.assertEqual(p.stderr.strip().splitlines(), ['<3>' + UNSUPPORTED])
+        self.assertEqual(self.prop('odd', 'State'), 'maintenance')
+        self.assertEqual(self.prop('odd', 'StatusText'), UNSUPPORTED)
+        self.assertEqual(self.prop('odd', 'TotalMemory'), 0)
+        with open('/proc/self/mountinfo') as f:
+            self.assertNotIn(self.root, f.read())
+
+    def test_no_configuration_fails_the_unit(self):
+        p = self.keeper('start', 'zones')
+        self.assertEqual(p.returncode, 78)
+        self.assertEqual(p.stderr.strip(), '<3>Invalid service configuration: config/size is not set.')
+        self.assertEqual(self.pools()['zones'][0], 'maintenance')
+
+    def test_bad_names_and_usage(self):
+        self.assertEqual(self.keeper('start', '../../x').returncode, 78)
+        self.assertEqual(self.keeper('frobnicate', 'zones').returncode, 2)
+
+
+class Mrpstat(PoolBus):
+
+    def mrpstat(self, *args):
+        return self.run_cmd([os.path.join(BUILD, 'cli/mrpstat')] + list(args), check=False)
+
+    def test_table_and_parsable(self):
+        self.dropin('memory-reserve@db.service.d', '50.conf', '[X-Kzones]\nSize=1G\n')
+        p = self.mrpstat()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.splitlines()
+        self.assertEqual(lines[0].split(), ['POOL', 'TOTAL_MEM', 'USED_MEM', 'FREE_MEM', 'PAGESIZE', 'STATE'])
+        self.assertEqual([l.split() for l in lines[1:]],
+                         [['db', '0', '0', '0', '-', 'disabled'], ['zones', '0', '0', '0', '-', 'disabled']])
+        p = self.mrpstat('-p', 'zones')
+        self.assertEqual(p.stdout, 'zones:0:0:0:0:disabled:\n')
+
+    def test_unknown_pool(self):
+        p = self.mrpstat('nosuch')
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr, "mrpstat: pool 'nosuch': No such memory reservation pool\n")
+        self.assertEqual(self.mrpstat('-x').returncode, 2)
+
+
+class Generator(unittest.TestCase):
+    """Zones with a pool want and follow its unit."""
+
+    def test_drop_in_for_zones_with_a_pool(self):
+        tmp = tempfile.mkdtemp(prefix='kzones-mrp-gen-')
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        root, out = os.path.join(tmp, 'root'), os.path.join(tmp, 'generator')
+        os.makedirs(root)
+        os.makedirs(out)
+        env = dict(os.environ, KZONES_ROOT=root, KZONES_DATA_DIR=os.path.join(SOURCE, 'templates'))
+        zonecfg = os.path.join(BUILD, 'cli/zonecfg')
+        subprocess.run([zonecfg, '-R', root, '-z', 'kz1',
+                        'create; select capped-memory; clear pagesize-policy; set memory-reserve=zones; end'],
+                       env=env, check=True, capture_output=True)
+        subprocess.run([zonecfg, '-R', root, '-z', 'kz2', 'create'], env=env, check=True, capture_output=True)
+        p = subprocess.run([os.path.join(BUILD, 'services/memory-reserve/kzones-memory-reserve-generator'),
+                            out, out, out], env=env, capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(out, 'zone@kz1.service.d/50-memory-reserve.conf')) as f:
+            text = f.read()
+        self.assertIn('[Unit]\nWants=memory-reserve@zones.service\nAfter=memory-reserve@zones.service\n', text)
+        self.assertFalse(os.path.exists(os.path.join(out, 'zone@kz2.service.d')))
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)
