@@ -1013,7 +1013,7 @@ static int verb_clone(sd_bus *bus)
         r = sd_bus_message_append(m, "s", arg_clone_source);
         if (r < 0)
                 return log_request_error(r);
-        return zone_method_call(bus, m, TIMEOUT_STORAGE);
+        return zone_method_call_progress(bus, m, TIMEOUT_STORAGE);
 }
 
 static int verb_attach(sd_bus *bus)

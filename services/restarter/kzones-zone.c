@@ -569,11 +569,12 @@ static int convert_with_progress(char *const argv[], char **ret_error)
 }
 
 /* zoneadm install -a IMAGE: the image (raw or qcow2) becomes the boot disk. */
+static int copy_to_boot(const char *name, const ZoneConfig *c, const char *image, const char *fmt, uint64_t vsize);
+
 static int verb_install_image(const char *name, const char *image)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
-        _cleanup_(storage_uri_freep) StorageUri *u = NULL;
-        _cleanup_free_ char *uri = NULL, *err = NULL, *out = NULL, *json = NULL, *target = NULL, *fmt = NULL;
+        _cleanup_free_ char *out = NULL, *fmt = NULL;
         const ZoneResource *boot;
         json_object *info = NULL, *v;
         uint64_t vsize = 0;
@@ -616,6 +617,18 @@ static int verb_install_image(const char *name, const char *image)
         json_object_put(info);
         if (!fmt || (!streq(fmt, "raw") && !streq(fmt, "qcow2")))
                 return failure(name, "%s is a %s image; raw and qcow2 images can be installed.", image, strna(fmt));
+        return copy_to_boot(name, c, image, fmt, vsize);
+}
+
+/* Copies source (a file, or a json: filename) of vsize bytes onto the zone's boot
+ * storage with progress, then claims the zone. */
+static int copy_to_boot(const char *name, const ZoneConfig *c, const char *image, const char *fmt, uint64_t vsize)
+{
+        _cleanup_(storage_uri_freep) StorageUri *u = NULL;
+        _cleanup_free_ char *uri = NULL, *err = NULL, *json = NULL, *target = NULL;
+        const ZoneResource *boot = zone_boot_device(c);
+        KzError e = {};
+        int r;
 
         uri = zone_config_expand(c, boot, zone_resource_get(boot, "storage"));
         if (!uri || storage_uri_parse(uri, &u, NULL) < 0)
@@ -630,8 +643,16 @@ static int verb_install_image(const char *name, const char *image)
                 if (r >= 0)
                         (void) rmdir(target);
                 {
-                        char *argv[] = { (char *) "qemu-img", (char *) "convert", (char *) "-p", (char *) "-f", fmt,
-                                (char *) "-O", (char *) "raw", (char *) image, target, NULL };
+                        char *argv[] = { (char *) "qemu-img", (char *) "convert", (char *) "-p", (char *) "-f",
+                                (char *) (strncmp(image, "json:", 5) == 0 ? "raw" : fmt), (char *) "-O", (char *) "raw",
+                                (char *) image, target, NULL };
+                        if (strncmp(image, "json:", 5) == 0) { /* the format is in the json: name */
+                                argv[3] = (char *) "-O";
+                                argv[4] = (char *) "raw";
+                                argv[5] = (char *) image;
+                                argv[6] = target;
+                                argv[7] = NULL;
+                        }
                         r = convert_with_progress(argv, &err);
                 }
                 if (r >= 0 && truncate(target, (off_t) vsize + HOSTDATA_AREA) < 0)
@@ -657,7 +678,14 @@ static int verb_install_image(const char *name, const char *image)
                         return -ENOMEM;
                 {
                         char *argv[] = { (char *) "qemu-img", (char *) "convert", (char *) "-p", (char *) "-n",
-                                (char *) "-f", fmt, (char *) "-O", (char *) "raw", (char *) image, dst, NULL };
+                                (char *) "-f", (char *) fmt, (char *) "-O", (char *) "raw", (char *) image, dst, NULL };
+                        if (strncmp(image, "json:", 5) == 0) {
+                                argv[4] = (char *) "-O";
+                                argv[5] = (char *) "raw";
+                                argv[6] = (char *) image;
+                                argv[7] = dst;
+                                argv[8] = NULL;
+                        }
                         r = convert_with_progress(argv, &err);
                 }
                 if (r < 0)
@@ -666,6 +694,53 @@ static int verb_install_image(const char *name, const char *image)
         printf("progress 100\n");
         fflush(stdout);
         return claim(name, c, "installed", false, NULL);
+}
+
+/* zoneadm clone SOURCE: what the source's guest sees of its boot disk (not its host
+ * data) becomes this zone's boot disk. */
+static int verb_clone(const char *name, const char *source)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL, *sc = NULL;
+        _cleanup_(boot_storage_freep) BootStorage *s = NULL;
+        _cleanup_free_ char *json = NULL, *image = NULL;
+        json_object *j;
+        KzError e = {};
+        int r;
+
+        r = zone_store_load(arg_root, name, &c, &e);
+        if (r >= 0)
+                r = zone_store_load(arg_root, source, &sc, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        if (!zone_boot_device(c) || !zone_boot_device(sc))
+                return failure(name, "both zones need a boot device to clone.");
+        r = boot_storage_open(sc, arg_root, &s, &e);
+        if (r < 0)
+                return failure(name, "source zone '%s': %s", source, kz_error_message(&e, r));
+        r = zone_device_blockdev_json(sc, zone_boot_device(sc), NULL, &json, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        j = json_tokener_parse(json);
+        if (!j)
+                return -ENOMEM;
+        json_object_object_add(j, "size", json_object_new_int64((int64_t) (boot_storage_size(s) - HOSTDATA_AREA)));
+        {
+                /* a local file or device lives under the alternate root, if any */
+                json_object *file, *fn;
+                if (json_object_object_get_ex(j, "file", &file) && json_object_object_get_ex(file, "filename", &fn)) {
+                        _cleanup_free_ char *rooted = path_join(arg_root, json_object_get_string(fn));
+                        if (!rooted) {
+                                json_object_put(j);
+                                return -ENOMEM;
+                        }
+                        json_object_object_add(file, "filename", json_object_new_string(rooted));
+                }
+        }
+        r = asprintf(&image, "json:%s", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(j);
+        if (r < 0)
+                return -ENOMEM;
+        return copy_to_boot(name, c, image, "raw", boot_storage_size(s) - HOSTDATA_AREA);
 }
 
 /* ---- suspend and resume -------------------------------------------------------------- */
@@ -1099,6 +1174,8 @@ int main(int argc, char *argv[])
         }
         if (streq(argv[1], "stopped"))
                 return verb_stopped(argv[2]) < 0 ? 1 : 0;
+        if (streq(argv[1], "clone") && argc == 4)
+                return verb_clone(argv[2], argv[3]) < 0 ? 1 : 0;
         if (streq(argv[1], "install-image") && argc == 4)
                 return verb_install_image(argv[2], argv[3]) < 0 ? 1 : 0;
         if (streq(argv[1], "suspend"))

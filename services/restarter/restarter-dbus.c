@@ -895,7 +895,7 @@ static int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error
         }
         o->copy_source = src;
         src->copy_readers++;
-        r = operation_copy_disk(o, slocal ?: suri, local ?: uri);
+        r = operation_run_helper2(o, "clone", src->name);
         if (r < 0)
                 operation_finish(o, r, KZ_ERROR_STORAGE, "cannot copy the boot disk: %s", strerror(-r));
         log_info("zone '%s': cloning from '%s'", z->name, source);

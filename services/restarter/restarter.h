@@ -124,7 +124,6 @@ int operation_start(Zone *z, OperationKind kind, sd_bus_message *request, Operat
 void operation_finish(Operation *o, int error, const char *error_name, const char *fmt, ...) _printf_(4, 5);
 int operation_start_unit(Operation *o, const char *method);
 int operation_check_storage(Operation *o, const char *uri);
-int operation_copy_disk(Operation *o, const char *from, const char *to);
 int operation_powerdown(Operation *o, uint64_t timeout_usec);
 /* Runs kzones-zone VERB NAME [ARG] (attach, detach): the host data on the boot storage. */
 int operation_run_helper(Operation *o, const char *verb, const char *arg);

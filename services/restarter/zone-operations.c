@@ -603,26 +603,3 @@ int operation_check_storage(Operation *o, const char *uri)
         return spawn(o, storage_checked, argv);
 }
 
-static void disk_copied(Operation *o, int status, const char *output)
-{
-        int r;
-
-        if (status != 0) {
-                operation_finish(o, -EIO, KZ_ERROR_STORAGE, "copying the boot disk failed: %s",
-                        *output ? last_line(output) : "qemu-img failed");
-                return;
-        }
-        /* the copy carries the source's host data, sealed with the source's key:
-         * the clone takes it over with its own */
-        r = operation_run_helper(o, "attach", "force-takeover");
-        if (r < 0)
-                operation_finish(o, r, KZ_ERROR_STORAGE, "cannot write the clone's host data: %s", strerror(-r));
-}
-
-int operation_copy_disk(Operation *o, const char *from, const char *to)
-{
-        char *argv[] = { (char *) "qemu-img", (char *) "convert", (char *) "-O", (char *) "raw", (char *) from,
-                (char *) to, NULL };
-
-        return spawn(o, disk_copied, argv);
-}

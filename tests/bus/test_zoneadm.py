@@ -64,7 +64,7 @@ class Zoneadm(BusTest):
         self.refused(['-z', 'kz1', 'install'], "zoneadm: zone 'kz1': zone is installed; it must be configured")
         self.zonecfg('kz3', 'create -t kz1')
         self.wait_for(lambda: 'kz3' in self.zones())
-        self.ok('-z', 'kz3', 'clone', 'kz1')
+        self.assertEqual(self.ok('-z', 'kz3', 'clone', 'kz1').splitlines()[-1], 'clone: 100%')
         self.assertEqual(self.zones()['kz3'], 'installed')
         self.refused(['-z', 'kz1', 'uninstall'], '-F')          # no terminal: must say -F
         self.assertEqual(self.zones()['kz1'], 'installed')
