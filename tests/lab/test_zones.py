@@ -97,8 +97,10 @@ class Zones(labtest.LabTestCase):
         stopped = self.last_heartbeat('host1', 'kz1')
         time.sleep(1)
         self.assertEqual(self.last_heartbeat('host1', 'kz1'), stopped, 'no heartbeat after halt')
-        # boot: a new guest (new boot id)
-        self.zoneadm('host1', '-z', 'kz1', 'boot')
+        # boot: a new guest (new boot id); arguments after -- reach the guest kernel's command line
+        self.zoneadm('host1', '-z', 'kz1', 'boot', '--', 'marker=KZARG1')
+        self.wait_for(lambda: 'marker=KZARG1' in self.exec('host1', 'cat', '/var/log/zones/kz1.console').stdout,
+                      timeout=60, msg='the boot argument in the guest')
         boot2, _ = self.wait_heartbeat_after('host1', 'kz1', None, 0)
         self.wait_for(lambda: self.last_heartbeat('host1', 'kz1')[0] not in (boot, None), timeout=60,
                       msg='a heartbeat of the new boot')
