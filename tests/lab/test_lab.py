@@ -27,6 +27,8 @@ class Hosts(labtest.LabTestCase):
 
     @classmethod
     def setUpClass(cls):
+        if not labtest.unavailable():
+            labtest._lock()     # the machine as it is without anyone's lab
         cls.before = labtest.machine_snapshot()
         super().setUpClass()
 
