@@ -986,7 +986,7 @@ static int memory_backend(Argv *a, const ZoneConfig *c, const ZoneMemory *m, KzE
         return -EINVAL;
 }
 
-int zone_pool_dropin(const ZoneConfig *c, char **ret)
+int zone_pool_dropin(const ZoneConfig *c, const char *libexecdir, char **ret)
 {
         const char *pool = zone_resource_get(zone_resource_first(c->root, rt("capped-memory")), "memory-reserve");
 
@@ -999,8 +999,12 @@ int zone_pool_dropin(const ZoneConfig *c, char **ret)
                     "# the memory reservation pool %s (capped-memory:memory-reserve), see memory-reserve(8).\n"
                     "[Unit]\n"
                     "Wants=memory-reserve@%s.service\n"
-                    "After=memory-reserve@%s.service\n",
-                    zone_config_name(c), pool, pool, pool) < 0)
+                    "After=memory-reserve@%s.service\n"
+                    "\n"
+                    "[Service]\n"
+                    "# A pool whose unit was stopped while zones used it goes with the last of them.\n"
+                    "ExecStopPost=-+%s/kzones/kzones-memory-reserve release-unused %s\n",
+                    zone_config_name(c), pool, pool, pool, libexecdir, pool) < 0)
                 return -ENOMEM;
         return 0;
 }

@@ -139,5 +139,6 @@ typedef struct ZoneMemory {
  * there. */
 int zone_memory_prepare(const ZoneConfig *c, const char *root, ZoneMemory *ret, KzError *e);
 void zone_memory_done(ZoneMemory *m);
-/* The content of the zone unit's drop-in for its pool; NULL (and 0) if it has none. */
-int zone_pool_dropin(const ZoneConfig *c, char **ret);
+/* The content of the zone unit's drop-in for its pool; NULL (and 0) if it has none.
+ * libexecdir is where kzones-memory-reserve is installed (without "/kzones"). */
+int zone_pool_dropin(const ZoneConfig *c, const char *libexecdir, char **ret);

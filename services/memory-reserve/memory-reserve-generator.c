@@ -49,7 +49,7 @@ int main(int argc, char *argv[])
                                 kz_error_message(&le, r));
                         continue;
                 }
-                r = zone_pool_dropin(c, &content);
+                r = zone_pool_dropin(c, KZONES_LIBEXECDIR, &content);
                 if (r >= 0 && content)
                         r = write_dropin(argv[1], l[i].name, content);
                 if (r < 0) {

@@ -8,10 +8,16 @@
  *   kzones-memory-reserve reload POOL  ExecReload=: resizes the pool to its configuration
  *                                      and returns when that is done or has failed, so
  *                                      'systemctl reload' waits for it.
+ *   kzones-memory-reserve release-unused POOL
+ *                                      ExecStopPost= of the zones that use the pool: if
+ *                                      the pool's unit was stopped while zones used it,
+ *                                      releases it once the last of them has stopped.
  *
  * The reservation is the kernel's (hugetlbfs mounts with min_size), not this process's:
  * a crash or a kill leaves it in place, and the next start adopts it. Every change to a
  * pool happens under the pools' lock, in whichever of these processes systemd runs. */
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -129,6 +135,50 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
         return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
+static int release_unused(void)
+{
+        _cleanup_close_ int lock = -EBADF;
+        _cleanup_(pool_record_done) PoolRecord rec = { .state = POOL_STATE_DISABLED };
+        PoolExtent *l = NULL;
+        size_t n = 0;
+        KzError e = {};
+        int r;
+
+        /* A zone's ExecStopPost= runs in the zone's mount namespace, even with "+": the
+         * pool's mounts are the host's, PID 1's. */
+        if (isempty(arg_root)) {
+                _cleanup_close_ int ns = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+
+                if (ns < 0 || setns(ns, CLONE_NEWNS) < 0) {
+                        log_error("Memory reservation pool '%s': cannot enter the host's mount namespace: %m",
+                                arg_pool);
+                        return EXIT_FAILURE;
+                }
+        }
+        lock = pool_lock(arg_root);
+        if (lock < 0)
+                return EXIT_SOFTWARE;
+        /* only a pool that is kept for its zones after its unit stopped (a running unit's
+         * record says online or degraded; a failed reservation leaves no mounts) */
+        if (pool_record_read(arg_root, arg_pool, &rec) < 0 || rec.state != POOL_STATE_MAINTENANCE)
+                return 0;
+        if (pool_extents(arg_root, arg_pool, &l, &n) < 0 || n == 0) {
+                pool_extents_free(l, n);
+                return 0;
+        }
+        pool_extents_free(l, n);
+        r = pool_release(arg_root, arg_pool, &rec, &e);
+        if (r == -EBUSY)
+                return 0; /* other zones still use it */
+        if (r < 0) {
+                log_error("Memory reservation pool '%s' could not be released: %s", arg_pool, kz_error_message(&e, r));
+                return EXIT_FAILURE;
+        }
+        log_info("Memory reservation pool '%s' released: its unit was stopped while zones used it, and the last of "
+                "them has stopped.", arg_pool);
+        return 0;
+}
+
 static int run_start(void)
 {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
@@ -157,8 +207,9 @@ int main(int argc, char *argv[])
 
         if (getenv("KZONES_ROOT"))
                 arg_root = getenv("KZONES_ROOT");
-        if (argc != 3 || !(streq(argv[1], "start") || streq(argv[1], "reload"))) {
-                fprintf(stderr, "usage: kzones-memory-reserve start|reload POOL (see memory-reserve(8))\n");
+        if (argc != 3 || !(streq(argv[1], "start") || streq(argv[1], "reload") || streq(argv[1], "release-unused"))) {
+                fprintf(stderr, "usage: kzones-memory-reserve start|reload|release-unused POOL "
+                                "(see memory-reserve(8))\n");
                 return 2;
         }
         arg_pool = argv[2];
@@ -169,6 +220,8 @@ int main(int argc, char *argv[])
         }
         if (streq(argv[1], "reload"))
                 return keep_pool() == 0 ? 0 : EXIT_FAILURE;
+        if (streq(argv[1], "release-unused"))
+                return release_unused();
         r = run_start();
         if (r < 0) {
                 log_error("Memory reservation pool '%s': %s", arg_pool, strerror(-r));

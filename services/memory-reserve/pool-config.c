@@ -244,8 +244,8 @@ int pool_config_parse(const PoolSettings *s, const uint64_t *sizes, size_t n, Po
         int k;
 
         if (s->unknown)
-                return kz_error_set(e, EINVAL, "Invalid service configuration: unknown setting '%s' in " POOL_SECTION ".",
-                        s->unknown);
+                return kz_error_set(e, EINVAL,
+                        "Invalid service configuration: unknown setting '%s' in " POOL_SECTION ".", s->unknown);
         if (!isempty(s->type) && !streq(s->type, POOL_TYPE_KZ))
                 return kz_error_set(e, EINVAL, "Invalid service configuration: unsupported type in config/type.");
         if (isempty(s->size))
@@ -255,8 +255,8 @@ int pool_config_parse(const PoolSettings *s, const uint64_t *sizes, size_t n, Po
         if (!isempty(s->policy)) {
                 c.policy = pagesize_policy_from_string(s->policy);
                 if (c.policy < 0)
-                        return kz_error_set(e, EINVAL,
-                                "Invalid service configuration: unsupported page size policy in config/pagesize-policy.");
+                        return kz_error_set(e, EINVAL, "Invalid service configuration: unsupported page size "
+                                "policy in config/pagesize-policy.");
         }
         if (!isempty(s->page_size)) {
                 bool known = false;
@@ -278,7 +278,8 @@ int pool_config_parse(const PoolSettings *s, const uint64_t *sizes, size_t n, Po
                 return kz_error_set(e, EINVAL,
                         "Invalid service configuration: config/pagesize-policy=fixed requires config/pagesize.");
         if (!isempty(s->lgroups) && nodes_parse(s->lgroups, &c.nodes) < 0)
-                return kz_error_set(e, EINVAL, "Invalid service configuration: invalid NUMA node list in config/lgrps.");
+                return kz_error_set(e, EINVAL,
+                        "Invalid service configuration: invalid NUMA node list in config/lgrps.");
 
         k = pagesize_candidates(c.policy, c.page_size, c.size, sizes, n, c.candidates);
         if (k == -EOPNOTSUPP)
@@ -288,17 +289,20 @@ int pool_config_parse(const PoolSettings *s, const uint64_t *sizes, size_t n, Po
                 size_format(c.size, a, sizeof(a));
                 switch (c.policy) {
                 case PAGESIZE_FIXED:
-                        return kz_error_set(e, EINVAL, "Invalid service configuration: config/size %s is not a multiple "
+                        return kz_error_set(e, EINVAL, "Invalid service configuration: config/size %s is not "
+                                "a multiple "
                                 "of config/pagesize %s.", a, size_format(c.page_size, b, sizeof(b)));
                 case PAGESIZE_SMALLEST_ONLY:
                 case PAGESIZE_LARGEST_ONLY:
-                        return kz_error_set(e, EINVAL, "Invalid service configuration: config/size %s is not a multiple "
+                        return kz_error_set(e, EINVAL, "Invalid service configuration: config/size %s is not "
+                                "a multiple "
                                 "of the %s page size %s (config/pagesize-policy=%s).", a,
                                 c.policy == PAGESIZE_SMALLEST_ONLY ? "smallest" : "largest",
                                 size_format(c.policy == PAGESIZE_SMALLEST_ONLY ? sizes[0] : sizes[n - 1], b, sizeof(b)),
                                 pagesize_policy_to_string(c.policy));
                 case PAGESIZE_LARGEST_AVAILABLE:
-                        return kz_error_set(e, EINVAL, "Invalid service configuration: config/size %s is not a multiple "
+                        return kz_error_set(e, EINVAL, "Invalid service configuration: config/size %s is not "
+                                "a multiple "
                                 "of any page size of this host (the smallest is %s).", a,
                                 size_format(sizes[0], b, sizeof(b)));
                 case _PAGESIZE_POLICY_MAX:

@@ -396,16 +396,19 @@ static char *count_path(uint64_t page_size, int node, const char *file)
 
 static int count_read(uint64_t page_size, int node, const char *file, uint64_t *ret)
 {
-        _cleanup_free_ char *path = count_path(page_size, node, file), *buf = NULL;
-        size_t size;
-        int r;
+        _cleanup_free_ char *path = count_path(page_size, node, file);
+        _cleanup_fclose_ FILE *f = NULL;
+        unsigned long long v;
 
         if (!path)
                 return -ENOMEM;
-        r = read_file_bounded(path, 64, &buf, &size);
-        if (r < 0)
-                return r;
-        *ret = strtoull(buf, NULL, 10);
+        /* sysfs files claim a size of a page: read_file_bounded() would refuse them */
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        if (fscanf(f, "%llu", &v) != 1)
+                return -EIO;
+        *ret = v;
         return 0;
 }
 
@@ -483,8 +486,8 @@ static int pages_provide(uint64_t page_size, uint64_t nodes, uint64_t pages, Poo
         if (nodes == 0) {
                 r = hugepage_available(page_size, &avail);
                 if (r < 0)
-                        return kz_error_set(e, r, "this host has no %s pages: %s.", size_format(page_size, a, sizeof(a)),
-                                strerror(-r));
+                        return kz_error_set(e, r, "this host has no %s pages: %s.",
+                                size_format(page_size, a, sizeof(a)), strerror(-r));
                 need = pages > avail ? pages - avail : 0;
         } else
                 need = pages;
@@ -594,11 +597,16 @@ static int extent_reserve(const char *root, const char *pool, unsigned index, ui
         return 0;
 }
 
-static void extent_release(const PoolExtent *x)
+static int extent_release(const PoolExtent *x)
 {
-        if (umount2(x->path, UMOUNT_NOFOLLOW) < 0 && errno == EBUSY)
-                (void) umount2(x->path, MNT_DETACH | UMOUNT_NOFOLLOW);
+        if (umount2(x->path, UMOUNT_NOFOLLOW) < 0) {
+                /* busy (a process has its cwd there): detach it; the kernel lets the
+                 * reservation go with the last user */
+                if (errno != EBUSY || umount2(x->path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+                        return -errno;
+        }
         (void) rmdir(x->path);
+        return 0;
 }
 
 /* Files nobody holds (a launcher died between creating and unlinking one) keep their
@@ -710,7 +718,7 @@ int pool_apply(const char *root, const char *pool, const PoolConfig *cfg, PoolRe
                         goto finish;
                 }
                 for (size_t i = n; i > 0; i--)
-                        extent_release(&l[i - 1]);
+                        (void) extent_release(&l[i - 1]);
                 pages_give_back(rec, 0);
                 r = pool_create(root, pool, cfg, rec, e);
                 if (r < 0) {
@@ -731,10 +739,8 @@ int pool_apply(const char *root, const char *pool, const PoolConfig *cfg, PoolRe
                 unsigned idx = free_index(l, n, &plan);
 
                 for (size_t i = n; i > 0; i--)
-                        if (plan.release[i - 1]) {
-                                extent_release(&l[i - 1]);
+                        if (plan.release[i - 1] && extent_release(&l[i - 1]) >= 0)
                                 released += l[i - 1].size;
-                        }
                 if (plan.reserve > 0) {
                         KzError attempt = {};
 
@@ -742,8 +748,8 @@ int pool_apply(const char *root, const char *pool, const PoolConfig *cfg, PoolRe
                         if (r < 0) {
                                 KzError ignored = {};
 
-                                (void) kz_error_set(e, r, "cannot make the pool %s: %s", size_format(cfg->size, a, sizeof(a)),
-                                        kz_error_message(&attempt, r));
+                                (void) kz_error_set(e, r, "cannot make the pool %s: %s",
+                                        size_format(cfg->size, a, sizeof(a)), kz_error_message(&attempt, r));
                                 if (released > 0)
                                         (void) extent_reserve(root, pool, idx, released, page_size, cfg->nodes, rec,
                                                 &ignored);
@@ -798,8 +804,15 @@ int pool_release(const char *root, const char *pool, PoolRecord *rec, KzError *e
                 return r;
         }
         extents_clean(l, n, h, nh);
-        for (size_t i = n; i > 0; i--)
-                extent_release(&l[i - 1]);
+        for (size_t i = n; i > 0; i--) {
+                r = extent_release(&l[i - 1]);
+                if (r < 0) {
+                        (void) kz_error_set(e, r, "cannot unmount %s: %s.", l[i - 1].path, strerror(-r));
+                        pool_extents_free(l, n);
+                        pool_holders_free(h, nh);
+                        return r;
+                }
+        }
         pool_extents_free(l, n);
         pool_holders_free(h, nh);
         pages_give_back(rec, 0);
@@ -1005,8 +1018,8 @@ int pool_can_host(const PoolStatus *s, uint64_t page_size, uint64_t size, char *
                         largest < s->free ? ", at most in one piece " : "",
                         largest < s->free ? size_format(largest, c, sizeof(c)) : "", size_format(size, d, sizeof(d)));
         else {
-                k = asprintf(ret_reason, "memory reservation pool '%s' can take %s: %s free of %s, in %s pages", s->name,
-                        size_format(size, a, sizeof(a)), size_format(s->free, b, sizeof(b)),
+                k = asprintf(ret_reason, "memory reservation pool '%s' can take %s: %s free of %s, in %s pages",
+                        s->name, size_format(size, a, sizeof(a)), size_format(s->free, b, sizeof(b)),
                         size_format(s->total, c, sizeof(c)), size_format(s->page_size, d, sizeof(d)));
                 return k < 0 ? -ENOMEM : 1;
         }

@@ -428,7 +428,17 @@ static int verb_exec(const char *name)
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
 
-        r = start_console_relay(name, rundir, console, taps, n_taps);
+        {
+                /* the relay child closes what QEMU alone must hold: the taps, and the zone's
+                 * memory in its pool (the pages go back to the pool when QEMU ends) */
+                int fds[ELEMENTSOF(taps) + 1];
+                size_t n_fds = n_taps;
+
+                memcpy(fds, taps, n_taps * sizeof(int));
+                if (memory.fd >= 0)
+                        fds[n_fds++] = memory.fd;
+                r = start_console_relay(name, rundir, console, fds, n_fds);
+        }
         if (r < 0)
                 return r;
 

@@ -224,7 +224,7 @@ static int boot_start_unit(Operation *o, const ZoneConfig *c)
         size_t size;
         int r;
 
-        r = zone_pool_dropin(c, &want);
+        r = zone_pool_dropin(c, KZONES_LIBEXECDIR, &want);
         if (r < 0)
                 return r;
         path = manager_path(z->manager, ZONE_POOL_DROPIN_DIR "/%s.d/" ZONE_POOL_DROPIN, z->unit);

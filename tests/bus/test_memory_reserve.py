@@ -253,6 +253,7 @@ class Generator(unittest.TestCase):
         with open(os.path.join(out, 'zone@kz1.service.d/50-memory-reserve.conf')) as f:
             text = f.read()
         self.assertIn('[Unit]\nWants=memory-reserve@zones.service\nAfter=memory-reserve@zones.service\n', text)
+        self.assertRegex(text, r'\n\[Service\]\n(#.*\n)*ExecStopPost=-\+/\S+/kzones/kzones-memory-reserve release-unused zones\n')
         self.assertFalse(os.path.exists(os.path.join(out, 'zone@kz2.service.d')))
 
 

@@ -8,7 +8,7 @@ pool while the zone runs keeps both and names the zone; a reload grows the pool 
 1 GiB while the zone runs, and a shrink it cannot do leaves it degraded; a misaligned
 zone, an oversize zone, an unsupported page size and an impossible reservation each
 fail with one clear message; once the zone halts, disabling the pool gives back every
-page. Nothing stays reserved on the machine afterwards, even when a test fails: the
+page, and a pool disabled while in use goes by itself when its last zone halts. Nothing stays reserved on the machine afterwards, even when a test fails: the
 test disables its pools itself, `lab down` puts the counts back, and the class checks
 the machine against what it was before.
 
@@ -59,7 +59,7 @@ class MemoryReserve(labtest.LabTestCase):
     def tearDownClass(cls):
         try:
             # give back what this test reserved with its own code first, then take the lab down
-            for z in ('kz1', 'kz2', 'kz3'):
+            for z in ('kz1', 'kz2', 'kz3', 'kz4'):
                 labtest.lab('exec', 'host1', 'zoneadm', '-z', z, 'halt', timeout=120)
             for p in ('zones', 'big', 'odd', 'huge'):
                 labtest.lab('exec', 'host1', 'systemctl', 'disable', '--now', f'memory-reserve@{p}.service',
@@ -249,7 +249,7 @@ class MemoryReserve(labtest.LabTestCase):
         before = hugepages()
         r, secs = self.timed('systemctl', 'start', 'memory-reserve@big.service', check=False)
         if r.returncode != 0:
-            why = self.journal('big').strip().splitlines()[-1:]
+            why = [l for l in self.journal('big').splitlines() if l.startswith('Cannot reserve')]
             self.skipTest(f'this machine has no free 1G page for a pool: {why}')
         figure(f'start a 1G pool of 1G pages: {secs:.2f} s')
         self.assertEqual(self.mrpstat('big')[:5], (G, 0, G, G, 'online'))
@@ -306,6 +306,57 @@ class MemoryReserve(labtest.LabTestCase):
         self.assertNotIn('/run/kzones/pools', ' '.join(self.pool_mounts()))
         self.assertEqual(self.sh('cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages').stdout.strip(),
                          self.machine_before['/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages'])
+
+    def test_8_a_pool_disabled_in_use_goes_when_its_last_zone_halts(self):
+        self.configure_pool('zones', '[X-Kzones]\\nSize=512M\\nPageSize=2M\\n')
+        self.exec('host1', 'systemctl', 'enable', '--now', 'memory-reserve@zones.service')
+        self.zoneadm('-z', 'kz1', 'boot')
+        self.exec('host1', 'systemctl', 'disable', '--now', 'memory-reserve@zones.service', check=False)
+        self.assertEqual(self.mrpstat('zones')[4:], ('maintenance', {'kz1': 256 * M}))
+        self.assertEqual(self.state('kz1'), 'running')
+        t0 = time.monotonic()
+        self.zoneadm('-z', 'kz1', 'halt')
+        figure(f'halt of the last zone of a pool disabled in use: {time.monotonic() - t0:.2f} s; HugePages '
+               f'{hugepages()} (host1 up: {self.base})')
+        self.assertEqual(self.mrpstat('zones'), (0, 0, 0, 0, 'disabled', {}))
+        self.assertEqual(hugepages(), self.base)
+        self.assertIn("Memory reservation pool 'zones' released: its unit was stopped while zones used it, and the "
+                      "last of them has stopped.",
+                      self.exec('host1', 'journalctl', '-q', '-o', 'cat', '-u', 'zone@kz1.service').stdout)
+
+    def test_9_zones_without_a_pool_follow_their_pagesize_policy(self):
+        knob = '/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages'
+        self.exec('host1', 'zonecfg', '-z', 'kz4', 'create -t SYSkz-minimal; set capped-memory:physical=256M; '
+                  'select device id=0; set storage=nbd://storage:10809/disk3; end; '
+                  f'add boot; set kernel={GUEST}; set cmdline="interval=100"; end')
+        self.zoneadm('-z', 'kz4', 'install')
+        # smallest-only: 2M pages or nothing, and the host has none free
+        self.exec('host1', 'zonecfg', '-z', 'kz4', 'set capped-memory:pagesize-policy=smallest-only')
+        self.refused_boot('kz4', "zoneadm: zone 'kz4': boot failed: Not enough contiguous free memory pages to "
+                          "allocate capped-memory:physical value of 256M for zone. Consider using memory-reserve(8) "
+                          "to facilitate reserving memory for Kernel Zones")
+        # fixed: a size this host does not have
+        self.exec('host1', 'zonecfg', '-z', 'kz4', 'select capped-memory; set pagesize-policy=fixed; '
+                  'set pagesize=16G; end')
+        self.refused_boot('kz4', "zoneadm: zone 'kz4': boot failed: The capped-memory:pagesize value 16G is not "
+                          "supported on this host.")
+        # largest-available: 2M pages once there are free ones (256M of them, given back below)
+        self.exec('host1', 'zonecfg', '-z', 'kz4', 'select capped-memory; clear pagesize; '
+                  'set pagesize-policy=largest-available; end')
+        count = int(self.sh(f'cat {knob}').stdout)
+        self.addCleanup(self.sh, f'echo {count} > {knob}')
+        self.sh(f'echo {count + 128} > {knob}')
+        before = hugepages()
+        self.zoneadm('-z', 'kz4', 'boot')
+        after = hugepages()
+        pid = self.exec('host1', 'systemctl', 'show', '-P', 'MainPID', 'zone@kz4').stdout.strip()
+        cmdline = self.sh(f"tr '\\0' ' ' < /proc/{pid}/cmdline").stdout
+        self.assertIn('memory-backend-memfd,id=pc.ram,size=256M,hugetlb=on,hugetlbsize=2097152', cmdline)
+        self.assertEqual(before['Free'] - after['Free'], 128)
+        figure(f'a 256M zone with largest-available and 128 free 2M pages: HugePages {before} -> {after}')
+        self.zoneadm('-z', 'kz4', 'halt')
+        self.sh(f'echo {count} > {knob}')
+        self.assertEqual(hugepages(), self.base)
 
 
 if __name__ == '__main__':

@@ -383,9 +383,11 @@ Test(zone, the_units_drop_in_names_its_pool)
         cr_assert_eq(zone_resource_set(c->root, "brand", "kz", &e), 0);
         cr_assert_eq(zone_resource_set(cm, "physical", "256M", &e), 0);
         cr_assert_eq(zone_resource_attach(c->root, cm), 0);
-        cr_assert_eq(zone_pool_dropin(c, &text), 0);
+        cr_assert_eq(zone_pool_dropin(c, "/usr/libexec", &text), 0);
         cr_assert_null(text);
         cr_assert_eq(zone_resource_set(cm, "memory-reserve", "zones", &e), 0);
-        cr_assert_eq(zone_pool_dropin(c, &text), 0);
+        cr_assert_eq(zone_pool_dropin(c, "/usr/libexec", &text), 0);
         cr_assert_not_null(strstr(text, "[Unit]\nWants=memory-reserve@zones.service\nAfter=memory-reserve@zones.service\n"));
+        cr_assert_not_null(strstr(text, "\n[Service]\n"));
+        cr_assert_not_null(strstr(text, "\nExecStopPost=-+/usr/libexec/kzones/kzones-memory-reserve release-unused zones\n"));
 }
