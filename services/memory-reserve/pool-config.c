@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
-#include <dirent.h>
 #include <inttypes.h>
 
+#include "dropins.h"
 #include "pool-config.h"
 #include "size.h"
 #include "zone-store.h"
@@ -89,81 +89,26 @@ int pool_settings_apply(PoolSettings *s, const char *text)
         return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 int pool_settings_load(const char *root, const char *pool, PoolSettings *ret)
 {
-        static const char *const dirs[] = { "/etc/systemd/system", "/run/systemd/system",
-                "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system" };
         _cleanup_free_ char *instance = NULL;
-        const char *units[2];
-        char *names[POOL_DROPINS_MAX], *paths[POOL_DROPINS_MAX];
-        size_t n = 0;
+        _cleanup_strv_free_ char **paths = NULL;
         PoolSettings s = {};
-        int r = 0;
+        int r;
 
         if (!pool_name_is_valid(pool))
                 return -EINVAL;
-        if (asprintf(&instance, "memory-reserve@%s.service.d", pool) < 0)
+        if (asprintf(&instance, "memory-reserve@%s.service", pool) < 0)
                 return -ENOMEM;
-        units[0] = instance;
-        units[1] = "memory-reserve@.service.d";
-        /* every file name once: the first directory that has it wins (/etc over /run over
-         * /usr, the instance's over the template's), then all in the order of their names */
-        for (size_t d = 0; d < ELEMENTSOF(dirs) && r >= 0; d++)
-                for (size_t u = 0; u < ELEMENTSOF(units) && r >= 0; u++) {
-                        _cleanup_free_ char *rel = NULL, *dir = NULL;
-                        struct dirent *de;
-                        DIR *dp;
-
-                        if (asprintf(&rel, "%s/%s", dirs[d], units[u]) < 0 || !(dir = path_join(root, rel))) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        dp = opendir(dir);
-                        if (!dp)
-                                continue;
-                        while ((de = readdir(dp)) && n < POOL_DROPINS_MAX) {
-                                size_t len = strlen(de->d_name);
-                                bool dup = false;
-
-                                if (len < 6 || !streq(de->d_name + len - 5, ".conf"))
-                                        continue;
-                                for (size_t i = 0; i < n && !dup; i++)
-                                        dup = streq(names[i], de->d_name);
-                                if (dup)
-                                        continue;
-                                names[n] = strdup(de->d_name);
-                                if (!names[n] || asprintf(&paths[n], "%s/%s", dir, de->d_name) < 0) {
-                                        free(names[n]);
-                                        r = -ENOMEM;
-                                        break;
-                                }
-                                n++;
-                        }
-                        closedir(dp);
-                }
-        /* in the order of their names */
-        for (size_t i = 1; i < n; i++)
-                for (size_t j = i; j > 0 && name_cmp(&names[j - 1], &names[j]) > 0; j--) {
-                        char *t = names[j];
-                        names[j] = names[j - 1];
-                        names[j - 1] = t;
-                        t = paths[j];
-                        paths[j] = paths[j - 1];
-                        paths[j - 1] = t;
-                }
-        for (size_t i = 0; i < n; i++) {
+        r = unit_dropins(root, instance, "memory-reserve@.service", &paths);
+        if (r < 0)
+                return r;
+        for (char **p = paths; *p && r >= 0; p++) {
                 _cleanup_free_ char *buf = NULL;
                 size_t size;
 
-                if (r >= 0 && read_file_bounded(paths[i], POOL_DROPIN_MAX_BYTES, &buf, &size) >= 0)
+                if (read_file_bounded(*p, POOL_DROPIN_MAX_BYTES, &buf, &size) >= 0)
                         r = pool_settings_apply(&s, buf);
-                free(names[i]);
-                free(paths[i]);
         }
         if (r < 0) {
                 pool_settings_done(&s);

@@ -21,7 +21,6 @@
 #define POOL_TYPE_KZ "kz"
 #define POOL_NODES_MAX 64u
 #define POOL_DROPIN_MAX_BYTES (64u * 1024u)
-#define POOL_DROPINS_MAX 128u
 
 /* What the drop-ins say, as written: the last assignment of each key wins. */
 typedef struct PoolSettings {

@@ -4,6 +4,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
+#include "dropins.h"
 #include "log.h"
 #include "remote.h"
 #include "restarter.h"
@@ -235,99 +236,33 @@ void zone_update_state(Zone *z)
 
 /* ---- unit configuration: the evacuation target ------------------------------------------- */
 
-/* The drop-ins of a unit, merged as systemd merges them: the directories of the
- * instance (zone@NAME.service.d) and of the template (zone@.service.d) in every
- * unit directory; a file hides every later one of the same name (an instance's
- * file the template's, /etc the rest); what remains is applied in the order of
- * the file names. instance may be NULL (the template alone). */
+static int evacuation_key(const char *key, const char *value, void *userdata)
+{
+        char **v = userdata;
+
+        if (!streq(key, "EvacuationTarget"))
+                return 0;
+        free(*v);
+        *v = strdup(value);
+        return *v ? 0 : -ENOMEM;
+}
+
+/* The EvacuationTarget= of a zone unit's drop-ins ([X-Kzones]), the last one applied
+ * winning; instance may be NULL (zone@.service alone). */
 static int dropins_read(Manager *m, const char *instance, char **value)
 {
-        static const char *const dirs[] = { "/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
-                "/usr/lib/systemd/system", "/lib/systemd/system" };
-        const char *units[2] = { instance, "zone@.service.d" };
-        char *names[256];
-        char *paths[256];
-        size_t n = 0;
-        int r = 0;
+        _cleanup_strv_free_ char **paths = NULL;
+        int r;
 
-        for (size_t d = 0; d < ELEMENTSOF(dirs); d++)
-                for (size_t u = 0; u < 2; u++) {
-                        _cleanup_free_ char *dir = NULL;
-                        DIR *dp;
-                        struct dirent *de;
-
-                        if (!units[u])
-                                continue;
-                        dir = manager_path(m, "%s/%s", dirs[d], units[u]);
-                        if (!dir)
-                                return -ENOMEM;
-                        dp = opendir(dir);
-                        if (!dp)
-                                continue;
-                        while ((de = readdir(dp)) && n < ELEMENTSOF(names)) {
-                                size_t len = strlen(de->d_name);
-                                bool dup = false;
-
-                                if (len < 6 || !streq(de->d_name + len - 5, ".conf"))
-                                        continue;
-                                for (size_t i = 0; i < n && !dup; i++)
-                                        dup = streq(names[i], de->d_name);
-                                if (dup)
-                                        continue;
-                                names[n] = strdup(de->d_name);
-                                if (!names[n] || asprintf(&paths[n], "%s/%s", dir, de->d_name) < 0) {
-                                        free(names[n]);
-                                        r = -ENOMEM;
-                                        break;
-                                }
-                                n++;
-                        }
-                        closedir(dp);
-                }
-        /* sort by name */
-        for (size_t i = 1; i < n; i++)
-                for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-                        char *t = names[j];
-                        names[j] = names[j - 1];
-                        names[j - 1] = t;
-                        t = paths[j];
-                        paths[j] = paths[j - 1];
-                        paths[j - 1] = t;
-                }
-        for (size_t i = 0; i < n; i++) {
+        r = unit_dropins(m->root, instance, "zone@.service", &paths);
+        if (r < 0)
+                return r;
+        for (char **p = paths; *p && r >= 0; p++) {
                 _cleanup_free_ char *buf = NULL;
                 size_t size;
-                bool in_section = false;
-                char *save = NULL;
 
-                if (r >= 0 && read_file_bounded(paths[i], 64 * 1024, &buf, &size) >= 0)
-                        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                                char *l = line + strspn(line, " \t");
-                                size_t len = strlen(l);
-
-                                while (len > 0 && (l[len - 1] == ' ' || l[len - 1] == '\t' || l[len - 1] == '\r'))
-                                        l[--len] = 0;
-                                if (*l == '#' || *l == ';' || *l == 0)
-                                        continue;
-                                if (*l == '[') {
-                                        in_section = streq(l, "[X-Kzones]");
-                                        continue;
-                                }
-                                if (in_section && strncmp(l, "EvacuationTarget", 16) == 0) {
-                                        char *v = l + 16;
-                                        v += strspn(v, " \t");
-                                        if (*v != '=')
-                                                continue;
-                                        v++;
-                                        v += strspn(v, " \t");
-                                        free(*value);
-                                        *value = strdup(v);
-                                        if (!*value)
-                                                r = -ENOMEM;
-                                }
-                        }
-                free(names[i]);
-                free(paths[i]);
+                if (read_file_bounded(*p, 64 * 1024, &buf, &size) >= 0)
+                        r = ini_section_foreach(buf, "X-Kzones", evacuation_key, value);
         }
         return r;
 }
@@ -351,7 +286,7 @@ int zone_evacuation_target(Zone *z, char **ret)
         char *v = NULL;
         int r;
 
-        if (asprintf(&dir, "zone@%s.service.d", z->name) < 0)
+        if (asprintf(&dir, "zone@%s.service", z->name) < 0)
                 return -ENOMEM;
         r = dropins_read(z->manager, dir, &v);
         if (r < 0) {
