@@ -123,7 +123,6 @@ int manager_set_default_evacuation_target(Manager *m, const char *value, sd_bus_
 int operation_start(Zone *z, OperationKind kind, sd_bus_message *request, Operation **ret);
 void operation_finish(Operation *o, int error, const char *error_name, const char *fmt, ...) _printf_(4, 5);
 int operation_start_unit(Operation *o, const char *method);
-int operation_check_storage(Operation *o, const char *uri);
 int operation_powerdown(Operation *o, uint64_t timeout_usec);
 /* Runs kzones-zone VERB NAME [ARG] (attach, detach): the host data on the boot storage. */
 int operation_run_helper(Operation *o, const char *verb, const char *arg);

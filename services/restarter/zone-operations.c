@@ -495,13 +495,6 @@ void operation_installed(Operation *o)
         operation_finish(o, 0, NULL, NULL);
 }
 
-static const char *last_line(const char *s)
-{
-        const char *nl = strrchr(s, '\n');
-
-        return nl ? nl + 1 : s;
-}
-
 /* kzones-zone attach|detach: its messages are the guide's, one or more lines. */
 static void helper_done(Operation *o, int status, const char *output)
 {
@@ -586,20 +579,4 @@ int operation_run_helper(Operation *o, const char *verb, const char *arg)
         return spawn(o, helper_done, argv);
 }
 
-static void storage_checked(Operation *o, int status, const char *output)
-{
-        if (status != 0) {
-                operation_finish(o, -ENODEV, KZ_ERROR_STORAGE, "the boot storage cannot be reached: %s",
-                        *output ? last_line(output) : "qemu-img failed");
-                return;
-        }
-        operation_installed(o);
-}
-
-int operation_check_storage(Operation *o, const char *uri)
-{
-        char *argv[] = { (char *) "qemu-img", (char *) "info", (char *) uri, NULL };
-
-        return spawn(o, storage_checked, argv);
-}
 
