@@ -18,7 +18,7 @@ PACKAGES = \
 	python3 groff-base man-db \
 	dbus qemu-system-x86 qemu-utils systemd-container openssh-server gnutls-bin iproute2
 
-.PHONY: all deps build build-asan check check-unit check-fuzz demo clean install
+.PHONY: all deps build build-asan check check-unit check-fuzz demo bench clean install
 
 all: build
 
@@ -57,6 +57,9 @@ check-unit: build
 
 demo: build
 	tools/demo.sh $(BUILD)
+
+bench: build
+	meson test -C $(BUILD) --benchmark --no-rebuild --verbose
 
 install: build
 	meson install -C $(BUILD)
