@@ -16,7 +16,7 @@ PACKAGES = \
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	libsystemd-dev libjson-c-dev libcriterion-dev libgnutls28-dev libxml2-dev libxml2-utils \
 	python3 groff-base man-db \
-	dbus qemu-system-x86 qemu-utils systemd-container openssh-server gnutls-bin iproute2
+	dbus qemu-system-x86 qemu-utils qemu-block-extra systemd-container openssh-server gnutls-bin iproute2
 
 .PHONY: all deps build build-asan check check-unit check-fuzz demo bench clean install
 
