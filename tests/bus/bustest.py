@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import xml.etree.ElementTree as ET
 
 BUILD = os.environ.get('KZONES_BUILD_DIR', os.path.join(os.path.dirname(__file__), '..', '..', 'build'))
 SOURCE = os.environ.get('KZONES_SOURCE_DIR', os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -33,14 +34,35 @@ MANAGER = ('/org/kzones/Restarter1', 'org.kzones.Restarter1.Manager')
 ZONE_IFACE = 'org.kzones.Restarter1.Zone'
 
 
+def path_encode(prefix, name):
+    """sd_bus_path_encode: alphanumerics stay, everything else becomes _xx."""
+    return prefix + '/' + ''.join(c if c.isalnum() else '_%02x' % ord(c) for c in name)
+
+
 def zone_path(name):
-    # sd_bus_path_encode: alphanumerics stay, everything else becomes _xx
-    return '/org/kzones/Restarter1/zone/' + ''.join(
-        c if c.isalnum() else '_%02x' % ord(c) for c in name)
+    return path_encode('/org/kzones/Restarter1/zone', name)
 
 
-class BusTest(unittest.TestCase):
-    """One private bus and one restarter per test; everything removed afterwards."""
+def members(iface_element):
+    """The comparable shape of an interface: methods with their arguments, signals,
+    properties with type and access."""
+    out = set()
+    for m in iface_element.findall('method'):
+        args = tuple((a.get('name'), a.get('type'), a.get('direction', 'in')) for a in m.findall('arg'))
+        out.add(('method', m.get('name'), args))
+    for s in iface_element.findall('signal'):
+        out.add(('signal', s.get('name'), tuple((a.get('name'), a.get('type')) for a in s.findall('arg'))))
+    for p in iface_element.findall('property'):
+        out.add(('property', p.get('name'), p.get('type'), p.get('access')))
+    return out
+
+
+class PrivateBusTest(unittest.TestCase):
+    """A private dbus-daemon, a scratch root and one daemon of ours, per test;
+    everything removed afterwards. Subclasses name the daemon and its bus name."""
+
+    daemon_path = None  # below the build directory
+    bus_name = None
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix='kzones-bus-')
@@ -65,7 +87,7 @@ class BusTest(unittest.TestCase):
                         KZONES_DATA_DIR=os.path.join(SOURCE, 'templates'),
                         KZONES_ZONE_HELPER=os.path.join(BUILD, 'services/restarter/kzones-zone'))
         self.daemon = None
-        self.start_restarter()
+        self.start_daemon()
 
     @staticmethod
     def stop(p):
@@ -77,16 +99,16 @@ class BusTest(unittest.TestCase):
                 p.kill()
                 p.wait()
 
-    def start_restarter(self):
-        self.log = open(os.path.join(self.tmp, 'restarter.log'), 'a')
+    def start_daemon(self):
+        self.log = open(os.path.join(self.tmp, 'daemon.log'), 'a')
         self.addCleanup(self.log.close)
-        self.daemon = subprocess.Popen([os.path.join(BUILD, 'services/restarter/kzones-restarterd')],
-                                       env=self.env, stderr=self.log)
+        self.daemon = subprocess.Popen([os.path.join(BUILD, self.daemon_path)], env=self.env, stderr=self.log)
         self.addCleanup(self.stop, self.daemon)
-        self.wait_for(lambda: self.busctl('status', 'org.kzones.Restarter1', check=False).returncode == 0)
+        self.wait_for(lambda: self.busctl('status', self.bus_name, check=False).returncode == 0,
+                      what=f'{self.bus_name} on the bus')
 
-    def restarter_log(self):
-        with open(os.path.join(self.tmp, 'restarter.log')) as f:
+    def daemon_log(self):
+        with open(os.path.join(self.tmp, 'daemon.log')) as f:
             return f.read()
 
     def wait_for(self, predicate, timeout=10.0, what='condition'):
@@ -102,14 +124,14 @@ class BusTest(unittest.TestCase):
             argv = ['setpriv', f'--reuid={user}', f'--regid={user}', '--clear-groups'] + argv
         p = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=60, input=input)
         if check and p.returncode != 0:
-            self.fail(f'{" ".join(argv)} failed ({p.returncode}): {p.stderr}\n{self.restarter_log()}')
+            self.fail(f'{" ".join(argv)} failed ({p.returncode}): {p.stderr}\n{self.daemon_log()}')
         return p
 
     def busctl(self, *args, check=True, user=None):
         return self.run_cmd(['busctl', '--system'] + list(args), check=check, user=user)
 
     def call(self, path, iface, method, sig='', *args, check=True, user=None):
-        a = ['--json=short', 'call', 'org.kzones.Restarter1', path, iface, method]
+        a = ['--json=short', 'call', self.bus_name, path, iface, method]
         if sig:
             a += [sig] + [str(x) for x in args]
         p = self.busctl(*a, check=check, user=user)
@@ -117,12 +139,34 @@ class BusTest(unittest.TestCase):
             return json.loads(p.stdout)['data']
         return p
 
+    def get_property(self, path, iface, name):
+        p = self.busctl('--json=short', 'get-property', self.bus_name, path, iface, name)
+        return json.loads(p.stdout)['data']
+
+    def live_interface(self, path, iface):
+        p = self.busctl('introspect', '--xml-interface', self.bus_name, path)
+        return ET.fromstring(p.stdout).find(f"interface[@name='{iface}']")
+
+    @staticmethod
+    def documented_interface(iface):
+        tree = ET.parse(os.path.join(SOURCE, 'bus-interfaces', iface + '.xml'))
+        return tree.getroot().find(f"interface[@name='{iface}']")
+
+
+class BusTest(PrivateBusTest):
+    """kzones-restarterd on the private bus."""
+
+    daemon_path = 'services/restarter/kzones-restarterd'
+    bus_name = 'org.kzones.Restarter1'
+
+    def start_restarter(self):
+        self.start_daemon()
+
     def zone_call(self, zone, method, sig='', *args, **kw):
         return self.call(zone_path(zone), ZONE_IFACE, method, sig, *args, **kw)
 
     def prop(self, zone, name):
-        p = self.busctl('--json=short', 'get-property', 'org.kzones.Restarter1', zone_path(zone), ZONE_IFACE, name)
-        return json.loads(p.stdout)['data']
+        return self.get_property(zone_path(zone), ZONE_IFACE, name)
 
     def zonecfg(self, zone, *cmds):
         return self.run_cmd([os.path.join(BUILD, 'cli/zonecfg'), '-R', self.root, '-z', zone] + list(cmds))

@@ -10,17 +10,13 @@ answers for a pool that is not reserved, and the generator gives zones the
 dependency on their pool. Reserving needs real huge pages and hugetlbfs mounts:
 that is the lab's (tests/lab/test_memory_reserve.py)."""
 
-import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 import unittest
-import xml.etree.ElementTree as ET
 
-from bustest import BUILD, BUS_CONFIG, SOURCE
+from bustest import BUILD, SOURCE, PrivateBusTest, members, path_encode
 
 SERVICE = 'org.kzones.MemoryReserve1'
 MANAGER = ('/org/kzones/MemoryReserve1', 'org.kzones.MemoryReserve1.Manager')
@@ -30,82 +26,20 @@ KEEPER = os.path.join(BUILD, 'services/memory-reserve/kzones-memory-reserve')
 
 
 def pool_path(name):
-    return '/org/kzones/MemoryReserve1/pool/' + ''.join(c if c.isalnum() else '_%02x' % ord(c) for c in name)
+    return path_encode('/org/kzones/MemoryReserve1/pool', name)
 
 
-def members(iface_element):
-    out = set()
-    for m in iface_element.findall('method'):
-        args = tuple((a.get('name'), a.get('type'), a.get('direction', 'in')) for a in m.findall('arg'))
-        out.add(('method', m.get('name'), args))
-    for s in iface_element.findall('signal'):
-        out.add(('signal', s.get('name'), tuple((a.get('name'), a.get('type')) for a in s.findall('arg'))))
-    for p in iface_element.findall('property'):
-        out.add(('property', p.get('name'), p.get('type'), p.get('access')))
-    return out
+class PoolBus(PrivateBusTest):
+    """kzones-memory-reserved on a private bus."""
 
-
-class PoolBus(unittest.TestCase):
-    """A private bus, a scratch root and kzones-memory-reserved, per test."""
-
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix='kzones-mrp-bus-')
-        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
-        os.chmod(self.tmp, 0o755)
-        self.root = os.path.join(self.tmp, 'root')
-        os.mkdir(self.root)
-        conf = os.path.join(self.tmp, 'bus.conf')
-        sock = os.path.join(self.tmp, 'bus')
-        with open(conf, 'w') as f:
-            f.write(BUS_CONFIG.format(path=sock))
-        bus_log = open(os.path.join(self.tmp, 'dbus.log'), 'w')
-        self.addCleanup(bus_log.close)
-        self.bus = subprocess.Popen(['dbus-daemon', '--config-file=' + conf, '--nofork', '--print-address'],
-                                    stdout=subprocess.PIPE, stderr=bus_log, text=True)
-        self.addCleanup(self.stop, self.bus)
-        self.bus.stdout.readline()
-        self.bus.stdout.close()
-        self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS='unix:path=' + sock, KZONES_ROOT=self.root,
-                        KZONES_DATA_DIR=os.path.join(SOURCE, 'templates'))
-        self.log = open(os.path.join(self.tmp, 'daemon.log'), 'w')
-        self.addCleanup(self.log.close)
-        self.daemon = subprocess.Popen([os.path.join(BUILD, 'services/memory-reserve/kzones-memory-reserved')],
-                                       env=self.env, stderr=self.log)
-        self.addCleanup(self.stop, self.daemon)
-        deadline = time.monotonic() + 10
-        while self.busctl('status', SERVICE, check=False).returncode != 0:
-            self.assertLess(time.monotonic(), deadline, 'kzones-memory-reserved did not come up')
-            time.sleep(0.02)
-
-    @staticmethod
-    def stop(p):
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-    def run_cmd(self, argv, check=True):
-        p = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=60)
-        if check and p.returncode != 0:
-            self.fail(f'{" ".join(argv)} failed ({p.returncode}): {p.stderr}')
-        return p
-
-    def busctl(self, *args, check=True):
-        return self.run_cmd(['busctl', '--system'] + list(args), check=check)
+    daemon_path = 'services/memory-reserve/kzones-memory-reserved'
+    bus_name = SERVICE
 
     def call(self, method, sig='', *args, check=True):
-        a = ['--json=short', 'call', SERVICE, MANAGER[0], MANAGER[1], method]
-        if sig:
-            a += [sig] + [str(x) for x in args]
-        p = self.busctl(*a, check=check)
-        return json.loads(p.stdout)['data'] if p.returncode == 0 else p
+        return super().call(MANAGER[0], MANAGER[1], method, sig, *args, check=check)
 
     def prop(self, pool, name):
-        p = self.busctl('--json=short', 'get-property', SERVICE, pool_path(pool), POOL_IFACE, name)
-        return json.loads(p.stdout)['data']
+        return self.get_property(pool_path(pool), POOL_IFACE, name)
 
     def dropin(self, unit_dir, name, text, base='etc/systemd/system'):
         d = os.path.join(self.root, base, unit_dir)
@@ -119,19 +53,11 @@ class PoolBus(unittest.TestCase):
 
 class Interface(PoolBus):
 
-    def xml(self, iface):
-        tree = ET.parse(os.path.join(SOURCE, 'bus-interfaces', iface + '.xml'))
-        return tree.getroot().find(f"interface[@name='{iface}']")
-
-    def live(self, path, iface):
-        p = self.busctl('introspect', '--xml-interface', SERVICE, path)
-        return ET.fromstring(p.stdout).find(f"interface[@name='{iface}']")
-
     def test_manager_matches_its_xml(self):
-        self.assertEqual(members(self.live(*MANAGER)), members(self.xml(MANAGER[1])))
+        self.assertEqual(members(self.live_interface(*MANAGER)), members(self.documented_interface(MANAGER[1])))
 
     def test_pool_matches_its_xml(self):
-        self.assertEqual(members(self.live(pool_path('zones'), POOL_IFACE)), members(self.xml(POOL_IFACE)))
+        self.assertEqual(members(self.live_interface(pool_path('zones'), POOL_IFACE)), members(self.documented_interface(POOL_IFACE)))
 
 
 class Configuration(PoolBus):

@@ -7,45 +7,21 @@ unit drop-ins, refuses what it must, and survives its own restart."""
 import os
 import stat
 import unittest
-import xml.etree.ElementTree as ET
 
-from bustest import BUILD, MANAGER, SOURCE, ZONE_IFACE, BusTest, zone_path
-
-
-def members(iface_element):
-    """The comparable shape of an interface: methods with their arguments, signals,
-    properties with type and access."""
-    out = set()
-    for m in iface_element.findall('method'):
-        args = tuple((a.get('name'), a.get('type'), a.get('direction', 'in')) for a in m.findall('arg'))
-        out.add(('method', m.get('name'), args))
-    for s in iface_element.findall('signal'):
-        args = tuple((a.get('name'), a.get('type')) for a in s.findall('arg'))
-        out.add(('signal', s.get('name'), args))
-    for p in iface_element.findall('property'):
-        out.add(('property', p.get('name'), p.get('type'), p.get('access')))
-    return out
+from bustest import BUILD, MANAGER, ZONE_IFACE, BusTest, members, zone_path
 
 
 class Interface(BusTest):
 
-    def interface_from_file(self, iface):
-        tree = ET.parse(os.path.join(SOURCE, 'bus-interfaces', iface + '.xml'))
-        return tree.getroot().find(f"interface[@name='{iface}']")
-
-    def interface_live(self, path, iface):
-        p = self.busctl('introspect', '--xml-interface', 'org.kzones.Restarter1', path)
-        return ET.fromstring(p.stdout).find(f"interface[@name='{iface}']")
-
     def test_manager_matches_its_xml(self):
-        self.assertEqual(members(self.interface_live(MANAGER[0], MANAGER[1])),
-                         members(self.interface_from_file(MANAGER[1])))
+        self.assertEqual(members(self.live_interface(MANAGER[0], MANAGER[1])),
+                         members(self.documented_interface(MANAGER[1])))
 
     def test_zone_matches_its_xml(self):
         self.zonecfg('kz1', 'create')
         self.wait_for(lambda: 'kz1' in self.zones(), what='kz1 to appear')
-        self.assertEqual(members(self.interface_live(zone_path('kz1'), ZONE_IFACE)),
-                         members(self.interface_from_file(ZONE_IFACE)))
+        self.assertEqual(members(self.live_interface(zone_path('kz1'), ZONE_IFACE)),
+                         members(self.documented_interface(ZONE_IFACE)))
 
 
 class Zones(BusTest):
