@@ -160,20 +160,7 @@ static int parse_argv(int argc, char *argv[])
 }
 
 /* ROOT/@path, or NULL if out of memory. */
-static char *zone_path(const char *fmt, ...) _printf_(1, 2);
-static char *zone_path(const char *fmt, ...)
-{
-        _cleanup_free_ char *rel = NULL;
-        va_list ap;
-        int k;
-
-        va_start(ap, fmt);
-        k = vasprintf(&rel, fmt, ap);
-        va_end(ap);
-        if (k < 0)
-                return NULL;
-        return path_join(arg_root, rel);
-}
+#define zone_path(...) path_joinf(arg_root, __VA_ARGS__)
 
 /* 1 if the zone has a configuration, 0 if it has none, or -ENOMEM. Anything but a missing file (no
  * permission to look, say) counts as configured: the caller's own error is then the better message. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <libgen.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -22,6 +23,20 @@ char *path_join(const char *root, const char *path)
         if (asprintf(&p, "%.*s%s", (int) n, root ?: "", path) < 0)
                 return NULL;
         return p;
+}
+
+char *path_joinf(const char *root, const char *fmt, ...)
+{
+        _cleanup_free_ char *rel = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&rel, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return NULL;
+        return path_join(root, rel);
 }
 
 static bool valid_template_name(const char *s)

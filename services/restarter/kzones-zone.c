@@ -39,20 +39,7 @@
 
 static const char *arg_root = "";
 
-static char *root_path(const char *fmt, ...) _printf_(1, 2);
-static char *root_path(const char *fmt, ...)
-{
-        _cleanup_free_ char *rel = NULL;
-        va_list ap;
-        int k;
-
-        va_start(ap, fmt);
-        k = vasprintf(&rel, fmt, ap);
-        va_end(ap);
-        if (k < 0)
-                return NULL;
-        return path_join(arg_root, rel);
-}
+#define root_path(...) path_joinf(arg_root, __VA_ARGS__)
 
 /* Says why the zone did not start: on stderr (the journal) and for the restarter. */
 _printf_(2, 3) static int failure(const char *name, const char *fmt, ...)

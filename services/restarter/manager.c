@@ -14,20 +14,6 @@
 #define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
 #define EVACUATION_DROPIN "50-kzones-evacuation.conf"
 
-char *manager_path(Manager *m, const char *fmt, ...)
-{
-        _cleanup_free_ char *rel = NULL;
-        va_list ap;
-        int k;
-
-        va_start(ap, fmt);
-        k = vasprintf(&rel, fmt, ap);
-        va_end(ap);
-        if (k < 0)
-                return NULL;
-        return path_join(m->root, rel);
-}
-
 /* ---- zones ------------------------------------------------------------------------------ */
 
 static Zone *zone_free(Zone *z)

@@ -109,7 +109,8 @@ int manager_start(Manager *m);
 int manager_rescan(Manager *m);
 Zone *manager_find_zone(Manager *m, const char *name);
 Zone *manager_find_zone_by_path(Manager *m, const char *path);
-char *manager_path(Manager *m, const char *fmt, ...) _printf_(2, 3);
+/* ROOT/PATH, PATH formatted as printf does. */
+#define manager_path(m, ...) path_joinf((m)->root, __VA_ARGS__)
 
 void zone_update_state(Zone *z);
 int zone_load_config(Zone *z, ZoneConfig **ret, sd_bus_error *error);
