@@ -109,29 +109,6 @@ unsigned zone_ncpus(const ZoneConfig *c)
         return ZONE_DEFAULT_NCPUS;
 }
 
-const char *zone_cpu_model(const ZoneConfig *c)
-{
-        static const struct {
-                const char *arch, *model;
-        } table[] = {
-                /* named classes that hosts of several generations can all run */
-                { "migration-class1", "Nehalem" },
-                { "migration-class2", "SandyBridge" },
-                { "migration-class3", "Haswell-noTSX" },
-                { "migration-class4", "Skylake-Server-noTSX-IBRS" },
-                { "generic", "qemu64" },
-                { "native", "host" },
-        };
-        const char *a = zone_resource_get(c->root, "cpu-arch");
-
-        if (!a)
-                return "host";
-        for (size_t i = 0; i < ELEMENTSOF(table); i++)
-                if (streq(a, table[i].arch))
-                        return table[i].model;
-        return a;
-}
-
 static int device_cmp(const void *a, const void *b)
 {
         const ZoneResource *x = *(const ZoneResource *const *) a, *y = *(const ZoneResource *const *) b;
@@ -363,7 +340,7 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
         else
                 argv_add(&a, "q35,accel=kvm");
         argv_add(&a, "-cpu");
-        argv_add(&a, zone_cpu_model(c));
+        argv_add(&a, o->cpu_model ?: "host");
         argv_add(&a, "-m");
         argv_addf(&a, "%" PRIu64 "M", zone_memory_bytes(c) / SIZE_M);
         r = memory_backend(&a, c, o->memory, e);

@@ -25,6 +25,7 @@ typedef struct ZoneQemuOptions {
         const char *qemu;           /* default "qemu-system-x86_64" */
         const char *runtime_dir;    /* ROOT/run/kzones/NAME */
         const char *uuid;           /* from the index, may be NULL */
+        const char *cpu_model;      /* the -cpu value for cpu-arch on this host (cpu_probe_zone_model()) */
         const char *default_bridge; /* for lower-link=auto */
         const int *tap_fds;         /* one per anet, in configuration order; NULL: no networking fds */
         size_t n_taps;
@@ -53,8 +54,6 @@ void zone_anet_mac(const ZoneConfig *c, const ZoneResource *anet, char buf[18]);
 /* The guest memory in bytes and the number of vCPUs. */
 uint64_t zone_memory_bytes(const ZoneConfig *c);
 unsigned zone_ncpus(const ZoneConfig *c);
-/* The QEMU CPU model for cpu-arch. */
-const char *zone_cpu_model(const ZoneConfig *c);
 /* Devices in boot order: bootpri, then id. Returns the count; *ret is an array
  * of borrowed pointers. */
 size_t zone_devices_sorted(const ZoneConfig *c, const ZoneResource ***ret);

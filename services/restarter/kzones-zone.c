@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "console-relay.h"
+#include "cpu-probe.h"
 #include "hostdata.h"
 #include "sealed-stream.h"
 #include "storage-uri.h"
@@ -313,6 +314,8 @@ static int verb_exec(const char *name)
         bool resuming = false;
         _cleanup_free_ char *installer = NULL;
         _cleanup_(zone_memory_done) ZoneMemory memory = { .fd = -EBADF };
+        _cleanup_(cpu_probe_freep) CpuProbe *probe = NULL;
+        _cleanup_free_ char *cpu_model = NULL;
         KzError e = {};
         const char *bridge_default = getenv("KZONES_DEFAULT_BRIDGE");
         int r;
@@ -326,6 +329,13 @@ static int verb_exec(const char *name)
                 return failure(name, "%s", kz_error_message(&e, r));
         if (!streq_ptr(zone_config_brand(c), "kz"))
                 return failure(name, "brand '%s' zones are not run by kzones.", strna(zone_config_brand(c)));
+
+        /* the CPU: what cpu-arch asks for, if this host's QEMU/KVM runs it (probed once a boot) */
+        r = cpu_probe_get(arg_root, getenv("KZONES_QEMU"), &probe, &e);
+        if (r >= 0)
+                r = cpu_probe_zone_model(probe, zone_resource_get(c->root, "cpu-arch"), &cpu_model, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
         (void) zone_index_lookup(arg_root, name, &x, NULL);
 
         rundir = root_path(ZONE_RUN_DIR "/%s", name);
@@ -400,6 +410,7 @@ static int verb_exec(const char *name)
                         .qemu = getenv("KZONES_QEMU"),
                         .runtime_dir = rundir,
                         .uuid = x.uuid,
+                        .cpu_model = cpu_model,
                         .default_bridge = bridge_default,
                         .tap_fds = taps,
                         .n_taps = n_taps,
@@ -1158,6 +1169,27 @@ static int verb_reload(const char *name)
         return 0;
 }
 
+/* kzones-zone cpu-probe: what this host's QEMU/KVM runs (cpu-arch), probed once a
+ * boot and cached; printed as JSON. The restarter runs it at start. */
+static int verb_cpu_probe(void)
+{
+        _cleanup_(cpu_probe_freep) CpuProbe *p = NULL;
+        _cleanup_free_ char *json = NULL;
+        KzError e = {};
+        int r;
+
+        r = cpu_probe_get(arg_root, getenv("KZONES_QEMU"), &p, &e);
+        if (r < 0) {
+                fprintf(stderr, "cannot probe this host's CPU models: %s\n", kz_error_message(&e, r));
+                return r;
+        }
+        json = cpu_probe_to_json(p);
+        if (!json)
+                return -ENOMEM;
+        puts(json);
+        return 0;
+}
+
 int main(int argc, char *argv[])
 {
         const char *root = getenv("KZONES_ROOT");
@@ -1165,6 +1197,8 @@ int main(int argc, char *argv[])
 
         if (root)
                 arg_root = root;
+        if (argc == 2 && streq(argv[1], "cpu-probe"))
+                return verb_cpu_probe() < 0 ? 1 : 0;
         if (argc < 3 || argc > 4 || !zone_name_is_valid(argv[2])) {
                 fprintf(stderr, "usage: kzones-zone exec|wait|stopped|reload|attach|detach ZONENAME [ARG]\n");
                 return 2;
