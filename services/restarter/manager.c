@@ -7,6 +7,7 @@
 #include "dropins.h"
 #include "log.h"
 #include "remote.h"
+#include "cpu-probe.h"
 #include "restarter.h"
 
 #define SYSTEMD_BUS "org.freedesktop.systemd1"
@@ -649,6 +650,8 @@ Manager *manager_free(Manager *m)
         sd_event_unref(m->event);
         free(m->root);
         free(m->default_evacuation_target);
+        sd_event_source_unref(m->cpu_probe_source);
+        cpu_probe_free(m->cpu);
         free(m);
         return NULL;
 }
@@ -687,6 +690,9 @@ int manager_start(Manager *m)
         r = manager_rescan(m);
         if (r < 0)
                 return r;
+        r = manager_probe_cpu(m);
+        if (r < 0)
+                log_warning("cannot probe this host's CPU models: %s", strerror(-r));
         /* Before the bus name is taken, and only then, the restarter waits: it learns from
          * systemd which zones run, so that nobody is ever told a running zone is installed. */
         {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "cpu-probe.h"
 #include "restarter.h"
 #include "storage-uri.h"
 #include "hostdata.h"
@@ -1028,11 +1029,43 @@ static int property_set_default_evacuation_target(sd_bus *bus, const char *path,
         return manager_set_default_evacuation_target(userdata, v, error);
 }
 
+static int property_get_native_cpu(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+
+        if (streq(property, "NativeCpuModel"))
+                return sd_bus_message_append(reply, "s", m->cpu && m->cpu->native_model ? m->cpu->native_model : "");
+        if (streq(property, "NativeCpuSignature"))
+                return sd_bus_message_append(reply, "s", m->cpu && m->cpu->signature ? m->cpu->signature : "");
+        return sd_bus_message_append_strv(reply, m->cpu ? m->cpu->native_features : NULL);
+}
+
+static int property_get_cpu_migration_classes(sd_bus *bus, const char *path, const char *interface,
+                const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        for (CpuArch a = CPU_ARCH_GENERIC; r >= 0 && m->cpu && a < _CPU_ARCH_MAX; a++)
+                if (cpu_probe_class_runs(m->cpu, a))
+                        r = sd_bus_message_append(reply, "s", cpu_arch_to_string(a));
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
 const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_WRITABLE_PROPERTY("DefaultEvacuationTarget", "s", property_get_default_evacuation_target,
                 property_set_default_evacuation_target, 0,
                 SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NativeCpuModel", "s", property_get_native_cpu, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NativeCpuSignature", "s", property_get_native_cpu, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NativeCpuFeatures", "as", property_get_native_cpu, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("CpuMigrationClasses", "as", property_get_cpu_migration_classes, 0,
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("ListZones", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssso)", zones), method_list_zones,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetZone", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", zone), method_get_zone,

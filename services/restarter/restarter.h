@@ -93,6 +93,8 @@ struct Manager {
         sd_event_source *inotify;
         sd_event_source *rescan_timer;
         char *default_evacuation_target;
+        struct CpuProbe *cpu;           /* what this host's QEMU/KVM runs, once probed */
+        sd_event_source *cpu_probe_source;
 };
 
 const char *operation_kind_to_string(OperationKind k);
@@ -106,6 +108,8 @@ static inline void manager_freep(Manager **m)
                 *m = manager_free(*m);
 }
 int manager_start(Manager *m);
+/* Probes the host's CPU models in a child (host-cpu.c); the Manager's CPU properties follow. */
+int manager_probe_cpu(Manager *m);
 int manager_rescan(Manager *m);
 Zone *manager_find_zone(Manager *m, const char *name);
 Zone *manager_find_zone_by_path(Manager *m, const char *path);

@@ -4,6 +4,7 @@
 it, it follows /etc/zones, installs and uninstalls, keeps the evacuation target in
 unit drop-ins, refuses what it must, and survives its own restart."""
 
+import json
 import os
 import stat
 import unittest
@@ -22,6 +23,59 @@ class Interface(BusTest):
         self.wait_for(lambda: 'kz1' in self.zones(), what='kz1 to appear')
         self.assertEqual(members(self.live_interface(zone_path('kz1'), ZONE_IFACE)),
                          members(self.documented_interface(ZONE_IFACE)))
+
+
+class HostCpu(BusTest):
+    """The restarter probes this host's QEMU/KVM once a boot and shows what runs here:
+    the native model (less what KVM refuses) and the migration classes."""
+
+    CLASSES = ['generic', 'migration-class1', 'migration-class2', 'migration-class3', 'migration-class4']
+
+    def setUp(self):
+        if not os.access('/dev/kvm', os.R_OK | os.W_OK):
+            self.skipTest('/dev/kvm is not usable here: nothing to probe')
+        super().setUp()
+
+    def manager_prop(self, name):
+        return self.get_property(MANAGER[0], MANAGER[1], name)
+
+    def cache(self):
+        with open(os.path.join(self.root, 'run/kzones/cpu-probe.json')) as f:
+            return json.load(f)
+
+    def test_native_model_and_classes(self):
+        self.wait_for(lambda: self.manager_prop('NativeCpuModel') != '', timeout=60, what='the CPU probe')
+        native = self.manager_prop('NativeCpuModel')
+        self.assertTrue(native == 'host' or native.startswith('host,-'), native)
+        features = self.manager_prop('NativeCpuFeatures')
+        self.assertIn('sse2', features, 'every x86-64 host has SSE2')
+        self.assertEqual(features, sorted(set(features)))
+        for refused in self.cache()['native']['refused']:
+            self.assertIn(',-' + refused, native)
+            self.assertNotIn(refused, features)
+        classes = self.manager_prop('CpuMigrationClasses')
+        self.assertIn('generic', classes, 'the x86-64 baseline runs on every x86-64 KVM host')
+        self.assertEqual(classes, [c for c in self.CLASSES if c in classes], 'in order, known names only')
+        self.assertRegex(self.manager_prop('NativeCpuSignature'), r'^\S+ family \d+ model \d+ stepping \d+ ')
+        self.assertEqual(self.cache()['native']['model'], native)
+
+    def test_cache_is_used_and_refreshed(self):
+        helper = os.path.join(BUILD, 'services/restarter/kzones-zone')
+        self.wait_for(lambda: self.manager_prop('NativeCpuModel') != '', timeout=60, what='the CPU probe')
+        path = os.path.join(self.root, 'run/kzones/cpu-probe.json')
+        good = self.cache()
+        # a valid cache is believed: the helper does not probe again
+        marked = dict(good, native=dict(good['native'], model='host,-kzones-test-marker'))
+        with open(path, 'w') as f:
+            json.dump(marked, f)
+        out = json.loads(self.run_cmd([helper, 'cpu-probe']).stdout)
+        self.assertEqual(out['native']['model'], 'host,-kzones-test-marker')
+        # one made for another QEMU binary, kernel or boot is probed again
+        with open(path, 'w') as f:
+            json.dump(dict(marked, key=good['key'].replace('boot ', 'boot 0', 1)), f)
+        out = json.loads(self.run_cmd([helper, 'cpu-probe']).stdout)
+        self.assertEqual(out['native']['model'], good['native']['model'])
+        self.assertEqual(self.cache()['key'], good['key'])
 
 
 class Zones(BusTest):
