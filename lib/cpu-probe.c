@@ -511,13 +511,12 @@ int cpu_probe_cache_key(const char *qemu, char **ret)
         _cleanup_free_ char *exe = find_executable(qemu ?: "qemu-system-x86_64"), *boot = NULL;
         struct utsname u;
         struct stat st;
-        size_t size;
 
         if (!exe)
                 return -ENOENT;
         if (stat(exe, &st) < 0)
                 return -errno;
-        if (read_file_bounded("/proc/sys/kernel/random/boot_id", 64, &boot, &size) < 0)
+        if (read_virtual_file("/proc/sys/kernel/random/boot_id", 64, &boot) < 0)
                 boot = strdup("unknown");
         if (!boot || uname(&u) < 0)
                 return -ENOMEM;

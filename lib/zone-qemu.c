@@ -148,26 +148,6 @@ const ZoneResource *zone_boot_device(const ZoneConfig *c)
         return n > 0 ? l[0] : NULL;
 }
 
-bool zone_link_exists(const char *name)
-{
-        _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        struct ifreq ifr = {};
-
-        if (s < 0 || strlen(name) >= IFNAMSIZ)
-                return false;
-        memcpy(ifr.ifr_name, name, strlen(name));
-        return ioctl(s, SIOCGIFINDEX, &ifr) >= 0;
-}
-
-const char *zone_anet_bridge(const ZoneResource *anet, const char *default_bridge)
-{
-        const char *l = zone_resource_get(anet, "lower-link");
-
-        if (!l || streq(l, "auto"))
-                return default_bridge ?: ZONE_DEFAULT_BRIDGE;
-        return l;
-}
-
 void zone_anet_mac(const ZoneConfig *c, const ZoneResource *anet, char buf[18])
 {
         const char *m = zone_resource_get(anet, "mac-address");

@@ -10,7 +10,6 @@
 #define ZONE_RUN_DIR "/run/kzones"
 #define ZONE_DISK_DIR "/var/lib/zones"
 #define ZONE_LOG_DIR "/var/log/zones"
-#define ZONE_DEFAULT_BRIDGE "kzbr0"
 #define ZONE_DEFAULT_MEMORY "4G"
 #define ZONE_DEFAULT_NCPUS 4u
 #define ZONE_QBOOT "/usr/share/qemu/qboot.rom" /* firmware for direct-kernel zones */
@@ -26,7 +25,6 @@ typedef struct ZoneQemuOptions {
         const char *runtime_dir;    /* ROOT/run/kzones/NAME */
         const char *uuid;           /* from the index, may be NULL */
         const char *cpu_model;      /* the -cpu value for cpu-arch on this host (cpu_probe_zone_model()) */
-        const char *default_bridge; /* for lower-link=auto */
         const int *tap_fds;         /* one per anet, in configuration order; NULL: no networking fds */
         size_t n_taps;
         char **boot_args;           /* appended to the kernel command line */
@@ -41,13 +39,8 @@ typedef struct ZoneQemuOptions {
  * user, an iSCSI LU name without a target). */
 int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, KzError *e);
 
-/* Whether a network interface of that name exists in this network namespace
- * (asked of the kernel, not of /sys, which a container may share with its host). */
-bool zone_link_exists(const char *name);
 /* The -blockdev JSON of a device (node may be NULL), also a json: filename for qemu-img. */
 int zone_device_blockdev_json(const ZoneConfig *c, const ZoneResource *d, const char *node, char **ret, KzError *e);
-/* The bridge an anet's lower-link names on this host. */
-const char *zone_anet_bridge(const ZoneResource *anet, const char *default_bridge);
 /* The anet's MAC: the configured one, else one derived from the zone's name and
  * the anet id, locally administered and stable across boots and hosts. */
 void zone_anet_mac(const ZoneConfig *c, const ZoneResource *anet, char buf[18]);

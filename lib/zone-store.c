@@ -168,6 +168,34 @@ int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_size
         return 0;
 }
 
+int read_virtual_file(const char *path, size_t max, char **ret)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_free_ char *buf = malloc(max + 1);
+        size_t n = 0;
+
+        if (fd < 0)
+                return negative_errno();
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k = read(fd, buf + n, max + 1 - n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n > max)
+                        return -EFBIG;
+        }
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
 static char *zone_path(const char *root, const char *name, const char *suffix)
 {
         _cleanup_free_ char *rel = NULL;

@@ -32,6 +32,8 @@ int zone_index_set_state(const char *root, const char *name, ZoneState state, Kz
  * path, fsync of the directory. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_size);
+/* A file of /proc or /sys, whose size stat() does not tell: read to its end, at most max bytes. */
+int read_virtual_file(const char *path, size_t max, char **ret);
 char *path_join(const char *root, const char *path);
 /* path_join() of root and a printf-formatted path. */
 char *path_joinf(const char *root, const char *fmt, ...) _printf_(2, 3);

@@ -12,14 +12,10 @@
  * A failure to start is written, one line, to /run/kzones/NAME.failure, where the
  * restarter picks it up for the error it returns to zoneadm. */
 #include <fcntl.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
-#include <linux/sockios.h>
 #include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,6 +29,7 @@
 #include "sealed-stream.h"
 #include "storage-uri.h"
 #include "qmp.h"
+#include "zone-net.h"
 #include "zone-qemu.h"
 #include "zone-store.h"
 
@@ -80,69 +77,6 @@ static int mkdir_p(const char *path, mode_t mode)
         if (mkdir(p, mode) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
-}
-
-static void set_ifname(struct ifreq *ifr, const char *name)
-{
-        memset(ifr->ifr_name, 0, IFNAMSIZ);
-        memcpy(ifr->ifr_name, name, strnlen(name, IFNAMSIZ - 1));
-}
-
-/* A tap on bridge, owned by the returned fd: it disappears when QEMU exits. */
-static int tap_create(unsigned salt, const char *zone, const char *anet_id, const char *bridge, char **ret_msg)
-{
-        _cleanup_close_ int fd = -EBADF, s = -EBADF;
-        struct ifreq ifr = {};
-        char tap[IFNAMSIZ + 8];
-        uint32_t h = 2166136261u;
-        int index;
-
-        for (const char *p = zone; *p; p++)
-                h = (h ^ (uint8_t) *p) * 16777619u;
-        /* kz + 6 hex digits of the zone name's hash + . + anet id (at most 5 digits) */
-        (void) snprintf(tap, IFNAMSIZ, "kz%06x.%s", (h ^ salt) & 0xffffff, anet_id);
-
-        if (!zone_link_exists(bridge)) {
-                (void) asprintf(ret_msg, "anet %s: bridge '%s' does not exist on this host.", anet_id, bridge);
-                return -ENODEV;
-        }
-        fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-        if (fd < 0) {
-                (void) asprintf(ret_msg, "anet %s: cannot open /dev/net/tun: %m.", anet_id);
-                return -errno;
-        }
-        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-        set_ifname(&ifr, tap);
-        if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-                if (errno == EBUSY)
-                        return -EBUSY; /* another zone's tap has this name: try another */
-                (void) asprintf(ret_msg, "anet %s: cannot create tap %s: %m.", anet_id, tap);
-                return -errno;
-        }
-        s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (s < 0)
-                return -errno;
-        memset(&ifr, 0, sizeof(ifr));
-        set_ifname(&ifr, tap);
-        if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-                return -errno;
-        ifr.ifr_flags |= IFF_UP;
-        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
-                (void) asprintf(ret_msg, "anet %s: cannot bring tap %s up: %m.", anet_id, tap);
-                return -errno;
-        }
-        if (ioctl(s, SIOCGIFINDEX, &ifr) < 0)
-                return -errno;
-        index = ifr.ifr_ifindex;
-        memset(&ifr, 0, sizeof(ifr));
-        set_ifname(&ifr, bridge);
-        ifr.ifr_ifindex = index;
-        if (ioctl(s, SIOCBRADDIF, &ifr) < 0) {
-                (void) asprintf(ret_msg, "anet %s: cannot add tap %s to '%s' (is it a bridge?): %m.", anet_id, tap,
-                        bridge);
-                return -errno;
-        }
-        return TAKE_FD(fd);
 }
 
 /* Boot arguments the restarter left for this start: NUL-separated. */
@@ -316,8 +250,8 @@ static int verb_exec(const char *name)
         _cleanup_(zone_memory_done) ZoneMemory memory = { .fd = -EBADF };
         _cleanup_(cpu_probe_freep) CpuProbe *probe = NULL;
         _cleanup_free_ char *cpu_model = NULL;
+        _cleanup_free_ char *default_link = NULL;
         KzError e = {};
-        const char *bridge_default = getenv("KZONES_DEFAULT_BRIDGE");
         int r;
 
         failure_path = root_path(ZONE_RUN_DIR "/%s.failure", name);
@@ -349,23 +283,31 @@ static int verb_exec(const char *name)
         if (r < 0)
                 return failure(name, "cannot create %s: %s.", logdir, strerror(-r));
 
+        /* its network: a tap on a bridge or a macvtap on a link per anet (zone-net.h) */
+        r = zone_unit_setting(arg_root, name, "DefaultLowerLink", &default_link);
+        if (r < 0)
+                return failure(name, "cannot read the zone unit's drop-ins: %s.", strerror(-r));
+        (void) zone_net_cleanup(name); /* what a launcher killed before ExecStopPost left */
         for (size_t i = 0; i < c->root->n_children; i++) {
                 const ZoneResource *anet = c->root->children[i];
-                _cleanup_free_ char *msg = NULL;
+                ZoneLowerLink l;
+                char mac[18];
                 int fd;
 
                 if (anet->type != resource_type_child(zone_type(), "anet"))
                         continue;
                 if (n_taps >= ELEMENTSOF(taps))
                         return failure(name, "too many anet resources.");
-                for (unsigned salt = 0;; salt += 0x9e3779) {
-                        fd = tap_create(salt, name, zone_resource_get(anet, "id") ?: "0",
-                                zone_anet_bridge(anet, bridge_default), &msg);
-                        if (fd != -EBUSY || salt > 16 * 0x9e3779)
-                                break;
+                zone_anet_mac(c, anet, mac);
+                r = zone_anet_lower_link(anet, default_link, &l, &e);
+                fd = r < 0 ? r : zone_anet_open(name, anet, &l, mac, rundir, &e);
+                if (fd < 0) {
+                        (void) zone_net_cleanup(name);
+                        return failure(name, "%s", kz_error_message(&e, fd));
                 }
-                if (fd < 0)
-                        return failure(name, "%s", msg ?: strerror(-fd));
+                fprintf(stderr, "zone '%s': anet %s: %s on %s%s, MAC %s\n", name, zone_resource_get(anet, "id") ?: "0",
+                        l.kind == ZONE_LINK_BRIDGE ? "a tap" : "a macvtap", l.name,
+                        !l.automatic ? "" : default_link ? " (DefaultLowerLink=)" : " (the default route's link)", mac);
                 /* handed to QEMU across exec */
                 (void) fcntl(fd, F_SETFD, 0);
                 taps[n_taps++] = fd;
@@ -411,7 +353,6 @@ static int verb_exec(const char *name)
                         .runtime_dir = rundir,
                         .uuid = x.uuid,
                         .cpu_model = cpu_model,
-                        .default_bridge = bridge_default,
                         .tap_fds = taps,
                         .n_taps = n_taps,
                         .boot_args = boot_args,
@@ -1064,6 +1005,10 @@ static int verb_stopped(const char *name)
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
         KzError e = {};
         int r;
+
+        r = zone_net_cleanup(name); /* its macvtaps (taps go with QEMU) */
+        if (r < 0)
+                fprintf(stderr, "zone '%s': cannot remove its macvtaps: %s\n", name, strerror(-r));
 
         r = zone_store_load(arg_root, name, &c, &e);
         if (r < 0)

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "cpu-probe.h"
 #include "restarter.h"
+#include "zone-net.h"
 #include "storage-uri.h"
 #include "hostdata.h"
 #include "zone-qemu.h"
@@ -787,6 +788,7 @@ static int method_detach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        _cleanup_free_ char *default_link = NULL;
         Zone *z = userdata;
         int r;
 
@@ -797,17 +799,29 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (r < 0)
                 return r;
         /* what this host must provide */
+        r = zone_unit_setting(z->manager->root, z->name, "DefaultLowerLink", &default_link);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < c->root->n_children; i++) {
                 const ZoneResource *res = c->root->children[i];
-                const char *bridge;
+                ZoneLowerLink l;
+                KzError e = {};
 
                 if (res->type != resource_type_child(zone_type(), "anet"))
                         continue;
-                bridge = zone_anet_bridge(res, getenv("KZONES_DEFAULT_BRIDGE"));
-                if (!zone_link_exists(bridge))
-                        return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION,
-                                "anet %s: bridge '%s' does not exist on this host", zone_resource_get(res, "id"),
-                                bridge);
+                r = zone_anet_lower_link(res, default_link, &l, &e);
+                if (r < 0)
+                        return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION, "%s",
+                                kz_error_message(&e, r));
+        }
+        if (z->manager->cpu) {
+                _cleanup_free_ char *model = NULL;
+                KzError e = {};
+
+                r = cpu_probe_zone_model(z->manager->cpu, zone_resource_get(c->root, "cpu-arch"), &model, &e);
+                if (r < 0)
+                        return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION, "%s",
+                                kz_error_message(&e, r));
         }
         {
                 const ZoneResource *boot = zone_resource_first(c->root, resource_type_child(zone_type(), "boot"));

@@ -207,7 +207,17 @@ class Zones(BusTest):
         self.zonecfg('kz1', 'create; select anet id=0; set lower-link=nosuchbr0; end')
         self.wait_for(lambda: 'kz1' in self.zones())
         p = self.zone_call('kz1', 'Verify', check=False)
-        self.assertIn("anet 0: bridge 'nosuchbr0' does not exist on this host", p.stderr)
+        self.assertIn("anet 0: lower-link 'nosuchbr0' does not exist on this host", p.stderr)
+        # lower-link=auto is the link of the default route: a host with one needs no setup
+        self.zonecfg('kz2', 'create')
+        self.wait_for(lambda: 'kz2' in self.zones())
+        p = self.zone_call('kz2', 'Verify', check=False)
+        with open('/proc/net/route') as f:
+            has_default = any(l.split()[1] == '00000000' and l.split()[7] == '00000000' for l in f.readlines()[1:])
+        if has_default:
+            self.assertEqual(p.returncode, 0, p.stderr)
+        else:
+            self.assertIn('lower-link=auto, but this host has no default route', p.stderr)
 
     def test_state_survives_a_restart(self):
         self.zonecfg('kz1', 'create')

@@ -104,7 +104,14 @@ class Zoneadm(BusTest):
         self.refused(['kz1', 'reboot'], 'zoneadm -z kz1 reboot', code=2)
         self.refused(['-z', 'kz1', 'install'], "zoneadm: zone 'kz1': permission denied: only root or a zone "
                      "administrator with the 'manage' auth may do this", user=65534)
-        self.refused(['-z', 'kz1', 'verify'], "zoneadm: zone 'kz1': anet 0: bridge 'kzbr0' does not exist on this host")
+        # lower-link=auto takes DefaultLowerLink= of the zone units' drop-ins when one sets it
+        dropin = os.path.join(self.root, 'etc/systemd/system/zone@.service.d')
+        os.makedirs(dropin)
+        with open(os.path.join(dropin, '50-lower-link.conf'), 'w') as f:
+            f.write('[X-Kzones]\nDefaultLowerLink=nosuchlink0\n')
+        self.refused(['-z', 'kz1', 'verify'], "zoneadm: zone 'kz1': anet 0: lower-link 'nosuchlink0' "
+                     "(DefaultLowerLink=) does not exist on this host")
+        os.unlink(os.path.join(dropin, '50-lower-link.conf'))
         self.ok('-z', 'kz1', 'install')
         self.refused(['-z', 'kz1', 'boot'], "zoneadm: zone 'kz1': systemd is not reachable on this bus")
 
