@@ -533,8 +533,9 @@ static int macvtap_devnum(const char *name, int ifindex, const char *rundir, dev
         return 0;
 }
 
-/* A macvtap of its own on the link, with the anet's MAC; its device node is made
- * in rundir (no udev needed, no race with it), opened, and unlinked. */
+/* A macvtap of its own on the link, with the anet's MAC. Its device node is made
+ * in /dev under a name of ours (no udev needed, and no race with it: /run is
+ * mounted nodev), opened, and unlinked. */
 static int macvtap_open(const char *zone, const char *id, const ZoneLowerLink *l, const char *mac_s,
                 const char *rundir, KzError *e)
 {
@@ -573,7 +574,7 @@ static int macvtap_open(const char *zone, const char *id, const ZoneLowerLink *l
                 return kz_error_set(e, r, "anet %s: cannot find the device of macvtap %s on '%s'.", id, name,
                         l->name);
         }
-        if (asprintf(&node, "%s/tap%d", rundir, ifindex) < 0) {
+        if (asprintf(&node, "/dev/.kzones-tap%d", ifindex) < 0) {
                 (void) link_delete(ifindex);
                 return -ENOMEM;
         }

@@ -49,7 +49,8 @@ int zone_anet_lower_link(const ZoneResource *anet, const char *default_link, Zon
 /* Creates the anet's device and returns a file descriptor for QEMU: a tap on a
  * bridge (gone with the last descriptor), or a macvtap with the anet's MAC on a
  * link (a link of its own, labelled for the zone, removed by zone_net_cleanup()).
- * rundir is where a macvtap's device node is made when no udev makes it. */
+ * rundir is where a scratch sysfs is mounted when the one in /sys shows another
+ * network namespace (a container's). */
 int zone_anet_open(const char *zone, const ZoneResource *anet, const ZoneLowerLink *l, const char *mac,
                 const char *rundir, KzError *e);
 

@@ -237,13 +237,14 @@ def _install_handlers():
     _handlers_installed = True
 
 
-def lab_up(n, build=None):
+def lab_up(n, build=None, plain=False):
     """Bring the lab up with N hosts (taking the lock, installing the
-    tear-down handlers).  Raises RuntimeError with lab's output on failure."""
+    tear-down handlers); plain hosts have no bridge for zones.  Raises
+    RuntimeError with lab's output on failure."""
     global _lab_up
     _lock()
     _install_handlers()
-    args = ['up', str(n)]
+    args = ['up', str(n)] + (['--plain'] if plain else [])
     if build and os.path.exists(os.path.join(build, 'meson-private', 'install.dat')):
         args += ['--build', build]
     else:
@@ -267,17 +268,19 @@ def lab_down():
 
 class LabTestCase(unittest.TestCase):
     """Brings up `hosts` lab hosts (host1..hostN) for the class; `build` is
-    the meson build installed into them (None: the default build)."""
+    the meson build installed into them (None: the default build); `plain`
+    hosts have no bridge for zones (lower-link=auto is a macvtap)."""
 
     hosts = 2
     build = None
+    plain = False
 
     @classmethod
     def setUpClass(cls):
         reason = unavailable()
         if reason:
             raise unittest.SkipTest(reason)
-        cls.lab_state = lab_up(cls.hosts, cls.build or BUILD)
+        cls.lab_state = lab_up(cls.hosts, cls.build or BUILD, plain=cls.plain)
 
     @classmethod
     def tearDownClass(cls):

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Zones boot on a host nobody prepared for them: no bridge, no kzones
+configuration, a default route as every real host has, and whatever CPU its
+KVM offers. A zone made by plain 'create -t SYSkz' gets a macvtap on the
+default route's link and the CPU model the restarter probed."""
+
+import json
+import re
+
+import labtest
+
+GUEST = '/usr/share/kzones/guest/kzguest.elf'
+HB = re.compile(r'kzguest: hb boot=([0-9a-f]{16}) n=(\d+)')
+MANAGER = ['org.kzones.Restarter1', '/org/kzones/Restarter1', 'org.kzones.Restarter1.Manager']
+CLASSES = ['generic', 'migration-class1', 'migration-class2', 'migration-class3', 'migration-class4']
+
+
+class PlainHost(labtest.LabTestCase):
+    hosts = 1
+    plain = True
+
+    def zoneadm(self, *args, check=True):
+        return self.exec('host1', 'zoneadm', *args, check=check, timeout=300)
+
+    def manager_prop(self, name):
+        r = self.exec('host1', 'busctl', '--json=short', 'get-property', *MANAGER, name)
+        return json.loads(r.stdout)['data']
+
+    def macvtaps(self):
+        """{name: (lower link, MAC)} of the host's macvtaps."""
+        r = self.exec('host1', 'ip', '-j', '-d', 'link', 'show', 'type', 'macvtap')
+        return {l['ifname']: (l.get('link'), l.get('address')) for l in json.loads(r.stdout or '[]')}
+
+    def heartbeat(self, zone):
+        r = self.exec('host1', 'cat', f'/var/log/zones/{zone}.console', check=False)
+        return HB.search(r.stdout)
+
+    def qemu_argv(self, zone):
+        pid = self.exec('host1', 'systemctl', 'show', '-P', 'MainPID', f'zone@{zone}').stdout.strip()
+        return self.exec('host1', 'cat', f'/proc/{pid}/cmdline').stdout.split('\0')
+
+    def create(self, zone, *extra):
+        self.exec('host1', 'zonecfg', '-z', zone,
+                  'create -t SYSkz; set capped-memory:physical=256m; '
+                  f'add boot; set kernel={GUEST}; set cmdline="interval=100"; end' +
+                  ''.join('; ' + e for e in extra))
+
+    def test_1_a_plain_host(self):
+        self.assertNotEqual(self.exec('host1', 'ip', 'link', 'show', 'kzbr0', check=False).returncode, 0,
+                            'a plain host has no bridge')
+        self.assertIn('default via', self.exec('host1', 'ip', 'route', 'show', 'default').stdout)
+        self.assertEqual(self.exec('host1', 'ls', '/etc/systemd/system/zone@.service.d', check=False).stdout, '')
+
+    def test_2_template_zone_boots_on_a_macvtap(self):
+        self.create('z')
+        self.zoneadm('-z', 'z', 'install')
+        self.zoneadm('-z', 'z', 'boot')
+        self.assertEqual(self.zoneadm('-z', 'z', 'list', '-p').stdout.split(':')[2], 'running')
+        self.wait_for(lambda: self.heartbeat('z'), timeout=60, msg='a heartbeat of z')
+        taps = self.macvtaps()
+        self.assertEqual(len(taps), 1, taps)
+        name, (link, mac) = taps.popitem()
+        self.assertEqual(link, 'eth0', 'the link of the default route')
+        # the guest's NIC has the macvtap's MAC (else the macvtap drops its frames)
+        argv = self.qemu_argv('z')
+        nic = [a for a in argv if a.startswith('virtio-net-pci,')]
+        self.assertEqual(len(nic), 1, argv)
+        self.assertIn(f'mac={mac}', nic[0])
+        log = self.exec('host1', 'journalctl', '-u', 'zone@z', '--no-pager', '-o', 'cat').stdout
+        self.assertIn("zone 'z': anet 0: a macvtap on eth0 (the default route's link), MAC " + mac, log)
+        # its CPU is the native model the restarter probed
+        native = self.manager_prop('NativeCpuModel')
+        self.assertTrue(native.startswith('host'), native)
+        self.assertEqual(argv[argv.index('-cpu') + 1], native)
+
+    def test_3_halt_removes_the_macvtap(self):
+        self.zoneadm('-z', 'z', 'halt')
+        self.assertEqual(self.macvtaps(), {}, 'nothing left on the host')
+        # and it boots again on a new one
+        self.zoneadm('-z', 'z', 'boot')
+        self.assertEqual(len(self.macvtaps()), 1)
+        self.zoneadm('-z', 'z', 'halt')
+        self.assertEqual(self.macvtaps(), {})
+
+    def test_4_lower_link_that_does_not_exist(self):
+        self.create('badlink', 'select anet id=0; set lower-link=nosuch0; end')
+        self.zoneadm('-z', 'badlink', 'install')
+        r = self.zoneadm('-z', 'badlink', 'boot', check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("anet 0: lower-link 'nosuch0' does not exist on this host", r.stderr)
+        self.assertEqual(self.macvtaps(), {})
+
+    def test_5_cpu_classes(self):
+        classes = self.manager_prop('CpuMigrationClasses')
+        self.assertIn('generic', classes)
+        self.create('gen', 'set cpu-arch=generic')
+        self.zoneadm('-z', 'gen', 'install')
+        self.zoneadm('-z', 'gen', 'boot')
+        self.wait_for(lambda: self.heartbeat('gen'), timeout=60, msg='a heartbeat of gen')
+        argv = self.qemu_argv('gen')
+        self.assertTrue(argv[argv.index('-cpu') + 1].endswith(',enforce'), argv)
+        self.zoneadm('-z', 'gen', 'halt')
+        missing = [c for c in CLASSES if c not in classes]
+        if not missing:
+            self.skipTest('this host runs every migration class: none to refuse')
+        self.create('big', f'set cpu-arch={missing[-1]}')
+        self.zoneadm('-z', 'big', 'install')
+        r = self.zoneadm('-z', 'big', 'boot', check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f'cpu-arch={missing[-1]} needs CPU features that this host does not offer: ', r.stderr)
+        self.assertIn('This host runs cpu-arch native, generic', r.stderr)
+        self.assertEqual(self.zoneadm('-z', 'big', 'list', '-p').stdout.split(':')[2], 'installed')
+
+
+if __name__ == '__main__':
+    labtest.main()
