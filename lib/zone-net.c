@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <linux/if.h>
+#include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
@@ -229,7 +230,11 @@ static int nl_talk(NlRequest *req, int (*cb)(struct ifinfomsg *i, struct rtattr 
 
 typedef struct LinkInfo {
         int ifindex;
+        int link;           /* IFLA_LINK: the lower device, or 0 */
         char kind[32];
+        bool vlan_filtering; /* a bridge's */
+        unsigned vlan_id;    /* a VLAN device's */
+        char alias[128];
 } LinkInfo;
 
 static int link_info_cb(struct ifinfomsg *i, struct rtattr **tb, void *userdata)
@@ -237,6 +242,12 @@ static int link_info_cb(struct ifinfomsg *i, struct rtattr **tb, void *userdata)
         LinkInfo *l = userdata;
 
         l->ifindex = i->ifi_index;
+        if (tb[IFLA_IFALIAS])
+                (void) snprintf(l->alias, sizeof(l->alias), "%.*s",
+                        (int) strnlen(RTA_DATA(tb[IFLA_IFALIAS]), RTA_PAYLOAD(tb[IFLA_IFALIAS])),
+                        (const char *) RTA_DATA(tb[IFLA_IFALIAS]));
+        if (tb[IFLA_LINK] && RTA_PAYLOAD(tb[IFLA_LINK]) >= sizeof(uint32_t))
+                l->link = (int) *(uint32_t *) RTA_DATA(tb[IFLA_LINK]);
         if (tb[IFLA_LINKINFO]) {
                 int len = (int) RTA_PAYLOAD(tb[IFLA_LINKINFO]);
 
@@ -244,6 +255,20 @@ static int link_info_cb(struct ifinfomsg *i, struct rtattr **tb, void *userdata)
                         if (a->rta_type == IFLA_INFO_KIND)
                                 (void) snprintf(l->kind, sizeof(l->kind), "%.*s", (int) RTA_PAYLOAD(a),
                                         (const char *) RTA_DATA(a));
+                len = (int) RTA_PAYLOAD(tb[IFLA_LINKINFO]);
+                for (struct rtattr *a = RTA_DATA(tb[IFLA_LINKINFO]); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+                        int dlen = (int) RTA_PAYLOAD(a);
+
+                        if (a->rta_type != IFLA_INFO_DATA)
+                                continue;
+                        for (struct rtattr *d = RTA_DATA(a); RTA_OK(d, dlen); d = RTA_NEXT(d, dlen)) {
+                                if (streq(l->kind, "bridge") && d->rta_type == IFLA_BR_VLAN_FILTERING &&
+                                    RTA_PAYLOAD(d) >= 1)
+                                        l->vlan_filtering = *(uint8_t *) RTA_DATA(d) != 0;
+                                if (streq(l->kind, "vlan") && d->rta_type == IFLA_VLAN_ID && RTA_PAYLOAD(d) >= 2)
+                                        l->vlan_id = *(uint16_t *) RTA_DATA(d);
+                        }
+                }
         }
         return 0;
 }
@@ -300,6 +325,7 @@ int zone_anet_lower_link(const ZoneResource *anet, const char *default_link, Zon
         if (r < 0)
                 return kz_error_set(e, r, "anet %s: cannot look at link '%s': %s.", id, l.name, strerror(-r));
         l.ifindex = info.ifindex;
+        l.vlan_filtering = info.vlan_filtering;
         if (streq(info.kind, "bridge"))
                 l.kind = ZONE_LINK_BRIDGE;
         else if (streq(info.kind, "macvtap") || streq(info.kind, "tun") || streq(info.kind, "macvlan"))
@@ -329,8 +355,12 @@ static void set_ifname(struct ifreq *ifr, const char *name)
 }
 
 /* A tap on the bridge, owned by the returned fd: it goes when QEMU exits. */
-static int tap_open(const char *zone, const char *id, const ZoneLowerLink *l, KzError *e)
+static int bridge_port_vlans(const ZoneResource *anet, const ZoneLowerLink *l, int port, const char *tap, KzError *e);
+
+static int tap_open(const char *zone, const ZoneResource *anet, const ZoneLowerLink *l, KzError *e)
 {
+        const char *id = zone_resource_get(anet, "id") ?: "0";
+
         for (unsigned salt = 0;; salt += 0x9e3779) {
                 _cleanup_close_ int fd = -EBADF, s = -EBADF;
                 struct ifreq ifr = {};
@@ -368,6 +398,8 @@ static int tap_open(const char *zone, const char *id, const ZoneLowerLink *l, Kz
                 if (ioctl(s, SIOCBRADDIF, &ifr) < 0)
                         return kz_error_set(e, errno, "anet %s: cannot add tap %s to bridge '%s': %m.", id, tap,
                                 l->name);
+                if (bridge_port_vlans(anet, l, index, tap, e) < 0)
+                        return -e->error;
                 return TAKE_FD(fd);
         }
 }
@@ -386,36 +418,42 @@ static int parse_mac(const char *s, uint8_t mac[6])
         return 0;
 }
 
-typedef struct AliasMatch {
-        const char *alias;   /* exact alias, or */
-        const char *prefix;  /* alias prefix */
-        int ifindex[64];
+typedef struct LinkList {
+        LinkInfo *l;
         size_t n;
-} AliasMatch;
+} LinkList;
 
-static int alias_cb(struct ifinfomsg *i, struct rtattr **tb, void *userdata)
+static int link_list_cb(struct ifinfomsg *i, struct rtattr **tb, void *userdata)
 {
-        AliasMatch *m = userdata;
-        const char *a;
-        size_t len;
+        LinkList *list = userdata;
+        LinkInfo *t;
 
-        if (!tb[IFLA_IFALIAS] || m->n >= ELEMENTSOF(m->ifindex))
-                return 0;
-        a = RTA_DATA(tb[IFLA_IFALIAS]);
-        len = strnlen(a, RTA_PAYLOAD(tb[IFLA_IFALIAS]));
-        if ((m->alias && len == strlen(m->alias) && strncmp(a, m->alias, len) == 0) ||
-            (m->prefix && len >= strlen(m->prefix) && strncmp(a, m->prefix, strlen(m->prefix)) == 0))
-                m->ifindex[m->n++] = i->ifi_index;
+        if (list->n >= 4096)
+                return -E2BIG;
+        t = realloc(list->l, (list->n + 1) * sizeof(LinkInfo));
+        if (!t)
+                return -ENOMEM;
+        list->l = t;
+        t[list->n] = (LinkInfo) {};
+        (void) link_info_cb(i, tb, &t[list->n]);
+        list->n++;
         return 0;
 }
 
-static int links_by_alias(AliasMatch *m)
+/* Every link of this network namespace. */
+static int links_dump(LinkList *ret)
 {
         NlRequest req;
+        int r;
 
+        *ret = (LinkList) {};
         nl_request_init(&req, RTM_GETLINK, NLM_F_DUMP);
-        m->n = 0;
-        return nl_talk(&req, alias_cb, m);
+        r = nl_talk(&req, link_list_cb, ret);
+        if (r < 0) {
+                free(ret->l);
+                *ret = (LinkList) {};
+        }
+        return r;
 }
 
 static int link_delete(int ifindex)
@@ -427,10 +465,10 @@ static int link_delete(int ifindex)
         return nl_talk(&req, NULL, NULL);
 }
 
-static int macvtap_create(const char *name, const ZoneLowerLink *l, const uint8_t mac[6], const char *alias)
+static int macvtap_create(const char *name, int parent, const uint8_t mac[6], const char *alias)
 {
         struct rtattr *linkinfo, *data;
-        uint32_t mode = MACVLAN_MODE_BRIDGE, link = (uint32_t) l->ifindex;
+        uint32_t mode = MACVLAN_MODE_BRIDGE, link = (uint32_t) parent;
         NlRequest req;
         int r;
 
@@ -533,31 +571,200 @@ static int macvtap_devnum(const char *name, int ifindex, const char *rundir, dev
         return 0;
 }
 
-/* A macvtap of its own on the link, with the anet's MAC. Its device node is made
- * in /dev under a name of ours (no udev needed, and no race with it: /run is
- * mounted nodev), opened, and unlinked. */
-static int macvtap_open(const char *zone, const char *id, const ZoneLowerLink *l, const char *mac_s,
+/* ---- VLANs ---- */
+
+/* Adds (RTM_SETLINK) or removes (RTM_DELLINK) VLANs first..last on a bridge port. */
+static int bridge_vlan(int port, int cmd, unsigned first, unsigned last, uint16_t flags)
+{
+        struct bridge_vlan_info v = { .flags = flags, .vid = (uint16_t) first };
+        struct rtattr *spec;
+        NlRequest req;
+
+        nl_request_init(&req, cmd, NLM_F_ACK);
+        req.i.ifi_family = AF_BRIDGE;
+        req.i.ifi_index = port;
+        if (!(spec = nla_put(&req, IFLA_AF_SPEC, NULL, 0)))
+                return -ENOBUFS;
+        if (first == last) {
+                if (!nla_put(&req, IFLA_BRIDGE_VLAN_INFO, &v, sizeof(v)))
+                        return -ENOBUFS;
+        } else {
+                struct bridge_vlan_info end = { .flags = flags | BRIDGE_VLAN_INFO_RANGE_END, .vid = (uint16_t) last };
+
+                v.flags |= BRIDGE_VLAN_INFO_RANGE_BEGIN;
+                if (!nla_put(&req, IFLA_BRIDGE_VLAN_INFO, &v, sizeof(v)) ||
+                    !nla_put(&req, IFLA_BRIDGE_VLAN_INFO, &end, sizeof(end)))
+                        return -ENOBUFS;
+        }
+        nla_nest_end(&req, spec);
+        return nl_talk(&req, NULL, NULL);
+}
+
+/* Calls cb for each VLAN range the anet's nested vlan resources allow (tagged). */
+static int anet_tagged_vlans(const ZoneResource *anet, int (*cb)(unsigned first, unsigned last, void *userdata),
+                void *userdata)
+{
+        const ResourceType *vt = resource_type_child(anet->type, "vlan");
+
+        for (size_t i = 0; vt && i < anet->n_children; i++) {
+                const ZoneResource *v = anet->children[i];
+                const char *vid = zone_resource_get(v, "vlan-id"), *allowed = zone_resource_get(v, "allowed-vlan-ids");
+                int r;
+
+                if (v->type != vt)
+                        continue;
+                if (vid && (r = cb((unsigned) atoi(vid), (unsigned) atoi(vid), userdata)) < 0)
+                        return r;
+                if (allowed) {
+                        _cleanup_free_ char *copy = strdup(allowed);
+                        char *save = NULL;
+
+                        if (!copy)
+                                return -ENOMEM;
+                        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                                unsigned a = 1, b = 4094;
+
+                                if (!streq(t, "any") && sscanf(t, "%u-%u", &a, &b) < 2)
+                                        b = a;
+                                if ((r = cb(a, b, userdata)) < 0)
+                                        return r;
+                        }
+                }
+        }
+        return 0;
+}
+
+typedef struct PortVlans {
+        int port;
+        unsigned n;
+} PortVlans;
+
+static int port_tagged_cb(unsigned first, unsigned last, void *userdata)
+{
+        PortVlans *p = userdata;
+
+        p->n++;
+        return p->port > 0 ? bridge_vlan(p->port, RTM_SETLINK, first, last, 0) : 0;
+}
+
+/* vlan-id: the port's untagged VLAN (PVID); nested vlans: tagged VLANs of the port.
+ * Both need a bridge that filters VLANs. */
+static int bridge_port_vlans(const ZoneResource *anet, const ZoneLowerLink *l, int port, const char *tap, KzError *e)
+{
+        const char *id = zone_resource_get(anet, "id") ?: "0", *vid = zone_resource_get(anet, "vlan-id");
+        PortVlans count = {};
+        int r;
+
+        (void) anet_tagged_vlans(anet, port_tagged_cb, &count);
+        if (!vid && count.n == 0)
+                return 0;
+        if (!l->vlan_filtering)
+                return kz_error_set(e, EOPNOTSUPP, "anet %s: VLANs on bridge '%s' need VLAN filtering on it "
+                        "(ip link set %s type bridge vlan_filtering 1, or VLANFiltering=yes in systemd.netdev).", id,
+                        l->name, l->name);
+        if (vid) {
+                unsigned v = (unsigned) atoi(vid);
+
+                r = bridge_vlan(port, RTM_SETLINK, v, v, BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED);
+                if (r < 0)
+                        return kz_error_set(e, r, "anet %s: cannot put tap %s on VLAN %u: %s.", id, tap, v,
+                                strerror(-r));
+                if (v != 1)
+                        (void) bridge_vlan(port, RTM_DELLINK, 1, 1, 0); /* the bridge's default VLAN */
+        }
+        count = (PortVlans) { .port = port };
+        r = anet_tagged_vlans(anet, port_tagged_cb, &count);
+        if (r < 0)
+                return kz_error_set(e, r, "anet %s: cannot add the tagged VLANs to tap %s: %s.", id, tap, strerror(-r));
+        return 0;
+}
+
+/* The VLAN device for VLAN vid on link: an existing one, or one made for zones
+ * (named kzvIFINDEX.VID, labelled "kzones vlan", removed with its last zone). */
+static int vlan_device(const ZoneLowerLink *l, unsigned vid, KzError *e, const char *id)
+{
+        LinkList list;
+        struct rtattr *linkinfo, *data;
+        uint32_t link = (uint32_t) l->ifindex;
+        uint16_t v = (uint16_t) vid;
+        char name[ZONE_IFNAMSIZ];
+        LinkInfo info;
+        NlRequest req;
+        int r;
+
+        r = links_dump(&list);
+        if (r < 0)
+                return kz_error_set(e, r, "anet %s: cannot list the host's links: %s.", id, strerror(-r));
+        for (size_t i = 0; i < list.n; i++)
+                if (streq(list.l[i].kind, "vlan") && list.l[i].link == l->ifindex && list.l[i].vlan_id == vid) {
+                        r = list.l[i].ifindex;
+                        free(list.l);
+                        return r;
+                }
+        free(list.l);
+        (void) snprintf(name, sizeof(name), "kzv%d.%u", l->ifindex, vid);
+        nl_request_init(&req, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
+        req.i.ifi_flags = IFF_UP;
+        req.i.ifi_change = IFF_UP;
+        if (!nla_put(&req, IFLA_IFNAME, name, strlen(name) + 1) || !nla_put(&req, IFLA_LINK, &link, sizeof(link)) ||
+            !(linkinfo = nla_put(&req, IFLA_LINKINFO, NULL, 0)) || !nla_put(&req, IFLA_INFO_KIND, "vlan", 4) ||
+            !(data = nla_put(&req, IFLA_INFO_DATA, NULL, 0)) || !nla_put(&req, IFLA_VLAN_ID, &v, sizeof(v)))
+                return -ENOBUFS;
+        nla_nest_end(&req, data);
+        nla_nest_end(&req, linkinfo);
+        r = nl_talk(&req, NULL, NULL);
+        if (r >= 0)
+                r = link_info(name, &info);
+        if (r < 0)
+                return kz_error_set(e, r, "anet %s: cannot make VLAN %u on '%s': %s.", id, vid, l->name, strerror(-r));
+        nl_request_init(&req, RTM_NEWLINK, NLM_F_ACK);
+        req.i.ifi_index = info.ifindex;
+        if (nla_put(&req, IFLA_IFALIAS, "kzones vlan", strlen("kzones vlan")))
+                (void) nl_talk(&req, NULL, NULL);
+        return info.ifindex;
+}
+
+static int no_tagged_cb(unsigned first, unsigned last, void *userdata)
+{
+        return -EOPNOTSUPP;
+}
+
+/* A macvtap of its own on the link (or on its VLAN device), with the anet's MAC.
+ * Its device node is made in /dev under a name of ours (no udev needed, and no
+ * race with it: /run is mounted nodev), opened, and unlinked. */
+static int macvtap_open(const char *zone, const ZoneResource *anet, const ZoneLowerLink *l, const char *mac_s,
                 const char *rundir, KzError *e)
 {
+        const char *id = zone_resource_get(anet, "id") ?: "0", *vid = zone_resource_get(anet, "vlan-id");
         _cleanup_free_ char *alias = NULL, *node = NULL;
-        AliasMatch stale = {};
+        LinkList list;
         uint8_t mac[6];
         char name[ZONE_IFNAMSIZ];
-        int ifindex = -1, fd, r;
+        int parent = l->ifindex, ifindex = -1, fd, r;
         dev_t dev;
 
         if (parse_mac(mac_s, mac) < 0)
                 return kz_error_set(e, EINVAL, "anet %s: '%s' is not a MAC address.", id, mac_s);
+        if (anet_tagged_vlans(anet, no_tagged_cb, NULL) < 0)
+                return kz_error_set(e, EOPNOTSUPP, "anet %s: tagged VLANs (vlan resources) need a bridge as "
+                        "lower-link; '%s' gets a macvtap, which carries the anet's own vlan-id only.", id, l->name);
         if (asprintf(&alias, ALIAS_PREFIX "%s anet %s", zone, id) < 0)
                 return -ENOMEM;
         /* one left by this zone's last run (the launcher killed before it could clean up) */
-        stale.alias = alias;
-        if (links_by_alias(&stale) >= 0)
-                for (size_t i = 0; i < stale.n; i++)
-                        (void) link_delete(stale.ifindex[i]);
+        if (links_dump(&list) >= 0) {
+                for (size_t i = 0; i < list.n; i++)
+                        if (streq(list.l[i].alias, alias))
+                                (void) link_delete(list.l[i].ifindex);
+                free(list.l);
+        }
+        if (vid) {
+                parent = vlan_device(l, (unsigned) atoi(vid), e, id);
+                if (parent < 0)
+                        return parent;
+        }
         for (unsigned salt = 0; salt < 16 * 0x9e3779; salt += 0x9e3779) {
                 (void) snprintf(name, sizeof(name), "kzm%06x.%s", name_hash(zone, salt), id);
-                ifindex = macvtap_create(name, l, mac, alias);
+                ifindex = macvtap_create(name, parent, mac, alias);
                 if (ifindex != -EEXIST)
                         break;
         }
@@ -597,13 +804,11 @@ static int macvtap_open(const char *zone, const char *id, const ZoneLowerLink *l
 int zone_anet_open(const char *zone, const ZoneResource *anet, const ZoneLowerLink *l, const char *mac,
                 const char *rundir, KzError *e)
 {
-        const char *id = zone_resource_get(anet, "id") ?: "0";
-
         switch (l->kind) {
         case ZONE_LINK_BRIDGE:
-                return tap_open(zone, id, l, e);
+                return tap_open(zone, anet, l, e);
         case ZONE_LINK_MACVTAP:
-                return macvtap_open(zone, id, l, mac, rundir, e);
+                return macvtap_open(zone, anet, l, mac, rundir, e);
         case _ZONE_LINK_KIND_MAX:
         case _ZONE_LINK_KIND_INVALID:
                 break;
@@ -614,19 +819,32 @@ int zone_anet_open(const char *zone, const ZoneResource *anet, const ZoneLowerLi
 int zone_net_cleanup(const char *zone)
 {
         _cleanup_free_ char *prefix = NULL;
-        AliasMatch m = {};
+        LinkList list;
         int r;
 
         if (asprintf(&prefix, ALIAS_PREFIX "%s anet ", zone) < 0)
                 return -ENOMEM;
-        m.prefix = prefix;
-        r = links_by_alias(&m);
+        r = links_dump(&list);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < m.n; i++) {
-                int k = link_delete(m.ifindex[i]);
-                if (k < 0 && k != -ENODEV && r >= 0)
-                        r = k;
+        for (size_t i = 0; i < list.n; i++)
+                if (strncmp(list.l[i].alias, prefix, strlen(prefix)) == 0) {
+                        int k = link_delete(list.l[i].ifindex);
+                        if (k < 0 && k != -ENODEV && r >= 0)
+                                r = k;
+                        list.l[i].ifindex = 0;
+                }
+        /* the VLAN devices made for zones that no zone uses any more */
+        for (size_t i = 0; i < list.n; i++) {
+                bool used = false;
+
+                if (!streq(list.l[i].alias, "kzones vlan") || list.l[i].ifindex <= 0)
+                        continue;
+                for (size_t j = 0; j < list.n && !used; j++)
+                        used = list.l[j].ifindex > 0 && list.l[j].link == list.l[i].ifindex;
+                if (!used)
+                        (void) link_delete(list.l[i].ifindex);
         }
+        free(list.l);
         return r;
 }

@@ -31,7 +31,8 @@ typedef struct ZoneLowerLink {
         char name[ZONE_IFNAMSIZ];
         int ifindex;
         ZoneLinkKind kind;
-        bool automatic; /* chosen for lower-link=auto */
+        bool automatic;      /* chosen for lower-link=auto */
+        bool vlan_filtering; /* a bridge that filters VLANs (needed for vlan-id on a bridge) */
 } ZoneLowerLink;
 
 /* The link of the default route in this network namespace, from the routing
@@ -49,6 +50,9 @@ int zone_anet_lower_link(const ZoneResource *anet, const char *default_link, Zon
 /* Creates the anet's device and returns a file descriptor for QEMU: a tap on a
  * bridge (gone with the last descriptor), or a macvtap with the anet's MAC on a
  * link (a link of its own, labelled for the zone, removed by zone_net_cleanup()).
+ * The anet's vlan-id is the tap's untagged VLAN on a VLAN-filtering bridge, or
+ * the VLAN device (made if needed) the macvtap sits on; nested vlan resources
+ * are tagged VLANs of a bridge port (a macvtap refuses them).
  * rundir is where a scratch sysfs is mounted when the one in /sys shows another
  * network namespace (a container's). */
 int zone_anet_open(const char *zone, const ZoneResource *anet, const ZoneLowerLink *l, const char *mac,

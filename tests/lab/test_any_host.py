@@ -113,5 +113,46 @@ class PlainHost(labtest.LabTestCase):
         self.assertEqual(self.zoneadm('-z', 'big', 'list', '-p').stdout.split(':')[2], 'installed')
 
 
+    def links(self, kind):
+        r = self.exec('host1', 'ip', '-j', '-d', 'link', 'show', 'type', kind)
+        return json.loads(r.stdout or '[]')
+
+    def test_6_vlans(self):
+        # a macvtap on the anet's VLAN: a VLAN device on the default route's link, gone with the zone
+        self.create('v', 'select anet id=0; set vlan-id=45; end')
+        self.zoneadm('-z', 'v', 'install')
+        self.zoneadm('-z', 'v', 'boot')
+        vlans = [l for l in self.links('vlan') if l['linkinfo']['info_data']['id'] == 45]
+        self.assertEqual(len(vlans), 1, vlans)
+        self.assertEqual(vlans[0]['link'], 'eth0')
+        taps = self.macvtaps()
+        self.assertEqual([link for link, mac in taps.values()], [vlans[0]['ifname']])
+        self.zoneadm('-z', 'v', 'halt')
+        self.assertEqual(self.macvtaps(), {})
+        self.assertEqual(self.links('vlan'), [], 'the VLAN device made for the zone goes with it')
+        # tagged VLANs need a bridge
+        self.exec('host1', 'zonecfg', '-z', 'v', 'select anet id=0; add vlan; set vlan-id=46; end; end')
+        r = self.zoneadm('-z', 'v', 'boot', check=False)
+        self.assertIn('anet 0: tagged VLANs (vlan resources) need a bridge as lower-link', r.stderr)
+        # on a bridge: the untagged VLAN and the tagged ones, when the bridge filters VLANs
+        self.exec('host1', 'ip', 'link', 'add', 'kzt-br', 'type', 'bridge')
+        self.addCleanup(self.exec, 'host1', 'ip', 'link', 'del', 'kzt-br', check=False)
+        self.exec('host1', 'ip', 'link', 'set', 'kzt-br', 'up')
+        self.exec('host1', 'zonecfg', '-z', 'v', 'select anet id=0; set lower-link=kzt-br; end')
+        r = self.zoneadm('-z', 'v', 'boot', check=False)
+        self.assertIn("anet 0: VLANs on bridge 'kzt-br' need VLAN filtering on it", r.stderr)
+        self.exec('host1', 'ip', 'link', 'set', 'kzt-br', 'type', 'bridge', 'vlan_filtering', '1')
+        self.zoneadm('-z', 'v', 'boot')
+        ports = json.loads(self.exec('host1', 'bridge', '-j', 'vlan', 'show').stdout)
+        tap = [p for p in ports if p['ifname'].startswith('kz')]
+        self.assertEqual(len(tap), 1, ports)
+        vids = {v['vlan']: v.get('flags', []) for v in tap[0]['vlans']}
+        self.assertEqual(set(vids), {45, 46}, vids)
+        self.assertIn('PVID', vids[45])
+        self.assertIn('Egress Untagged', vids[45])
+        self.assertNotIn('PVID', vids[46])
+        self.zoneadm('-z', 'v', 'halt')
+
+
 if __name__ == '__main__':
     labtest.main()

@@ -175,7 +175,7 @@ class Zones(labtest.LabTestCase):
                   'select anet id=0; set lower-link=nosuchbr; end; select device id=0; '
                   'set storage=nbd://storage:10809/disk1; end')
         self.zoneadm('host1', '-z', 'bad', 'install')
-        refused(['-z', 'bad', 'boot'], "zoneadm: zone 'bad': boot failed: anet 0: bridge 'nosuchbr' does not exist "
+        refused(['-z', 'bad', 'boot'], "zoneadm: zone 'bad': boot failed: anet 0: lower-link 'nosuchbr' does not exist "
                 "on this host.")
         self.assertEqual(self.state('host1', 'bad'), 'installed')
         # the running zone did not mind
