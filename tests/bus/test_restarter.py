@@ -4,11 +4,12 @@
 it, it follows /etc/zones, installs and uninstalls, keeps the evacuation target in
 unit drop-ins, refuses what it must, and survives its own restart."""
 
+import json
 import os
 import stat
 import unittest
 
-from bustest import BUILD, MANAGER, ZONE_IFACE, BusTest, members, zone_path
+from bustest import BUILD, MANAGER, ZONE_IFACE, BusTest, members, path_encode, zone_path
 
 
 class Interface(BusTest):
@@ -251,6 +252,37 @@ class EvacuationTarget(BusTest):
                         's', 'ssh://host2', check=False, user=65534)
         self.assertIn('Access denied', p.stderr)
         self.assertFalse(os.path.exists(self.dropin('zone@kz1.service')))
+
+
+class SpoofedSystemd(BusTest):
+    """Signals on systemd's paths count only when systemd sent them: a local user who
+    emits them at the restarter changes nothing."""
+
+    def unique_name(self):
+        out = self.busctl('--json=short', 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus',
+                          'org.freedesktop.DBus', 'GetNameOwner', 's', self.bus_name).stdout
+        return json.loads(out)['data'][0]
+
+    def emit(self, *args):
+        self.busctl('emit', '--destination=' + self.unique_name(), *[str(a) for a in args], user=65534)
+
+    def test_fake_active_state_is_ignored(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.zone_call('kz1', 'Install', 'a{sv}', 0)
+        unit = path_encode('/org/freedesktop/systemd1/unit', 'zone@kz1.service')
+        for state in ('active', 'activating', 'deactivating'):
+            self.emit(unit, 'org.freedesktop.DBus.Properties', 'PropertiesChanged', 'sa{sv}as',
+                      'org.freedesktop.systemd1.Unit', 1, 'ActiveState', 's', state, 0)
+        self.emit('/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'JobRemoved', 'uoss',
+                  1, '/org/freedesktop/systemd1/job/1', 'zone@kz1.service', 'done')
+        self.emit('/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'Reloading', 'b', 'false')
+        # a round trip after the signals: the restarter has seen them by now
+        self.assertEqual(self.zones(), {'kz1': 'installed'})
+        self.assertEqual(self.prop('kz1', 'State'), 'installed')
+        p = self.zoneadm('list', '-cp')
+        self.assertIn(':kz1:installed:', p.stdout)
+        self.assertIn('ignored', self.daemon_log())
 
 
 if __name__ == '__main__':
