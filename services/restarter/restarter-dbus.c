@@ -11,24 +11,49 @@
 
 /* ---- authorization ------------------------------------------------------------------------- */
 
+/* The caller's effective uid. Only what the bus daemon recorded when the caller
+ * connected counts; nothing is looked up in /proc afterwards, where a process could
+ * have changed. */
+static int bus_caller_uid(sd_bus_message *m, uid_t *ret, sd_bus_error *error)
+{
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        int r;
+
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, ret);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "cannot tell who is calling: %s", strerror(-r));
+        return 0;
+}
+
+/* What only root may do: work whose cost a caller must not be able to multiply. */
+static int bus_check_root(sd_bus_message *m, const char *what, sd_bus_error *error)
+{
+        uid_t uid;
+        int r;
+
+        r = bus_caller_uid(m, &uid, error);
+        if (r < 0)
+                return r;
+        if (uid != 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "permission denied: only root may %s",
+                        what);
+        return 0;
+}
+
 /* Root may do anything; a zone's admin resource (user, auths) lets one user manage
  * that zone. */
 int bus_check_authorized(Zone *z, sd_bus_message *m, const char *auth, sd_bus_error *error)
 {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
         struct passwd *pw;
         uid_t uid;
         int r;
 
-        /* Only what the bus daemon recorded when the caller connected counts; nothing
-         * is looked up in /proc afterwards, where a process could have changed. */
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+        r = bus_caller_uid(m, &uid, error);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, -r, "cannot tell who is calling: %s", strerror(-r));
-        r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, -r, "cannot tell who is calling: %s", strerror(-r));
+                return r;
         if (uid == 0)
                 return 0;
         log_debug("caller uid %u asks for '%s'", (unsigned) uid, auth);
@@ -789,6 +814,10 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         Zone *z = userdata;
         int r;
 
+        /* it parses the configuration and looks at the host as root: not for everyone */
+        r = bus_check_authorized(z, msg, "manage", error);
+        if (r < 0)
+                return r;
         r = zone_load_config(z, &c, error);
         if (r < 0)
                 return r;
@@ -981,9 +1010,18 @@ static int method_get_zone(sd_bus_message *msg, void *userdata, sd_bus_error *er
                 return r;
         z = manager_find_zone(m, name);
         if (!z && zone_name_is_valid(name)) {
-                /* just configured, before the change notification arrived: look now */
-                (void) manager_rescan(m);
-                z = manager_find_zone(m, name);
+                uid_t uid;
+
+                /* just configured, before the change notification arrived: root looks
+                 * now; anyone else waits for the notification rather than make the
+                 * restarter read every configuration again for each call */
+                r = bus_caller_uid(msg, &uid, error);
+                if (r < 0)
+                        return r;
+                if (uid == 0) {
+                        (void) manager_rescan(m);
+                        z = manager_find_zone(m, name);
+                }
         }
         if (!z)
                 return sd_bus_error_setf(error, KZ_ERROR_ZONE_NOT_FOUND, "No such zone configured");
@@ -995,6 +1033,9 @@ static int method_rescan(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         Manager *m = userdata;
         int r;
 
+        r = bus_check_root(msg, "make the restarter read every zone's configuration again", error);
+        if (r < 0)
+                return r;
         r = manager_rescan(m);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, -r, "rescan failed: %s", strerror(-r));

@@ -254,6 +254,36 @@ class EvacuationTarget(BusTest):
         self.assertFalse(os.path.exists(self.dropin('zone@kz1.service')))
 
 
+class ExpensiveCalls(BusTest):
+    """Calls that make the restarter parse configurations or look at the host as root
+    are not for every local user."""
+
+    def test_rescan_is_for_root(self):
+        p = self.call(*MANAGER, 'Rescan', check=False, user=65534)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('Access denied', p.stderr)
+        self.call(*MANAGER, 'Rescan')
+
+    def test_verify_is_for_root_or_the_zone_admin(self):
+        self.zonecfg('kz1', 'create; select anet id=0; set lower-link=nosuchbr0; end')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        p = self.zone_call('kz1', 'Verify', check=False, user=65534)
+        self.assertIn('Access denied', p.stderr)
+        self.assertNotIn('nosuchbr0', p.stderr)
+        p = self.zoneadm('-z', 'kz1', 'verify', user=65534)
+        self.assertIn("permission denied: only root or a zone administrator with the 'manage' auth", p.stderr)
+        self.zonecfg('kz1', 'add admin; set user=nobody; set auths=manage; end')
+        p = self.zone_call('kz1', 'Verify', check=False, user=65534)
+        self.assertIn("bridge 'nosuchbr0' does not exist on this host", p.stderr)
+
+    def test_get_zone_reads_for_everyone_without_a_rescan(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.assertEqual(self.call(*MANAGER, 'GetZone', 's', 'kz1', user=65534)[0], zone_path('kz1'))
+        p = self.call(*MANAGER, 'GetZone', 's', 'kz9', check=False, user=65534)
+        self.assertIn('No such zone configured', p.stderr)
+
+
 class SpoofedSystemd(BusTest):
     """Signals on systemd's paths count only when systemd sent them: a local user who
     emits them at the restarter changes nothing."""
