@@ -220,7 +220,9 @@ static int start_console_relay(const char *name, const char *rundir, const char 
                 (void) prctl(PR_SET_NAME, "kz-console");
                 for (size_t i = 0; i < n_taps; i++)
                         (void) close(taps[i]);
-                _exit(console_relay(serial_fd, console_fd, log_fd) < 0 ? 1 : 0);
+                ConsoleLog cl = { .fd = log_fd, .path = log, .max = CONSOLE_LOG_MAX };
+
+                _exit(console_relay(serial_fd, console_fd, &cl) < 0 ? 1 : 0);
         }
         (void) close(serial_fd);
         (void) close(console_fd);
