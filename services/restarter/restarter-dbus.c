@@ -482,7 +482,7 @@ static int make_room_for_hostdata(const char *path)
                 return -errno;
         if (st.st_size >= (off_t) (HOSTDATA_AREA + 512) &&
             pread(fd, magic, sizeof(magic), st.st_size - (off_t) HOSTDATA_AREA) == sizeof(magic) &&
-            memcmp(magic, "KZHOSTD1", 8) == 0)
+            memcmp(magic, "KZHOSTD", 7) == 0) /* any version of it */
                 return 0;
         if (ftruncate(fd, st.st_size + (off_t) HOSTDATA_AREA) < 0 || fsync(fd) < 0)
                 return -errno;

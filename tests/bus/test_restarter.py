@@ -55,7 +55,7 @@ class Zones(BusTest):
         self.assertEqual(st.st_size, 2 * 1024 ** 3 + 1024 ** 2)
         with open(disk, 'rb') as f:
             f.seek(2 * 1024 ** 3)
-            self.assertEqual(f.read(8), b'KZHOSTD1')
+            self.assertEqual(f.read(8), b'KZHOSTD2')
         self.assertLess(st.st_blocks * 512, 1024 * 1024, 'the boot disk is sparse')
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
         self.assertEqual(self.prop('kz1', 'State'), 'installed')
