@@ -31,7 +31,9 @@ int console_listen(const char *path)
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, MAX_CLIENTS) < 0) {
+        /* root's alone: others get the console from the restarter (OpenConsole), if they may log in */
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
+            listen(fd, MAX_CLIENTS) < 0) {
                 int r = -errno;
                 (void) close(fd);
                 return r;

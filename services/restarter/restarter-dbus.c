@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "log.h"
 #include "restarter.h"
@@ -874,9 +876,14 @@ static int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error
         r = need_state(z, error, ZONE_STATE_CONFIGURED, "clone into it");
         if (r < 0)
                 return r;
-        r = bus_check_authorized(src, msg, "clonefrom", error);
-        if (r < 0)
-                return r;
+        /* reading the source's disk: clonefrom, or copyfrom (which allows a copy as well) */
+        if (bus_check_authorized(src, msg, "clonefrom", NULL) < 0) {
+                r = bus_check_authorized(src, msg, "copyfrom", error);
+                if (r < 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                "permission denied: only root or an administrator of '%s' with the 'clonefrom' or "
+                                "'copyfrom' auth may clone it", src->name);
+        }
         if (src->state != ZONE_STATE_INSTALLED || src->operation)
                 return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE,
                         "source zone '%s' is %s; it must be installed and not running", source,
@@ -931,6 +938,42 @@ static int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error
         return 1;
 }
 
+/* zlogin -C for whoever may log in: the restarter connects to the console relay's
+ * socket (root's alone) and hands the caller the connection, as machined's
+ * OpenMachinePTY does. */
+static int method_open_console(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        Zone *z = userdata;
+        int r;
+
+        r = bus_check_authorized(z, msg, "login", error);
+        if (r < 0)
+                return r;
+        path = manager_path(z->manager, ZONE_RUN_DIR "/%s/" ZONE_CONSOLE_SOCKET, z->name);
+        if (!path)
+                return -ENOMEM;
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return sd_bus_error_set_errnof(error, ENAMETOOLONG, "%s: path too long", path);
+        strcpy(sa.sun_path, path);
+        /* never blocks the loop: a relay with a full backlog says EAGAIN */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                if (errno == ENOENT || errno == ECONNREFUSED || errno == ENOTDIR)
+                        return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "not running");
+                return sd_bus_error_set_errnof(error, errno, "cannot connect to the console: %m");
+        }
+        r = fcntl(fd, F_GETFL);
+        if (r < 0 || fcntl(fd, F_SETFL, r & ~O_NONBLOCK) < 0)
+                return -errno;
+        log_info("zone '%s': console handed to a caller", z->name);
+        return sd_bus_reply_method_return(msg, "h", fd);
+}
+
 const sd_bus_vtable zone_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", property_get_string_or_empty, offsetof(Zone, name), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -962,6 +1005,8 @@ const sd_bus_vtable zone_vtable[] = {
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Detach", NULL, NULL, method_detach, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Clone", SD_BUS_ARGS("s", source), SD_BUS_NO_RESULT, method_clone,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", console), method_open_console,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("StateChanged", SD_BUS_ARGS("s", state, "s", previous), 0),
         SD_BUS_SIGNAL_WITH_ARGS("Progress", SD_BUS_ARGS("s", operation, "u", percent), 0),

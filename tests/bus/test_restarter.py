@@ -6,7 +6,9 @@ unit drop-ins, refuses what it must, and survives its own restart."""
 
 import json
 import os
+import socket
 import stat
+import threading
 import unittest
 
 from bustest import BUILD, MANAGER, ZONE_IFACE, BusTest, members, path_encode, zone_path
@@ -282,6 +284,77 @@ class ExpensiveCalls(BusTest):
         self.assertEqual(self.call(*MANAGER, 'GetZone', 's', 'kz1', user=65534)[0], zone_path('kz1'))
         p = self.call(*MANAGER, 'GetZone', 's', 'kz9', check=False, user=65534)
         self.assertIn('No such zone configured', p.stderr)
+
+
+class AdminAuths(BusTest):
+    """Each auth of a zone's admin resource lets its user do that and nothing else."""
+
+    def fake_relay(self, zone):
+        """A console relay's socket, root's alone as the real one is: each client is
+        greeted, then the zone 'stops'."""
+        d = os.path.join(self.root, 'run/kzones', zone)
+        os.makedirs(d)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(os.path.join(d, 'console.sock'))
+        os.chmod(os.path.join(d, 'console.sock'), 0o600)
+        sock.listen(4)
+        self.addCleanup(sock.close)
+
+        def serve():
+            while True:
+                try:
+                    c, _ = sock.accept()
+                except OSError:
+                    return
+                c.sendall(b'kz1 console login: ')
+                c.close()
+        threading.Thread(target=serve, daemon=True).start()
+
+    def zlogin(self, *args, user=None):
+        return self.run_cmd([os.path.join(BUILD, 'cli/zlogin')] + list(args), check=False, user=user, input='')
+
+    def test_console_for_an_admin_with_login_only(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.fake_relay('kz1')
+        # nobody at all
+        p = self.zlogin('-C', 'kz1', user=65534)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("permission denied: only root or a zone administrator with the 'login' auth", p.stderr)
+        self.assertNotIn('login:', p.stdout)
+        # manage is not login
+        self.zonecfg('kz1', 'add admin; set user=nobody; set auths=manage; end')
+        p = self.zlogin('-C', 'kz1', user=65534)
+        self.assertIn("with the 'login' auth", p.stderr)
+        self.assertNotIn('login:', p.stdout)
+        # login is
+        self.zonecfg('kz1', 'select admin user=nobody; set auths=login; end')
+        p = self.zlogin('-C', 'kz1', user=65534)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("[Connected to zone 'kz1' console]\nkz1 console login: ", p.stdout)
+        # and root connects to the relay itself
+        p = self.zlogin('-C', 'kz1')
+        self.assertIn('kz1 console login: ', p.stdout)
+
+    def test_console_of_a_zone_that_does_not_run(self):
+        self.zonecfg('kz1', 'create; add admin; set user=nobody; set auths=login; end')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        os.makedirs(os.path.join(self.root, 'run/kzones'), mode=0o700)
+        p = self.zlogin('-C', 'kz1', user=65534)
+        self.assertIn("zlogin: zone 'kz1': not running", p.stderr)
+
+    def test_clone_with_copyfrom_on_the_source(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 64 * 1024 ** 2)
+        self.zonecfg('kz2', 'create -t kz1; add admin; set user=nobody; set auths=manage; end')
+        self.wait_for(lambda: 'kz2' in self.zones())
+        p = self.zone_call('kz2', 'Clone', 's', 'kz1', check=False, user=65534)
+        self.assertIn('Access denied', p.stderr)
+        self.assertEqual(self.prop('kz2', 'State'), 'configured')
+        self.zonecfg('kz1', 'add admin; set user=nobody; set auths=copyfrom; end')
+        self.zone_call('kz2', 'Clone', 's', 'kz1', user=65534)
+        self.assertEqual(self.prop('kz2', 'State'), 'installed')
 
 
 class SpoofedSystemd(BusTest):
