@@ -56,7 +56,7 @@ int main(void)
         if (fd < 0)
                 return 1;
         t = now();
-        if (seal_writer_new(fd, key, &w) < 0)
+        if (seal_writer_new(fd, key, "00000000-0000-4000-8000-000000000000", 1, &w) < 0)
                 return 1;
         for (uint64_t done = 0; done < TOTAL; done += SEALED_CHUNK)
                 if (seal_writer_write(w, buf, SEALED_CHUNK) < 0)
@@ -68,7 +68,7 @@ int main(void)
         /* opening and verifying it */
         (void) lseek(fd, 0, SEEK_SET);
         t = now();
-        if (seal_reader_new(fd, key, &r) < 0)
+        if (seal_reader_new(fd, key, "00000000-0000-4000-8000-000000000000", 1, &r) < 0)
                 return 1;
         while ((n = seal_reader_next(r, &data)) > 0)
                 ;

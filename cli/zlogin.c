@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <getopt.h>
 #include <locale.h>
 #include <poll.h>
@@ -7,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <systemd/sd-bus.h>
 #include <termios.h>
 
 #include "macro.h"
@@ -194,6 +196,42 @@ static int console_connect(const char *path, int *ret_fd)
         if (connect(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0)
                 return negative_errno();
         *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* For a user who is not root: the restarter, which may connect to the relay, checks that the caller
+ * may log in to the zone (root, or a zone administrator with the "login" auth) and hands over the
+ * connection as a file descriptor (org.kzones.Restarter1.Zone.OpenConsole). */
+static int console_open_via_restarter(int *ret_fd)
+{
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r, fd;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return log_zone_error(r, "cannot reach the system bus to ask kzones-restarterd for the console: %s",
+                        strerror(-r));
+        r = sd_bus_path_encode("/org/kzones/Restarter1/zone", arg_zonename, &path);
+        if (r < 0)
+                return log_oom();
+        r = sd_bus_call_method(bus, "org.kzones.Restarter1", path, "org.kzones.Restarter1.Zone", "OpenConsole", &error,
+                &reply, NULL);
+        if (r < 0) {
+                if (sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
+                    sd_bus_error_has_name(&error, "org.kzones.Error.ZoneNotFound"))
+                        return log_not_configured();
+                return log_zone_error(r, "%s", error.message ?: strerror(-r));
+        }
+        r = sd_bus_message_read(reply, "h", &fd);
+        if (r < 0)
+                return log_zone_error(r, "the restarter's answer makes no sense: %s", strerror(-r));
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return log_zone_error(negative_errno(), "cannot keep the console: %m");
+        *ret_fd = fd;
         return 0;
 }
 
@@ -449,9 +487,12 @@ static int run_console(int *ret_signal)
                         return log_not_configured();
                 return log_zone_error(r, "not running");
         }
-        if (r == -EACCES || r == -EPERM)
-                return log_zone_error(r, "cannot connect to the console at %s: %s (zlogin -C needs root)",
-                        path, strerror(-r));
+        if (r == -EACCES || r == -EPERM) {
+                /* the relay's socket is root's: a zone administrator with "login" gets it from the restarter */
+                r = console_open_via_restarter(&c.sock);
+                if (r < 0)
+                        return r;
+        }
         if (r < 0)
                 return log_zone_error(r, "cannot connect to the console at %s: %s", path, strerror(-r));
 

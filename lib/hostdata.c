@@ -15,12 +15,17 @@
 #include "hostdata.h"
 #include "storage-uri.h"
 #include "zone-qemu.h"
+#include "zone-key.h"
 #include "zone-store.h"
 
-#define MAGIC "KZHOSTD1"
+#define MAGIC "KZHOSTD2"
 #define NONCE_SIZE 12u
 #define TAG_SIZE 16u
-#define HEADER_SIZE (8u + NONCE_SIZE + 4u)
+#define UUID_SIZE 40u
+#define LEN_AT (8u + NONCE_SIZE)
+#define GENERATION_AT (LEN_AT + 4u)
+#define UUID_AT (GENERATION_AT + 8u)
+#define HEADER_SIZE (UUID_AT + UUID_SIZE)
 
 extern char **environ;
 
@@ -65,34 +70,66 @@ int hostdata_for_this_host(const char *state, const char *image, HostData *ret)
         return 0;
 }
 
-int hostdata_seal(const HostData *hd, const uint8_t key[16], uint8_t buf[HOSTDATA_BLOCK])
+static void put_le64(uint8_t *p, uint64_t v)
+{
+        for (unsigned i = 0; i < 8; i++)
+                p[i] = (uint8_t) (v >> (8 * i));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+        uint64_t v = 0;
+
+        for (unsigned i = 0; i < 8; i++)
+                v |= (uint64_t) p[i] << (8 * i);
+        return v;
+}
+
+static int aead_init(const uint8_t zone_key[16], gnutls_aead_cipher_hd_t *ret)
+{
+        _cleanup_key_ uint8_t key[ZONE_KEY_SIZE];
+        gnutls_datum_t k = { key, ZONE_KEY_SIZE };
+        int r;
+
+        r = zone_key_derive(zone_key, ZONE_KEY_HOSTDATA, key);
+        if (r < 0)
+                return r;
+        return gnutls_aead_cipher_init(ret, GNUTLS_CIPHER_AES_128_CCM, &k) < 0 ? -EIO : 0;
+}
+
+int hostdata_seal(const HostData *hd, const uint8_t zone_key[16], uint8_t buf[HOSTDATA_BLOCK])
 {
         gnutls_aead_cipher_hd_t h = NULL;
-        gnutls_datum_t k = { (unsigned char *) key, 16 };
         char plain[512];
         size_t plen, outlen = HOSTDATA_BLOCK - HEADER_SIZE;
         uint32_t len;
         int r;
 
-        plen = (size_t) snprintf(plain, sizeof(plain), "hostid=%s\nhostname=%s\nstate=%s\nimage=%s\nupdated=%" PRIu64 "\n",
-                hd->hostid, hd->hostname, hd->state, hd->image, hd->updated);
-        if (plen >= sizeof(plain))
+        if (strlen(hd->uuid) >= UUID_SIZE)
+                return -EINVAL;
+        plen = (size_t) snprintf(plain, sizeof(plain),
+                "hostid=%s\nhostname=%s\nstate=%s\nimage=%s\nupdated=%" PRIu64 "\nsuspend=%" PRIu64 "\n",
+                hd->hostid, hd->hostname, hd->state, hd->image, hd->updated, hd->suspend);
+        if (plen >= sizeof(plain)) {
+                explicit_bzero(plain, sizeof(plain));
                 return -E2BIG;
+        }
         memset(buf, 0, HOSTDATA_BLOCK);
         memcpy(buf, MAGIC, 8);
-        if (gnutls_rnd(GNUTLS_RND_NONCE, buf + 8, NONCE_SIZE) < 0)
-                return -EIO;
-        if (gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_128_CCM, &k) < 0)
-                return -EIO;
-        r = gnutls_aead_cipher_encrypt(h, buf + 8, NONCE_SIZE, buf, 8, TAG_SIZE, plain, plen, buf + HEADER_SIZE,
-                &outlen);
-        gnutls_aead_cipher_deinit(h);
+        len = (uint32_t) (plen + TAG_SIZE);
+        memcpy(buf + LEN_AT, &len, 4);
+        put_le64(buf + GENERATION_AT, hd->generation);
+        memcpy(buf + UUID_AT, hd->uuid, strlen(hd->uuid));
+        r = gnutls_rnd(GNUTLS_RND_NONCE, buf + 8, NONCE_SIZE) < 0 ? -EIO : aead_init(zone_key, &h);
+        if (r >= 0) {
+                r = gnutls_aead_cipher_encrypt(h, buf + 8, NONCE_SIZE, buf, HEADER_SIZE, TAG_SIZE, plain, plen,
+                            buf + HEADER_SIZE, &outlen) < 0 || outlen != len
+                        ? -EIO
+                        : 0;
+                gnutls_aead_cipher_deinit(h);
+        }
         explicit_bzero(plain, sizeof(plain));
-        if (r < 0)
-                return -EIO;
-        len = (uint32_t) outlen;
-        memcpy(buf + 8 + NONCE_SIZE, &len, 4);
-        return 0;
+        return r;
 }
 
 static void field(const char *text, const char *key, char *out, size_t size)
@@ -116,35 +153,47 @@ static void field(const char *text, const char *key, char *out, size_t size)
         out[0] = 0;
 }
 
-int hostdata_open(const uint8_t buf[HOSTDATA_BLOCK], const uint8_t key[16], HostData *ret)
+int hostdata_open(const uint8_t buf[HOSTDATA_BLOCK], const uint8_t zone_key[16], const char *uuid,
+                uint64_t min_generation, HostData *ret)
 {
         gnutls_aead_cipher_hd_t h = NULL;
-        gnutls_datum_t k = { (unsigned char *) key, 16 };
-        char plain[HOSTDATA_BLOCK + 1], updated[32];
+        char plain[HOSTDATA_BLOCK + 1], number[32];
         size_t plen = HOSTDATA_BLOCK;
         uint32_t len;
         HostData hd = {};
         int r;
 
         if (memcmp(buf, MAGIC, 8) != 0)
-                return -ENODATA;
-        memcpy(&len, buf + 8 + NONCE_SIZE, 4);
-        if (len < TAG_SIZE || len > HOSTDATA_BLOCK - HEADER_SIZE)
+                return memcmp(buf, MAGIC, 7) == 0 ? -EBADMSG : -ENODATA; /* KZHOSTD1: an older format */
+        memcpy(&len, buf + LEN_AT, 4);
+        if (len < TAG_SIZE || len > HOSTDATA_BLOCK - HEADER_SIZE || buf[UUID_AT + UUID_SIZE - 1] != 0)
                 return -EBADMSG;
-        if (gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_128_CCM, &k) < 0)
-                return -EIO;
-        r = gnutls_aead_cipher_decrypt(h, buf + 8, NONCE_SIZE, buf, 8, TAG_SIZE, buf + HEADER_SIZE, len, plain, &plen);
-        gnutls_aead_cipher_deinit(h);
+        r = aead_init(zone_key, &h);
         if (r < 0)
+                return r;
+        r = gnutls_aead_cipher_decrypt(h, buf + 8, NONCE_SIZE, buf, HEADER_SIZE, TAG_SIZE, buf + HEADER_SIZE, len,
+                plain, &plen);
+        gnutls_aead_cipher_deinit(h);
+        if (r < 0) {
+                explicit_bzero(plain, sizeof(plain));
                 return -EBADMSG;
+        }
         plain[plen] = 0;
+        memcpy(hd.uuid, buf + UUID_AT, UUID_SIZE);
+        hd.generation = get_le64(buf + GENERATION_AT);
         field(plain, "hostid", hd.hostid, sizeof(hd.hostid));
         field(plain, "hostname", hd.hostname, sizeof(hd.hostname));
         field(plain, "state", hd.state, sizeof(hd.state));
         field(plain, "image", hd.image, sizeof(hd.image));
-        field(plain, "updated", updated, sizeof(updated));
-        hd.updated = strtoull(updated, NULL, 10);
+        field(plain, "updated", number, sizeof(number));
+        hd.updated = strtoull(number, NULL, 10);
+        field(plain, "suspend", number, sizeof(number));
+        hd.suspend = strtoull(number, NULL, 10);
         explicit_bzero(plain, sizeof(plain));
+        if (uuid && !streq(uuid, hd.uuid))
+                return -EXDEV;
+        if (hd.generation < min_generation)
+                return -ESTALE;
         *ret = hd;
         return 0;
 }

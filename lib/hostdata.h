@@ -7,9 +7,18 @@
 
 /* Host data: who owns a zone, kept with its boot storage so that every host that
  * can reach the storage sees it. It lives in the last HOSTDATA_AREA bytes of the
- * boot device (which the guest never sees), sealed with AES-128-CCM under the
- * zone's keysource key: a host without the right key can neither read nor forge
- * it. */
+ * boot device (which the guest never sees), sealed with AES-128-CCM under a key
+ * derived from the zone's keysource key (zone-key.h): a host without the right key
+ * can neither read nor forge it.
+ *
+ * The block names, in its authenticated header, the zone's UUID and a generation
+ * that grows with every write: a block of another zone that shares the key is
+ * refused, and so is an older block of this zone put back (replayed) once a host has
+ * seen a newer one. It also holds the generation of the zone's current suspend
+ * image, so that an older image is refused (sealed-stream.h).
+ *
+ *   header: "KZHOSTD2" | nonce (12) | length (u32 LE) | generation (u64 LE) | UUID (40)
+ *   then the ciphertext and its tag; the whole header is the associated data. */
 
 #define HOSTDATA_AREA (1024u * 1024u)
 #define HOSTDATA_BLOCK 4096u
@@ -20,6 +29,9 @@ typedef struct HostData {
         char state[32];     /* last known zone state on the owner */
         char image[128];    /* boot environment or image name */
         uint64_t updated;   /* µs since the epoch */
+        uint64_t generation; /* one more with every write */
+        uint64_t suspend;   /* generation of the current suspend image, 0: none */
+        char uuid[40];      /* the zone's */
 } HostData;
 
 /* This host's id: the first 32 bits of SHA-256("kzones-hostid:" machine-id). */
@@ -27,11 +39,14 @@ int hostdata_local_hostid(char ret[9]);
 /* A record for this host. */
 int hostdata_for_this_host(const char *state, const char *image, HostData *ret);
 
-/* Seals hd into a HOSTDATA_BLOCK-sized buffer. */
-int hostdata_seal(const HostData *hd, const uint8_t key[16], uint8_t buf[HOSTDATA_BLOCK]);
+/* Seals hd (with its uuid and generation) into a HOSTDATA_BLOCK-sized buffer, under
+ * the host data key derived from zone_key. */
+int hostdata_seal(const HostData *hd, const uint8_t zone_key[16], uint8_t buf[HOSTDATA_BLOCK]);
 /* -ENODATA: no record (never written, or cleared); -EBADMSG: not sealed with this
- * key, or tampered with. */
-int hostdata_open(const uint8_t buf[HOSTDATA_BLOCK], const uint8_t key[16], HostData *ret);
+ * key, or tampered with; -EXDEV: sealed for another zone (uuid given and not the
+ * block's); -ESTALE: older than min_generation (replayed). */
+int hostdata_open(const uint8_t buf[HOSTDATA_BLOCK], const uint8_t zone_key[16], const char *uuid,
+                uint64_t min_generation, HostData *ret);
 
 /* The boot device of a zone, read and written directly (file, device) or through
  * QEMU's block layer (qemu-io, qemu-img) for network storage. */

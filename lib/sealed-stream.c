@@ -4,8 +4,10 @@
 
 #include "macro.h"
 #include "sealed-stream.h"
+#include "zone-key.h"
 
-#define MAGIC "KZSUSP01"
+#define MAGIC "KZSUSP02"
+#define UUID_MAX 40u
 #define HEADER 32u
 #define TAG 16u
 
@@ -13,6 +15,7 @@ struct SealWriter {
         gnutls_aead_cipher_hd_t h;
         int fd;
         uint8_t header[HEADER];
+        char uuid[UUID_MAX];
         uint32_t counter;
         uint8_t *buf;
         size_t len;
@@ -23,6 +26,7 @@ struct SealReader {
         gnutls_aead_cipher_hd_t h;
         int fd;
         uint8_t header[HEADER];
+        char uuid[UUID_MAX];
         uint32_t counter;
         uint32_t chunk;
         bool done;
@@ -33,24 +37,23 @@ struct SealReader {
 
 static int derive(const uint8_t zone_key[16], gnutls_aead_cipher_hd_t *ret)
 {
-        uint8_t input[16 + 15], digest[32];
-        gnutls_datum_t k = { digest, 16 };
+        _cleanup_key_ uint8_t key[ZONE_KEY_SIZE];
+        gnutls_datum_t k = { key, ZONE_KEY_SIZE };
         int r;
 
-        memcpy(input, "kzones-suspend:", 15);
-        memcpy(input + 15, zone_key, 16);
-        r = gnutls_hash_fast(GNUTLS_DIG_SHA256, input, sizeof(input), digest);
-        explicit_bzero(input, sizeof(input));
+        r = zone_key_derive(zone_key, ZONE_KEY_SUSPEND, key);
         if (r < 0)
-                return -EIO;
-        r = gnutls_aead_cipher_init(ret, GNUTLS_CIPHER_AES_128_GCM, &k);
-        explicit_bzero(digest, sizeof(digest));
-        return r < 0 ? -EIO : 0;
+                return r;
+        return gnutls_aead_cipher_init(ret, GNUTLS_CIPHER_AES_128_GCM, &k) < 0 ? -EIO : 0;
 }
 
-static void nonce_and_ad(const uint8_t header[HEADER], uint32_t counter, bool last, uint8_t nonce[12],
-                uint8_t ad[HEADER + 5])
+#define AD_MAX (HEADER + 5 + UUID_MAX)
+
+static size_t nonce_and_ad(const uint8_t header[HEADER], const char *uuid, uint32_t counter, bool last,
+                uint8_t nonce[12], uint8_t ad[AD_MAX])
 {
+        size_t n = strnlen(uuid, UUID_MAX - 1);
+
         memcpy(nonce, header + 12, 8);
         nonce[8] = (uint8_t) (counter >> 24);
         nonce[9] = (uint8_t) (counter >> 16);
@@ -59,6 +62,16 @@ static void nonce_and_ad(const uint8_t header[HEADER], uint32_t counter, bool la
         memcpy(ad, header, HEADER);
         memcpy(ad + HEADER, nonce + 8, 4);
         ad[HEADER + 4] = last;
+        memcpy(ad + HEADER + 5, uuid, n);
+        return HEADER + 5 + n;
+}
+
+static int set_uuid(char dest[UUID_MAX], const char *uuid)
+{
+        if (!uuid || strlen(uuid) >= UUID_MAX)
+                return -EINVAL;
+        strcpy(dest, uuid);
+        return 0;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -100,13 +113,16 @@ SealWriter *seal_writer_free(SealWriter *w)
                 return NULL;
         if (w->h)
                 gnutls_aead_cipher_deinit(w->h);
+        /* the guest's memory, in the clear */
+        if (w->buf)
+                explicit_bzero(w->buf, SEALED_CHUNK);
         free(w->buf);
         free(w->out);
         free(w);
         return NULL;
 }
 
-int seal_writer_new(int fd, const uint8_t zone_key[16], SealWriter **ret)
+int seal_writer_new(int fd, const uint8_t zone_key[16], const char *uuid, uint64_t generation, SealWriter **ret)
 {
         _cleanup_(seal_writer_freep) SealWriter *w = calloc(1, sizeof(*w));
         uint32_t chunk = SEALED_CHUNK;
@@ -114,6 +130,9 @@ int seal_writer_new(int fd, const uint8_t zone_key[16], SealWriter **ret)
 
         if (!w)
                 return -ENOMEM;
+        r = set_uuid(w->uuid, uuid);
+        if (r < 0)
+                return r;
         w->fd = fd;
         w->buf = malloc(SEALED_CHUNK);
         w->out = malloc(SEALED_CHUNK + TAG);
@@ -126,6 +145,8 @@ int seal_writer_new(int fd, const uint8_t zone_key[16], SealWriter **ret)
         memcpy(w->header + 8, &chunk, 4);
         if (gnutls_rnd(GNUTLS_RND_NONCE, w->header + 12, 8) < 0)
                 return -EIO;
+        for (unsigned i = 0; i < 8; i++)
+                w->header[20 + i] = (uint8_t) (generation >> (8 * i));
         r = write_all(fd, w->header, HEADER);
         if (r < 0)
                 return r;
@@ -135,13 +156,13 @@ int seal_writer_new(int fd, const uint8_t zone_key[16], SealWriter **ret)
 
 static int emit(SealWriter *w, bool last)
 {
-        uint8_t nonce[12], ad[HEADER + 5], head[5];
-        size_t outlen = SEALED_CHUNK + TAG;
+        uint8_t nonce[12], ad[AD_MAX], head[5];
+        size_t outlen = SEALED_CHUNK + TAG, adlen;
         uint32_t len = (uint32_t) w->len;
         int r;
 
-        nonce_and_ad(w->header, w->counter, last, nonce, ad);
-        if (gnutls_aead_cipher_encrypt(w->h, nonce, 12, ad, sizeof(ad), TAG, w->buf, w->len, w->out, &outlen) < 0)
+        adlen = nonce_and_ad(w->header, w->uuid, w->counter, last, nonce, ad);
+        if (gnutls_aead_cipher_encrypt(w->h, nonce, 12, ad, adlen, TAG, w->buf, w->len, w->out, &outlen) < 0)
                 return -EIO;
         memcpy(head, &len, 4);
         head[4] = last;
@@ -200,14 +221,18 @@ SealReader *seal_reader_free(SealReader *r)
         return NULL;
 }
 
-int seal_reader_new(int fd, const uint8_t zone_key[16], SealReader **ret)
+int seal_reader_new(int fd, const uint8_t zone_key[16], const char *uuid, uint64_t generation, SealReader **ret)
 {
         _cleanup_(seal_reader_freep) SealReader *r = calloc(1, sizeof(*r));
+        uint64_t g = 0;
         ssize_t n;
         int k;
 
         if (!r)
                 return -ENOMEM;
+        k = set_uuid(r->uuid, uuid);
+        if (k < 0)
+                return k;
         r->fd = fd;
         n = read_full(fd, r->header, HEADER);
         if (n < 0)
@@ -217,6 +242,10 @@ int seal_reader_new(int fd, const uint8_t zone_key[16], SealReader **ret)
         memcpy(&r->chunk, r->header + 8, 4);
         if (r->chunk == 0 || r->chunk > 16 * SEALED_CHUNK)
                 return -EBADMSG;
+        for (unsigned i = 0; i < 8; i++)
+                g |= (uint64_t) r->header[20 + i] << (8 * i);
+        if (g != generation)
+                return -ESTALE;
         r->in = malloc(r->chunk + TAG);
         r->plain = malloc(r->chunk);
         if (!r->in || !r->plain)
@@ -230,8 +259,8 @@ int seal_reader_new(int fd, const uint8_t zone_key[16], SealReader **ret)
 
 ssize_t seal_reader_next(SealReader *r, const uint8_t **ret)
 {
-        uint8_t head[5], nonce[12], ad[HEADER + 5];
-        size_t plen = r->chunk;
+        uint8_t head[5], nonce[12], ad[AD_MAX];
+        size_t plen = r->chunk, adlen;
         uint32_t len;
         ssize_t n;
 
@@ -250,8 +279,8 @@ ssize_t seal_reader_next(SealReader *r, const uint8_t **ret)
                 return n;
         if ((size_t) n < (size_t) len + TAG)
                 return -EPIPE;
-        nonce_and_ad(r->header, r->counter, head[4], nonce, ad);
-        if (gnutls_aead_cipher_decrypt(r->h, nonce, 12, ad, sizeof(ad), TAG, r->in, (size_t) len + TAG, r->plain,
+        adlen = nonce_and_ad(r->header, r->uuid, r->counter, head[4], nonce, ad);
+        if (gnutls_aead_cipher_decrypt(r->h, nonce, 12, ad, adlen, TAG, r->in, (size_t) len + TAG, r->plain,
                     &plen) < 0)
                 return -EBADMSG;
         r->counter++;

@@ -10,24 +10,30 @@
  * random prefix and its number, its associated data the header, its number and
  * whether it is the last: a chunk cannot be changed, dropped, reordered or moved
  * to another stream, and a stream cut short is detected. The key is derived from
- * the zone's keysource key, so a stream sealed for one zone opens for no other.
+ * the zone's keysource key with its own label (zone-key.h); the associated data
+ * also holds the zone's UUID and the image's generation (kept in the header, and
+ * in the zone's host data and suspend marker by whoever writes the image): an
+ * image of another zone that shares the key, or an older image of this zone, is
+ * refused.
  *
- *   header: "KZSUSP01" | chunk size (u32 LE) | nonce prefix (8) | reserved (8)
- *   chunk:  length (u32 LE) | last (u8) | ciphertext | tag (16) */
+ *   header: "KZSUSP02" | chunk size (u32 LE) | nonce prefix (8) | generation (u64 LE)
+ *   chunk:  length (u32 LE) | last (u8) | ciphertext | tag (16)
+ *   associated data of a chunk: header | its number | last | the zone's UUID */
 
 #define SEALED_CHUNK (1024u * 1024u)
 
 typedef struct SealWriter SealWriter;
 typedef struct SealReader SealReader;
 
-int seal_writer_new(int fd, const uint8_t zone_key[16], SealWriter **ret);
+int seal_writer_new(int fd, const uint8_t zone_key[16], const char *uuid, uint64_t generation, SealWriter **ret);
 int seal_writer_write(SealWriter *w, const void *data, size_t n);
 /* Writes the last chunk and syncs the file; frees w. */
 int seal_writer_finish(SealWriter *w);
 SealWriter *seal_writer_free(SealWriter *w);
 
-/* -EBADMSG: not a sealed stream, another key, or changed; -EPIPE: cut short. */
-int seal_reader_new(int fd, const uint8_t zone_key[16], SealReader **ret);
+/* -EBADMSG: not a sealed stream, another key or zone, or changed; -EPIPE: cut
+ * short; -ESTALE: of another generation than the one expected. */
+int seal_reader_new(int fd, const uint8_t zone_key[16], const char *uuid, uint64_t generation, SealReader **ret);
 /* The next chunk's plaintext (borrowed until the next call); 0 at the verified end. */
 ssize_t seal_reader_next(SealReader *r, const uint8_t **ret);
 SealReader *seal_reader_free(SealReader *r);

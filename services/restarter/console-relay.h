@@ -3,5 +3,21 @@
 
 /* A listening unix socket at path (replacing a stale one); returns the fd. */
 int console_listen(const char *path);
-/* Waits for QEMU on serial_listen, then relays until QEMU closes; see console-relay.c. */
-int console_relay(int serial_listen, int client_listen, int log_fd);
+#include <stdint.h>
+
+/* The console log is bounded: once NAME.console would grow past this, it becomes
+ * NAME.console.0 (replacing the one before) and a new NAME.console starts. So a
+ * guest printing without end holds at most twice this on the host's disk. */
+#define CONSOLE_LOG_MAX (4u * 1024u * 1024u)
+
+/* The log of what the guest printed: fd open for appending (or -1: no log), path
+ * where it is (for the rotation; NULL: truncated instead), max its size bound. */
+typedef struct ConsoleLog {
+        int fd;
+        const char *path;
+        uint64_t max;
+} ConsoleLog;
+
+/* Waits for QEMU on serial_listen, then relays until QEMU closes; see console-relay.c.
+ * Takes log->fd over. */
+int console_relay(int serial_listen, int client_listen, ConsoleLog *log);

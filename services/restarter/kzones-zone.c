@@ -30,6 +30,7 @@
 #include "storage-uri.h"
 #include "qmp.h"
 #include "zone-net.h"
+#include "zone-key.h"
 #include "zone-qemu.h"
 #include "zone-store.h"
 
@@ -155,7 +156,9 @@ static int start_console_relay(const char *name, const char *rundir, const char 
                 (void) prctl(PR_SET_NAME, "kz-console");
                 for (size_t i = 0; i < n_taps; i++)
                         (void) close(taps[i]);
-                _exit(console_relay(serial_fd, console_fd, log_fd) < 0 ? 1 : 0);
+                ConsoleLog cl = { .fd = log_fd, .path = log, .max = CONSOLE_LOG_MAX };
+
+                _exit(console_relay(serial_fd, console_fd, &cl) < 0 ? 1 : 0);
         }
         (void) close(serial_fd);
         (void) close(console_fd);
@@ -183,14 +186,67 @@ static int key_incorrect(const char *name)
         return -EKEYREJECTED;
 }
 
+/* The zone's UUID (from the index): its host data and suspend images are bound to it. */
+static int zone_uuid(const char *name, char **ret)
+{
+        ZoneIndexEntry x = {};
+        int r;
+
+        r = zone_index_lookup(arg_root, name, &x, NULL);
+        if (r < 0)
+                return r;
+        *ret = isempty(x.uuid) ? NULL : strdup(x.uuid);
+        zone_index_entry_done(&x);
+        return *ret ? 0 : -ENOENT;
+}
+
+/* The newest host data generation this host has seen of the zone (as UUID), kept in
+ * /var/lib/kzones/NAME.generation: an older block put back on the storage is refused. */
+static uint64_t generation_seen(const char *name, const char *uuid)
+{
+        _cleanup_free_ char *path = root_path("/var/lib/kzones/%s.generation", name), *buf = NULL;
+        size_t size, n;
+
+        if (!path || read_file_bounded(path, 256, &buf, &size) < 0)
+                return 0;
+        n = strlen(uuid);
+        if (size <= n || strncmp(buf, uuid, n) != 0 || buf[n] != ' ')
+                return 0;
+        return strtoull(buf + n + 1, NULL, 10);
+}
+
+static void generation_remember(const char *name, const char *uuid, uint64_t generation)
+{
+        _cleanup_free_ char *path = root_path("/var/lib/kzones/%s.generation", name),
+                            *dir = root_path("/var/lib/kzones"), *line = NULL;
+
+        if (!path || !dir || asprintf(&line, "%s %" PRIu64 "\n", uuid, generation) < 0)
+                return;
+        (void) mkdir_p(dir, 0700);
+        (void) write_file_atomic(path, line, strlen(line), 0600);
+}
+
+#define CLAIM_FORCE 1u   /* whatever the host data says (attach -x force-takeover, initialize-hostdata) */
+#define CLAIM_ATTACH 2u  /* the host data may come from another host, with the zone's UUID there */
+#define CLAIM_RELEASE 4u /* detach: the host data names no host */
+#define KEEP_SUSPEND UINT64_MAX
+
 /* Reads the zone's host data and, unless another host owns the zone (and force is
- * not given), records this host as its owner in state. */
-static int claim(const char *name, const ZoneConfig *c, const char *state, bool force, uint64_t *ret_size)
+ * not given), records this host as its owner in state, with the next generation and
+ * suspend as the generation of the zone's suspend image (KEEP_SUSPEND: as it was).
+ * A block that cannot be read, or that is not this zone's current one, is never
+ * taken for free storage. */
+static int claim_full(const char *name, const ZoneConfig *c, const char *state, unsigned flags, uint64_t suspend,
+                uint64_t *ret_size)
 {
         _cleanup_(boot_storage_freep) BootStorage *s = NULL;
-        uint8_t key[16], buf[HOSTDATA_BLOCK];
+        _cleanup_free_ char *uuid = NULL;
+        _cleanup_key_ uint8_t key[16];
+        uint8_t buf[HOSTDATA_BLOCK];
+        bool force = flags & CLAIM_FORCE;
+        uint64_t seen;
         char me[9];
-        HostData hd = {};
+        HostData hd = {}, old = {};
         KzError e = {};
         int r;
 
@@ -199,6 +255,9 @@ static int claim(const char *name, const ZoneConfig *c, const char *state, bool 
                 return failure(name, "error: the zone has no keysource, so its host data cannot be read; make one with\n"
                         "    zoneadm -z %s attach -x initialize-hostdata", name);
         }
+        r = zone_uuid(name, &uuid);
+        if (r < 0 || strlen(uuid) >= sizeof(hd.uuid))
+                return failure(name, "cannot read the zone's UUID from the index: %s.", strerror(r < 0 ? -r : EINVAL));
         r = boot_storage_open(c, arg_root, &s, &e);
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
@@ -207,28 +266,72 @@ static int claim(const char *name, const ZoneConfig *c, const char *state, bool 
         r = boot_storage_read_hostdata(s, buf, &e);
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
-        r = hostdata_open(buf, key, &hd);
-        if (r == -EBADMSG && !force) {
-                explicit_bzero(key, sizeof(key));
+        seen = generation_seen(name, uuid);
+        /* attach: from another host, where the zone had another UUID; it becomes ours */
+        r = hostdata_open(buf, key, flags & CLAIM_ATTACH ? NULL : uuid, flags & CLAIM_ATTACH ? 0 : seen, &old);
+        if (r >= 0 && streq(old.uuid, uuid) && old.generation < seen)
+                r = -ESTALE;
+        if (r == -EBADMSG && !force)
                 return key_incorrect(name);
-        }
+        if (r == -EXDEV && !force)
+                return failure(name, "the host data on %s was written for another zone that shares this zone's key; "
+                        "if the storage is this zone's, attach it with\n    zoneadm -z %s attach -x force-takeover",
+                        boot_storage_uri(s), name);
+        if (r == -ESTALE && !force)
+                return failure(name, "the host data on %s is older than the newest this host has seen of the zone "
+                        "(generation %" PRIu64 "): it was put back; refusing it. If that is meant, attach with\n"
+                        "    zoneadm -z %s attach -x force-takeover", boot_storage_uri(s), seen, name);
+        if (r < 0 && r != -ENODATA && r != -EBADMSG && r != -EXDEV && r != -ESTALE)
+                return failure(name, "cannot open the host data of %s: %s.", boot_storage_uri(s), strerror(-r));
+        if (r < 0)
+                old = (HostData) {};
         r = hostdata_local_hostid(me);
         if (r < 0)
                 return failure(name, "cannot tell this host's hostid (from /etc/machine-id): %s.", strerror(-r));
-        if (!force && !isempty(hd.hostid) && !streq(hd.hostid, me)) {
-                _cleanup_free_ char *msg = hostdata_in_use_message(name, &hd);
-                explicit_bzero(key, sizeof(key));
+        if (!force && !isempty(old.hostid) && !streq(old.hostid, me)) {
+                _cleanup_free_ char *msg = hostdata_in_use_message(name, &old);
                 return failure(name, "%s", msg ?: "in use by another host");
         }
         r = hostdata_for_this_host(state, zone_config_brand(c), &hd);
-        if (r >= 0)
-                r = hostdata_seal(&hd, key, buf);
-        explicit_bzero(key, sizeof(key));
+        if (r < 0)
+                return failure(name, "%s", strerror(-r));
+        if (flags & CLAIM_RELEASE)
+                hd.hostid[0] = 0; /* held by nobody */
+        hd.generation = (old.generation > seen ? old.generation : seen) + 1;
+        hd.suspend = suspend == KEEP_SUSPEND ? old.suspend : suspend;
+        strcpy(hd.uuid, uuid);
+        r = hostdata_seal(&hd, key, buf);
         if (r < 0)
                 return failure(name, "cannot seal the host data: %s.", strerror(-r));
         r = boot_storage_write_hostdata(s, buf, &e);
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
+        generation_remember(name, uuid, hd.generation);
+        return 0;
+}
+
+static int claim(const char *name, const ZoneConfig *c, const char *state, bool force, uint64_t *ret_size)
+{
+        return claim_full(name, c, state, force ? CLAIM_FORCE : 0, KEEP_SUSPEND, ret_size);
+}
+
+/* The generation of the zone's current suspend image, as its host data records it. */
+static int hostdata_suspend_generation(const char *name, const ZoneConfig *c, uint64_t *ret)
+{
+        _cleanup_(boot_storage_freep) BootStorage *s = NULL;
+        _cleanup_free_ char *uuid = NULL;
+        _cleanup_key_ uint8_t key[16];
+        uint8_t buf[HOSTDATA_BLOCK];
+        HostData hd;
+        int r;
+
+        if (zone_key(c, key) < 0 || zone_uuid(name, &uuid) < 0 || boot_storage_open(c, arg_root, &s, NULL) < 0 ||
+            boot_storage_read_hostdata(s, buf, NULL) < 0)
+                return -EIO;
+        r = hostdata_open(buf, key, uuid, generation_seen(name, uuid), &hd);
+        if (r < 0)
+                return r;
+        *ret = hd.suspend;
         return 0;
 }
 
@@ -717,20 +820,49 @@ static char *marker_path(const char *name)
         return root_path("/var/lib/kzones/%s.suspended", name);
 }
 
+/* The suspend marker: the image's path, and on a second line its generation. */
+static int read_marker(const char *marker, char **ret_path, uint64_t *ret_generation)
+{
+        _cleanup_free_ char *buf = NULL;
+        char *nl;
+        size_t size;
+        int r;
+
+        r = read_file_bounded(marker, 4096, &buf, &size);
+        if (r < 0)
+                return r;
+        nl = strchr(buf, '\n');
+        if (nl)
+                *nl++ = 0;
+        *ret_generation = nl ? strtoull(nl, NULL, 10) : 0;
+        *ret_path = TAKE_PTR(buf);
+        return 0;
+}
+
+#define SUSPEND_CHUNK 65536u
+
+static void erase_chunkp(char **p)
+{
+        if (*p)
+                explicit_bzero(*p, SUSPEND_CHUNK);
+        free(*p);
+}
+
 /* zoneadm suspend: QEMU's migration stream goes through a pipe into a sealed
  * image; the guest stays paused afterwards and the restarter stops the unit. */
 static int verb_suspend(const char *name)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
         _cleanup_(qmp_sync_closep) QmpSync *q = NULL;
-        _cleanup_free_ char *path = NULL, *tmp = NULL, *sock = NULL, *err = NULL, *marker = NULL;
+        _cleanup_free_ char *path = NULL, *tmp = NULL, *sock = NULL, *err = NULL, *marker = NULL, *uuid = NULL;
+        _cleanup_(erase_chunkp) char *buf = malloc(SUSPEND_CHUNK); /* the guest's memory */
         _cleanup_close_ int fd = -EBADF, rd = -EBADF;
+        _cleanup_key_ uint8_t key[16];
         SealWriter *w = NULL;
-        uint8_t key[16];
         int p[2], r;
-        char buf[65536];
         ssize_t n;
-        uint64_t total = 0;
+        uint64_t total = 0, generation;
+        struct timespec ts;
 
         r = zone_store_load(arg_root, name, &c, NULL);
         if (r < 0)
@@ -740,6 +872,14 @@ static int verb_suspend(const char *name)
                 return r;
         if (zone_key(c, key) < 0)
                 return failure(name, "the zone has no keysource to seal its suspend image with.");
+        if (!buf)
+                return -ENOMEM;
+        if (zone_uuid(name, &uuid) < 0)
+                return failure(name, "cannot read the zone's UUID from the index.");
+        /* the image's generation: the time, so each image has its own; the marker and
+         * the host data record it, and only that image resumes */
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        generation = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
         sock = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);
         marker = marker_path(name);
         if (!sock || !marker || asprintf(&tmp, "%s.partial", path) < 0)
@@ -750,7 +890,7 @@ static int verb_suspend(const char *name)
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return failure(name, "cannot write %s: %m.", tmp);
-        r = seal_writer_new(fd, key, &w);
+        r = seal_writer_new(fd, key, uuid, generation, &w);
         explicit_bzero(key, sizeof(key));
         if (r < 0)
                 return failure(name, "cannot start the suspend image: %s.", strerror(-r));
@@ -776,7 +916,7 @@ static int verb_suspend(const char *name)
                 (void) unlink(tmp);
                 return failure(name, "the guest's state could not be saved: %s.", err ?: strerror(-r));
         }
-        while ((n = read(rd, buf, sizeof(buf))) != 0) {
+        while ((n = read(rd, buf, SUSPEND_CHUNK)) != 0) {
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -825,7 +965,7 @@ static int verb_suspend(const char *name)
                 _cleanup_free_ char *line = NULL, *dir = root_path("/var/lib/kzones");
                 if (dir)
                         (void) mkdir_p(dir, 0700);
-                if (asprintf(&line, "%s\n", path) < 0)
+                if (asprintf(&line, "%s\n%" PRIu64 "\n", path, generation) < 0)
                         return -ENOMEM;
                 r = write_file_atomic(marker, line, strlen(line), 0600);
                 if (r < 0)
@@ -833,7 +973,7 @@ static int verb_suspend(const char *name)
         }
         fprintf(stderr, "zone '%s': suspended to %s (%" PRIu64 " bytes of state)\n", name, path, total);
         if (zone_boot_device(c))
-                (void) claim(name, c, "suspended", false, NULL);
+                (void) claim_full(name, c, "suspended", 0, generation, NULL);
         return 0;
 }
 
@@ -841,11 +981,12 @@ static int verb_suspend(const char *name)
  * whole and sealed with this zone's key? A bad image is kept and the boot refused. */
 static int check_resume(const char *name, const ZoneConfig *c, bool *ret_resume)
 {
-        _cleanup_free_ char *marker = marker_path(name), *fresh = root_path(ZONE_RUN_DIR "/%s.fresh", name), *buf = NULL;
+        _cleanup_free_ char *marker = marker_path(name), *fresh = root_path(ZONE_RUN_DIR "/%s.fresh", name), *buf = NULL,
+                            *uuid = NULL;
         _cleanup_(seal_reader_freep) SealReader *sr = NULL;
         _cleanup_close_ int fd = -EBADF;
-        uint8_t key[16];
-        size_t size;
+        _cleanup_key_ uint8_t key[16];
+        uint64_t generation, recorded;
         ssize_t n;
         const uint8_t *data;
         int r;
@@ -859,19 +1000,23 @@ static int check_resume(const char *name, const ZoneConfig *c, bool *ret_resume)
                 (void) unlink(marker);
                 return 0;
         }
-        if (read_file_bounded(marker, 4096, &buf, &size) < 0)
+        if (read_marker(marker, &buf, &generation) < 0)
                 return 0;
-        while (size > 0 && buf[size - 1] == '\n')
-                buf[--size] = 0;
         if (zone_key(c, key) < 0)
                 return failure(name, "the zone has no keysource to open its suspend image with.");
+        if (zone_uuid(name, &uuid) < 0)
+                return failure(name, "cannot read the zone's UUID from the index.");
+        /* the host data, where there is some, names the zone's current image too */
+        if (zone_boot_device(c) && (hostdata_suspend_generation(name, c, &recorded) < 0 || recorded != generation))
+                return failure(name, "the suspend image %s is not the one the zone's host data records; it is kept. "
+                        "Use 'zoneadm -z %s boot -R' to boot afresh.", buf, name);
         fd = open(buf, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 explicit_bzero(key, sizeof(key));
                 return failure(name, "the suspend image %s cannot be read: %m. Use 'zoneadm -z %s boot -R' to boot "
                         "afresh.", buf, name);
         }
-        r = seal_reader_new(fd, key, &sr);
+        r = seal_reader_new(fd, key, uuid, generation, &sr);
         explicit_bzero(key, sizeof(key));
         while (r >= 0 && (n = seal_reader_next(sr, &data)) != 0)
                 if (n < 0)
@@ -879,8 +1024,9 @@ static int check_resume(const char *name, const ZoneConfig *c, bool *ret_resume)
         if (r < 0)
                 return failure(name, "the suspend image %s cannot be resumed: %s; it is kept. Use 'zoneadm -z %s "
                         "boot -R' to boot afresh.", buf,
-                        r == -EBADMSG ? "it was not sealed with this zone's key, or it was changed"
-                        : r == -EPIPE ? "it is cut short"
+                        r == -EBADMSG ? "it was not sealed with this zone's key for this zone, or it was changed"
+                        : r == -ESTALE ? "it is not the zone's latest suspend image"
+                        : r == -EPIPE  ? "it is cut short"
                                       : strerror(-r),
                         name);
         *ret_resume = true;
@@ -893,25 +1039,23 @@ static int resume(const char *name, const char *sock)
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
         _cleanup_(qmp_sync_closep) QmpSync *q = NULL;
         _cleanup_(seal_reader_freep) SealReader *sr = NULL;
-        _cleanup_free_ char *marker = marker_path(name), *buf = NULL, *err = NULL;
+        _cleanup_free_ char *marker = marker_path(name), *buf = NULL, *err = NULL, *uuid = NULL;
         _cleanup_close_ int fd = -EBADF, wr = -EBADF;
-        uint8_t key[16];
+        _cleanup_key_ uint8_t key[16];
+        uint64_t generation;
         const uint8_t *data;
-        size_t size;
         ssize_t n;
         int p[2], r;
 
-        if (!marker || read_file_bounded(marker, 4096, &buf, &size) < 0)
+        if (!marker || read_marker(marker, &buf, &generation) < 0)
                 return failure(name, "the suspended state vanished while the zone started.");
-        while (size > 0 && buf[size - 1] == '\n')
-                buf[--size] = 0;
         r = zone_store_load(arg_root, name, &c, NULL);
-        if (r < 0 || zone_key(c, key) < 0)
+        if (r < 0 || zone_key(c, key) < 0 || zone_uuid(name, &uuid) < 0)
                 return failure(name, "cannot read the zone's key.");
         fd = open(buf, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return failure(name, "cannot read %s: %m.", buf);
-        r = seal_reader_new(fd, key, &sr);
+        r = seal_reader_new(fd, key, uuid, generation, &sr);
         explicit_bzero(key, sizeof(key));
         if (r < 0)
                 return failure(name, "cannot open %s: %s.", buf, strerror(-r));
@@ -1038,7 +1182,7 @@ static int verb_attach(const char *name, const char *option)
         }
         if (zone_boot_device(c)) {
                 /* a new key cannot open the old host data: it is written anew */
-                r = claim(name, c, "installed", option != NULL, NULL);
+                r = claim_full(name, c, "installed", CLAIM_ATTACH | (option ? CLAIM_FORCE : 0), KEEP_SUSPEND, NULL);
                 if (r < 0)
                         return r;
         }
@@ -1052,41 +1196,16 @@ static int verb_attach(const char *name, const char *option)
 static int verb_detach(const char *name)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
-        _cleanup_(boot_storage_freep) BootStorage *s = NULL;
-        uint8_t key[16], buf[HOSTDATA_BLOCK];
-        HostData hd = {};
         KzError e = {};
-        char me[9];
         int r;
 
         r = zone_store_load(arg_root, name, &c, &e);
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
         if (zone_boot_device(c)) {
-                if (zone_key(c, key) < 0)
-                        return failure(name, "the zone has no keysource.");
-                r = boot_storage_open(c, arg_root, &s, &e);
-                if (r >= 0)
-                        r = boot_storage_read_hostdata(s, buf, &e);
+                r = claim_full(name, c, "detached", CLAIM_RELEASE, KEEP_SUSPEND, NULL);
                 if (r < 0)
-                        return failure(name, "%s", kz_error_message(&e, r));
-                r = hostdata_open(buf, key, &hd);
-                if (r == -EBADMSG)
-                        return key_incorrect(name);
-                if (hostdata_local_hostid(me) >= 0 && r >= 0 && !isempty(hd.hostid) && !streq(hd.hostid, me)) {
-                        _cleanup_free_ char *msg = hostdata_in_use_message(name, &hd);
-                        return failure(name, "%s", msg ?: "in use by another host");
-                }
-                r = hostdata_for_this_host("detached", zone_config_brand(c), &hd);
-                if (r < 0)
-                        return failure(name, "%s", strerror(-r));
-                hd.hostid[0] = 0; /* held by nobody */
-                r = hostdata_seal(&hd, key, buf);
-                explicit_bzero(key, sizeof(key));
-                if (r >= 0)
-                        r = boot_storage_write_hostdata(s, buf, &e);
-                if (r < 0)
-                        return failure(name, "%s", kz_error_message(&e, r));
+                        return r;
         }
         r = zone_index_set_state(arg_root, name, ZONE_STATE_CONFIGURED, &e);
         if (r < 0)

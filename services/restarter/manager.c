@@ -431,6 +431,51 @@ static void zone_query_unit(Zone *z)
         }
 }
 
+/* Signals on systemd's paths count only when systemd sent them. A match rule with
+ * sender='org.freedesktop.systemd1' does not say so: the bus daemon delivers a
+ * signal addressed to us (busctl emit --destination=) whatever our matches say, and
+ * sd-bus cannot compare a well-known name with the sender's unique name. So the
+ * restarter follows who owns systemd's name and compares unique names itself. */
+static bool from_systemd(Manager *m, sd_bus_message *msg)
+{
+        const char *sender = sd_bus_message_get_sender(msg);
+        uint64_t now = 0;
+
+        if (m->systemd_owner && streq_ptr(sender, m->systemd_owner))
+                return true;
+        /* said at most once in 10 s, so a flood of them cannot flood the journal */
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (m->spoof_logged_usec && now < m->spoof_logged_usec + 10 * 1000000u)
+                return false;
+        m->spoof_logged_usec = now ?: 1;
+        log_warning("ignored %s.%s on %s from %s, which is not systemd", strna(sd_bus_message_get_interface(msg)),
+                strna(sd_bus_message_get_member(msg)), strna(sd_bus_message_get_path(msg)), strna(sender));
+        return false;
+}
+
+static void set_systemd_owner(Manager *m, const char *owner)
+{
+        if (streq_ptr(owner, m->systemd_owner))
+                return;
+        free(m->systemd_owner);
+        m->systemd_owner = isempty(owner) ? NULL : strdup(owner);
+        log_debug("org.freedesktop.systemd1 is owned by %s", strna(m->systemd_owner));
+}
+
+static int on_systemd_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error)
+{
+        Manager *m = userdata;
+        const char *name, *old_owner, *new_owner;
+
+        /* only the bus daemon speaks as org.freedesktop.DBus: it sets every sender */
+        if (!streq_ptr(sd_bus_message_get_sender(msg), "org.freedesktop.DBus"))
+                return 0;
+        if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, SYSTEMD_BUS))
+                return 0;
+        set_systemd_owner(m, new_owner);
+        return 0;
+}
+
 static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error)
 {
         Manager *m = userdata;
@@ -438,6 +483,8 @@ static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_err
         Zone *z = NULL;
         int r;
 
+        if (!from_systemd(m, msg))
+                return 0;
         for (size_t i = 0; i < m->n_zones && !z; i++)
                 if (streq_ptr(m->zones[i]->unit_path, path))
                         z = m->zones[i];
@@ -477,6 +524,8 @@ static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret
         const char *job, *unit, *result;
         uint32_t id;
 
+        if (!from_systemd(m, msg))
+                return 0;
         if (sd_bus_message_read(msg, "uoss", &id, &job, &unit, &result) < 0)
                 return 0;
         manager_job_removed(m, job, result);
@@ -488,6 +537,8 @@ static int on_reloading(sd_bus_message *msg, void *userdata, sd_bus_error *ret_e
         Manager *m = userdata;
         int active;
 
+        if (!from_systemd(m, msg))
+                return 0;
         if (sd_bus_message_read(msg, "b", &active) >= 0 && !active)
                 (void) manager_rescan(m);
         return 0;
@@ -652,6 +703,7 @@ Manager *manager_free(Manager *m)
         free(m->default_evacuation_target);
         sd_event_source_unref(m->cpu_probe_source);
         cpu_probe_free(m->cpu);
+        free(m->systemd_owner);
         free(m);
         return NULL;
 }
@@ -675,6 +727,12 @@ int manager_start(Manager *m)
         if (r < 0)
                 log_warning("cannot watch %s: %s; changes are seen on Rescan only", dir, strerror(-r));
 
+        r = sd_bus_add_match_async(m->bus, NULL,
+                "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" SYSTEMD_BUS "'",
+                on_systemd_owner_changed, NULL, m);
+        if (r < 0)
+                return r;
         r = sd_bus_match_signal_async(m->bus, NULL, SYSTEMD_BUS, NULL, "org.freedesktop.DBus.Properties",
                 "PropertiesChanged", on_properties_changed, NULL, m);
         if (r < 0)
@@ -697,7 +755,14 @@ int manager_start(Manager *m)
          * systemd which zones run, so that nobody is ever told a running zone is installed. */
         {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                const char *owner;
 
+                /* whose signals are systemd's; NameOwnerChanged keeps this current */
+                if (sd_bus_call_method(m->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                            "GetNameOwner", NULL, &reply, "s", SYSTEMD_BUS) >= 0 &&
+                    sd_bus_message_read(reply, "s", &owner) >= 0)
+                        set_systemd_owner(m, owner);
                 r = sd_bus_call_method(m->bus, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe", &error, NULL,
                         NULL);
                 if (r < 0) {

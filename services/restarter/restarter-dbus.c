@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "log.h"
 #include "cpu-probe.h"
@@ -13,24 +15,49 @@
 
 /* ---- authorization ------------------------------------------------------------------------- */
 
+/* The caller's effective uid. Only what the bus daemon recorded when the caller
+ * connected counts; nothing is looked up in /proc afterwards, where a process could
+ * have changed. */
+static int bus_caller_uid(sd_bus_message *m, uid_t *ret, sd_bus_error *error)
+{
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        int r;
+
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, ret);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "cannot tell who is calling: %s", strerror(-r));
+        return 0;
+}
+
+/* What only root may do: work whose cost a caller must not be able to multiply. */
+static int bus_check_root(sd_bus_message *m, const char *what, sd_bus_error *error)
+{
+        uid_t uid;
+        int r;
+
+        r = bus_caller_uid(m, &uid, error);
+        if (r < 0)
+                return r;
+        if (uid != 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "permission denied: only root may %s",
+                        what);
+        return 0;
+}
+
 /* Root may do anything; a zone's admin resource (user, auths) lets one user manage
  * that zone. */
 int bus_check_authorized(Zone *z, sd_bus_message *m, const char *auth, sd_bus_error *error)
 {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
         struct passwd *pw;
         uid_t uid;
         int r;
 
-        /* Only what the bus daemon recorded when the caller connected counts; nothing
-         * is looked up in /proc afterwards, where a process could have changed. */
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+        r = bus_caller_uid(m, &uid, error);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, -r, "cannot tell who is calling: %s", strerror(-r));
-        r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, -r, "cannot tell who is calling: %s", strerror(-r));
+                return r;
         if (uid == 0)
                 return 0;
         log_debug("caller uid %u asks for '%s'", (unsigned) uid, auth);
@@ -459,7 +486,7 @@ static int make_room_for_hostdata(const char *path)
                 return -errno;
         if (st.st_size >= (off_t) (HOSTDATA_AREA + 512) &&
             pread(fd, magic, sizeof(magic), st.st_size - (off_t) HOSTDATA_AREA) == sizeof(magic) &&
-            memcmp(magic, "KZHOSTD1", 8) == 0)
+            memcmp(magic, "KZHOSTD", 7) == 0) /* any version of it */
                 return 0;
         if (ftruncate(fd, st.st_size + (off_t) HOSTDATA_AREA) < 0 || fsync(fd) < 0)
                 return -errno;
@@ -792,6 +819,10 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         Zone *z = userdata;
         int r;
 
+        /* it parses the configuration and looks at the host as root: not for everyone */
+        r = bus_check_authorized(z, msg, "manage", error);
+        if (r < 0)
+                return r;
         r = zone_load_config(z, &c, error);
         if (r < 0)
                 return r;
@@ -860,9 +891,14 @@ static int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error
         r = need_state(z, error, ZONE_STATE_CONFIGURED, "clone into it");
         if (r < 0)
                 return r;
-        r = bus_check_authorized(src, msg, "clonefrom", error);
-        if (r < 0)
-                return r;
+        /* reading the source's disk: clonefrom, or copyfrom (which allows a copy as well) */
+        if (bus_check_authorized(src, msg, "clonefrom", NULL) < 0) {
+                r = bus_check_authorized(src, msg, "copyfrom", error);
+                if (r < 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                "permission denied: only root or an administrator of '%s' with the 'clonefrom' or "
+                                "'copyfrom' auth may clone it", src->name);
+        }
         if (src->state != ZONE_STATE_INSTALLED || src->operation)
                 return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE,
                         "source zone '%s' is %s; it must be installed and not running", source,
@@ -917,6 +953,42 @@ static int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error
         return 1;
 }
 
+/* zlogin -C for whoever may log in: the restarter connects to the console relay's
+ * socket (root's alone) and hands the caller the connection, as machined's
+ * OpenMachinePTY does. */
+static int method_open_console(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        Zone *z = userdata;
+        int r;
+
+        r = bus_check_authorized(z, msg, "login", error);
+        if (r < 0)
+                return r;
+        path = manager_path(z->manager, ZONE_RUN_DIR "/%s/" ZONE_CONSOLE_SOCKET, z->name);
+        if (!path)
+                return -ENOMEM;
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return sd_bus_error_set_errnof(error, ENAMETOOLONG, "%s: path too long", path);
+        strcpy(sa.sun_path, path);
+        /* never blocks the loop: a relay with a full backlog says EAGAIN */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                if (errno == ENOENT || errno == ECONNREFUSED || errno == ENOTDIR)
+                        return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "not running");
+                return sd_bus_error_set_errnof(error, errno, "cannot connect to the console: %m");
+        }
+        r = fcntl(fd, F_GETFL);
+        if (r < 0 || fcntl(fd, F_SETFL, r & ~O_NONBLOCK) < 0)
+                return -errno;
+        log_info("zone '%s': console handed to a caller", z->name);
+        return sd_bus_reply_method_return(msg, "h", fd);
+}
+
 const sd_bus_vtable zone_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", property_get_string_or_empty, offsetof(Zone, name), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -948,6 +1020,8 @@ const sd_bus_vtable zone_vtable[] = {
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Detach", NULL, NULL, method_detach, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Clone", SD_BUS_ARGS("s", source), SD_BUS_NO_RESULT, method_clone,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", console), method_open_console,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("StateChanged", SD_BUS_ARGS("s", state, "s", previous), 0),
         SD_BUS_SIGNAL_WITH_ARGS("Progress", SD_BUS_ARGS("s", operation, "u", percent), 0),
@@ -996,9 +1070,18 @@ static int method_get_zone(sd_bus_message *msg, void *userdata, sd_bus_error *er
                 return r;
         z = manager_find_zone(m, name);
         if (!z && zone_name_is_valid(name)) {
-                /* just configured, before the change notification arrived: look now */
-                (void) manager_rescan(m);
-                z = manager_find_zone(m, name);
+                uid_t uid;
+
+                /* just configured, before the change notification arrived: root looks
+                 * now; anyone else waits for the notification rather than make the
+                 * restarter read every configuration again for each call */
+                r = bus_caller_uid(msg, &uid, error);
+                if (r < 0)
+                        return r;
+                if (uid == 0) {
+                        (void) manager_rescan(m);
+                        z = manager_find_zone(m, name);
+                }
         }
         if (!z)
                 return sd_bus_error_setf(error, KZ_ERROR_ZONE_NOT_FOUND, "No such zone configured");
@@ -1010,6 +1093,9 @@ static int method_rescan(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         Manager *m = userdata;
         int r;
 
+        r = bus_check_root(msg, "make the restarter read every zone's configuration again", error);
+        if (r < 0)
+                return r;
         r = manager_rescan(m);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, -r, "rescan failed: %s", strerror(-r));

@@ -90,6 +90,8 @@ struct Manager {
         Zone **zones;
         size_t n_zones;
         int have_systemd; /* -1 unknown, 0 no, 1 yes */
+        char *systemd_owner; /* unique name of org.freedesktop.systemd1's owner; only its signals count */
+        uint64_t spoof_logged_usec; /* when a signal not from systemd was last logged */
         sd_event_source *inotify;
         sd_event_source *rescan_timer;
         char *default_evacuation_target;

@@ -6,10 +6,12 @@ unit drop-ins, refuses what it must, and survives its own restart."""
 
 import json
 import os
+import socket
 import stat
+import threading
 import unittest
 
-from bustest import BUILD, MANAGER, ZONE_IFACE, BusTest, members, zone_path
+from bustest import BUILD, MANAGER, ZONE_IFACE, BusTest, members, path_encode, zone_path
 
 
 class Interface(BusTest):
@@ -108,7 +110,7 @@ class Zones(BusTest):
         self.assertEqual(st.st_size, 2 * 1024 ** 3 + 1024 ** 2)
         with open(disk, 'rb') as f:
             f.seek(2 * 1024 ** 3)
-            self.assertEqual(f.read(8), b'KZHOSTD1')
+            self.assertEqual(f.read(8), b'KZHOSTD2')
         self.assertLess(st.st_blocks * 512, 1024 * 1024, 'the boot disk is sparse')
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
         self.assertEqual(self.prop('kz1', 'State'), 'installed')
@@ -315,6 +317,138 @@ class EvacuationTarget(BusTest):
                         's', 'ssh://host2', check=False, user=65534)
         self.assertIn('Access denied', p.stderr)
         self.assertFalse(os.path.exists(self.dropin('zone@kz1.service')))
+
+
+class ExpensiveCalls(BusTest):
+    """Calls that make the restarter parse configurations or look at the host as root
+    are not for every local user."""
+
+    def test_rescan_is_for_root(self):
+        p = self.call(*MANAGER, 'Rescan', check=False, user=65534)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('Access denied', p.stderr)
+        self.call(*MANAGER, 'Rescan')
+
+    def test_verify_is_for_root_or_the_zone_admin(self):
+        self.zonecfg('kz1', 'create; select anet id=0; set lower-link=nosuchbr0; end')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        p = self.zone_call('kz1', 'Verify', check=False, user=65534)
+        self.assertIn('Access denied', p.stderr)
+        self.assertNotIn('nosuchbr0', p.stderr)
+        p = self.zoneadm('-z', 'kz1', 'verify', user=65534)
+        self.assertIn("permission denied: only root or a zone administrator with the 'manage' auth", p.stderr)
+        self.zonecfg('kz1', 'add admin; set user=nobody; set auths=manage; end')
+        p = self.zone_call('kz1', 'Verify', check=False, user=65534)
+        self.assertIn("bridge 'nosuchbr0' does not exist on this host", p.stderr)
+
+    def test_get_zone_reads_for_everyone_without_a_rescan(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.assertEqual(self.call(*MANAGER, 'GetZone', 's', 'kz1', user=65534)[0], zone_path('kz1'))
+        p = self.call(*MANAGER, 'GetZone', 's', 'kz9', check=False, user=65534)
+        self.assertIn('No such zone configured', p.stderr)
+
+
+class AdminAuths(BusTest):
+    """Each auth of a zone's admin resource lets its user do that and nothing else."""
+
+    def fake_relay(self, zone):
+        """A console relay's socket, root's alone as the real one is: each client is
+        greeted, then the zone 'stops'."""
+        d = os.path.join(self.root, 'run/kzones', zone)
+        os.makedirs(d)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(os.path.join(d, 'console.sock'))
+        os.chmod(os.path.join(d, 'console.sock'), 0o600)
+        sock.listen(4)
+        self.addCleanup(sock.close)
+
+        def serve():
+            while True:
+                try:
+                    c, _ = sock.accept()
+                except OSError:
+                    return
+                c.sendall(b'kz1 console login: ')
+                c.close()
+        threading.Thread(target=serve, daemon=True).start()
+
+    def zlogin(self, *args, user=None):
+        return self.run_cmd([os.path.join(BUILD, 'cli/zlogin')] + list(args), check=False, user=user, input='')
+
+    def test_console_for_an_admin_with_login_only(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.fake_relay('kz1')
+        # nobody at all
+        p = self.zlogin('-C', 'kz1', user=65534)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("permission denied: only root or a zone administrator with the 'login' auth", p.stderr)
+        self.assertNotIn('login:', p.stdout)
+        # manage is not login
+        self.zonecfg('kz1', 'add admin; set user=nobody; set auths=manage; end')
+        p = self.zlogin('-C', 'kz1', user=65534)
+        self.assertIn("with the 'login' auth", p.stderr)
+        self.assertNotIn('login:', p.stdout)
+        # login is
+        self.zonecfg('kz1', 'select admin user=nobody; set auths=login; end')
+        p = self.zlogin('-C', 'kz1', user=65534)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("[Connected to zone 'kz1' console]\nkz1 console login: ", p.stdout)
+        # and root connects to the relay itself
+        p = self.zlogin('-C', 'kz1')
+        self.assertIn('kz1 console login: ', p.stdout)
+
+    def test_console_of_a_zone_that_does_not_run(self):
+        self.zonecfg('kz1', 'create; add admin; set user=nobody; set auths=login; end')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        os.makedirs(os.path.join(self.root, 'run/kzones'), mode=0o700)
+        p = self.zlogin('-C', 'kz1', user=65534)
+        self.assertIn("zlogin: zone 'kz1': not running", p.stderr)
+
+    def test_clone_with_copyfrom_on_the_source(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 64 * 1024 ** 2)
+        self.zonecfg('kz2', 'create -t kz1; add admin; set user=nobody; set auths=manage; end')
+        self.wait_for(lambda: 'kz2' in self.zones())
+        p = self.zone_call('kz2', 'Clone', 's', 'kz1', check=False, user=65534)
+        self.assertIn('Access denied', p.stderr)
+        self.assertEqual(self.prop('kz2', 'State'), 'configured')
+        self.zonecfg('kz1', 'add admin; set user=nobody; set auths=copyfrom; end')
+        self.zone_call('kz2', 'Clone', 's', 'kz1', user=65534)
+        self.assertEqual(self.prop('kz2', 'State'), 'installed')
+
+
+class SpoofedSystemd(BusTest):
+    """Signals on systemd's paths count only when systemd sent them: a local user who
+    emits them at the restarter changes nothing."""
+
+    def unique_name(self):
+        out = self.busctl('--json=short', 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus',
+                          'org.freedesktop.DBus', 'GetNameOwner', 's', self.bus_name).stdout
+        return json.loads(out)['data'][0]
+
+    def emit(self, *args):
+        self.busctl('emit', '--destination=' + self.unique_name(), *[str(a) for a in args], user=65534)
+
+    def test_fake_active_state_is_ignored(self):
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.zone_call('kz1', 'Install', 'a{sv}', 0)
+        unit = path_encode('/org/freedesktop/systemd1/unit', 'zone@kz1.service')
+        for state in ('active', 'activating', 'deactivating'):
+            self.emit(unit, 'org.freedesktop.DBus.Properties', 'PropertiesChanged', 'sa{sv}as',
+                      'org.freedesktop.systemd1.Unit', 1, 'ActiveState', 's', state, 0)
+        self.emit('/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'JobRemoved', 'uoss',
+                  1, '/org/freedesktop/systemd1/job/1', 'zone@kz1.service', 'done')
+        self.emit('/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'Reloading', 'b', 'false')
+        # a round trip after the signals: the restarter has seen them by now
+        self.assertEqual(self.zones(), {'kz1': 'installed'})
+        self.assertEqual(self.prop('kz1', 'State'), 'installed')
+        p = self.zoneadm('list', '-cp')
+        self.assertIn(':kz1:installed:', p.stdout)
+        self.assertIn('ignored', self.daemon_log())
 
 
 if __name__ == '__main__':

@@ -85,7 +85,7 @@ class Zoneadm(BusTest):
             f.seek(40 * 1024 ** 2)
             self.assertEqual(f.read(1024 ** 2), b'\x5a' * 1024 ** 2)
             f.seek(96 * 1024 ** 2)
-            self.assertEqual(f.read(8), b'KZHOSTD1')
+            self.assertEqual(f.read(8), b'KZHOSTD2')
         self.assertEqual(self.zones()['kz1'], 'installed')
         self.assertEqual(self.ok('-z', 'kz1', 'uninstall', '-F'), '')
         self.assertFalse(os.path.exists(disk))
