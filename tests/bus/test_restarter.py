@@ -339,7 +339,7 @@ class ExpensiveCalls(BusTest):
         self.assertIn("permission denied: only root or a zone administrator with the 'manage' auth", p.stderr)
         self.zonecfg('kz1', 'add admin; set user=nobody; set auths=manage; end')
         p = self.zone_call('kz1', 'Verify', check=False, user=65534)
-        self.assertIn("bridge 'nosuchbr0' does not exist on this host", p.stderr)
+        self.assertIn("lower-link 'nosuchbr0' does not exist on this host", p.stderr)
 
     def test_get_zone_reads_for_everyone_without_a_rescan(self):
         self.zonecfg('kz1', 'create')
@@ -402,7 +402,7 @@ class AdminAuths(BusTest):
     def test_console_of_a_zone_that_does_not_run(self):
         self.zonecfg('kz1', 'create; add admin; set user=nobody; set auths=login; end')
         self.wait_for(lambda: 'kz1' in self.zones())
-        os.makedirs(os.path.join(self.root, 'run/kzones'), mode=0o700)
+        os.makedirs(os.path.join(self.root, 'run/kzones'), mode=0o700, exist_ok=True)
         p = self.zlogin('-C', 'kz1', user=65534)
         self.assertIn("zlogin: zone 'kz1': not running", p.stderr)
 
