@@ -320,7 +320,8 @@ static int claim(const char *name, const ZoneConfig *c, const char *state, bool 
  * to QEMU as our own descriptor. */
 static int open_installer(const char *name, char **ret)
 {
-        _cleanup_free_ char *note = root_path(ZONE_RUN_DIR "/%s/installer", name), *buf = NULL;
+        _cleanup_free_ char *note = root_path(ZONE_RUN_DIR "/%s/installer", name), *buf = NULL,
+                            *buf_path = NULL;
         _cleanup_close_ int fd = -EBADF;
         unsigned long long dev, ino;
         char path[64];
@@ -340,11 +341,12 @@ static int open_installer(const char *name, char **ret)
                 return failure(name, "cannot read the installer's medium: %m.");
         if (st.st_dev != (dev_t) dev || st.st_ino != (ino_t) ino || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)))
                 return failure(name, "the installer's medium is no longer the file that was given.");
-        if (asprintf(ret, "/proc/self/fd/%d", fd) < 0)
+        if (asprintf(&buf_path, "/proc/self/fd/%d", fd) < 0)
                 return -ENOMEM;
-        (void) fcntl(fd, F_SETFD, 0); /* handed to QEMU across exec */
+        (void) fcntl(fd, F_SETFD, 0); /* handed to QEMU across exec; it stays open until then */
         fprintf(stderr, "zone '%s': booting the installer\n", name);
-        TAKE_FD(fd);
+        fd = -EBADF;
+        *ret = TAKE_PTR(buf_path);
         return 0;
 }
 
