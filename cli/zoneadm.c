@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <locale.h>
@@ -209,16 +210,11 @@ static int parse_install(int argc, char *argv[])
                         continue;
                 }
                 if (c == 'a') {
-                        /* the restarter reads it: an absolute path */
-                        arg_image = optarg[0] == '/' ? optarg : realpath(optarg, NULL);
-                        if (!arg_image)
-                                return usage_error("install: -a %s: %m", optarg);
+                        arg_image = optarg;
                         continue;
                 }
                 if (c == 'b') {
-                        arg_iso = optarg[0] == '/' ? optarg : realpath(optarg, NULL);
-                        if (!arg_iso)
-                                return usage_error("install: -b %s: %m", optarg);
+                        arg_iso = optarg;
                         continue;
                 }
                 if (strncmp(optarg, "install-size=", strlen("install-size=")) != 0)
@@ -889,11 +885,37 @@ static int verb_list(sd_bus *bus)
 
 /* ---- the other subcommands ---- */
 
+/* The image or ISO is opened here, as the user who runs zoneadm, and the restarter
+ * reads it through the descriptor: the kernel decides what the user may read. */
+static int open_install_file(const char *what, const char *path)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+        if (fd < 0) {
+                int r = negative_errno();
+                fprintf(stderr, "zoneadm: zone '%s': cannot read the %s %s: %s\n", arg_zonename, what, path,
+                        strerror(-r));
+                return r;
+        }
+        return fd;
+}
+
 static int verb_install(sd_bus *bus)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_close_ int image_fd = -EBADF, iso_fd = -EBADF;
         int r;
 
+        if (arg_image) {
+                image_fd = open_install_file("image", arg_image);
+                if (image_fd < 0)
+                        return image_fd;
+        }
+        if (arg_iso) {
+                iso_fd = open_install_file("ISO", arg_iso);
+                if (iso_fd < 0)
+                        return iso_fd;
+        }
         r = zone_method_new(bus, "Install", &m);
         if (r < 0)
                 return r;
@@ -901,9 +923,9 @@ static int verb_install(sd_bus *bus)
         if (r >= 0 && arg_install_size > 0)
                 r = sd_bus_message_append(m, "{sv}", "install-size", "t", arg_install_size);
         if (r >= 0 && arg_image)
-                r = sd_bus_message_append(m, "{sv}", "image", "s", arg_image);
+                r = sd_bus_message_append(m, "{sv}", "image", "h", image_fd);
         if (r >= 0 && arg_iso) {
-                r = sd_bus_message_append(m, "{sv}", "iso", "s", arg_iso);
+                r = sd_bus_message_append(m, "{sv}", "iso", "h", iso_fd);
                 if (!arg_quiet)
                         printf("Booting the installer from %s; follow it with 'zlogin -C %s'. The zone is installed "
                                "when the installer powers the guest off.\n", arg_iso, arg_zonename);

@@ -9,13 +9,17 @@
  *   kzones-zone reload NAME  ExecReload=: asks the restarter to read the zone's unit
  *                            configuration again (systemctl reload zone@NAME).
  *
- * A failure to start is written, one line, to /run/kzones/NAME.failure, where the
- * restarter picks it up for the error it returns to zoneadm. */
+ * A failure to start is written, one line, to /run/kzones/NAME/failure, where the
+ * restarter picks it up for the error it returns to zoneadm. Every per-zone
+ * runtime file lives in the zone's own directory /run/kzones/NAME/, so that no
+ * zone's name reaches another zone's files. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,6 +29,7 @@
 
 #include "console-relay.h"
 #include "cpu-probe.h"
+#include "disk-image.h"
 #include "hostdata.h"
 #include "sealed-stream.h"
 #include "storage-uri.h"
@@ -40,6 +45,16 @@ static const char *arg_root = "";
 
 #define root_path(...) path_joinf(arg_root, __VA_ARGS__)
 
+static int mkdir_p(const char *path, mode_t mode);
+
+/* The zone's own runtime directory, /run/kzones/NAME. */
+static int make_run_dir(const char *name)
+{
+        _cleanup_free_ char *dir = root_path(ZONE_RUN_DIR "/%s", name);
+
+        return dir ? mkdir_p(dir, 0750) : -ENOMEM;
+}
+
 /* Says why the zone did not start: on stderr (the journal) and for the restarter. */
 _printf_(2, 3) static int failure(const char *name, const char *fmt, ...)
 {
@@ -53,8 +68,8 @@ _printf_(2, 3) static int failure(const char *name, const char *fmt, ...)
         if (k < 0)
                 return -ENOMEM;
         fprintf(stderr, "zone '%s': %s\n", name, msg);
-        path = root_path(ZONE_RUN_DIR "/%s.failure", name);
-        if (path) {
+        path = root_path(ZONE_RUN_DIR "/%s/failure", name);
+        if (path && make_run_dir(name) >= 0) {
                 _cleanup_free_ char *line = NULL;
                 if (asprintf(&line, "%s\n", msg) >= 0)
                         (void) write_file_atomic(path, line, strlen(line), 0644);
@@ -83,7 +98,7 @@ static int mkdir_p(const char *path, mode_t mode)
 /* Boot arguments the restarter left for this start: NUL-separated. */
 static char **read_boot_args(const char *name)
 {
-        _cleanup_free_ char *path = root_path(ZONE_RUN_DIR "/%s.bootargs", name), *buf = NULL;
+        _cleanup_free_ char *path = root_path(ZONE_RUN_DIR "/%s/bootargs", name), *buf = NULL;
         size_t size = 0, n = 0;
         char **l;
 
@@ -146,7 +161,10 @@ static int start_console_relay(const char *name, const char *rundir, const char 
                 (void) close(serial_fd);
                 return failure(name, "cannot create %s: %s.", console, strerror(-console_fd));
         }
-        log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+        /* the guest's console is nobody else's business, also in a log an older version made */
+        log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (log_fd >= 0)
+                (void) fchmod(log_fd, 0600);
         if (log_fd < 0)
                 fprintf(stderr, "zone '%s': cannot open %s: %m; the console is not logged.\n", name, log);
         pid = fork();
@@ -335,6 +353,42 @@ static int hostdata_suspend_generation(const char *name, const ZoneConfig *c, ui
         return 0;
 }
 
+/* install -b: the restarter left a note, "/proc/PID/fd/N DEV INO": the installer's
+ * medium as a descriptor it holds (the caller opened the file, or root named it).
+ * It is opened through that descriptor, checked to be the same file, and handed
+ * to QEMU as our own descriptor. */
+static int open_installer(const char *name, char **ret)
+{
+        _cleanup_free_ char *note = root_path(ZONE_RUN_DIR "/%s/installer", name), *buf = NULL,
+                            *buf_path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        unsigned long long dev, ino;
+        char path[64];
+        struct stat st;
+        size_t size;
+
+        *ret = NULL;
+        if (!note)
+                return -ENOMEM;
+        if (read_file_bounded(note, 4096, &buf, &size) < 0)
+                return 0;
+        (void) unlink(note);
+        if (sscanf(buf, "%63s %llu %llu", path, &dev, &ino) != 3 || strncmp(path, "/proc/", 6) != 0)
+                return failure(name, "the installer's note is not understood.");
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return failure(name, "cannot read the installer's medium: %m.");
+        if (st.st_dev != (dev_t) dev || st.st_ino != (ino_t) ino || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)))
+                return failure(name, "the installer's medium is no longer the file that was given.");
+        if (asprintf(&buf_path, "/proc/self/fd/%d", fd) < 0)
+                return -ENOMEM;
+        (void) fcntl(fd, F_SETFD, 0); /* handed to QEMU across exec; it stays open until then */
+        fprintf(stderr, "zone '%s': booting the installer\n", name);
+        fd = -EBADF;
+        *ret = TAKE_PTR(buf_path);
+        return 0;
+}
+
 static char *marker_path(const char *name);
 static int check_resume(const char *name, const ZoneConfig *c, bool *ret_resume);
 static int resume(const char *name, const char *sock);
@@ -357,9 +411,15 @@ static int verb_exec(const char *name)
         KzError e = {};
         int r;
 
-        failure_path = root_path(ZONE_RUN_DIR "/%s.failure", name);
+        /* what a previous run left in the zone's directory (which systemd keeps) */
+        failure_path = root_path(ZONE_RUN_DIR "/%s/failure", name);
         if (failure_path)
                 (void) unlink(failure_path);
+        {
+                _cleanup_free_ char *id = root_path(ZONE_RUN_DIR "/%s/zoneid", name);
+                if (id)
+                        (void) unlink(id);
+        }
 
         r = zone_store_load(arg_root, name, &c, &e);
         if (r < 0)
@@ -382,7 +442,9 @@ static int verb_exec(const char *name)
         r = mkdir_p(rundir, 0750);
         if (r < 0)
                 return failure(name, "cannot create %s: %s.", rundir, strerror(-r));
-        r = mkdir_p(logdir, 0750);
+        r = mkdir_p(logdir, 0700);
+        if (r >= 0 && chmod(logdir, 0700) < 0)
+                r = -errno;
         if (r < 0)
                 return failure(name, "cannot create %s: %s.", logdir, strerror(-r));
 
@@ -439,17 +501,9 @@ static int verb_exec(const char *name)
                 return failure(name, "cannot bind to the dedicated CPUs: %s.", strerror(-r));
 
         boot_args = read_boot_args(name);
-        {
-                _cleanup_free_ char *note = root_path(ZONE_RUN_DIR "/%s.installer", name);
-                size_t size;
-
-                if (note && read_file_bounded(note, 4096, &installer, &size) >= 0) {
-                        while (size > 0 && installer[size - 1] == '\n')
-                                installer[--size] = 0;
-                        (void) unlink(note);
-                        fprintf(stderr, "zone '%s': booting the installer on %s\n", name, installer);
-                }
-        }
+        r = open_installer(name, &installer);
+        if (r < 0)
+                return r;
         {
                 ZoneQemuOptions o = {
                         .qemu = getenv("KZONES_QEMU"),
@@ -545,7 +599,7 @@ static int verb_wait(const char *name, pid_t main_pid)
                 } else if (ret)
                         json_object_put(ret);
                 if (main_pid > 0 && kill(main_pid, 0) < 0 && errno == ESRCH) {
-                        _cleanup_free_ char *why = NULL, *path = root_path(ZONE_RUN_DIR "/%s.failure", name);
+                        _cleanup_free_ char *why = NULL, *path = root_path(ZONE_RUN_DIR "/%s/failure", name);
                         size_t size;
 
                         /* kzones-zone exec (or QEMU) failed; its reason is already written */
@@ -562,25 +616,51 @@ static int verb_wait(const char *name, pid_t main_pid)
 
 /* ---- install from an image ------------------------------------------------------------ */
 
-/* Runs qemu-img convert -p, turning its "(12.34/100%)" into "progress 12" lines on
- * stdout, which the restarter relays to zoneadm. */
-static int convert_with_progress(char *const argv[], char **ret_error)
+/* Runs qemu-img with args, by argv: never a shell, whatever the names in args say.
+ * With ret_output, its standard output is kept there (at most 256 KiB); without,
+ * its "(12.34/100%)" progress becomes "progress 12" lines on ours, which the
+ * restarter relays to zoneadm. The last line it wrote to standard error goes to
+ * *ret_error. */
+static int qemu_img(const char *const args[], char **ret_output, char **ret_error)
 {
-        int p[2], status;
-        pid_t pid;
+        const size_t max_output = 256 * 1024;
+        const char *argv[16] = { "qemu-img" };
+        _cleanup_close_ int err_fd = -EBADF;
+        _cleanup_free_ char *out = NULL;
+        size_t n_out = 0, llen = 0;
         char buf[4096], last[256] = "";
-        size_t llen = 0;
-        int shown = -1;
+        int p[2], status, shown = -1;
+        pid_t pid;
 
+        for (size_t i = 0; args[i]; i++) {
+                if (i + 2 >= ELEMENTSOF(argv))
+                        return -E2BIG;
+                argv[i + 1] = args[i];
+        }
+        if (ret_output) {
+                out = malloc(max_output + 1);
+                if (!out)
+                        return -ENOMEM;
+        }
+        err_fd = memfd_create("qemu-img-stderr", MFD_CLOEXEC);
+        if (err_fd < 0)
+                return -errno;
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
         pid = fork();
-        if (pid < 0)
+        if (pid < 0) {
+                (void) close(p[0]);
+                (void) close(p[1]);
                 return -errno;
+        }
         if (pid == 0) {
+                int null = open("/dev/null", O_RDONLY);
+
+                if (null >= 0)
+                        (void) dup2(null, STDIN_FILENO);
                 (void) dup2(p[1], STDOUT_FILENO);
-                (void) dup2(p[1], STDERR_FILENO);
-                execvp(argv[0], argv);
+                (void) dup2(err_fd, STDERR_FILENO);
+                execvp(argv[0], (char *const *) argv);
                 _exit(127);
         }
         (void) close(p[1]);
@@ -590,11 +670,18 @@ static int convert_with_progress(char *const argv[], char **ret_error)
                         continue;
                 if (n <= 0)
                         break;
+                if (out) {
+                        size_t k = MIN((size_t) n, max_output - n_out);
+                        memcpy(out + n_out, buf, k);
+                        n_out += k;
+                        continue;
+                }
                 for (ssize_t i = 0; i < n; i++) {
                         char c = buf[i];
                         if (c == '\r' || c == '\n') {
-                                char *pct = strchr(last, '(');
+                                char *pct;
                                 last[llen] = 0;
+                                pct = strchr(last, '(');
                                 if (pct && strstr(pct, "/100%)")) {
                                         int v = atoi(pct + 1);
                                         if (v != shown) {
@@ -602,9 +689,6 @@ static int convert_with_progress(char *const argv[], char **ret_error)
                                                 fflush(stdout);
                                                 shown = v;
                                         }
-                                } else if (llen > 0 && ret_error) {
-                                        free(*ret_error);
-                                        *ret_error = strdup(last);
                                 }
                                 llen = 0;
                                 continue;
@@ -617,67 +701,146 @@ static int convert_with_progress(char *const argv[], char **ret_error)
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return -errno;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+        if (ret_error) {
+                struct stat st;
+
+                if (fstat(err_fd, &st) >= 0 && st.st_size > 0) {
+                        off_t off = st.st_size > (off_t) sizeof(buf) - 1 ? st.st_size - (off_t) sizeof(buf) + 1 : 0;
+                        ssize_t n = pread(err_fd, buf, sizeof(buf) - 1, off);
+                        char *line;
+
+                        if (n > 0) {
+                                buf[n] = 0;
+                                while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                                        buf[--n] = 0;
+                                line = strrchr(buf, '\n');
+                                free(*ret_error);
+                                *ret_error = strdup(line ? line + 1 : buf);
+                        }
+                }
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return -EIO;
+        if (ret_output) {
+                out[n_out] = 0;
+                *ret_output = TAKE_PTR(out);
+        }
+        return 0;
 }
 
-/* zoneadm install -a IMAGE: the image (raw or qcow2) becomes the boot disk. */
-static int copy_to_boot(const char *name, const ZoneConfig *c, const char *image, const char *fmt, uint64_t vsize);
+/* The json: name of an image for qemu-img, with its format given, so that QEMU
+ * probes nothing; a qcow2 image's backing file is not opened even if one was
+ * written into it after it was checked. */
+static char *image_source(const char *path, const char *fmt, bool block_device)
+{
+        json_object *j = json_object_new_object(), *file = json_object_new_object();
+        char *s = NULL;
 
-static int verb_install_image(const char *name, const char *image)
+        if (!j || !file) {
+                json_object_put(j);
+                json_object_put(file);
+                return NULL;
+        }
+        json_object_object_add(file, "driver", json_object_new_string(block_device ? "host_device" : "file"));
+        json_object_object_add(file, "filename", json_object_new_string(path));
+        json_object_object_add(j, "driver", json_object_new_string(fmt));
+        json_object_object_add(j, "file", file);
+        if (streq(fmt, "qcow2"))
+                json_object_object_add(j, "backing", NULL);
+        if (asprintf(&s, "json:%s", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
+                                                                               JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+                s = NULL;
+        json_object_put(j);
+        return s;
+}
+
+/* QEMU's own view of the whole chain (qemu-img info --backing-chain): does any image
+ * in it name a backing file or an external data file? */
+static bool chain_refers_to_other_files(json_object *chain)
+{
+        size_t n = json_object_array_length(chain);
+
+        if (n != 1)
+                return true;
+        for (size_t i = 0; i < n; i++) {
+                json_object *img = json_object_array_get_idx(chain, i), *spec, *data;
+
+                if (json_object_object_get_ex(img, "backing-filename", NULL) ||
+                    json_object_object_get_ex(img, "full-backing-filename", NULL))
+                        return true;
+                if (json_object_object_get_ex(img, "format-specific", &spec) &&
+                    json_object_object_get_ex(spec, "data", &data) &&
+                    json_object_object_get_ex(data, "data-file", NULL))
+                        return true;
+        }
+        return false;
+}
+
+static int copy_to_boot(const char *name, const ZoneConfig *c, const char *source, uint64_t vsize,
+                const char *target);
+
+/* zoneadm install -a: the image (raw or qcow2, self-contained) becomes the boot disk.
+ * image is what the restarter hands over (/proc/self/fd/N: a file the caller could
+ * read); target, for file storage, the boot disk the restarter created for this
+ * install. */
+static int verb_install_image(const char *name, const char *image, const char *target)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
-        _cleanup_free_ char *out = NULL, *fmt = NULL;
-        const ZoneResource *boot;
-        json_object *info = NULL, *v;
+        _cleanup_free_ char *out = NULL, *err = NULL, *source = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        json_object *chain = NULL, *v;
+        const char *fmt;
+        struct stat st;
         uint64_t vsize = 0;
+        bool refused;
         KzError e = {};
         int r;
 
         r = zone_store_load(arg_root, name, &c, &e);
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
-        boot = zone_boot_device(c);
-        if (!boot)
+        if (!zone_boot_device(c))
                 return failure(name, "the zone has no boot device to install the image on.");
-        if (access(image, R_OK) < 0)
-                return failure(name, "cannot read the image %s: %m.", image);
+        fd = open(image, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return failure(name, "cannot read the image: %m.");
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+                return failure(name, "the image is neither a file nor a block device.");
+        r = disk_image_format(fd, &fmt, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        source = image_source(image, fmt, S_ISBLK(st.st_mode));
+        if (!source)
+                return -ENOMEM;
         {
-                char *argv[] = { (char *) "qemu-img", (char *) "info", (char *) "--output=json", (char *) image, NULL };
-                _cleanup_free_ char *cmd = NULL;
-                FILE *f;
-                char line[4096];
-                size_t len = 0;
-
-                if (asprintf(&cmd, "qemu-img info --output=json '%s' 2>&1", image) < 0)
-                        return -ENOMEM;
-                (void) argv;
-                f = popen(cmd, "re");
-                if (!f)
-                        return -errno;
-                out = calloc(1, 256 * 1024);
-                while (out && fgets(line, sizeof(line), f) && len + strlen(line) < 256 * 1024 - 1) {
-                        strcpy(out + len, line);
-                        len += strlen(line);
-                }
-                if (pclose(f) != 0 || !out || !(info = json_tokener_parse(out)))
-                        return failure(name, "%s is not a disk image QEMU can read.", image);
+                const char *args[] = { "info", "--backing-chain", "--output=json", source, NULL };
+                r = qemu_img(args, &out, &err);
         }
-        if (json_object_object_get_ex(info, "format", &v))
-                fmt = strdup(json_object_get_string(v));
-        if (json_object_object_get_ex(info, "virtual-size", &v))
+        if (r < 0 || !(chain = json_tokener_parse(out)) || !json_object_is_type(chain, json_type_array) ||
+            json_object_array_length(chain) == 0) {
+                json_object_put(chain);
+                return failure(name, "the image is not a %s image QEMU can read%s%s.", fmt, err ? ": " : "",
+                        err ?: "");
+        }
+        refused = chain_refers_to_other_files(chain);
+        if (json_object_object_get_ex(json_object_array_get_idx(chain, 0), "virtual-size", &v))
                 vsize = (uint64_t) json_object_get_int64(v);
-        json_object_put(info);
-        if (!fmt || (!streq(fmt, "raw") && !streq(fmt, "qcow2")))
-                return failure(name, "%s is a %s image; raw and qcow2 images can be installed.", image, strna(fmt));
-        return copy_to_boot(name, c, image, fmt, vsize);
+        json_object_put(chain);
+        if (refused)
+                return failure(name, "the image refers to other files (a backing file or an external data file); "
+                        "only a self-contained image can be installed.");
+        return copy_to_boot(name, c, source, vsize, target);
 }
 
-/* Copies source (a file, or a json: filename) of vsize bytes onto the zone's boot
- * storage with progress, then claims the zone. */
-static int copy_to_boot(const char *name, const ZoneConfig *c, const char *image, const char *fmt, uint64_t vsize)
+/* Copies source (a json: name) of vsize bytes onto the zone's boot storage with
+ * progress, then claims the zone. File storage is the file target the restarter
+ * created for this operation (never a file that was there before); other storage
+ * exists already and must be large enough. */
+static int copy_to_boot(const char *name, const ZoneConfig *c, const char *source, uint64_t vsize,
+                const char *target)
 {
         _cleanup_(storage_uri_freep) StorageUri *u = NULL;
-        _cleanup_free_ char *uri = NULL, *err = NULL, *json = NULL, *target = NULL;
+        _cleanup_free_ char *uri = NULL, *err = NULL, *json = NULL, *dst = NULL;
         const ZoneResource *boot = zone_boot_device(c);
         KzError e = {};
         int r;
@@ -686,36 +849,13 @@ static int copy_to_boot(const char *name, const ZoneConfig *c, const char *image
         if (!uri || storage_uri_parse(uri, &u, NULL) < 0)
                 return failure(name, "the boot storage is not a valid URI.");
         if (u->scheme == STORAGE_FILE) {
-                target = path_join(arg_root, u->path);
                 if (!target)
-                        return -ENOMEM;
-                if (access(target, F_OK) >= 0)
-                        return failure(name, "%s exists already; uninstall the zone or remove it first.", target);
-                r = mkdir_p(target, 0700);
-                if (r >= 0)
-                        (void) rmdir(target);
-                {
-                        char *argv[] = { (char *) "qemu-img", (char *) "convert", (char *) "-p", (char *) "-f",
-                                (char *) (strncmp(image, "json:", 5) == 0 ? "raw" : fmt), (char *) "-O", (char *) "raw",
-                                (char *) image, target, NULL };
-                        if (strncmp(image, "json:", 5) == 0) { /* the format is in the json: name */
-                                argv[3] = (char *) "-O";
-                                argv[4] = (char *) "raw";
-                                argv[5] = (char *) image;
-                                argv[6] = target;
-                                argv[7] = NULL;
-                        }
-                        r = convert_with_progress(argv, &err);
-                }
-                if (r >= 0 && truncate(target, (off_t) vsize + HOSTDATA_AREA) < 0)
-                        r = -errno;
-                if (r < 0) {
-                        (void) unlink(target);
-                        return failure(name, "copying %s failed: %s", image, err ?: strerror(-r));
-                }
+                        return failure(name, "the restarter creates a zone's file storage; use 'zoneadm install'.");
+                if (truncate(target, (off_t) (vsize + HOSTDATA_AREA)) < 0)
+                        return failure(name, "cannot size the boot disk %s: %m.", uri);
+                dst = strdup(target);
         } else {
                 _cleanup_(boot_storage_freep) BootStorage *s = NULL;
-                _cleanup_free_ char *dst = NULL;
 
                 r = boot_storage_open(c, arg_root, &s, &e);
                 if (r < 0)
@@ -727,30 +867,25 @@ static int copy_to_boot(const char *name, const ZoneConfig *c, const char *image
                 if (r < 0)
                         return failure(name, "%s", kz_error_message(&e, r));
                 if (asprintf(&dst, "json:%s", json) < 0)
-                        return -ENOMEM;
-                {
-                        char *argv[] = { (char *) "qemu-img", (char *) "convert", (char *) "-p", (char *) "-n",
-                                (char *) "-f", (char *) fmt, (char *) "-O", (char *) "raw", (char *) image, dst, NULL };
-                        if (strncmp(image, "json:", 5) == 0) {
-                                argv[4] = (char *) "-O";
-                                argv[5] = (char *) "raw";
-                                argv[6] = (char *) image;
-                                argv[7] = dst;
-                                argv[8] = NULL;
-                        }
-                        r = convert_with_progress(argv, &err);
-                }
-                if (r < 0)
-                        return failure(name, "copying %s failed: %s", image, err ?: strerror(-r));
+                        dst = NULL;
         }
+        if (!dst)
+                return -ENOMEM;
+        {
+                /* -n: into the storage as it is, never a file qemu-img creates */
+                const char *args[] = { "convert", "-p", "-n", "-O", "raw", source, dst, NULL };
+                r = qemu_img(args, NULL, &err);
+        }
+        if (r < 0)
+                return failure(name, "copying the image failed: %s", err ?: strerror(-r));
         printf("progress 100\n");
         fflush(stdout);
         return claim(name, c, "installed", false, NULL);
 }
 
 /* zoneadm clone SOURCE: what the source's guest sees of its boot disk (not its host
- * data) becomes this zone's boot disk. */
-static int verb_clone(const char *name, const char *source)
+ * data) becomes this zone's boot disk (target: as for install-image). */
+static int verb_clone(const char *name, const char *source, const char *target)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL, *sc = NULL;
         _cleanup_(boot_storage_freep) BootStorage *s = NULL;
@@ -792,7 +927,7 @@ static int verb_clone(const char *name, const char *source)
         json_object_put(j);
         if (r < 0)
                 return -ENOMEM;
-        return copy_to_boot(name, c, image, "raw", boot_storage_size(s) - HOSTDATA_AREA);
+        return copy_to_boot(name, c, image, boot_storage_size(s) - HOSTDATA_AREA, target);
 }
 
 /* ---- suspend and resume -------------------------------------------------------------- */
@@ -888,7 +1023,7 @@ static int verb_suspend(const char *name)
         if (r >= 0)
                 (void) rmdir(path); /* made to create the parents; the image is a file */
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
+        if (fd < 0 || fchmod(fd, 0600) < 0) /* the guest's memory: nobody else's business */
                 return failure(name, "cannot write %s: %m.", tmp);
         r = seal_writer_new(fd, key, uuid, generation, &w);
         explicit_bzero(key, sizeof(key));
@@ -981,7 +1116,7 @@ static int verb_suspend(const char *name)
  * whole and sealed with this zone's key? A bad image is kept and the boot refused. */
 static int check_resume(const char *name, const ZoneConfig *c, bool *ret_resume)
 {
-        _cleanup_free_ char *marker = marker_path(name), *fresh = root_path(ZONE_RUN_DIR "/%s.fresh", name), *buf = NULL,
+        _cleanup_free_ char *marker = marker_path(name), *fresh = root_path(ZONE_RUN_DIR "/%s/fresh", name), *buf = NULL,
                             *uuid = NULL;
         _cleanup_(seal_reader_freep) SealReader *sr = NULL;
         _cleanup_close_ int fd = -EBADF;
@@ -1263,16 +1398,16 @@ int main(int argc, char *argv[])
                 arg_root = root;
         if (argc == 2 && streq(argv[1], "cpu-probe"))
                 return verb_cpu_probe() < 0 ? 1 : 0;
-        if (argc < 3 || argc > 4 || !zone_name_is_valid(argv[2])) {
+        if (argc < 3 || argc > 5 || !zone_name_is_valid(argv[2])) {
                 fprintf(stderr, "usage: kzones-zone exec|wait|stopped|reload|attach|detach ZONENAME [ARG]\n");
                 return 2;
         }
         if (streq(argv[1], "stopped"))
                 return verb_stopped(argv[2]) < 0 ? 1 : 0;
-        if (streq(argv[1], "clone") && argc == 4)
-                return verb_clone(argv[2], argv[3]) < 0 ? 1 : 0;
-        if (streq(argv[1], "install-image") && argc == 4)
-                return verb_install_image(argv[2], argv[3]) < 0 ? 1 : 0;
+        if (streq(argv[1], "clone") && argc >= 4)
+                return verb_clone(argv[2], argv[3], argc > 4 ? argv[4] : NULL) < 0 ? 1 : 0;
+        if (streq(argv[1], "install-image") && argc >= 4)
+                return verb_install_image(argv[2], argv[3], argc > 4 ? argv[4] : NULL) < 0 ? 1 : 0;
         if (streq(argv[1], "suspend"))
                 return verb_suspend(argv[2]) < 0 ? 1 : 0;
         if (streq(argv[1], "stop"))

@@ -307,28 +307,30 @@ static int boot(sd_bus_message *msg, Zone *z, bool fresh, sd_bus_error *error)
                 return r;
 
         /* boot arguments for this start, picked up (and removed) by kzones-zone exec */
-        path = manager_path(z->manager, ZONE_RUN_DIR "/%s.bootargs", z->name);
+        path = manager_path(z->manager, ZONE_RUN_DIR "/%s/bootargs", z->name);
         if (!path)
                 return -ENOMEM;
+        r = zone_make_run_dir(z);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "cannot create the zone's runtime directory: %s",
+                        strerror(-r));
         for (char **a = args; a && *a; a++)
                 len += strlen(*a) + 1;
         if (len > 0) {
                 char *p;
-                _cleanup_free_ char *dir = manager_path(z->manager, ZONE_RUN_DIR);
 
                 buf = malloc(len);
-                if (!buf || !dir)
+                if (!buf)
                         return -ENOMEM;
                 p = buf;
                 for (char **a = args; *a; a++)
                         p = stpcpy(p, *a) + 1;
-                (void) mkdir(dir, 0755);
                 r = write_file_atomic(path, buf, len, 0600);
                 if (r < 0)
                         return sd_bus_error_set_errnof(error, -r, "cannot write %s: %s", path, strerror(-r));
         } else
                 (void) unlink(path);
-        fresh_note = manager_path(z->manager, ZONE_RUN_DIR "/%s.fresh", z->name);
+        fresh_note = manager_path(z->manager, ZONE_RUN_DIR "/%s/fresh", z->name);
         if (!fresh_note)
                 return -ENOMEM;
         if (fresh)
@@ -426,20 +428,123 @@ static int method_shutdown(sd_bus_message *msg, void *userdata, sd_bus_error *er
         return 1;
 }
 
+/* Creates the directories above path: the one that holds it is made 0700 (zone
+ * disks are nobody else's business); one that exists is left as it is. */
 static int mkdir_parents_of(const char *path)
 {
         _cleanup_free_ char *p = strdup(path);
+        char *last;
 
         if (!p)
                 return -ENOMEM;
+        last = strrchr(p, '/');
         for (char *s = p + 1; *s; s++)
                 if (*s == '/') {
                         *s = 0;
-                        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        if (mkdir(p, s == last ? 0700 : 0755) < 0 && errno != EEXIST)
                                 return -errno;
                         *s = '/';
                 }
         return 0;
+}
+
+/* The boot disk of file storage, for this operation: a new file (O_EXCL, so never
+ * one that was there before: only what this operation created is removed if it
+ * fails), 0600, in a directory made as needed. The operation owns the descriptor;
+ * on failure the operation is finished. */
+static int create_boot_disk(Operation *o, const char *local)
+{
+        int fd, r;
+
+        r = mkdir_parents_of(local);
+        if (r < 0) {
+                operation_finish(o, r, KZ_ERROR_STORAGE, "cannot create the directory of %s: %s", local,
+                        strerror(-r));
+                return r;
+        }
+        fd = open(local, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0) {
+                r = -errno;
+                if (r == -EEXIST)
+                        operation_finish(o, r, KZ_ERROR_STORAGE,
+                                "%s exists already; uninstall the zone or remove it first", local);
+                else
+                        operation_finish(o, r, KZ_ERROR_STORAGE, "cannot create %s: %s", local, strerror(-r));
+                return r;
+        }
+        o->created = strdup(local);
+        /* above 9, so that the copy helper's descriptors 3 and 4 can be set up from it */
+        o->target_fd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+        r = o->target_fd < 0 ? -errno : !o->created ? -ENOMEM : 0;
+        (void) close(fd);
+        if (r < 0) {
+                operation_finish(o, r, KZ_ERROR_STORAGE, "cannot create %s: %s", local, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+/* A file that Install reads (the image to copy, the installer's ISO). Root may name
+ * it by its path (under the alternate root, if any); anyone else passes a file
+ * descriptor it opened for reading itself, so the kernel has checked that the
+ * caller may read the file and nothing of the host's is disclosed through the
+ * zone. It must be a regular file, for root also a block device. Returns a
+ * descriptor (above 9, close-on-exec) that the caller owns. */
+static int install_source(sd_bus_message *msg, Zone *z, const char *what, const char *path, int fd,
+                sd_bus_error *error)
+{
+        _cleanup_close_ int own = -EBADF;
+        struct stat st;
+        uid_t uid;
+        int r;
+
+        r = bus_caller_uid(msg, &uid, error);
+        if (r < 0)
+                return r;
+        if (path) {
+                _cleanup_free_ char *local = NULL;
+
+                if (uid != 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                "only root may name the %s by its path; pass a file descriptor opened for "
+                                "reading instead (zoneadm does)", what);
+                if (path[0] != '/')
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "the %s must be given as an absolute path", what);
+                local = path_join(z->manager->root, path);
+                if (!local)
+                        return -ENOMEM;
+                own = open(local, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                if (own < 0)
+                        return sd_bus_error_set_errnof(error, errno, "cannot read the %s %s: %m", what, path);
+        } else {
+                int flags = fcntl(fd, F_GETFL);
+
+                if (flags < 0)
+                        return sd_bus_error_set_errnof(error, errno, "the %s's file descriptor is not usable: %m",
+                                what);
+                /* an O_PATH descriptor proves nothing: its opener need not be able to read the file */
+                if ((flags & O_PATH) || ((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "the %s's file descriptor is not open for reading", what);
+                own = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+                if (own < 0)
+                        return -errno;
+        }
+        if (fstat(own, &st) < 0)
+                return sd_bus_error_set_errnof(error, errno, "cannot read the %s: %m", what);
+        if (!S_ISREG(st.st_mode) && !(uid == 0 && S_ISBLK(st.st_mode)))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "the %s must be a regular file%s", what,
+                        uid == 0 ? " or a block device" : "");
+        if (own < 10) {
+                int high = fcntl(own, F_DUPFD_CLOEXEC, 10);
+
+                if (high < 0)
+                        return -errno;
+                (void) close(own);
+                own = high;
+        }
+        return TAKE_FD(own);
 }
 
 /* The boot device's storage, expanded, under the alternate root for local paths. */
@@ -493,15 +598,37 @@ static int make_room_for_hostdata(const char *path)
         return 1;
 }
 
+/* Install's "image" and "iso" options: a path (s, root only) or a file descriptor (h). */
+static int read_install_file_option(sd_bus_message *msg, const char *key, const char **ret_path, int *ret_fd,
+                sd_bus_error *error)
+{
+        const char *contents = NULL;
+        char type;
+        int r;
+
+        r = sd_bus_message_peek_type(msg, &type, &contents);
+        if (r < 0)
+                return r;
+        if (streq_ptr(contents, "s"))
+                return sd_bus_message_read(msg, "v", "s", ret_path);
+        if (streq_ptr(contents, "h"))
+                return sd_bus_message_read(msg, "v", "h", ret_fd);
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                "install option '%s' is a file descriptor (h), or for root a path (s)", key);
+}
+
 static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
         _cleanup_(storage_uri_freep) StorageUri *u = NULL;
         _cleanup_free_ char *uri = NULL, *local = NULL;
+        _cleanup_close_ int image_fd = -EBADF, iso_fd = -EBADF;
         uint64_t size = DEFAULT_INSTALL_SIZE;
         Zone *z = userdata;
         Operation *o;
         const char *key, *image = NULL, *iso = NULL;
+        int image_msg_fd = -EBADF, iso_msg_fd = -EBADF; /* the message's own */
+        bool with_image, with_iso;
         int r;
 
         r = sd_bus_message_enter_container(msg, 'a', "{sv}");
@@ -511,21 +638,11 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 r = sd_bus_message_read(msg, "s", &key);
                 if (r < 0)
                         return r;
-                if (streq(key, "iso")) {
-                        r = sd_bus_message_read(msg, "v", "s", &iso);
-                        if (r < 0)
-                                return r;
-                        if (!iso || iso[0] != '/')
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                        "the ISO must be given as an absolute path");
-                } else if (streq(key, "image")) {
-                        r = sd_bus_message_read(msg, "v", "s", &image);
-                        if (r < 0)
-                                return r;
-                        if (!image || image[0] != '/')
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                        "the image must be given as an absolute path");
-                } else if (streq(key, "install-size")) {
+                if (streq(key, "iso"))
+                        r = read_install_file_option(msg, key, &iso, &iso_msg_fd, error);
+                else if (streq(key, "image"))
+                        r = read_install_file_option(msg, key, &image, &image_msg_fd, error);
+                else if (streq(key, "install-size")) {
                         r = sd_bus_message_read(msg, "v", "t", &size);
                         if (r < 0)
                                 return r;
@@ -534,6 +651,8 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
                                         "install-size must be at least 1M");
                 } else
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "unknown install option '%s'", key);
+                if (r < 0)
+                        return r;
                 r = sd_bus_message_exit_container(msg);
                 if (r < 0)
                         return r;
@@ -541,6 +660,8 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
         r = sd_bus_message_exit_container(msg);
         if (r < 0)
                 return r;
+        with_image = image || image_msg_fd >= 0;
+        with_iso = iso || iso_msg_fd >= 0;
 
         r = bus_check_authorized(z, msg, "manage", error);
         if (r < 0)
@@ -557,49 +678,54 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
         r = boot_storage(z, c, &u, &uri, &local, error);
         if (r < 0)
                 return r;
-        if (image && iso)
+        if (with_image && with_iso)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "give an image or an ISO, not both");
-        if (iso) {
-                _cleanup_free_ char *local_iso = path_join(z->manager->root, iso);
-                if (!local_iso || access(local_iso, R_OK) < 0)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "cannot read the ISO %s", iso);
+        if (with_iso) {
+                iso_fd = install_source(msg, z, "ISO", iso, iso_msg_fd, error);
+                if (iso_fd < 0)
+                        return iso_fd;
                 r = need_systemd(z, error);
                 if (r < 0)
                         return r;
         }
+        if (with_image) {
+                if (!u)
+                        return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION,
+                                "the zone has no boot device to install the image on");
+                image_fd = install_source(msg, z, "image", image, image_msg_fd, error);
+                if (image_fd < 0)
+                        return image_fd;
+        }
         r = operation_start(z, OPERATION_INSTALL, msg, &o);
         if (r < 0)
                 return r;
-        if (iso) {
-                o->installer_iso = strdup(iso);
+        if (with_iso) {
+                o->installer_iso = strdup(iso ?: "the medium the caller opened");
+                o->installer_fd = TAKE_FD(iso_fd);
                 if (!o->installer_iso) {
                         operation_finish(o, -ENOMEM, NULL, "out of memory");
                         return 1;
                 }
         }
         if (!u) {
-                if (image) {
-                        operation_finish(o, -EINVAL, KZ_ERROR_INVALID_CONFIGURATION,
-                                "the zone has no boot device to install the image on");
-                        return 1;
-                }
                 /* no disk: a zone that boots a kernel directly */
                 operation_installed(o);
                 return 1;
         }
-        if (image) {
-                /* the helper copies it (reporting progress) and claims the zone */
-                if (u->scheme == STORAGE_FILE)
-                        o->created = strdup(local);
-                r = operation_run_helper2(o, "install-image", image);
+        if (with_image) {
+                /* the helper copies it (reporting progress) into the disk created here, and
+                 * claims the zone */
+                if (u->scheme == STORAGE_FILE && create_boot_disk(o, local) < 0)
+                        return 1;
+                o->image_fd = TAKE_FD(image_fd);
+                r = operation_run_copy_helper(o, "install-image", "/proc/self/fd/3");
                 if (r < 0)
-                        operation_finish(o, r, KZ_ERROR_STORAGE, "cannot install from %s: %s", image, strerror(-r));
-                log_info("zone '%s': installing from %s", z->name, image);
+                        operation_finish(o, r, KZ_ERROR_STORAGE, "cannot install the image: %s", strerror(-r));
+                log_info("zone '%s': installing from %s", z->name, image ?: "an image the caller opened");
                 return 1;
         }
         if (u->scheme == STORAGE_FILE) {
                 struct stat st;
-                int fd;
 
                 if (stat(local, &st) >= 0) {
                         if (!S_ISREG(st.st_mode)) {
@@ -615,25 +741,14 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
                         }
                         goto claim;
                 }
-                r = mkdir_parents_of(local);
-                if (r < 0) {
-                        operation_finish(o, r, KZ_ERROR_STORAGE, "cannot create the directory of %s: %s", local,
-                                strerror(-r));
+                if (create_boot_disk(o, local) < 0)
                         return 1;
-                }
-                fd = open(local, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-                if (fd < 0) {
-                        operation_finish(o, -errno, KZ_ERROR_STORAGE, "cannot create %s: %m", local);
-                        return 1;
-                }
-                o->created = strdup(local);
-                if (ftruncate(fd, (off_t) (size + HOSTDATA_AREA)) < 0 || fsync(fd) < 0) {
+                if (ftruncate(o->target_fd, (off_t) (size + HOSTDATA_AREA)) < 0 || fsync(o->target_fd) < 0) {
                         r = -errno;
-                        (void) close(fd);
                         operation_finish(o, r, KZ_ERROR_STORAGE, "cannot size %s: %s", local, strerror(-r));
                         return 1;
                 }
-                (void) close(fd);
+                (void) close(TAKE_FD(o->target_fd));
                 log_info("zone '%s': created boot disk %s (%llu bytes)", z->name, local, (unsigned long long) size);
                 goto claim;
         }
@@ -930,23 +1045,18 @@ static int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error
                         return sd_bus_error_setf(error, KZ_ERROR_STORAGE, "%s exists already", local);
                 (void) unlink(local);
         }
-        if (u->scheme == STORAGE_FILE) {
-                r = mkdir_parents_of(local);
-                if (r < 0)
-                        return sd_bus_error_set_errnof(error, -r, "cannot create the directory of %s: %s", local,
-                                strerror(-r));
-        }
         r = operation_start(z, OPERATION_CLONE, msg, &o);
         if (r < 0)
                 return r;
         if (u->scheme == STORAGE_FILE) {
-                o->created = strdup(local);
+                if (create_boot_disk(o, local) < 0)
+                        return 1;
                 /* recorded before the copy starts, so a restart mid-copy leaves no orphan */
                 (void) zone_record_created(z, local);
         }
         o->copy_source = src;
         src->copy_readers++;
-        r = operation_run_helper2(o, "clone", src->name);
+        r = operation_run_copy_helper(o, "clone", src->name);
         if (r < 0)
                 operation_finish(o, r, KZ_ERROR_STORAGE, "cannot copy the boot disk: %s", strerror(-r));
         log_info("zone '%s': cloning from '%s'", z->name, source);

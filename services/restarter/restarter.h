@@ -55,9 +55,12 @@ struct Operation {
         void (*child_done)(Operation *o, int status, const char *output);
         Zone *copy_source;   /* clone: the zone whose disk is being read */
         bool relay_progress; /* the child's "progress N" lines become Progress signals */
-        char *installer_iso; /* install -b: boot the installer, installed when it powers off */
+        char *installer_iso; /* install -b: boot the installer (named so), installed when it powers off */
+        int installer_fd;    /* install -b: the installer's medium, which the launcher reads through us */
         bool installer_running;
-        char *created;       /* install/clone: the disk we create, removed on failure */
+        int image_fd;        /* install -a: the image to copy (the copy helper's fd 3) */
+        int target_fd;       /* install/clone: the boot disk this operation created (the helper's fd 4) */
+        char *created;       /* install/clone: the disk this operation created, removed on failure */
         Qmp *qmp;
 };
 
@@ -133,10 +136,12 @@ int operation_start_unit(Operation *o, const char *method);
 int operation_powerdown(Operation *o, uint64_t timeout_usec);
 /* Runs kzones-zone VERB NAME [ARG] (attach, detach): the host data on the boot storage. */
 int operation_run_helper(Operation *o, const char *verb, const char *arg);
-/* The same, relaying the helper's progress as Progress signals. */
-int operation_run_helper2(Operation *o, const char *verb, const char *arg);
+/* Runs kzones-zone install-image|clone NAME ARG [TARGET]: the copy onto the boot
+ * storage, relaying the helper's progress as Progress signals. */
+int operation_run_copy_helper(Operation *o, const char *verb, const char *arg);
 void operation_installed(Operation *o);
 int zone_record_created(Zone *z, const char *path);
+int zone_make_run_dir(Zone *z);
 bool zone_created(Zone *z, const char *path);
 void manager_job_removed(Manager *m, const char *job, const char *result);
 void manager_unit_state_changed(Zone *z);

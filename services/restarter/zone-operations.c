@@ -41,6 +41,9 @@ int operation_start(Zone *z, OperationKind kind, sd_bus_message *request, Operat
         o->kind = kind;
         o->request = sd_bus_message_ref(request);
         o->output_fd = -EBADF;
+        o->installer_fd = -EBADF;
+        o->image_fd = -EBADF;
+        o->target_fd = -EBADF;
         z->operation = o;
         *ret = o;
         return 0;
@@ -79,6 +82,12 @@ void operation_finish(Operation *o, int error, const char *error_name, const cha
                 (void) kill(o->pid, SIGKILL);
         if (o->output_fd >= 0)
                 (void) close(o->output_fd);
+        if (o->installer_fd >= 0)
+                (void) close(o->installer_fd);
+        if (o->image_fd >= 0)
+                (void) close(o->image_fd);
+        if (o->target_fd >= 0)
+                (void) close(o->target_fd);
         qmp_close(o->qmp);
         free(o->job);
         free(o->created);
@@ -121,7 +130,7 @@ int operation_start_unit(Operation *o, const char *method)
 /* Why the zone did not start, as kzones-zone wrote it. */
 static char *boot_failure(Zone *z)
 {
-        _cleanup_free_ char *path = manager_path(z->manager, ZONE_RUN_DIR "/%s.failure", z->name);
+        _cleanup_free_ char *path = manager_path(z->manager, ZONE_RUN_DIR "/%s/failure", z->name);
         char *buf = NULL;
         size_t size;
 
@@ -220,6 +229,8 @@ void manager_unit_state_changed(Zone *z)
                 o->installer_running = false;
                 free(o->installer_iso);
                 o->installer_iso = NULL;
+                if (o->installer_fd >= 0)
+                        (void) close(TAKE_FD(o->installer_fd));
                 operation_installed(o);
                 return;
         }
@@ -378,6 +389,11 @@ static int spawn(Operation *o, void (*done)(Operation *o, int status, const char
                 (void) dup2(null, STDIN_FILENO);
                 (void) dup2(pipefd[1], STDOUT_FILENO);
                 (void) dup2(pipefd[1], STDERR_FILENO);
+                /* the copy helper's image and target: above 9 here, so nothing above clobbered them */
+                if (o->image_fd >= 0)
+                        (void) dup2(o->image_fd, 3);
+                if (o->target_fd >= 0)
+                        (void) dup2(o->target_fd, 4);
                 execvp(argv[0], argv);
                 fprintf(stderr, "cannot run %s: %m\n", argv[0]);
                 _exit(127);
@@ -439,6 +455,29 @@ int zone_record_created(Zone *z, const char *path)
         return write_file_atomic(file, line, strlen(line), 0600);
 }
 
+/* The zone's own runtime directory, ROOT/run/kzones/NAME: every per-zone runtime
+ * file (boot arguments, notes for the launcher, its failure) lives in it, so no
+ * zone's name can reach another zone's files. zone@.service keeps it (its
+ * RuntimeDirectory=, preserved). */
+int zone_make_run_dir(Zone *z)
+{
+        _cleanup_free_ char *top = manager_path(z->manager, ZONE_RUN_DIR),
+                            *dir = manager_path(z->manager, ZONE_RUN_DIR "/%s", z->name);
+
+        if (!top || !dir)
+                return -ENOMEM;
+        for (char *s = top + 1; *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        (void) mkdir(top, 0755);
+                        *s = '/';
+                }
+        (void) mkdir(top, 0755);
+        if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
 void operation_installed(Operation *o)
 {
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -447,20 +486,29 @@ void operation_installed(Operation *o)
         if (o->installer_iso && !o->installer_running) {
                 /* install -b: the disk is ready; now the installer runs from the ISO, and the
                  * zone is incomplete until the guest powers off */
-                _cleanup_free_ char *note = manager_path(o->zone->manager, ZONE_RUN_DIR "/%s.installer", o->zone->name);
-                _cleanup_free_ char *line = NULL, *dir = manager_path(o->zone->manager, ZONE_RUN_DIR);
+                _cleanup_free_ char *note = manager_path(o->zone->manager, ZONE_RUN_DIR "/%s/installer", o->zone->name);
+                _cleanup_free_ char *line = NULL;
+                struct stat st;
 
                 if (o->created) {
                         (void) zone_record_created(o->zone, o->created);
                         free(o->created);
                         o->created = NULL;
                 }
-                if (!note || !dir || asprintf(&line, "%s\n", o->installer_iso) < 0) {
+                /* the launcher reads the medium through the descriptor we hold (the caller
+                 * opened it, or root named it), and checks that it is the same file */
+                if (fstat(o->installer_fd, &st) < 0) {
+                        operation_finish(o, -errno, NULL, "cannot read the installer's medium: %m");
+                        return;
+                }
+                if (!note || asprintf(&line, "/proc/%d/fd/%d %llu %llu\n", (int) getpid(), o->installer_fd,
+                                    (unsigned long long) st.st_dev, (unsigned long long) st.st_ino) < 0) {
                         operation_finish(o, -ENOMEM, NULL, "out of memory");
                         return;
                 }
-                (void) mkdir(dir, 0755);
-                r = write_file_atomic(note, line, strlen(line), 0600);
+                r = zone_make_run_dir(o->zone);
+                if (r >= 0)
+                        r = write_file_atomic(note, line, strlen(line), 0600);
                 if (r >= 0)
                         r = zone_set_index_state(o->zone, ZONE_STATE_INCOMPLETE, &error);
                 if (r >= 0)
@@ -565,10 +613,14 @@ static void helper_done(Operation *o, int status, const char *output)
         }
 }
 
-int operation_run_helper2(Operation *o, const char *verb, const char *arg)
+int operation_run_copy_helper(Operation *o, const char *verb, const char *arg)
 {
+        const char *helper = getenv("KZONES_ZONE_HELPER") ?: KZONES_LIBEXECDIR "/kzones/kzones-zone";
+        char *argv[] = { (char *) helper, (char *) verb, o->zone->name, (char *) arg,
+                (char *) (o->target_fd >= 0 ? "/proc/self/fd/4" : NULL), NULL };
+
         o->relay_progress = true;
-        return operation_run_helper(o, verb, arg);
+        return spawn(o, helper_done, argv);
 }
 
 int operation_run_helper(Operation *o, const char *verb, const char *arg)

@@ -74,6 +74,9 @@ class Zones(labtest.LabTestCase):
         self.assertEqual(self.wait_heartbeat_after('host1', 'kz1', boot, n + 3)[0], boot)
         lines = self.zoneadm('host1', 'list', '-v').stdout.splitlines()
         self.assertEqual(lines[2].split(), ['1', 'kz1', 'running', '-', 'kz', 'excl'])
+        # the guest's console is nobody else's business
+        self.assertEqual(self.exec('host1', 'stat', '-c', '%a', '/var/log/zones', '/var/log/zones/kz1.console')
+                         .stdout.split(), ['700', '600'])
 
     def test_2_restarter_killed(self):
         boot, n = self.wait_heartbeat_after('host1', 'kz1', None, 0)
@@ -199,7 +202,12 @@ class Zones(labtest.LabTestCase):
                           self.exec('host1', 'systemctl', 'is-active', 'zone@kz1', check=False).stdout.strip()
                           == 'active', timeout=60, msg='the installer to run')
             blocks = self.exec('host1', 'python3', '-c', QMP_QUERY_BLOCK).stdout
-            self.assertIn('/srv/shared/installer.iso', blocks)
+            # QEMU reads the ISO through a descriptor that zoneadm opened as its user
+            fd = re.search(r'/proc/self/fd/(\d+)', blocks)
+            self.assertIsNotNone(fd, blocks)
+            pid = self.exec('host1', 'systemctl', 'show', '-P', 'MainPID', 'zone@kz1').stdout.strip()
+            self.assertEqual(self.exec('host1', 'readlink', f'/proc/{pid}/fd/{fd.group(1)}').stdout.strip(),
+                             '/srv/shared/installer.iso')
             self.wait_for(lambda: 'kzguest: acpi: power button ready' in
                           self.exec('host1', 'cat', '/var/log/zones/kz1.console').stdout.split('boot id=')[-1],
                           timeout=60, msg='the installer guest to be ready')
