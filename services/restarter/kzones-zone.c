@@ -427,12 +427,6 @@ static int verb_exec(const char *name)
         if (!streq_ptr(zone_config_brand(c), "kz"))
                 return failure(name, "brand '%s' zones are not run by kzones.", strna(zone_config_brand(c)));
 
-        /* the CPU: what cpu-arch asks for, if this host's QEMU/KVM runs it (probed once a boot) */
-        r = cpu_probe_get(arg_root, getenv("KZONES_QEMU"), &probe, &e);
-        if (r >= 0)
-                r = cpu_probe_zone_model(probe, zone_resource_get(c->root, "cpu-arch"), &cpu_model, &e);
-        if (r < 0)
-                return failure(name, "%s", kz_error_message(&e, r));
         (void) zone_index_lookup(arg_root, name, &x, NULL);
 
         rundir = root_path(ZONE_RUN_DIR "/%s", name);
@@ -495,6 +489,13 @@ static int verb_exec(const char *name)
         r = check_resume(name, c, &resuming);
         if (r < 0)
                 return r;
+
+        /* the CPU: what cpu-arch asks for, if this host's QEMU/KVM runs it (probed once a boot) */
+        r = cpu_probe_get(arg_root, getenv("KZONES_QEMU"), &probe, &e);
+        if (r >= 0)
+                r = cpu_probe_zone_model(probe, zone_resource_get(c->root, "cpu-arch"), &cpu_model, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
 
         r = set_affinity(c);
         if (r < 0)
