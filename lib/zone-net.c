@@ -715,6 +715,9 @@ static int vlan_device(const ZoneLowerLink *l, unsigned vid, KzError *e, const c
         r = nl_talk(&req, NULL, NULL);
         if (r >= 0)
                 r = link_info(name, &info);
+        if (r == -EOPNOTSUPP)
+                return kz_error_set(e, r, "anet %s: cannot make VLAN %u on '%s': this host's kernel has no 802.1Q "
+                        "VLAN devices (module 8021q).", id, vid, l->name);
         if (r < 0)
                 return kz_error_set(e, r, "anet %s: cannot make VLAN %u on '%s': %s.", id, vid, l->name, strerror(-r));
         nl_request_init(&req, RTM_NEWLINK, NLM_F_ACK);

@@ -117,32 +117,50 @@ class PlainHost(labtest.LabTestCase):
         r = self.exec('host1', 'ip', '-j', '-d', 'link', 'show', 'type', kind)
         return json.loads(r.stdout or '[]')
 
-    def test_6_vlans(self):
-        # a macvtap on the anet's VLAN: a VLAN device on the default route's link, gone with the zone
+    def kernel_can(self, *ip):
+        """Whether this kernel makes such a link (some have no VLAN devices or VLAN filtering)."""
+        r = self.exec('host1', 'ip', 'link', 'add', *ip, check=False)
+        if r.returncode == 0:
+            self.exec('host1', 'ip', 'link', 'del', ip[ip.index('name') + 1] if 'name' in ip else ip[0])
+        return r.returncode == 0, r.stderr.strip()
+
+    def test_6_vlan_on_a_macvtap(self):
         self.create('v', 'select anet id=0; set vlan-id=45; end')
         self.zoneadm('-z', 'v', 'install')
+        can, why = self.kernel_can('link', 'eth0', 'name', 'kzt.45', 'type', 'vlan', 'id', '45')
+        if not can:
+            r = self.zoneadm('-z', 'v', 'boot', check=False)
+            self.assertIn("anet 0: cannot make VLAN 45 on 'eth0': this host's kernel has no 802.1Q VLAN devices",
+                          r.stderr)
+            self.assertEqual(self.macvtaps(), {})
+            self.skipTest(f'this kernel makes no VLAN devices ({why}): refusal checked, VLAN traffic not')
+        # a macvtap on the anet's VLAN: a VLAN device on the default route's link, gone with the zone
         self.zoneadm('-z', 'v', 'boot')
         vlans = [l for l in self.links('vlan') if l['linkinfo']['info_data']['id'] == 45]
         self.assertEqual(len(vlans), 1, vlans)
         self.assertEqual(vlans[0]['link'], 'eth0')
-        taps = self.macvtaps()
-        self.assertEqual([link for link, mac in taps.values()], [vlans[0]['ifname']])
+        self.assertEqual([link for link, mac in self.macvtaps().values()], [vlans[0]['ifname']])
         self.zoneadm('-z', 'v', 'halt')
         self.assertEqual(self.macvtaps(), {})
         self.assertEqual(self.links('vlan'), [], 'the VLAN device made for the zone goes with it')
+
+    def test_7_vlans_on_a_bridge(self):
         # tagged VLANs need a bridge
-        self.exec('host1', 'zonecfg', '-z', 'v', 'select anet id=0; add vlan; set vlan-id=46; end; end')
-        r = self.zoneadm('-z', 'v', 'boot', check=False)
+        self.create('t', 'select anet id=0; set vlan-id=45; add vlan; set vlan-id=46; end; end')
+        self.zoneadm('-z', 't', 'install')
+        r = self.zoneadm('-z', 't', 'boot', check=False)
         self.assertIn('anet 0: tagged VLANs (vlan resources) need a bridge as lower-link', r.stderr)
         # on a bridge: the untagged VLAN and the tagged ones, when the bridge filters VLANs
         self.exec('host1', 'ip', 'link', 'add', 'kzt-br', 'type', 'bridge')
         self.addCleanup(self.exec, 'host1', 'ip', 'link', 'del', 'kzt-br', check=False)
         self.exec('host1', 'ip', 'link', 'set', 'kzt-br', 'up')
-        self.exec('host1', 'zonecfg', '-z', 'v', 'select anet id=0; set lower-link=kzt-br; end')
-        r = self.zoneadm('-z', 'v', 'boot', check=False)
+        self.exec('host1', 'zonecfg', '-z', 't', 'select anet id=0; set lower-link=kzt-br; end')
+        r = self.zoneadm('-z', 't', 'boot', check=False)
         self.assertIn("anet 0: VLANs on bridge 'kzt-br' need VLAN filtering on it", r.stderr)
-        self.exec('host1', 'ip', 'link', 'set', 'kzt-br', 'type', 'bridge', 'vlan_filtering', '1')
-        self.zoneadm('-z', 'v', 'boot')
+        r = self.exec('host1', 'ip', 'link', 'set', 'kzt-br', 'type', 'bridge', 'vlan_filtering', '1', check=False)
+        if r.returncode != 0:
+            self.skipTest(f'this kernel has no bridge VLAN filtering ({r.stderr.strip()}): refusal checked')
+        self.zoneadm('-z', 't', 'boot')
         ports = json.loads(self.exec('host1', 'bridge', '-j', 'vlan', 'show').stdout)
         tap = [p for p in ports if p['ifname'].startswith('kz')]
         self.assertEqual(len(tap), 1, ports)
@@ -151,7 +169,7 @@ class PlainHost(labtest.LabTestCase):
         self.assertIn('PVID', vids[45])
         self.assertIn('Egress Untagged', vids[45])
         self.assertNotIn('PVID', vids[46])
-        self.zoneadm('-z', 'v', 'halt')
+        self.zoneadm('-z', 't', 'halt')
 
 
 if __name__ == '__main__':
