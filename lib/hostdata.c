@@ -74,6 +74,10 @@ int hostdata_seal(const HostData *hd, const uint8_t key[16], uint8_t buf[HOSTDAT
         uint32_t len;
         int r;
 
+        /* one field a line: a value with a line break would forge the fields after it */
+        if (strpbrk(hd->hostid, "\n\r") || strpbrk(hd->hostname, "\n\r") || strpbrk(hd->state, "\n\r") ||
+            strpbrk(hd->image, "\n\r"))
+                return -EINVAL;
         plen = (size_t) snprintf(plain, sizeof(plain), "hostid=%s\nhostname=%s\nstate=%s\nimage=%s\nupdated=%" PRIu64 "\n",
                 hd->hostid, hd->hostname, hd->state, hd->image, hd->updated);
         if (plen >= sizeof(plain))
