@@ -7,10 +7,19 @@
 # lab tests, which start real hosts in containers).
 
 BUILD ?= build
+comma := ,
 # A second build with clang, AddressSanitizer and UndefinedBehaviorSanitizer:
-# the unit and command-line suites run again under it, and the fuzz targets.
+# the unit, command-line and bus suites (the daemons included) run again
+# under it, and the fuzz targets.
 ASAN_BUILD ?= build-asan
 FUZZ_SECONDS ?= 20
+# make fuzz SECONDS=N: each fuzz target runs N seconds, and what it finds (new
+# coverage, crashing inputs) is added to its corpus in tests/fuzz/
+SECONDS ?= 600
+
+# The suites each build must have run (more than zero tests each), or check fails.
+SUITES = unit,cli,bus,lab,tools
+ASAN_SUITES = unit,cli,bus,fuzz
 
 PACKAGES = \
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
@@ -18,7 +27,7 @@ PACKAGES = \
 	python3 groff-base man-db \
 	dbus qemu-system-x86 qemu-utils qemu-block-extra systemd-container openssh-server gnutls-bin iproute2
 
-.PHONY: all deps build build-asan check check-unit check-fuzz demo bench clean install
+.PHONY: all deps build build-asan check check-unit fuzz demo bench clean install
 
 all: build
 
@@ -33,24 +42,33 @@ deps:
 	fi
 
 $(BUILD)/build.ninja:
-	meson setup $(BUILD) -Dwerror=true --prefix=/usr
+	meson setup $(BUILD) -Dwerror=true -Dtests=enabled --prefix=/usr
 
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 $(ASAN_BUILD)/build.ninja:
-	CC=clang meson setup $(ASAN_BUILD) -Dwerror=true --prefix=/usr -Dfuzz=true \
+	CC=clang meson setup $(ASAN_BUILD) -Dwerror=true -Dtests=enabled --prefix=/usr -Dfuzz=true \
 		-Dfuzz_seconds=$(FUZZ_SECONDS) -Db_sanitize=address,undefined -Db_lundef=false
 
 build-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
+# Old logs go first, so the summary never counts a previous run; the summary
+# fails when a log is missing, empty or corrupt, or a suite ran no test.
 check: build build-asan
-	@rc=0; \
+	@rm -f $(BUILD)/meson-logs/testlog.* $(ASAN_BUILD)/meson-logs/testlog.*; \
+	rc=0; \
 	meson test -C $(BUILD) --no-rebuild --print-errorlogs || rc=1; \
-	meson test -C $(ASAN_BUILD) --no-rebuild --print-errorlogs --suite unit --suite cli --suite fuzz || rc=1; \
-	python3 tools/test-summary.py $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json; \
+	meson test -C $(ASAN_BUILD) --no-rebuild --print-errorlogs \
+		$(foreach s,$(subst $(comma), ,$(ASAN_SUITES)),--suite $(s)) || rc=1; \
+	python3 tools/test-summary.py $(BUILD)/meson-logs/testlog.json=$(SUITES) \
+		$(ASAN_BUILD)/meson-logs/testlog.json=$(ASAN_SUITES) || rc=1; \
 	exit $$rc
+
+fuzz: build-asan
+	KZ_FUZZ_SECONDS=$(SECONDS) KZ_FUZZ_GROW=1 meson test -C $(ASAN_BUILD) --no-rebuild --print-errorlogs \
+		--suite fuzz --timeout-multiplier 0
 
 check-unit: build
 	meson test -C $(BUILD) --no-rebuild --print-errorlogs --suite unit --suite cli

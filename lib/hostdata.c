@@ -105,6 +105,10 @@ int hostdata_seal(const HostData *hd, const uint8_t zone_key[16], uint8_t buf[HO
         uint32_t len;
         int r;
 
+        /* one field a line: a value with a line break would forge the fields after it */
+        if (strpbrk(hd->hostid, "\n\r") || strpbrk(hd->hostname, "\n\r") || strpbrk(hd->state, "\n\r") ||
+            strpbrk(hd->image, "\n\r"))
+                return -EINVAL;
         if (strlen(hd->uuid) >= UUID_SIZE)
                 return -EINVAL;
         plen = (size_t) snprintf(plain, sizeof(plain),

@@ -121,7 +121,8 @@ static void handle_message(Qmp *q, json_object *msg)
                 json_object *data = NULL;
 
                 (void) json_object_object_get_ex(msg, "data", &data);
-                if (q->on_event)
+                /* an event without a name (null, a number) is not one: ignored */
+                if (q->on_event && json_object_is_type(v, json_type_string))
                         q->on_event(q, json_object_get_string(v), data, q->userdata);
                 return;
         }

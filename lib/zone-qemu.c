@@ -626,7 +626,7 @@ int pool_extents(const char *root, const char *pool, PoolExtent **ret, size_t *r
         _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *dir = NULL, *rel = NULL, *line = NULL;
         PoolExtent *l = NULL;
-        size_t n = 0, cap = 0, dlen;
+        size_t n = 0, cap = 0, dlen, len = 0;
         int r = 0;
 
         if (!pool_name_is_valid(pool))
@@ -639,7 +639,6 @@ int pool_extents(const char *root, const char *pool, PoolExtent **ret, size_t *r
                 return -errno;
         for (;;) {
                 char *fields[6] = {}, *save = NULL, *sep, *mp, *end;
-                size_t len = 0;
                 unsigned long idx;
                 struct statfs sfs;
                 struct stat st;

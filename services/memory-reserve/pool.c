@@ -49,15 +49,39 @@ uint64_t pool_record_added(const PoolRecord *r)
         return n;
 }
 
+/* A page count or size as the record holds it: decimal digits only. strtoull()
+ * alone would take "-1" as 2^64-1 pages to give back, and "12abc" as 12. */
+static int parse_count(const char *s, char **ret_end, uint64_t *ret)
+{
+        unsigned long long v;
+        char *end;
+
+        if (!isdigit((unsigned char) *s))
+                return -EBADMSG;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -EBADMSG;
+        if (ret_end)
+                *ret_end = end;
+        else if (*end)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+/* -EBADMSG: a number that is not one (negative, too large, trailing bytes) or a
+ * node out of range: the pages a pool gives back must be the pages it added. */
 int pool_record_parse(const char *text, PoolRecord *ret)
 {
         _cleanup_free_ char *buf = strdup(text);
         PoolRecord r = { .state = POOL_STATE_DISABLED };
         char *save = NULL;
+        int k = 0;
 
         if (!buf)
                 return -ENOMEM;
-        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        for (char *line = strtok_r(buf, "\n", &save); line && k >= 0; line = strtok_r(NULL, "\n", &save)) {
                 char *v = strchr(line, '=');
 
                 if (!v)
@@ -73,19 +97,29 @@ int pool_record_parse(const char *text, PoolRecord *ret)
                         if (!r.status)
                                 return -ENOMEM;
                 } else if (streq(line, "PageSize"))
-                        r.page_size = strtoull(v, NULL, 10);
+                        k = parse_count(v, NULL, &r.page_size);
                 else if (streq(line, "Added"))
-                        r.added = strtoull(v, NULL, 10);
+                        k = parse_count(v, NULL, &r.added);
                 else if (streq(line, "AddedNodes"))
                         /* "N:pages N:pages" */
-                        for (char *p = v; *p;) {
+                        for (char *p = v; *p && k >= 0;) {
+                                uint64_t node;
                                 char *end;
-                                unsigned long node = strtoul(p, &end, 10);
-                                if (*end != ':' || node >= POOL_NODES_MAX)
-                                        break;
-                                r.added_node[node] = strtoull(end + 1, &end, 10);
-                                p = end + strspn(end, " ");
+
+                                k = parse_count(p, &end, &node);
+                                if (k >= 0 && (*end != ':' || node >= POOL_NODES_MAX))
+                                        k = -EBADMSG;
+                                if (k >= 0)
+                                        k = parse_count(end + 1, &end, &r.added_node[node]);
+                                if (k >= 0 && *end && *end != ' ')
+                                        k = -EBADMSG;
+                                if (k >= 0)
+                                        p = end + strspn(end, " ");
                         }
+        }
+        if (k < 0) {
+                pool_record_done(&r);
+                return k;
         }
         *ret = r;
         return 0;

@@ -30,6 +30,10 @@ BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Config
 </busconfig>
 '''
 
+# what AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print
+SANITIZER_MARKS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:',
+                   'SUMMARY: UndefinedBehaviorSanitizer')
+
 MANAGER = ('/org/kzones/Restarter1', 'org.kzones.Restarter1.Manager')
 ZONE_IFACE = 'org.kzones.Restarter1.Zone'
 
@@ -103,9 +107,20 @@ class PrivateBusTest(unittest.TestCase):
         self.log = open(os.path.join(self.tmp, 'daemon.log'), 'a')
         self.addCleanup(self.log.close)
         self.daemon = subprocess.Popen([os.path.join(BUILD, self.daemon_path)], env=self.env, stderr=self.log)
+        # cleanups run last-in first-out: the daemon stops, then its log is read
+        self.addCleanup(self.assert_no_sanitizer_report)
         self.addCleanup(self.stop, self.daemon)
         self.wait_for(lambda: self.busctl('status', self.bus_name, check=False).returncode == 0,
                       what=f'{self.bus_name} on the bus')
+
+    def assert_no_sanitizer_report(self):
+        """In the ASan/UBSan build a daemon (or a helper it started) that
+        touched bad memory, leaked or hit undefined behaviour says so on its
+        stderr, which is the daemon log: that fails the test."""
+        log = self.daemon_log()
+        for mark in SANITIZER_MARKS:
+            if mark in log:
+                self.fail(f'{self.daemon_path}: sanitizer report in the daemon log:\n{log}')
 
     def daemon_log(self):
         with open(os.path.join(self.tmp, 'daemon.log')) as f:

@@ -316,9 +316,11 @@ class LabTestCase(unittest.TestCase):
 
 
 def main():
-    """unittest.main(), but exit 77 (meson: SKIP) when the lab cannot run here."""
+    """unittest.main() for a lab test file run by hand. meson runs the files
+    under tests/taprun.py instead: when the lab cannot run here, each case is
+    reported as skipped with the reason (a failure under KZONES_REQUIRE_ALL=1),
+    never the whole file as one quiet skip."""
     reason = unavailable()
     if reason:
-        print(f'SKIP: {reason}')
-        sys.exit(77)
+        print(f'the lab cannot run here: {reason}', file=sys.stderr)
     unittest.main(verbosity=2)

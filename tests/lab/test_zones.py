@@ -13,6 +13,7 @@ import labtest
 
 GUEST = '/usr/share/kzones/guest/kzguest.elf'
 HB = re.compile(r'kzguest: hb boot=([0-9a-f]{16}) n=(\d+)')
+BOOT_LINE = re.compile(r'kzguest: boot id=([0-9a-f]{16}) .*? marker=(\S+)')
 
 
 class Zones(labtest.LabTestCase):
@@ -102,13 +103,16 @@ class Zones(labtest.LabTestCase):
         self.assertEqual(self.last_heartbeat('host1', 'kz1'), stopped, 'no heartbeat after halt')
         # boot: a new guest (new boot id); arguments after -- reach the guest kernel's command line
         self.zoneadm('host1', '-z', 'kz1', 'boot', '--', 'marker=KZARG1')
-        self.wait_for(lambda: 'marker=KZARG1' in self.exec('host1', 'cat', '/var/log/zones/kz1.console').stdout,
-                      timeout=60, msg='the boot argument in the guest')
-        boot2, _ = self.wait_heartbeat_after('host1', 'kz1', None, 0)
+        # the newest guest's own boot line carries the marker: a previous boot's lines do not count
+        def marked_new_boot():
+            lines = BOOT_LINE.findall(self.exec('host1', 'cat', '/var/log/zones/kz1.console').stdout)
+            return lines and lines[-1][0] != boot and lines[-1][1] == 'KZARG1' and lines[-1][0]
+        marked = self.wait_for(marked_new_boot, timeout=60, msg='the boot argument in the new guest')
         self.wait_for(lambda: self.last_heartbeat('host1', 'kz1')[0] not in (boot, None), timeout=60,
                       msg='a heartbeat of the new boot')
         boot2 = self.last_heartbeat('host1', 'kz1')[0]
         self.assertNotEqual(boot2, boot)
+        self.assertEqual(boot2, marked, 'the guest that beats is the one that got the boot argument')
         # reboot: halt and boot again
         self.zoneadm('host1', '-z', 'kz1', 'reboot')
         self.assertEqual(self.state('host1', 'kz1'), 'running')
@@ -167,7 +171,13 @@ class Zones(labtest.LabTestCase):
             r = self.zoneadm('host1', *args, check=False)
             self.assertEqual(r.returncode, code, r.stdout + r.stderr)
             self.assertIn(message, r.stderr)
-            self.assertEqual(len(r.stderr.strip().splitlines()), 1 if code == 1 else len(r.stderr.strip().splitlines()))
+            lines = r.stderr.strip().splitlines()
+            if code == 1:
+                self.assertEqual(len(lines), 1, r.stderr)
+            else:
+                # a usage error: the message first, then how zoneadm is called
+                self.assertIn(message, lines[0])
+                self.assertTrue(any(l.startswith('usage: zoneadm') for l in lines[1:]), r.stderr)
 
         refused(['-z', 'nosuch', 'boot'], "zoneadm: zone 'nosuch': No such zone configured")
         refused(['-z', 'kz1', 'boot'], "zoneadm: zone 'kz1': zone is already running")

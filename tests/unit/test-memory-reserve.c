@@ -391,3 +391,50 @@ Test(zone, the_units_drop_in_names_its_pool)
         cr_assert_not_null(strstr(text, "\n[Service]\n"));
         cr_assert_not_null(strstr(text, "\nExecStopPost=-+/usr/libexec/kzones/kzones-memory-reserve release-unused zones\n"));
 }
+
+/* The record says how many pages the pool added and must give back: a number that is
+ * not one is refused, never read as 2^64-1 pages or as its leading digits. */
+Test(record, refuses_numbers_that_are_not)
+{
+        static const char *bad[] = {
+                "State=online\nAdded=-1\n",
+                "Added=18446744073709551616\n",
+                "Added=12abc\n",
+                "Added=\n",
+                "Added= 5\n",
+                "Added=+5\n",
+                "PageSize=-2097152\n",
+                "PageSize=2M\n",
+                "AddedNodes=0:-1\n",
+                "AddedNodes=-1:5\n",
+                "AddedNodes=0:5x\n",
+                "AddedNodes=0:\n",
+                "AddedNodes=64:1\n",
+                "AddedNodes=0 5\n",
+                "AddedNodes=0:18446744073709551616\n",
+        };
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                PoolRecord r = { .added = 99 };
+                cr_assert_eq(pool_record_parse(bad[i], &r), -EBADMSG, "accepted: %s", bad[i]);
+                cr_assert_eq(r.added, 99, "changed on failure: %s", bad[i]);
+        }
+}
+
+Test(record, the_largest_counts_and_empty_nodes)
+{
+        PoolRecord r;
+
+        cr_assert_eq(pool_record_parse("Added=18446744073709551615\nAddedNodes=\nPageSize=1073741824\n", &r), 0);
+        cr_assert_eq(r.added, UINT64_MAX);
+        cr_assert_eq(r.page_size, 1073741824u);
+        pool_record_done(&r);
+        cr_assert_eq(pool_record_parse("AddedNodes=0:1 3:2  5:0\n", &r), 0);
+        cr_assert_eq(r.added_node[0], 1);
+        cr_assert_eq(r.added_node[3], 2);
+        pool_record_done(&r);
+        /* lines without '=' and unknown keys are ignored, an unknown state is "disabled" */
+        cr_assert_eq(pool_record_parse("garbage\nFuture=1\nState=nosuch\n", &r), 0);
+        cr_assert_eq(r.state, POOL_STATE_DISABLED);
+        pool_record_done(&r);
+}
