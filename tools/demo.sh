@@ -59,15 +59,19 @@ echo '$ diff <(zonecfg -z kz1 export) <(zonecfg -z kz2 export)'
 diff <(zonecfg -z kz1 export) <(zonecfg -z kz2 export) && echo "identical, key included"
 
 printf '\n\033[1mPart 2: a zone on a real host\033[0m\n'
-step "Start two hosts (systemd in containers, KVM, sshd, shared NBD storage) with this build installed"
+step "Start two plain hosts (systemd in containers, KVM, sshd, shared NBD storage, no bridge) with this build installed"
 lab_up=1
-show "$lab" up 2 --build "$top/$build"
+show "$lab" up 2 --plain --build "$top/$build"
 
 step "On host1: configure a zone that boots the test guest from shared storage"
 on host1 zonecfg -z demo "create -t SYSkz-minimal; set capped-memory:physical=256M; select device id=0; set storage=nbd://storage:10809/disk0; end; add boot; set kernel=/usr/share/kzones/guest/kzguest.elf; set cmdline=\"dirty=8M rate=256 interval=500\"; end"
 on host1 zoneadm -z demo install
 on host1 zoneadm -z demo boot
 on host1 zoneadm list -cv
+
+step "Its network is the template's (lower-link=auto): a macvtap on the default route's link; its CPU the probed native model"
+on host1 ip -br link show type macvtap
+on host1 busctl get-property org.kzones.Restarter1 /org/kzones/Restarter1 org.kzones.Restarter1.Manager NativeCpuModel CpuMigrationClasses
 
 step "It is a systemd unit whose main process is the guest's QEMU"
 on host1 systemctl status zone@demo --no-pager --lines=0 | cut -c1-140
