@@ -475,14 +475,6 @@ char *cpu_probe_to_json(const CpuProbe *p)
 
 /* ---- running QEMU ---- */
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 /* The QEMU binary a name resolves to, through PATH as execvp would. */
 static char *find_executable(const char *name)
 {

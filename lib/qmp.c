@@ -319,14 +319,6 @@ Qmp *qmp_close(Qmp *q)
 
 /* ---- synchronous ---------------------------------------------------------------------------- */
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 /* Reads one JSON message (a line) before the deadline. */
 static int read_message(int fd, char *buf, size_t *len, size_t max, uint64_t deadline, json_object **ret)
 {

@@ -547,14 +547,6 @@ static int verb_exec(const char *name)
         return failure(name, "cannot run %s: %m.", argv[0]);
 }
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 static int verb_wait(const char *name, pid_t main_pid)
 {
         _cleanup_free_ char *sock = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);

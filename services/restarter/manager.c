@@ -9,6 +9,7 @@
 #include "remote.h"
 #include "cpu-probe.h"
 #include "restarter.h"
+#include "zone-net.h"
 
 #define SYSTEMD_BUS "org.freedesktop.systemd1"
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
@@ -223,63 +224,26 @@ void zone_update_state(Zone *z)
 
 /* ---- unit configuration: the evacuation target ------------------------------------------- */
 
-static int evacuation_key(const char *key, const char *value, void *userdata)
-{
-        char **v = userdata;
-
-        if (!streq(key, "EvacuationTarget"))
-                return 0;
-        free(*v);
-        *v = strdup(value);
-        return *v ? 0 : -ENOMEM;
-}
-
-/* The EvacuationTarget= of a zone unit's drop-ins ([X-Kzones]), the last one applied
- * winning; instance may be NULL (zone@.service alone). */
-static int dropins_read(Manager *m, const char *instance, char **value)
-{
-        _cleanup_strv_free_ char **paths = NULL;
-        int r;
-
-        r = unit_dropins(m->root, instance, "zone@.service", &paths);
-        if (r < 0)
-                return r;
-        for (char **p = paths; *p && r >= 0; p++) {
-                _cleanup_free_ char *buf = NULL;
-                size_t size;
-
-                if (read_file_bounded(*p, 64 * 1024, &buf, &size) >= 0)
-                        r = ini_section_foreach(buf, "X-Kzones", evacuation_key, value);
-        }
-        return r;
-}
-
+/* EvacuationTarget= of the [X-Kzones] sections of the zone units' drop-ins
+ * (zone_unit_setting()); "" when none sets it. */
 int manager_default_evacuation_target(Manager *m, char **ret)
 {
         char *v = NULL;
-        int r = dropins_read(m, NULL, &v);
+        int r = zone_unit_setting(m->root, NULL, "EvacuationTarget", &v);
 
-        if (r < 0) {
-                free(v);
+        if (r < 0)
                 return r;
-        }
         *ret = v ?: strdup("");
         return *ret ? 0 : -ENOMEM;
 }
 
 int zone_evacuation_target(Zone *z, char **ret)
 {
-        _cleanup_free_ char *dir = NULL;
         char *v = NULL;
-        int r;
+        int r = zone_unit_setting(z->manager->root, z->name, "EvacuationTarget", &v);
 
-        if (asprintf(&dir, "zone@%s.service", z->name) < 0)
-                return -ENOMEM;
-        r = dropins_read(z->manager, dir, &v);
-        if (r < 0) {
-                free(v);
+        if (r < 0)
                 return r;
-        }
         *ret = v ?: strdup("");
         return *ret ? 0 : -ENOMEM;
 }
