@@ -291,6 +291,17 @@ static int claim_full(const char *name, const ZoneConfig *c, const char *state, 
                 r = -ESTALE;
         if (r == -EBADMSG && !force)
                 return key_incorrect(name);
+        if (r == -EXDEV && !force) {
+                /* another host's record of the zone (its UUID there differs): held there, say by whom */
+                HostData other = {};
+                char mine[9];
+
+                if (hostdata_open(buf, key, NULL, 0, &other) >= 0 && !isempty(other.hostid) &&
+                    hostdata_local_hostid(mine) >= 0 && !streq(other.hostid, mine)) {
+                        _cleanup_free_ char *msg = hostdata_in_use_message(name, &other);
+                        return failure(name, "%s", msg ?: "in use by another host");
+                }
+        }
         if (r == -EXDEV && !force)
                 return failure(name, "the host data on %s was written for another zone that shares this zone's key; "
                         "if the storage is this zone's, attach it with\n    zoneadm -z %s attach -x force-takeover",
