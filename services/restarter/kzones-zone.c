@@ -146,10 +146,56 @@ static int set_affinity(const ZoneConfig *c)
 /* The console relay runs in a child that QEMU inherits (and the unit's cgroup
  * keeps): its sockets exist before QEMU starts, so QEMU's serial port connects
  * at once and the guest never writes into the void. */
+/* The console relay's supervisor: holds the listening sockets and runs the relay
+ * in a child, started again if it dies (QEMU's serial port reconnects to the same
+ * socket, zlogin -C finds it again); it ends when the relay does, i.e. when QEMU
+ * closed the serial port. */
+static int console_supervise(const char *name, int serial_fd, int console_fd, const char *log)
+{
+        /* no parent-death signal: the relay logs the guest's last words after QEMU exits,
+         * and systemd ends whatever is left in the unit's cgroup */
+        for (unsigned restarts = 0;; restarts++) {
+                int status, log_fd;
+                pid_t pid;
+
+                /* the guest's console is nobody else's business, also in a log an older version
+                 * made; opened for each relay, as the one before may have rotated it */
+                log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (log_fd >= 0)
+                        (void) fchmod(log_fd, 0600);
+                else
+                        fprintf(stderr, "zone '%s': cannot open %s: %m; the console is not logged.\n", name, log);
+                pid = fork();
+                if (pid < 0) {
+                        fprintf(stderr, "zone '%s': cannot start the console relay: %m\n", name);
+                        return 1;
+                }
+                if (pid == 0) {
+                        ConsoleLog cl = { .fd = log_fd, .path = log, .max = CONSOLE_LOG_MAX };
+
+                        _exit(console_relay(serial_fd, console_fd, &cl) < 0 ? 1 : 0);
+                }
+                if (log_fd >= 0)
+                        (void) close(log_fd);
+                while (waitpid(pid, &status, 0) < 0)
+                        if (errno != EINTR)
+                                return 1;
+                if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                        return 0; /* QEMU is gone */
+                fprintf(stderr, "zone '%s': the console relay %s %d; starting it again\n", name,
+                        WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
+                        WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                if (restarts >= 100)
+                        (void) usleep(1000 * 1000); /* one that keeps dying: not faster than once a second */
+                else
+                        (void) usleep(100 * 1000);
+        }
+}
+
 static int start_console_relay(const char *name, const char *rundir, const char *log, const int *taps, size_t n_taps)
 {
         _cleanup_free_ char *serial = NULL, *console = NULL;
-        int serial_fd, console_fd, log_fd;
+        int serial_fd, console_fd;
         pid_t pid;
 
         if (asprintf(&serial, "%s/" ZONE_SERIAL_SOCKET, rundir) < 0 ||
@@ -163,12 +209,6 @@ static int start_console_relay(const char *name, const char *rundir, const char 
                 (void) close(serial_fd);
                 return failure(name, "cannot create %s: %s.", console, strerror(-console_fd));
         }
-        /* the guest's console is nobody else's business, also in a log an older version made */
-        log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (log_fd >= 0)
-                (void) fchmod(log_fd, 0600);
-        if (log_fd < 0)
-                fprintf(stderr, "zone '%s': cannot open %s: %m; the console is not logged.\n", name, log);
         pid = fork();
         if (pid < 0)
                 return failure(name, "cannot start the console relay: %m.");
@@ -176,14 +216,10 @@ static int start_console_relay(const char *name, const char *rundir, const char 
                 (void) prctl(PR_SET_NAME, "kz-console");
                 for (size_t i = 0; i < n_taps; i++)
                         (void) close(taps[i]);
-                ConsoleLog cl = { .fd = log_fd, .path = log, .max = CONSOLE_LOG_MAX };
-
-                _exit(console_relay(serial_fd, console_fd, &cl) < 0 ? 1 : 0);
+                _exit(console_supervise(name, serial_fd, console_fd, log));
         }
         (void) close(serial_fd);
         (void) close(console_fd);
-        if (log_fd >= 0)
-                (void) close(log_fd);
         return 0;
 }
 
