@@ -18,7 +18,6 @@ struct TlsRelay {
 
 static const char *const tls_relay_cipher_table[_TLS_RELAY_CIPHER_MAX] = {
         [TLS_RELAY_AES_128_GCM] = "aes-128-gcm",
-        [TLS_RELAY_AES_256_GCM] = "aes-256-gcm",
         [TLS_RELAY_AES_128_CCM] = "aes-128-ccm",
         [TLS_RELAY_CHACHA20_POLY1305] = "chacha20-poly1305",
 };
@@ -31,13 +30,12 @@ DEFINE_STRING_TABLE(tls_relay_cipher, TlsRelayCipher, _TLS_RELAY_CIPHER_MAX)
 
 static const char *const tls_relay_priority_table[_TLS_RELAY_CIPHER_MAX] = {
         [TLS_RELAY_AES_128_GCM] = PRIORITY_BASE "+AES-128-GCM",
-        [TLS_RELAY_AES_256_GCM] = PRIORITY_BASE "+AES-256-GCM",
         [TLS_RELAY_AES_128_CCM] = PRIORITY_BASE "+AES-128-CCM",
         [TLS_RELAY_CHACHA20_POLY1305] = PRIORITY_BASE "+CHACHA20-POLY1305",
 };
 
 /* The server accepts any of them; the client's choice decides. */
-#define PRIORITY_SERVER PRIORITY_BASE "+AES-128-GCM:+AES-256-GCM:+AES-128-CCM:+CHACHA20-POLY1305"
+#define PRIORITY_SERVER PRIORITY_BASE "+AES-128-GCM:+AES-128-CCM:+CHACHA20-POLY1305"
 
 const char *tls_relay_cipher_priority(TlsRelayCipher c)
 {
@@ -64,7 +62,6 @@ TlsRelayCipher tls_relay_cipher(TlsRelay *t)
 {
         static const gnutls_cipher_algorithm_t map[_TLS_RELAY_CIPHER_MAX] = {
                 [TLS_RELAY_AES_128_GCM] = GNUTLS_CIPHER_AES_128_GCM,
-                [TLS_RELAY_AES_256_GCM] = GNUTLS_CIPHER_AES_256_GCM,
                 [TLS_RELAY_AES_128_CCM] = GNUTLS_CIPHER_AES_128_CCM,
                 [TLS_RELAY_CHACHA20_POLY1305] = GNUTLS_CIPHER_CHACHA20_POLY1305,
         };
