@@ -9,6 +9,11 @@
 
 struct TlsRelay {
         gnutls_session_t session;
+        /* what was read from the socket and not yet given to GnuTLS: one read() for many
+         * records, instead of two for each */
+        uint8_t *rx;
+        size_t rx_start, rx_end;
+        bool nonblocking; /* after the handshake: the pump polls, GnuTLS never waits in read() */
         gnutls_psk_client_credentials_t client;
         gnutls_psk_server_credentials_t server;
         tls_relay_lookup_t lookup;
@@ -54,8 +59,54 @@ TlsRelay *tls_relay_free(TlsRelay *t)
                 gnutls_psk_free_server_credentials(t->server);
         if (t->fd >= 0)
                 (void) close(t->fd);
+        free(t->rx);
         free(t);
         return NULL;
+}
+
+static ssize_t pull(gnutls_transport_ptr_t p, void *data, size_t size)
+{
+        TlsRelay *t = p;
+        size_t n;
+
+        if (t->rx_start == t->rx_end) {
+                ssize_t k = recv(t->fd, t->rx, RELAY_BUFFER, t->nonblocking ? MSG_DONTWAIT : 0);
+
+                if (k < 0) {
+                        gnutls_transport_set_errno(t->session, errno);
+                        return -1;
+                }
+                if (k == 0)
+                        return 0;
+                t->rx_start = 0;
+                t->rx_end = (size_t) k;
+        }
+        n = MIN(size, t->rx_end - t->rx_start);
+        memcpy(data, t->rx + t->rx_start, n);
+        t->rx_start += n;
+        return (ssize_t) n;
+}
+
+static int pull_timeout(gnutls_transport_ptr_t p, unsigned ms)
+{
+        TlsRelay *t = p;
+        struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+        int r;
+
+        if (t->rx_start < t->rx_end)
+                return 1;
+        r = poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int) ms);
+        return r < 0 ? -1 : r;
+}
+
+static ssize_t push(gnutls_transport_ptr_t p, const void *data, size_t size)
+{
+        TlsRelay *t = p;
+        ssize_t k = send(t->fd, data, size, MSG_NOSIGNAL);
+
+        if (k < 0)
+                gnutls_transport_set_errno(t->session, errno);
+        return k;
 }
 
 TlsRelayCipher tls_relay_cipher(TlsRelay *t)
@@ -77,7 +128,13 @@ static int handshake(TlsRelay *t, uint64_t timeout_usec, KzError *e)
 {
         int r;
 
-        gnutls_transport_set_int(t->session, t->fd);
+        t->rx = malloc(RELAY_BUFFER);
+        if (!t->rx)
+                return -ENOMEM;
+        gnutls_transport_set_ptr(t->session, t);
+        gnutls_transport_set_pull_function(t->session, pull);
+        gnutls_transport_set_pull_timeout_function(t->session, pull_timeout);
+        gnutls_transport_set_push_function(t->session, push);
         gnutls_handshake_set_timeout(t->session, (unsigned) (timeout_usec / 1000u) ?: 1u);
         do
                 r = gnutls_handshake(t->session);
@@ -85,6 +142,7 @@ static int handshake(TlsRelay *t, uint64_t timeout_usec, KzError *e)
         if (r < 0)
                 return kz_error_set(e, r == GNUTLS_E_TIMEDOUT ? ETIMEDOUT : EPROTO, "TLS handshake failed: %s.",
                         gnutls_strerror(r));
+        t->nonblocking = true;
         return 0;
 }
 
@@ -204,8 +262,10 @@ int tls_relay_pump(TlsRelay *t, int plain_fd, uint64_t *ret_sent, uint64_t *ret_
                         { .fd = tls_open ? t->fd : -1, .events = POLLIN },
                 };
 
-                /* records already decrypted and buffered are not seen by poll */
-                if (!(tls_open && gnutls_record_check_pending(t->session) > 0) && poll(p, 2, -1) < 0) {
+                /* records already decrypted, or read and not yet decrypted, are not seen by poll */
+                bool pending = tls_open && (gnutls_record_check_pending(t->session) > 0 || t->rx_start < t->rx_end);
+
+                if (!pending && poll(p, 2, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         r = -errno;
@@ -222,6 +282,8 @@ int tls_relay_pump(TlsRelay *t, int plain_fd, uint64_t *ret_sent, uint64_t *ret_
                                 plain_open = false;
                                 (void) gnutls_bye(t->session, GNUTLS_SHUT_WR);
                         }
+                        /* all of it as one send: the records are corked, then flushed together */
+                        gnutls_record_cork(t->session);
                         for (ssize_t done = 0; n > 0 && done < n;) {
                                 ssize_t k = gnutls_record_send(t->session, buf + done, (size_t) (n - done));
 
@@ -234,14 +296,32 @@ int tls_relay_pump(TlsRelay *t, int plain_fd, uint64_t *ret_sent, uint64_t *ret_
                                 done += k;
                         }
                         if (n > 0)
+                                for (int k;;) {
+                                        k = gnutls_record_uncork(t->session, GNUTLS_RECORD_WAIT);
+                                        if (k >= 0)
+                                                break;
+                                        if (k != GNUTLS_E_AGAIN && k != GNUTLS_E_INTERRUPTED) {
+                                                r = -EPIPE;
+                                                goto out;
+                                        }
+                                }
+                        if (n > 0)
                                 sent += (uint64_t) n;
                 }
-                if (tls_open && ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) ||
-                                 gnutls_record_check_pending(t->session) > 0)) {
+                if (tls_open && ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) || pending)) {
                         ssize_t n = gnutls_record_recv(t->session, buf, RELAY_BUFFER);
 
                         if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
                                 continue;
+                        /* the records already read: into the same write */
+                        while (n > 0 && (size_t) n + 16384u <= RELAY_BUFFER &&
+                               (gnutls_record_check_pending(t->session) > 0 || t->rx_start < t->rx_end)) {
+                                ssize_t more = gnutls_record_recv(t->session, buf + n, RELAY_BUFFER - (size_t) n);
+
+                                if (more <= 0)
+                                        break;
+                                n += more;
+                        }
                         if (n <= 0) {
                                 /* the other side is done (or gone): so is the plain side's input */
                                 tls_open = false;
