@@ -174,12 +174,18 @@ void zone_anet_mac(const ZoneConfig *c, const ZoneResource *anet, char buf[18])
                 (unsigned) h & 0xff);
 }
 
+static bool fd_is_qcow2(int fd)
+{
+        unsigned char magic[4];
+
+        return fd >= 0 && pread(fd, magic, 4, 0) == 4 && memcmp(magic, "QFI\xfb", 4) == 0;
+}
+
 static bool file_is_qcow2(const char *path)
 {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        unsigned char magic[4];
 
-        return fd >= 0 && read(fd, magic, 4) == 4 && memcmp(magic, "QFI\xfb", 4) == 0;
+        return fd_is_qcow2(fd);
 }
 
 static json_object *inet_server(const StorageUri *u)
@@ -200,10 +206,13 @@ static json_object *inet_server(const StorageUri *u)
         return s;
 }
 
-/* The -blockdev for one device: a format node over a protocol node. */
+/* The -blockdev for one device: a format node over a protocol node. A local file or
+ * block device that the launcher opened (fd >= 0) is QEMU's fdset fdset, so QEMU
+ * never opens the path itself. */
 static int device_blockdev(const ZoneConfig *c, const ZoneResource *d, const char *node, uint64_t visible_size,
-                char **ret, KzError *e)
+                int fd, unsigned fdset, char **ret, KzError *e)
 {
+        char fdset_path[32];
         _cleanup_(storage_uri_freep) StorageUri *u = NULL;
         _cleanup_free_ char *uri = zone_config_expand(c, d, zone_resource_get(d, "storage"));
         json_object *fmt, *proto;
@@ -216,17 +225,18 @@ static int device_blockdev(const ZoneConfig *c, const ZoneResource *d, const cha
         if (r < 0)
                 return kz_error_set(e, r, "device %s: %s is not a valid storage URI.", zone_resource_get(d, "id"),
                         uri);
+        (void) snprintf(fdset_path, sizeof(fdset_path), "/dev/fdset/%u", fdset);
         proto = json_object_new_object();
         switch (u->scheme) {
         case STORAGE_FILE:
                 json_object_object_add(proto, "driver", json_object_new_string("file"));
-                json_object_object_add(proto, "filename", json_object_new_string(u->path));
-                if (file_is_qcow2(u->path))
+                json_object_object_add(proto, "filename", json_object_new_string(fd >= 0 ? fdset_path : u->path));
+                if (fd >= 0 ? fd_is_qcow2(fd) : file_is_qcow2(u->path))
                         format = "qcow2";
                 break;
         case STORAGE_DEV:
                 json_object_object_add(proto, "driver", json_object_new_string("host_device"));
-                json_object_object_add(proto, "filename", json_object_new_string(u->path));
+                json_object_object_add(proto, "filename", json_object_new_string(fd >= 0 ? fdset_path : u->path));
                 break;
         case STORAGE_NBD:
                 json_object_object_add(proto, "driver", json_object_new_string("nbd"));
@@ -292,7 +302,7 @@ static int device_blockdev(const ZoneConfig *c, const ZoneResource *d, const cha
 
 int zone_device_blockdev_json(const ZoneConfig *c, const ZoneResource *d, const char *node, char **ret, KzError *e)
 {
-        return device_blockdev(c, d, node, 0, ret, e);
+        return device_blockdev(c, d, node, 0, -EBADF, 0, ret, e);
 }
 
 static int memory_backend(Argv *a, const ZoneConfig *c, const ZoneMemory *m, KzError *e);
@@ -302,11 +312,18 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
         _cleanup_free_ const ZoneResource **devices = NULL;
         const ZoneResource *boot = zone_resource_first(c->root, rt("boot"));
         const char *name = zone_config_name(c);
+        const ZoneQemuFds *f = o->fds;
+        char installer_fdset[32];
+        const char *installer = o->installer_iso;
         Argv a = {};
         size_t n, tap = 0;
         char mem[SIZE_FORMAT_MAX];
         int r;
 
+        if (f && f->installer >= 0) {
+                (void) snprintf(installer_fdset, sizeof(installer_fdset), "/dev/fdset/%d", ZONE_FDSET_INSTALLER);
+                installer = installer_fdset;
+        }
         argv_add(&a, o->qemu ?: "qemu-system-x86_64");
         argv_addf(&a, "-name");
         argv_addf(&a, "guest=%s,debug-threads=on", name);
@@ -338,33 +355,55 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
         argv_add(&a, "-msg");
         argv_add(&a, "timestamp=on");
 
-        /* two monitors: the restarter's, and one for helpers (readiness, migration) */
+        /* its own seccomp filter, on top of the unit's */
+        if (o->sandbox) {
+                argv_add(&a, "-sandbox");
+                argv_add(&a, ZONE_QEMU_SANDBOX);
+        }
+
+        /* two monitors: the restarter's, and one for helpers (readiness, migration),
+         * on sockets the launcher bound (QEMU cannot write the zone's directory) */
         argv_add(&a, "-chardev");
-        argv_addf(&a, "socket,id=qmp,path=%s/" ZONE_QMP_SOCKET ",server=on,wait=off", o->runtime_dir);
+        if (f)
+                argv_addf(&a, "socket,id=qmp,fd=%d,server=on,wait=off", f->qmp);
+        else
+                argv_addf(&a, "socket,id=qmp,path=%s/" ZONE_QMP_SOCKET ",server=on,wait=off", o->runtime_dir);
         argv_add(&a, "-mon");
         argv_add(&a, "chardev=qmp,mode=control");
         argv_add(&a, "-chardev");
-        argv_addf(&a, "socket,id=control,path=%s/" ZONE_CONTROL_SOCKET ",server=on,wait=off", o->runtime_dir);
+        if (f)
+                argv_addf(&a, "socket,id=control,fd=%d,server=on,wait=off", f->control);
+        else
+                argv_addf(&a, "socket,id=control,path=%s/" ZONE_CONTROL_SOCKET ",server=on,wait=off",
+                        o->runtime_dir);
         argv_add(&a, "-mon");
         argv_add(&a, "chardev=control,mode=control");
-        /* the serial port connects to the console relay, which logs and serves zlogin -C */
-        argv_add(&a, "-chardev");
-        /* reconnect: the relay is supervised and comes back if it dies */
-        argv_addf(&a, "socket,id=console,path=%s/" ZONE_SERIAL_SOCKET ",server=off,reconnect=1", o->runtime_dir);
-        argv_add(&a, "-serial");
-        argv_add(&a, "chardev:console");
+        /* the serial port is connected to the console relay, which logs and serves zlogin -C */
+        if (f) {
+                argv_add(&a, "-chardev");
+                argv_addf(&a, "socket,id=console,fd=%d", f->serial);
+                argv_add(&a, "-serial");
+                argv_add(&a, "chardev:console");
+        }
 
         n = zone_devices_sorted(c, &devices);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *bd = NULL;
                 char node[32];
 
+                int fd = f && i < f->n_devices ? f->devices[i] : -EBADF;
+
                 (void) snprintf(node, sizeof(node), "disk%s", zone_resource_get(devices[i], "id") ?: "0");
                 r = device_blockdev(c, devices[i], node,
-                        i == 0 && o->boot_size > HOSTDATA_AREA ? o->boot_size - HOSTDATA_AREA : 0, &bd, e);
+                        i == 0 && o->boot_size > HOSTDATA_AREA ? o->boot_size - HOSTDATA_AREA : 0, fd,
+                        (unsigned) i + 1, &bd, e);
                 if (r < 0) {
                         argv_free(&a);
                         return r;
+                }
+                if (fd >= 0) {
+                        argv_add(&a, "-add-fd");
+                        argv_addf(&a, "fd=%d,set=%zu,opaque=%s", fd, i + 1, node);
                 }
                 argv_add(&a, "-blockdev");
                 argv_add(&a, bd);
@@ -373,7 +412,7 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
                 /* a direct kernel is booted first (QEMU's loader takes bootindex 0), then an
                  * installer's CD-ROM, then the disks in their boot order */
                 argv_addf(&a, "virtio-blk-pci,drive=%s,id=%s-dev,serial=kz-%s,bootindex=%zu", node, node, node,
-                        i + (boot ? 1 : 0) + (o->installer_iso ? 1 : 0));
+                        i + (boot ? 1 : 0) + (installer ? 1 : 0));
         }
 
         for (size_t i = 0; i < c->root->n_children; i++) {
@@ -432,13 +471,17 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
                         argv_add(&a, cmdline);
                 }
         }
-        if (o->installer_iso) {
+        if (installer) {
                 /* zoneadm install -b: the installer's medium comes first */
                 _cleanup_free_ char *cd = NULL;
                 json_object *j = json_object_new_object(), *file = json_object_new_object();
 
+                if (f && f->installer >= 0) {
+                        argv_add(&a, "-add-fd");
+                        argv_addf(&a, "fd=%d,set=%d,opaque=installer", f->installer, ZONE_FDSET_INSTALLER);
+                }
                 json_object_object_add(file, "driver", json_object_new_string("file"));
-                json_object_object_add(file, "filename", json_object_new_string(o->installer_iso));
+                json_object_object_add(file, "filename", json_object_new_string(installer));
                 json_object_object_add(file, "read-only", json_object_new_boolean(1));
                 json_object_object_add(j, "driver", json_object_new_string("raw"));
                 json_object_object_add(j, "node-name", json_object_new_string("installer"));

@@ -14,15 +14,41 @@
 #define ZONE_DEFAULT_NCPUS 4u
 #define ZONE_QBOOT "/usr/share/qemu/qboot.rom" /* firmware for direct-kernel zones */
 
-/* In the zone's runtime directory ROOT/run/kzones/NAME: */
+/* In the zone's runtime directory ROOT/run/kzones/NAME (root's: QEMU's user cannot
+ * write there; the launcher binds the monitors' sockets and hands them to QEMU): */
 #define ZONE_QMP_SOCKET "qmp.sock"         /* the restarter's monitor */
 #define ZONE_CONTROL_SOCKET "control.sock" /* a second monitor for helpers */
 #define ZONE_CONSOLE_SOCKET "console.sock" /* the serial console, for zlogin -C (the relay's) */
-#define ZONE_SERIAL_SOCKET "serial.sock"   /* where QEMU's serial port connects (the relay's) */
+
+/* QEMU runs as this unprivileged system user (sysusers.d/kzones.conf), a member of
+ * the group that owns /dev/kvm. */
+#ifndef KZONES_QEMU_USER
+#define KZONES_QEMU_USER "kzones-qemu"
+#endif
+
+/* QEMU's own seccomp filter: what libvirt asks for by default. */
+#define ZONE_QEMU_SANDBOX "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+
+/* fdset ids: device i (in boot order) is set i + 1; the installer's medium is this one. */
+#define ZONE_FDSET_INSTALLER 1000
+
+/* What the launcher opened for QEMU, which then needs no access to the host's files:
+ * descriptors inherited across exec. */
+typedef struct ZoneQemuFds {
+        int qmp;            /* listening unix socket: the restarter's monitor (qmp.sock) */
+        int control;        /* listening unix socket: the helpers' monitor (control.sock) */
+        int serial;         /* a connected socket to the console relay */
+        const int *devices; /* per device in boot order (zone_devices_sorted()): its local file or
+                             * block device opened read-write, or -1 (network storage) */
+        size_t n_devices;
+        int installer;      /* zoneadm install -b: the installer's medium (read-only), or -1 */
+} ZoneQemuFds;
 
 typedef struct ZoneQemuOptions {
         const char *qemu;           /* default "qemu-system-x86_64" */
-        const char *runtime_dir;    /* ROOT/run/kzones/NAME */
+        const char *runtime_dir;    /* ROOT/run/kzones/NAME: the monitors' sockets when fds is NULL */
+        const ZoneQemuFds *fds;     /* NULL: QEMU opens paths itself (not how zones run) */
+        bool sandbox;               /* -sandbox ZONE_QEMU_SANDBOX */
         const char *uuid;           /* from the index, may be NULL */
         const char *cpu_model;      /* the -cpu value for cpu-arch on this host (cpu_probe_zone_model()) */
         const int *tap_fds;         /* one per anet, in configuration order; NULL: no networking fds */
@@ -30,7 +56,7 @@ typedef struct ZoneQemuOptions {
         char **boot_args;           /* appended to the kernel command line */
         bool incoming;              /* start with -incoming defer */
         uint64_t boot_size;         /* the boot device's size: the guest sees it less the host data */
-        const char *installer_iso;  /* zoneadm install -b: attached as a CD-ROM, booted first */
+        const char *installer_iso;  /* zoneadm install -b by path (without fds): a CD-ROM, booted first */
         const struct ZoneMemory *memory; /* where the guest RAM comes from; NULL: ordinary memory */
 } ZoneQemuOptions;
 

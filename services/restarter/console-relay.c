@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The zone's serial console, kept by a small relay that runs beside QEMU in the
- * zone's unit: QEMU connects its serial port to the relay, which writes
+ * zone's unit: QEMU's serial port is one end of a socket pair and the relay holds
+ * the other (QEMU, which runs as an unprivileged user, opens nothing), and writes
  * everything the guest prints to /var/log/zones/NAME.console and to every
  * client of console.sock (zlogin -C), and passes what clients type to the guest.
  * So the guest never waits for a reader, the log is complete, and several
@@ -99,9 +100,9 @@ static void log_write(ConsoleLog *log, uint64_t *size, const char *buf, size_t n
         *size += n;
 }
 
-int console_relay(int serial_listen, int client_listen, ConsoleLog *log)
+int console_relay(int guest, int client_listen, ConsoleLog *log)
 {
-        int guest = -EBADF, clients[MAX_CLIENTS];
+        int clients[MAX_CLIENTS];
         size_t n_clients = 0;
         uint64_t log_size = 0;
         struct stat st;
@@ -109,20 +110,6 @@ int console_relay(int serial_listen, int client_listen, ConsoleLog *log)
         /* a zone that boots again appends to the log it had */
         if (log->fd >= 0 && fstat(log->fd, &st) >= 0)
                 log_size = (uint64_t) st.st_size;
-
-        /* QEMU connects once, at start */
-        for (;;) {
-                struct pollfd p = { .fd = serial_listen, .events = POLLIN };
-
-                if (poll(&p, 1, 60 * 1000) <= 0)
-                        return -ETIMEDOUT;
-                guest = accept4(serial_listen, NULL, NULL, SOCK_CLOEXEC);
-                if (guest >= 0)
-                        break;
-                if (errno != EAGAIN && errno != EINTR)
-                        return -errno;
-        }
-        (void) close(serial_listen);
 
         for (;;) {
                 struct pollfd p[2 + MAX_CLIENTS];

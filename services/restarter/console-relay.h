@@ -18,6 +18,7 @@ typedef struct ConsoleLog {
         uint64_t max;
 } ConsoleLog;
 
-/* Waits for QEMU on serial_listen, then relays until QEMU closes; see console-relay.c.
- * Takes log->fd over. */
-int console_relay(int serial_listen, int client_listen, ConsoleLog *log);
+/* Relays between guest (a socket connected to QEMU's serial port) and the clients of
+ * client_listen until QEMU closes its end; see console-relay.c. Takes guest and
+ * log->fd over. */
+int console_relay(int guest, int client_listen, ConsoleLog *log);

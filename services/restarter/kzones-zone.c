@@ -14,7 +14,9 @@
  * runtime file lives in the zone's own directory /run/kzones/NAME/, so that no
  * zone's name reaches another zone's files. */
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -143,13 +145,31 @@ static int set_affinity(const ZoneConfig *c)
         return 0;
 }
 
-/* The console relay runs in a child that QEMU inherits (and the unit's cgroup
- * keeps): its sockets exist before QEMU starts, so QEMU's serial port connects
- * at once and the guest never writes into the void. */
-/* The console relay's supervisor: holds the listening sockets and runs the relay
- * in a child, started again if it dies (QEMU's serial port reconnects to the same
- * socket, zlogin -C finds it again); it ends when the relay does, i.e. when QEMU
- * closed the serial port. */
+/* Closes every descriptor but stdio and keep[] (sorted). */
+static void close_all_but(const int *keep, size_t n)
+{
+        unsigned from = 3;
+
+        for (size_t i = 0; i < n; i++) {
+                if (keep[i] < 0 || (unsigned) keep[i] < from)
+                        continue;
+                if ((unsigned) keep[i] > from)
+                        (void) close_range(from, (unsigned) keep[i] - 1, 0);
+                from = (unsigned) keep[i] + 1;
+        }
+        (void) close_range(from, ~0u, 0);
+}
+
+static int int_cmp(const void *a, const void *b)
+{
+        return *(const int *) a < *(const int *) b ? -1 : *(const int *) a > *(const int *) b;
+}
+
+/* The console relay's supervisor: holds the relay's end of QEMU's serial port and the
+ * listening socket of console.sock, and runs the relay in a child, started again if
+ * it dies (QEMU's serial port stays connected: the supervisor holds the other end,
+ * and zlogin -C finds console.sock again); it ends when the relay does, i.e. when
+ * QEMU closed the serial port. */
 static int console_supervise(const char *name, int serial_fd, int console_fd, const char *log)
 {
         /* no parent-death signal: the relay logs the guest's last words after QEMU exits,
@@ -192,38 +212,225 @@ static int console_supervise(const char *name, int serial_fd, int console_fd, co
         }
 }
 
-static int start_console_relay(const char *name, const char *rundir, const char *log, const int *taps, size_t n_taps)
+/* The console relay (and its supervisor) run in a child of the launcher that stays
+ * root (the log is root's) and that QEMU inherits (the unit's cgroup keeps it).
+ * QEMU's serial port is the other end of serial, a socket pair, so the guest never
+ * writes into the void and QEMU opens nothing. The relay keeps none of QEMU's
+ * descriptors: when QEMU ends, its monitors, disks, taps and memory go with it. */
+static int start_console_relay(const char *name, const char *rundir, const char *log, int serial)
 {
-        _cleanup_free_ char *serial = NULL, *console = NULL;
-        int serial_fd, console_fd;
+        _cleanup_free_ char *console = NULL;
+        int console_fd;
         pid_t pid;
 
-        if (asprintf(&serial, "%s/" ZONE_SERIAL_SOCKET, rundir) < 0 ||
-            asprintf(&console, "%s/" ZONE_CONSOLE_SOCKET, rundir) < 0)
+        if (asprintf(&console, "%s/" ZONE_CONSOLE_SOCKET, rundir) < 0)
                 return -ENOMEM;
-        serial_fd = console_listen(serial);
-        if (serial_fd < 0)
-                return failure(name, "cannot create %s: %s.", serial, strerror(-serial_fd));
         console_fd = console_listen(console);
-        if (console_fd < 0) {
-                (void) close(serial_fd);
+        if (console_fd < 0)
                 return failure(name, "cannot create %s: %s.", console, strerror(-console_fd));
-        }
         pid = fork();
-        if (pid < 0)
+        if (pid < 0) {
+                (void) close(console_fd);
                 return failure(name, "cannot start the console relay: %m.");
-        if (pid == 0) {
-                (void) prctl(PR_SET_NAME, "kz-console");
-                for (size_t i = 0; i < n_taps; i++)
-                        (void) close(taps[i]);
-                _exit(console_supervise(name, serial_fd, console_fd, log));
         }
-        (void) close(serial_fd);
+        if (pid == 0) {
+                int keep[] = { serial, console_fd };
+
+                (void) prctl(PR_SET_NAME, "kz-console");
+                qsort(keep, ELEMENTSOF(keep), sizeof(int), int_cmp);
+                close_all_but(keep, ELEMENTSOF(keep));
+                _exit(console_supervise(name, serial, console_fd, log));
+        }
         (void) close(console_fd);
         return 0;
 }
 
+/* ---- QEMU's user ------------------------------------------------------------------------ */
+
+typedef struct QemuUser {
+        uid_t uid;
+        gid_t gid;
+        gid_t groups[64];
+        int n_groups;
+} QemuUser;
+
+static int qemu_user_lookup(const char *name, QemuUser *ret)
+{
+        struct passwd *pw;
+
+        errno = 0;
+        pw = getpwnam(KZONES_QEMU_USER);
+        if (!pw)
+                return failure(name, "QEMU runs as the system user '%s', which does not exist on this host: create "
+                        "it with 'systemd-sysusers kzones.conf' (it comes with kzones, in sysusers.d).",
+                        KZONES_QEMU_USER);
+        if (pw->pw_uid == 0 || pw->pw_gid == 0)
+                return failure(name, "the user '%s' that QEMU runs as must not be root or in group root.",
+                        KZONES_QEMU_USER);
+        ret->uid = pw->pw_uid;
+        ret->gid = pw->pw_gid;
+        ret->n_groups = (int) ELEMENTSOF(ret->groups);
+        if (getgrouplist(KZONES_QEMU_USER, pw->pw_gid, ret->groups, &ret->n_groups) < 0)
+                return failure(name, "the user '%s' is in too many groups.", KZONES_QEMU_USER);
+        for (int i = 0; i < ret->n_groups; i++)
+                if (ret->groups[i] == 0)
+                        return failure(name, "the user '%s' that QEMU runs as must not be in group root.",
+                                KZONES_QEMU_USER);
+        return 0;
+}
+
+/* Becomes QEMU's user for good: its groups, gid and uid, real, effective and saved,
+ * and with them every capability goes (no SECBIT_KEEP_CAPS, no ambient ones). */
+static int drop_privileges(const QemuUser *u)
+{
+        if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0 || setgroups((size_t) u->n_groups, u->groups) < 0 ||
+            setresgid(u->gid, u->gid, u->gid) < 0 || setresuid(u->uid, u->uid, u->uid) < 0)
+                return -errno;
+        /* there is no way back */
+        if (setuid(0) >= 0 || geteuid() == 0)
+                return -EPERM;
+        return 0;
+}
+
+/* What QEMU opens itself, as its user, tried out in a child as that user before
+ * QEMU starts, so that a host set up wrong gets one clear message: /dev/kvm, and a
+ * boot resource's kernel and initrd. */
+static int qemu_user_check(const char *name, const ZoneConfig *c, const QemuUser *u)
+{
+        const ZoneResource *boot = zone_resource_first(c->root, resource_type_child(zone_type(), "boot"));
+        const char *files[] = { zone_resource_get(boot, "kernel"), zone_resource_get(boot, "initrd") };
+        const char *what[] = { "kernel", "initrd" };
+        char msg[1024] = "";
+        int p[2], status;
+        ssize_t n;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                (void) close(p[0]);
+                (void) close(p[1]);
+                return failure(name, "cannot fork: %m.");
+        }
+        if (pid == 0) {
+                int fd, r;
+
+                (void) close(p[0]);
+                r = drop_privileges(u);
+                if (r < 0) {
+                        (void) snprintf(msg, sizeof(msg), "cannot become the user '%s': %s.", KZONES_QEMU_USER,
+                                strerror(-r));
+                        goto out;
+                }
+                fd = open("/dev/kvm", O_RDWR | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0) {
+                        int err = errno;
+                        struct stat st = {};
+                        struct group *g = stat("/dev/kvm", &st) >= 0 ? getgrgid(st.st_gid) : NULL;
+
+                        (void) snprintf(msg, sizeof(msg), "QEMU runs as the user '%s', which cannot open /dev/kvm: %s. "
+                                "/dev/kvm must be mode 0660 in group kvm (here it is %04o, group %s) and '%s' a "
+                                "member of kvm (sysusers.d/kzones.conf).", KZONES_QEMU_USER, strerror(err),
+                                (unsigned) (st.st_mode & 07777), g ? g->gr_name : "?", KZONES_QEMU_USER);
+                        goto out;
+                }
+                (void) close(fd);
+                for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                        if (!files[i])
+                                continue;
+                        fd = open(files[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                        if (fd < 0) {
+                                (void) snprintf(msg, sizeof(msg), "the boot %s %s cannot be read by QEMU's user "
+                                        "'%s': %m. Make it readable by that user (for example mode 0644, or "
+                                        "group %s).", what[i], files[i], KZONES_QEMU_USER, KZONES_QEMU_USER);
+                                goto out;
+                        }
+                        (void) close(fd);
+                }
+        out:
+                n = (ssize_t) strlen(msg);
+                _exit(write(p[1], msg, (size_t) n) == n ? 0 : 1);
+        }
+        (void) close(p[1]);
+        do
+                n = read(p[0], msg, sizeof(msg) - 1);
+        while (n < 0 && errno == EINTR);
+        (void) close(p[0]);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        msg[n > 0 ? n : 0] = 0;
+        if (n > 0)
+                return failure(name, "%s", msg);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return failure(name, "cannot check what QEMU's user '%s' may open.", KZONES_QEMU_USER);
+        return 0;
+}
+
+/* ---- what QEMU gets as descriptors -------------------------------------------------------- */
+
+/* The zone's local disks, opened here as root and handed to QEMU (an fdset each):
+ * QEMU's user opens no disk itself. Network storage (nbd, iscsi, nfs) is reached by
+ * QEMU and needs nothing here. fds[i] is device i in boot order, or -1. */
+static int open_devices(const char *name, const ZoneConfig *c, const ZoneResource *const *devices, size_t n, int *fds)
+{
+        for (size_t i = 0; i < n; i++)
+                fds[i] = -EBADF;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(storage_uri_freep) StorageUri *u = NULL;
+                _cleanup_free_ char *uri = zone_config_expand(c, devices[i], zone_resource_get(devices[i], "storage"));
+                const char *id = zone_resource_get(devices[i], "id") ?: "0";
+                struct stat st;
+                int fd;
+
+                if (!uri)
+                        return -ENOMEM;
+                if (storage_uri_parse(uri, &u, NULL) < 0)
+                        return failure(name, "device %s: %s is not a valid storage URI.", id, uri);
+                if (u->scheme != STORAGE_FILE && u->scheme != STORAGE_DEV)
+                        continue;
+                fd = open(u->path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+                if (fd < 0 && errno == EROFS)
+                        return failure(name, "device %s: cannot open %s: %m. zone@.service may write only where "
+                                "zones keep their data (ReadWritePaths=, see kzones-restarterd(8)); add the disk's "
+                                "directory to ReadWritePaths= of zone@.service and kzones-restarterd.service.", id,
+                                u->path);
+                if (fd < 0)
+                        return failure(name, "device %s: cannot open %s: %m.", id, u->path);
+                fds[i] = fd;
+                if (fstat(fd, &st) < 0)
+                        return failure(name, "device %s: cannot stat %s: %m.", id, u->path);
+                if (u->scheme == STORAGE_FILE && !S_ISREG(st.st_mode))
+                        return failure(name, "device %s: %s is not a regular file.", id, u->path);
+                if (u->scheme == STORAGE_DEV && !S_ISBLK(st.st_mode))
+                        return failure(name, "device %s: %s is not a block device.", id, u->path);
+        }
+        return 0;
+}
+
+/* A monitor's socket in the zone's directory, bound and listening here: QEMU gets
+ * the descriptor and never needs to write the directory. */
+static int monitor_socket(const char *name, const char *rundir, const char *sock)
+{
+        _cleanup_free_ char *path = NULL;
+        int fd;
+
+        if (asprintf(&path, "%s/%s", rundir, sock) < 0)
+                return -ENOMEM;
+        fd = console_listen(path);
+        if (fd < 0)
+                return failure(name, "cannot create %s: %s.", path, strerror(-fd));
+        return fd;
+}
+
 #define EXIT_UNAVAILABLE 3
+
+/* Whether QEMU (the unit's main process) still runs. It is another user's process:
+ * without CAP_KILL, kill() says EPERM for a live one. */
+static bool pid_alive(pid_t pid)
+{
+        return kill(pid, 0) >= 0 || errno == EPERM;
+}
 
 static int zone_key(const ZoneConfig *c, uint8_t key[16])
 {
@@ -503,7 +710,7 @@ static int lease_renew(const char *name, const ZoneConfig *c, const char *me)
         return r;
 }
 
-_noreturn_ static void lease_keeper(const char *name, const ZoneConfig *c, pid_t qemu, const int *fds, size_t n_fds)
+_noreturn_ static void lease_keeper(const char *name, const ZoneConfig *c, pid_t qemu)
 {
         char me[9] = "";
 
@@ -511,8 +718,8 @@ _noreturn_ static void lease_keeper(const char *name, const ZoneConfig *c, pid_t
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != qemu)
                 _exit(0);
-        for (size_t i = 0; i < n_fds; i++)
-                (void) close(fds[i]);
+        /* none of QEMU's descriptors (disks, monitors, console, taps, memory) */
+        close_all_but(NULL, 0);
         (void) hostdata_local_hostid(me);
         (void) sd_notify(false, "WATCHDOG=1");
         for (unsigned failures = 0;;) {
@@ -540,14 +747,14 @@ _noreturn_ static void lease_keeper(const char *name, const ZoneConfig *c, pid_t
         }
 }
 
-static int start_lease_keeper(const char *name, const ZoneConfig *c, const int *fds, size_t n_fds)
+static int start_lease_keeper(const char *name, const ZoneConfig *c)
 {
         pid_t qemu = getpid(), pid = fork();
 
         if (pid < 0)
                 return failure(name, "cannot start the lease keeper: %m.");
         if (pid == 0)
-                lease_keeper(name, c, qemu, fds, n_fds);
+                lease_keeper(name, c, qemu);
         return 0;
 }
 
@@ -579,18 +786,17 @@ static int hostdata_suspend_generation(const char *name, const ZoneConfig *c, ui
 /* install -b: the restarter left a note, "/proc/PID/fd/N DEV INO": the installer's
  * medium as a descriptor it holds (the caller opened the file, or root named it).
  * It is opened through that descriptor, checked to be the same file, and handed
- * to QEMU as our own descriptor. */
-static int open_installer(const char *name, char **ret)
+ * to QEMU as our own descriptor (*ret_fd, -1 without an installer). */
+static int open_installer(const char *name, int *ret_fd)
 {
-        _cleanup_free_ char *note = root_path(ZONE_RUN_DIR "/%s/installer", name), *buf = NULL,
-                            *buf_path = NULL;
+        _cleanup_free_ char *note = root_path(ZONE_RUN_DIR "/%s/installer", name), *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
         unsigned long long dev, ino;
         char path[64];
         struct stat st;
         size_t size;
 
-        *ret = NULL;
+        *ret_fd = -EBADF;
         if (!note)
                 return -ENOMEM;
         if (read_file_bounded(note, 4096, &buf, &size) < 0)
@@ -603,12 +809,8 @@ static int open_installer(const char *name, char **ret)
                 return failure(name, "cannot read the installer's medium: %m.");
         if (st.st_dev != (dev_t) dev || st.st_ino != (ino_t) ino || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)))
                 return failure(name, "the installer's medium is no longer the file that was given.");
-        if (asprintf(&buf_path, "/proc/self/fd/%d", fd) < 0)
-                return -ENOMEM;
-        (void) fcntl(fd, F_SETFD, 0); /* handed to QEMU across exec; it stays open until then */
         fprintf(stderr, "zone '%s': booting the installer\n", name);
-        fd = -EBADF;
-        *ret = TAKE_PTR(buf_path);
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }
 
@@ -626,7 +828,13 @@ static int verb_exec(const char *name)
         size_t n_taps = 0;
         uint64_t boot_size = 0;
         bool resuming = false;
-        _cleanup_free_ char *installer = NULL;
+        _cleanup_close_ int installer = -EBADF, qmp = -EBADF, control = -EBADF;
+        _cleanup_free_ const ZoneResource **devices = NULL;
+        _cleanup_free_ int *device_fds = NULL;
+        size_t n_devices;
+        int serial[2] = { -EBADF, -EBADF };
+        bool drop = geteuid() == 0;
+        QemuUser user = {};
         _cleanup_(zone_memory_done) ZoneMemory memory = { .fd = -EBADF };
         _cleanup_(cpu_probe_freep) CpuProbe *probe = NULL;
         _cleanup_free_ char *cpu_model = NULL;
@@ -713,6 +921,16 @@ static int verb_exec(const char *name)
         if (r < 0)
                 return r;
 
+        /* QEMU runs as its own unprivileged user (as root only when the launcher is not root,
+         * in tests): what it must open itself is tried as that user first */
+        if (drop) {
+                r = qemu_user_lookup(name, &user);
+                if (r >= 0)
+                        r = qemu_user_check(name, c, &user);
+                if (r < 0)
+                        return r;
+        }
+
         /* the CPU: what cpu-arch asks for, if this host's QEMU/KVM runs it (probed once a boot) */
         r = cpu_probe_get(arg_root, getenv("KZONES_QEMU"), &probe, &e);
         if (r >= 0)
@@ -728,10 +946,37 @@ static int verb_exec(const char *name)
         r = open_installer(name, &installer);
         if (r < 0)
                 return r;
+
+        /* its disks, its monitors and its console, opened here for QEMU */
+        n_devices = zone_devices_sorted(c, &devices);
+        device_fds = calloc(n_devices + 1, sizeof(int));
+        if (!device_fds)
+                return -ENOMEM;
+        r = open_devices(name, c, devices, n_devices, device_fds);
+        if (r < 0)
+                return r;
+        qmp = monitor_socket(name, rundir, ZONE_QMP_SOCKET);
+        if (qmp < 0)
+                return qmp;
+        control = monitor_socket(name, rundir, ZONE_CONTROL_SOCKET);
+        if (control < 0)
+                return control;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, serial) < 0)
+                return failure(name, "cannot make the console's socket pair: %m.");
         {
+                ZoneQemuFds fds = {
+                        .qmp = qmp,
+                        .control = control,
+                        .serial = serial[1],
+                        .devices = device_fds,
+                        .n_devices = n_devices,
+                        .installer = installer,
+                };
                 ZoneQemuOptions o = {
                         .qemu = getenv("KZONES_QEMU"),
                         .runtime_dir = rundir,
+                        .fds = &fds,
+                        .sandbox = true,
                         .uuid = x.uuid,
                         .cpu_model = cpu_model,
                         .tap_fds = taps,
@@ -739,7 +984,6 @@ static int verb_exec(const char *name)
                         .boot_args = boot_args,
                         .boot_size = boot_size,
                         .incoming = resuming,
-                        .installer_iso = installer,
                         .memory = &memory,
                 };
                 r = zone_qemu_argv(c, &o, &argv, &e);
@@ -748,28 +992,48 @@ static int verb_exec(const char *name)
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
 
-        {
-                /* the relay child closes what QEMU alone must hold: the taps, and the zone's
-                 * memory in its pool (the pages go back to the pool when QEMU ends) */
-                int fds[ELEMENTSOF(taps) + 1];
-                size_t n_fds = n_taps;
-
-                memcpy(fds, taps, n_taps * sizeof(int));
-                if (memory.fd >= 0)
-                        fds[n_fds++] = memory.fd;
-                r = start_console_relay(name, rundir, console, fds, n_fds);
-                if (r >= 0)
-                        r = start_lease_keeper(name, c, fds, n_fds);
-        }
+        /* the relay keeps its end of the console and nothing of QEMU's, the lease keeper
+         * nothing at all */
+        r = start_console_relay(name, rundir, console, serial[0]);
+        (void) close(serial[0]);
+        if (r >= 0)
+                r = start_lease_keeper(name, c);
         if (r < 0)
                 return r;
+
+        /* the zone's memory in its pool is reopened by QEMU through /proc/self/fd: its user
+         * must own it (the file is unlinked, nobody else can reach it) */
+        if (drop && memory.fd >= 0 && fchown(memory.fd, user.uid, user.gid) < 0)
+                return failure(name, "cannot hand the zone's memory to QEMU's user: %m.");
+
+        /* handed to QEMU across exec */
+        (void) fcntl(qmp, F_SETFD, 0);
+        (void) fcntl(control, F_SETFD, 0);
+        (void) fcntl(serial[1], F_SETFD, 0);
+        if (installer >= 0)
+                (void) fcntl(installer, F_SETFD, 0);
+        for (size_t i = 0; i < n_devices; i++)
+                if (device_fds[i] >= 0)
+                        (void) fcntl(device_fds[i], F_SETFD, 0);
 
         for (char **a = argv; *a; a++)
                 fprintf(stderr, "%s%s", a == argv ? "" : " ", *a);
         fputc('\n', stderr);
+        if (drop)
+                fprintf(stderr, "zone '%s': QEMU runs as user %s (uid %u)\n", name, KZONES_QEMU_USER,
+                        (unsigned) user.uid);
         fflush(stderr);
+
+        /* everything QEMU needs from root is open: root goes, for good */
+        if (drop) {
+                r = drop_privileges(&user);
+                if (r < 0)
+                        return failure(name, "cannot become the user '%s': %s.", KZONES_QEMU_USER, strerror(-r));
+        }
         execvp(argv[0], argv);
-        return failure(name, "cannot run %s: %m.", argv[0]);
+        /* no longer root: the zone's directory is not ours to write */
+        fprintf(stderr, "zone '%s': cannot run %s: %m.\n", name, argv[0]);
+        return -errno;
 }
 
 static int verb_wait(const char *name, pid_t main_pid)
@@ -816,7 +1080,7 @@ static int verb_wait(const char *name, pid_t main_pid)
                                 return failure(name, "the guest stopped while starting (%s).", s);
                 } else if (ret)
                         json_object_put(ret);
-                if (main_pid > 0 && kill(main_pid, 0) < 0 && errno == ESRCH) {
+                if (main_pid > 0 && !pid_alive(main_pid)) {
                         _cleanup_free_ char *why = NULL, *path = root_path(ZONE_RUN_DIR "/%s/failure", name);
                         size_t size;
 
@@ -1489,9 +1753,9 @@ static int verb_stop(const char *name, pid_t main_pid)
         }
         /* systemd's TimeoutStopSec= bounds this; then it halts the zone */
         deadline = now_usec() + 25 * 1000000u;
-        while (main_pid > 0 && kill(main_pid, 0) >= 0 && now_usec() < deadline)
+        while (main_pid > 0 && pid_alive(main_pid) && now_usec() < deadline)
                 (void) usleep(50 * 1000);
-        if (main_pid > 0 && kill(main_pid, 0) >= 0)
+        if (main_pid > 0 && pid_alive(main_pid))
                 fprintf(stderr, "zone '%s': the guest did not power off in time; halting\n", name);
         return 0;
 }
@@ -1503,6 +1767,15 @@ static int verb_stopped(const char *name)
         KzError e = {};
         int r;
 
+        /* the monitors' sockets were the launcher's: nobody listens on them any more */
+        {
+                _cleanup_free_ char *qmp = root_path(ZONE_RUN_DIR "/%s/" ZONE_QMP_SOCKET, name),
+                                    *control = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);
+                if (qmp)
+                        (void) unlink(qmp);
+                if (control)
+                        (void) unlink(control);
+        }
         r = zone_net_cleanup(name); /* its macvtaps (taps go with QEMU) */
         if (r < 0)
                 fprintf(stderr, "zone '%s': cannot remove its macvtaps: %s\n", name, strerror(-r));

@@ -5,6 +5,7 @@ zone@NAME.service, its heartbeat appears, the states move as the guide says,
 the restarter can die without the zone noticing, the evacuation target is unit
 configuration, and bad requests get one clear message and a non-zero exit."""
 
+import json
 import re
 import subprocess
 import time
@@ -212,11 +213,15 @@ class Zones(labtest.LabTestCase):
                           self.exec('host1', 'systemctl', 'is-active', 'zone@kz1', check=False).stdout.strip()
                           == 'active', timeout=60, msg='the installer to run')
             blocks = self.exec('host1', 'python3', '-c', QMP_QUERY_BLOCK).stdout
-            # QEMU reads the ISO through a descriptor that zoneadm opened as its user
-            fd = re.search(r'/proc/self/fd/(\d+)', blocks)
-            self.assertIsNotNone(fd, blocks)
+            # QEMU reads the ISO through a descriptor that zoneadm opened as its user, handed
+            # on by the launcher as an fdset (QEMU's own user opens no file)
+            self.assertIn('"filename": "/dev/fdset/1000"', blocks)
+            sets = json.loads(self.exec('host1', 'python3', '-c', QMP_QUERY_BLOCK.replace('query-block',
+                                                                                          'query-fdsets')).stdout)
+            fd = [s['fds'][0] for s in sets['return'] if s['fdset-id'] == 1000][0]
+            self.assertEqual(fd['opaque'], 'installer')
             pid = self.exec('host1', 'systemctl', 'show', '-P', 'MainPID', 'zone@kz1').stdout.strip()
-            self.assertEqual(self.exec('host1', 'readlink', f'/proc/{pid}/fd/{fd.group(1)}').stdout.strip(),
+            self.assertEqual(self.exec('host1', 'readlink', f'/proc/{pid}/fd/{fd["fd"]}').stdout.strip(),
                              '/srv/shared/installer.iso')
             self.wait_for(lambda: 'kzguest: acpi: power button ready' in
                           self.exec('host1', 'cat', '/var/log/zones/kz1.console').stdout.split('boot id=')[-1],

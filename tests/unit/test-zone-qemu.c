@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The QEMU command line of a confined zone: QEMU's own seccomp filter, its disks
+ * as fdsets the launcher opened, its monitors and console as descriptors, and no
+ * path that QEMU's unprivileged user would have to open but the kernel. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "zone-qemu.h"
+
+static ZoneConfig *config(void)
+{
+        ZoneConfig *c = zone_config_new("kz1");
+        const ResourceType *dt = resource_type_child(zone_type(), "device");
+        ZoneResource *file = zone_resource_new(dt), *nbd = zone_resource_new(dt), *dev = zone_resource_new(dt);
+        KzError e = {};
+
+        cr_assert_not_null(c);
+        cr_assert_eq(zone_resource_set(c->root, "brand", "kz", &e), 0);
+        cr_assert_eq(zone_resource_set(file, "id", "0", &e), 0);
+        cr_assert_eq(zone_resource_set(file, "storage", "file:///var/lib/zones/kz1/disk0.img", &e), 0);
+        cr_assert_eq(zone_resource_set(nbd, "id", "1", &e), 0);
+        cr_assert_eq(zone_resource_set(nbd, "storage", "nbd://storage:10809/disk1", &e), 0);
+        cr_assert_eq(zone_resource_set(dev, "id", "2", &e), 0);
+        cr_assert_eq(zone_resource_set(dev, "storage", "dev:/dev/vdz", &e), 0);
+        cr_assert_eq(zone_resource_attach(c->root, file), 0);
+        cr_assert_eq(zone_resource_attach(c->root, nbd), 0);
+        cr_assert_eq(zone_resource_attach(c->root, dev), 0);
+        return c;
+}
+
+static const char *after(char **argv, const char *opt, int nth)
+{
+        for (size_t i = 0; argv[i]; i++)
+                if (streq(argv[i], opt) && nth-- == 0)
+                        return argv[i + 1];
+        return NULL;
+}
+
+static bool has_substring(char **argv, const char *s)
+{
+        for (size_t i = 0; argv[i]; i++)
+                if (strstr(argv[i], s))
+                        return true;
+        return false;
+}
+
+Test(zone_qemu, a_confined_zone_gets_descriptors_and_a_sandbox)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = config();
+        _cleanup_strv_free_ char **argv = NULL;
+        int devices[] = { 20, -1, 22 };
+        ZoneQemuFds fds = { .qmp = 10, .control = 11, .serial = 12, .devices = devices, .n_devices = 3,
+                .installer = 30 };
+        ZoneQemuOptions o = { .runtime_dir = "/run/kzones/kz1", .fds = &fds, .sandbox = true };
+        KzError e = {};
+
+        cr_assert_eq(zone_qemu_argv(c, &o, &argv, &e), 0, "%s", kz_error_message(&e, -EINVAL));
+        cr_assert_str_eq(after(argv, "-sandbox", 0), ZONE_QEMU_SANDBOX);
+        cr_assert_str_eq(ZONE_QEMU_SANDBOX, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+        cr_assert_str_eq(after(argv, "-chardev", 0), "socket,id=qmp,fd=10,server=on,wait=off");
+        cr_assert_str_eq(after(argv, "-chardev", 1), "socket,id=control,fd=11,server=on,wait=off");
+        cr_assert_str_eq(after(argv, "-chardev", 2), "socket,id=console,fd=12");
+        /* the file and the block device: fdsets 1 and 3 (their places in boot order) */
+        cr_assert_str_eq(after(argv, "-add-fd", 0), "fd=20,set=1,opaque=disk0");
+        cr_assert_str_eq(after(argv, "-add-fd", 1), "fd=22,set=3,opaque=disk2");
+        cr_assert_str_eq(after(argv, "-add-fd", 2), "fd=30,set=1000,opaque=installer");
+        cr_assert_null(after(argv, "-add-fd", 3));
+        cr_assert_not_null(strstr(after(argv, "-blockdev", 0), "\"driver\":\"file\",\"filename\":\"/dev/fdset/1\""));
+        /* network storage: QEMU connects itself */
+        cr_assert_not_null(strstr(after(argv, "-blockdev", 1), "\"driver\":\"nbd\""));
+        cr_assert_not_null(strstr(after(argv, "-blockdev", 2),
+                "\"driver\":\"host_device\",\"filename\":\"/dev/fdset/3\""));
+        cr_assert_not_null(strstr(after(argv, "-blockdev", 3), "\"filename\":\"/dev/fdset/1000\",\"read-only\":true"));
+        /* no path of the host's for QEMU to open: not the disks, not the sockets */
+        cr_assert_not(has_substring(argv, "/var/lib/zones"));
+        cr_assert_not(has_substring(argv, "/dev/vdz"));
+        cr_assert_not(has_substring(argv, "/run/kzones"));
+}
+
+Test(zone_qemu, without_descriptors_qemu_opens_paths_and_has_no_sandbox)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = config();
+        _cleanup_strv_free_ char **argv = NULL;
+        ZoneQemuOptions o = { .runtime_dir = "/run/kzones/kz1" };
+        KzError e = {};
+
+        cr_assert_eq(zone_qemu_argv(c, &o, &argv, &e), 0);
+        cr_assert_null(after(argv, "-sandbox", 0));
+        cr_assert_null(after(argv, "-add-fd", 0));
+        cr_assert_str_eq(after(argv, "-chardev", 0), "socket,id=qmp,path=/run/kzones/kz1/qmp.sock,server=on,wait=off");
+        cr_assert(has_substring(argv, "\"filename\":\"/var/lib/zones/kz1/disk0.img\""));
+}
