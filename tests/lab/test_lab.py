@@ -215,6 +215,17 @@ class Hosts(labtest.LabTestCase):
 class Down(unittest.TestCase):
     """`lab down` leaves nothing behind: after use, and after an interrupted `up`."""
 
+    @classmethod
+    def setUpClass(cls):
+        # the lab lock for the whole class: the machine as it is without anyone's lab, and no
+        # other lab user coming in between its steps (each `lab` command below then skips the lock)
+        if not labtest.unavailable():
+            labtest._lock()
+
+    @classmethod
+    def tearDownClass(cls):
+        labtest._unlock()
+
     def setUp(self):
         reason = labtest.unavailable()
         if reason:
@@ -266,7 +277,7 @@ class Down(unittest.TestCase):
             self.assertEqual(labtest.meminfo('HugePages_Rsvd'), rsvd + 8)
         finally:
             t = time.monotonic()
-            labtest.lab_down()
+            labtest.lab_down(keep_lock=True)
             print(f'\n  lab down after use: {time.monotonic() - t:.1f}s', end=' ', file=sys.stderr, flush=True)
         if shell:
             shell.wait(timeout=10)
