@@ -202,6 +202,17 @@ int hostdata_open(const uint8_t buf[HOSTDATA_BLOCK], const uint8_t zone_key[16],
         return 0;
 }
 
+bool hostdata_is_lease(const HostData *hd)
+{
+        return streq(hd->state, "running");
+}
+
+bool hostdata_lease_fresh(const HostData *hd, uint64_t now)
+{
+        /* a clock ahead of ours counts as fresh: only watching may take a lease */
+        return hostdata_is_lease(hd) && (hd->updated >= now || now - hd->updated < LEASE_EXPIRY_USEC);
+}
+
 char *hostdata_in_use_message(const char *zone, const HostData *hd)
 {
         char when[64] = "unknown";

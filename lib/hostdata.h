@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "zone-config.h"
@@ -33,6 +34,33 @@ typedef struct HostData {
         uint64_t suspend;   /* generation of the current suspend image, 0: none */
         char uuid[40];      /* the zone's */
 } HostData;
+
+/* Leases: which host may run the zone, whatever the timing (sanlock's delta leases,
+ * kept in the host data block itself; docs/decisions.md says why).
+ *
+ * Taking a zone that another host does not hold (attach, boot, resume) writes the
+ * new record, waits LEASE_CLAIM_DELAY_USEC and reads it again: a host that wrote in
+ * between wrote last and wins, the other backs off. A read and the write that
+ * follows it must both be done within LEASE_IO_TIMEOUT_USEC, or the claim is given
+ * up: a late write could land after a competitor's second read.
+ *
+ * A running zone's record is renewed every LEASE_RENEW_USEC by its host (the zone
+ * unit's lease keeper, which also feeds the unit's watchdog: a host that cannot
+ * renew has its QEMU killed by systemd after LEASE_WATCHDOG_USEC). Another host
+ * takes a running zone only when its record has not changed for
+ * LEASE_EXPIRY_USEC, which it watches itself (no clocks are compared for that;
+ * the record's wall-clock time only lets a fresh lease be refused at once). */
+#define LEASE_IO_TIMEOUT_USEC (1000u * 1000u)
+#define LEASE_CLAIM_DELAY_USEC (2u * LEASE_IO_TIMEOUT_USEC)
+#define LEASE_RENEW_USEC (2u * 1000u * 1000u)
+#define LEASE_WATCHDOG_USEC (8u * 1000u * 1000u) /* zone@.service WatchdogSec= */
+#define LEASE_EXPIRY_USEC (20u * 1000u * 1000u)
+
+/* Whether a record is a lease its host renews (the zone runs there). */
+bool hostdata_is_lease(const HostData *hd);
+/* Whether a lease looks renewed recently at realtime now (µs): then it is refused
+ * at once; otherwise it must be watched for LEASE_EXPIRY_USEC. */
+bool hostdata_lease_fresh(const HostData *hd, uint64_t now);
 
 /* This host's id: the first 32 bits of SHA-256("kzones-hostid:" machine-id). */
 int hostdata_local_hostid(char ret[9]);

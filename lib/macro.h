@@ -58,6 +58,14 @@ static inline void closep(int *fd)
 }
 #define _cleanup_close_ _cleanup_(closep)
 
+/* Closes fd if open; returns -EBADF to assign back: fd = safe_close_fd(fd). */
+static inline int safe_close_fd(int fd)
+{
+        if (fd >= 0)
+                (void) close(fd);
+        return -EBADF;
+}
+
 static inline void fclosep(FILE **f)
 {
         if (*f)

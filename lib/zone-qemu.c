@@ -349,7 +349,8 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
         argv_add(&a, "chardev=control,mode=control");
         /* the serial port connects to the console relay, which logs and serves zlogin -C */
         argv_add(&a, "-chardev");
-        argv_addf(&a, "socket,id=console,path=%s/" ZONE_SERIAL_SOCKET ",server=off", o->runtime_dir);
+        /* reconnect: the relay is supervised and comes back if it dies */
+        argv_addf(&a, "socket,id=console,path=%s/" ZONE_SERIAL_SOCKET ",server=off,reconnect=1", o->runtime_dir);
         argv_add(&a, "-serial");
         argv_add(&a, "chardev:console");
 

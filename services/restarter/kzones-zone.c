@@ -19,12 +19,14 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "console-relay.h"
@@ -144,10 +146,56 @@ static int set_affinity(const ZoneConfig *c)
 /* The console relay runs in a child that QEMU inherits (and the unit's cgroup
  * keeps): its sockets exist before QEMU starts, so QEMU's serial port connects
  * at once and the guest never writes into the void. */
+/* The console relay's supervisor: holds the listening sockets and runs the relay
+ * in a child, started again if it dies (QEMU's serial port reconnects to the same
+ * socket, zlogin -C finds it again); it ends when the relay does, i.e. when QEMU
+ * closed the serial port. */
+static int console_supervise(const char *name, int serial_fd, int console_fd, const char *log)
+{
+        /* no parent-death signal: the relay logs the guest's last words after QEMU exits,
+         * and systemd ends whatever is left in the unit's cgroup */
+        for (unsigned restarts = 0;; restarts++) {
+                int status, log_fd;
+                pid_t pid;
+
+                /* the guest's console is nobody else's business, also in a log an older version
+                 * made; opened for each relay, as the one before may have rotated it */
+                log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (log_fd >= 0)
+                        (void) fchmod(log_fd, 0600);
+                else
+                        fprintf(stderr, "zone '%s': cannot open %s: %m; the console is not logged.\n", name, log);
+                pid = fork();
+                if (pid < 0) {
+                        fprintf(stderr, "zone '%s': cannot start the console relay: %m\n", name);
+                        return 1;
+                }
+                if (pid == 0) {
+                        ConsoleLog cl = { .fd = log_fd, .path = log, .max = CONSOLE_LOG_MAX };
+
+                        _exit(console_relay(serial_fd, console_fd, &cl) < 0 ? 1 : 0);
+                }
+                if (log_fd >= 0)
+                        (void) close(log_fd);
+                while (waitpid(pid, &status, 0) < 0)
+                        if (errno != EINTR)
+                                return 1;
+                if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                        return 0; /* QEMU is gone */
+                fprintf(stderr, "zone '%s': the console relay %s %d; starting it again\n", name,
+                        WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
+                        WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                if (restarts >= 100)
+                        (void) usleep(1000 * 1000); /* one that keeps dying: not faster than once a second */
+                else
+                        (void) usleep(100 * 1000);
+        }
+}
+
 static int start_console_relay(const char *name, const char *rundir, const char *log, const int *taps, size_t n_taps)
 {
         _cleanup_free_ char *serial = NULL, *console = NULL;
-        int serial_fd, console_fd, log_fd;
+        int serial_fd, console_fd;
         pid_t pid;
 
         if (asprintf(&serial, "%s/" ZONE_SERIAL_SOCKET, rundir) < 0 ||
@@ -161,12 +209,6 @@ static int start_console_relay(const char *name, const char *rundir, const char 
                 (void) close(serial_fd);
                 return failure(name, "cannot create %s: %s.", console, strerror(-console_fd));
         }
-        /* the guest's console is nobody else's business, also in a log an older version made */
-        log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (log_fd >= 0)
-                (void) fchmod(log_fd, 0600);
-        if (log_fd < 0)
-                fprintf(stderr, "zone '%s': cannot open %s: %m; the console is not logged.\n", name, log);
         pid = fork();
         if (pid < 0)
                 return failure(name, "cannot start the console relay: %m.");
@@ -174,14 +216,10 @@ static int start_console_relay(const char *name, const char *rundir, const char 
                 (void) prctl(PR_SET_NAME, "kz-console");
                 for (size_t i = 0; i < n_taps; i++)
                         (void) close(taps[i]);
-                ConsoleLog cl = { .fd = log_fd, .path = log, .max = CONSOLE_LOG_MAX };
-
-                _exit(console_relay(serial_fd, console_fd, &cl) < 0 ? 1 : 0);
+                _exit(console_supervise(name, serial_fd, console_fd, log));
         }
         (void) close(serial_fd);
         (void) close(console_fd);
-        if (log_fd >= 0)
-                (void) close(log_fd);
         return 0;
 }
 
@@ -249,20 +287,58 @@ static void generation_remember(const char *name, const char *uuid, uint64_t gen
 #define CLAIM_RELEASE 4u /* detach: the host data names no host */
 #define KEEP_SUSPEND UINT64_MAX
 
+static uint64_t now_realtime(void)
+{
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* The local lock of a zone's host data: the lease keeper's renewals and this
+ * host's claims never interleave their read-modify-writes. */
+static int hostdata_local_lock(const char *name)
+{
+        _cleanup_free_ char *dir = root_path(ZONE_RUN_DIR "/%s", name), *path = NULL;
+        int fd;
+
+        if (!dir || asprintf(&path, "%s/hostdata.lock", dir) < 0)
+                return -ENOMEM;
+        (void) mkdir_p(dir, 0750);
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        if (flock(fd, LOCK_EX) < 0) {
+                int r = -errno;
+                (void) close(fd);
+                return r;
+        }
+        return fd;
+}
+
+static int in_use(const char *name, const HostData *hd, const char *why)
+{
+        _cleanup_free_ char *msg = hostdata_in_use_message(name, hd);
+
+        return failure(name, "%s%s%s", msg ?: "in use by another host", why ? "\n" : "", why ?: "");
+}
+
 /* Reads the zone's host data and, unless another host owns the zone (and force is
  * not given), records this host as its owner in state, with the next generation and
  * suspend as the generation of the zone's suspend image (KEEP_SUSPEND: as it was).
  * A block that cannot be read, or that is not this zone's current one, is never
- * taken for free storage. */
+ * taken for free storage. Taking the zone from nobody (or from a host whose lease
+ * expired) is atomic between hosts: see the leases in hostdata.h. */
 static int claim_full(const char *name, const ZoneConfig *c, const char *state, unsigned flags, uint64_t suspend,
                 uint64_t *ret_size)
 {
         _cleanup_(boot_storage_freep) BootStorage *s = NULL;
         _cleanup_free_ char *uuid = NULL;
+        _cleanup_close_ int lock = -EBADF;
         _cleanup_key_ uint8_t key[16];
-        uint8_t buf[HOSTDATA_BLOCK];
-        bool force = flags & CLAIM_FORCE;
-        uint64_t seen;
+        uint8_t buf[HOSTDATA_BLOCK], again[HOSTDATA_BLOCK];
+        bool force = flags & CLAIM_FORCE, taking;
+        uint64_t seen, t_read;
         char me[9];
         HostData hd = {}, old = {};
         KzError e = {};
@@ -276,11 +352,18 @@ static int claim_full(const char *name, const ZoneConfig *c, const char *state, 
         r = zone_uuid(name, &uuid);
         if (r < 0 || strlen(uuid) >= sizeof(hd.uuid))
                 return failure(name, "cannot read the zone's UUID from the index: %s.", strerror(r < 0 ? -r : EINVAL));
+        r = hostdata_local_hostid(me);
+        if (r < 0)
+                return failure(name, "cannot tell this host's hostid (from /etc/machine-id): %s.", strerror(-r));
         r = boot_storage_open(c, arg_root, &s, &e);
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
         if (ret_size)
                 *ret_size = boot_storage_size(s);
+        lock = hostdata_local_lock(name);
+        if (lock < 0)
+                return failure(name, "cannot lock the zone's host data on this host: %s.", strerror(-lock));
+        t_read = now_usec();
         r = boot_storage_read_hostdata(s, buf, &e);
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
@@ -294,13 +377,9 @@ static int claim_full(const char *name, const ZoneConfig *c, const char *state, 
         if (r == -EXDEV && !force) {
                 /* another host's record of the zone (its UUID there differs): held there, say by whom */
                 HostData other = {};
-                char mine[9];
 
-                if (hostdata_open(buf, key, NULL, 0, &other) >= 0 && !isempty(other.hostid) &&
-                    hostdata_local_hostid(mine) >= 0 && !streq(other.hostid, mine)) {
-                        _cleanup_free_ char *msg = hostdata_in_use_message(name, &other);
-                        return failure(name, "%s", msg ?: "in use by another host");
-                }
+                if (hostdata_open(buf, key, NULL, 0, &other) >= 0 && !isempty(other.hostid) && !streq(other.hostid, me))
+                        return in_use(name, &other, NULL);
         }
         if (r == -EXDEV && !force)
                 return failure(name, "the host data on %s was written for another zone that shares this zone's key; "
@@ -314,13 +393,40 @@ static int claim_full(const char *name, const ZoneConfig *c, const char *state, 
                 return failure(name, "cannot open the host data of %s: %s.", boot_storage_uri(s), strerror(-r));
         if (r < 0)
                 old = (HostData) {};
-        r = hostdata_local_hostid(me);
-        if (r < 0)
-                return failure(name, "cannot tell this host's hostid (from /etc/machine-id): %s.", strerror(-r));
         if (!force && !isempty(old.hostid) && !streq(old.hostid, me)) {
-                _cleanup_free_ char *msg = hostdata_in_use_message(name, &old);
-                return failure(name, "%s", msg ?: "in use by another host");
+                char why[160];
+
+                if (!hostdata_is_lease(&old))
+                        return in_use(name, &old, NULL);
+                if (hostdata_lease_fresh(&old, now_realtime())) {
+                        (void) snprintf(why, sizeof(why), "error: host %s renews the zone's lease (it runs there); "
+                                "it expires %u s after the host stops renewing it.", old.hostid,
+                                LEASE_EXPIRY_USEC / 1000000u);
+                        return in_use(name, &old, why);
+                }
+                /* a lease that looks old: is its host still renewing it? */
+                fprintf(stderr, "zone '%s': host %s's lease looks expired; watching it for %u s\n", name, old.hostid,
+                        LEASE_EXPIRY_USEC / 1000000u);
+                lock = safe_close_fd(lock);
+                (void) usleep(LEASE_EXPIRY_USEC);
+                lock = hostdata_local_lock(name);
+                if (lock < 0)
+                        return failure(name, "cannot lock the zone's host data on this host: %s.", strerror(-lock));
+                t_read = now_usec();
+                r = boot_storage_read_hostdata(s, again, &e);
+                if (r < 0)
+                        return failure(name, "%s", kz_error_message(&e, r));
+                if (memcmp(buf, again, HOSTDATA_BLOCK) != 0) {
+                        HostData now = {};
+
+                        if (hostdata_open(again, key, NULL, 0, &now) < 0)
+                                now = old;
+                        return in_use(name, &now, "error: its host renewed the zone's lease while this host watched it.");
+                }
+                fprintf(stderr, "zone '%s': host %s's lease expired (no renewal in %u s): taking the zone\n", name,
+                        old.hostid, LEASE_EXPIRY_USEC / 1000000u);
         }
+        taking = !streq(old.hostid, me) && !(flags & CLAIM_RELEASE);
         r = hostdata_for_this_host(state, zone_config_brand(c), &hd);
         if (r < 0)
                 return failure(name, "%s", strerror(-r));
@@ -336,6 +442,112 @@ static int claim_full(const char *name, const ZoneConfig *c, const char *state, 
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
         generation_remember(name, uuid, hd.generation);
+        if (taking) {
+                /* another host that read the record before this write may still write its own:
+                 * whoever wrote last holds the zone, and only a write within the I/O timeout counts */
+                uint64_t took = now_usec() - t_read;
+                HostData winner = {};
+
+                if (took > LEASE_IO_TIMEOUT_USEC)
+                        return failure(name, "the storage %s took %" PRIu64 " ms to read and write the host data "
+                                "(at most %u ms for a safe claim): not taking the zone; try again.",
+                                boot_storage_uri(s), took / 1000u, LEASE_IO_TIMEOUT_USEC / 1000u);
+                (void) usleep(LEASE_CLAIM_DELAY_USEC);
+                r = boot_storage_read_hostdata(s, again, &e);
+                if (r < 0)
+                        return failure(name, "%s", kz_error_message(&e, r));
+                if (memcmp(buf, again, HOSTDATA_BLOCK) != 0) {
+                        if (hostdata_open(again, key, NULL, 0, &winner) < 0 || isempty(winner.hostid))
+                                return failure(name, "another host wrote the zone's host data at the same time; "
+                                        "not taking the zone.");
+                        return in_use(name, &winner, "error: that host took the zone at the same time as this one.");
+                }
+        }
+        return 0;
+}
+
+/* The lease keeper: renews a running zone's lease, and feeds the unit's watchdog
+ * only after each renewal, so a host that cannot renew has its QEMU killed by
+ * systemd (WatchdogSec=) before another host may take the zone. If another host
+ * took it over, QEMU (its parent) is killed at once. Runs until QEMU exits. */
+static int lease_renew(const char *name, const ZoneConfig *c, const char *me)
+{
+        _cleanup_(boot_storage_freep) BootStorage *s = NULL;
+        _cleanup_free_ char *uuid = NULL;
+        _cleanup_close_ int lock = -EBADF;
+        _cleanup_key_ uint8_t key[16];
+        uint8_t buf[HOSTDATA_BLOCK];
+        HostData hd = {};
+        int r;
+
+        if (zone_key(c, key) < 0 || zone_uuid(name, &uuid) < 0)
+                return -ENOKEY;
+        r = boot_storage_open(c, arg_root, &s, NULL);
+        if (r < 0)
+                return r;
+        lock = hostdata_local_lock(name);
+        if (lock < 0)
+                return lock;
+        r = boot_storage_read_hostdata(s, buf, NULL);
+        if (r >= 0)
+                r = hostdata_open(buf, key, uuid, 0, &hd);
+        if (r < 0)
+                return r;
+        if (!streq(hd.hostid, me))
+                return -EOWNERDEAD;
+        hd.updated = now_realtime();
+        hd.generation++;
+        r = hostdata_seal(&hd, key, buf);
+        if (r >= 0)
+                r = boot_storage_write_hostdata(s, buf, NULL);
+        return r;
+}
+
+_noreturn_ static void lease_keeper(const char *name, const ZoneConfig *c, pid_t qemu, const int *fds, size_t n_fds)
+{
+        char me[9] = "";
+
+        (void) prctl(PR_SET_NAME, "kz-lease");
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != qemu)
+                _exit(0);
+        for (size_t i = 0; i < n_fds; i++)
+                (void) close(fds[i]);
+        (void) hostdata_local_hostid(me);
+        (void) sd_notify(false, "WATCHDOG=1");
+        for (unsigned failures = 0;;) {
+                int r = 0;
+
+                (void) usleep(LEASE_RENEW_USEC);
+                if (zone_boot_device(c))
+                        r = lease_renew(name, c, me);
+                if (r == -EOWNERDEAD) {
+                        fprintf(stderr, "zone '%s': another host took the zone over: stopping it here\n", name);
+                        (void) kill(qemu, SIGKILL);
+                        _exit(1);
+                }
+                if (r < 0) {
+                        if (failures++ == 0)
+                                fprintf(stderr, "zone '%s': cannot renew the zone's lease: %s; the zone is stopped "
+                                        "if no renewal succeeds within %u s\n", name, strerror(-r),
+                                        LEASE_WATCHDOG_USEC / 1000000u);
+                        continue;
+                }
+                if (failures > 0)
+                        fprintf(stderr, "zone '%s': the zone's lease is renewed again\n", name);
+                failures = 0;
+                (void) sd_notify(false, "WATCHDOG=1");
+        }
+}
+
+static int start_lease_keeper(const char *name, const ZoneConfig *c, const int *fds, size_t n_fds)
+{
+        pid_t qemu = getpid(), pid = fork();
+
+        if (pid < 0)
+                return failure(name, "cannot start the lease keeper: %m.");
+        if (pid == 0)
+                lease_keeper(name, c, qemu, fds, n_fds);
         return 0;
 }
 
@@ -546,6 +758,8 @@ static int verb_exec(const char *name)
                 if (memory.fd >= 0)
                         fds[n_fds++] = memory.fd;
                 r = start_console_relay(name, rundir, console, fds, n_fds);
+                if (r >= 0)
+                        r = start_lease_keeper(name, c, fds, n_fds);
         }
         if (r < 0)
                 return r;

@@ -145,6 +145,23 @@ static void zone_save_id(Zone *z)
 
 /* The zone id: kept in the runtime directory while the zone runs, so a restarted
  * restarter finds the same ids; assigned the lowest free number otherwise. */
+/* The id another zone saved, as long as it may still run (its state is not known
+ * yet, after a restart, or it runs): ids are unique even before every zone's state
+ * is known again. */
+static int zone_saved_id(Zone *z)
+{
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        size_t size;
+
+        if (z->active_state && z->state != ZONE_STATE_RUNNING && z->state != ZONE_STATE_READY &&
+            z->state != ZONE_STATE_SHUTTING_DOWN)
+                return -1;
+        path = manager_path(z->manager, ZONE_RUN_DIR "/%s/zoneid", z->name);
+        if (!path || read_file_bounded(path, 64, &buf, &size) < 0)
+                return -1;
+        return atoi(buf);
+}
+
 static void zone_update_id(Zone *z)
 {
         _cleanup_free_ char *path = NULL, *buf = NULL;
@@ -169,7 +186,7 @@ static void zone_update_id(Zone *z)
                 for (id = 1;; id++) {
                         bool used = false;
                         for (size_t i = 0; i < m->n_zones && !used; i++)
-                                used = m->zones[i] != z && m->zones[i]->id == id;
+                                used = m->zones[i] != z && (m->zones[i]->id == id || zone_saved_id(m->zones[i]) == id);
                         if (!used)
                                 break;
                 }

@@ -290,6 +290,18 @@ static int boot(sd_bus_message *msg, Zone *z, bool fresh, sd_bus_error *error)
         r = sd_bus_message_read_strv(msg, &args);
         if (r < 0)
                 return r;
+        /* they end on the guest's kernel command line, which x86 Linux cuts at 2048 bytes */
+        for (char **a = args; a && *a; a++) {
+                len += strlen(*a) + 1;
+                if (strpbrk(*a, "\n\r"))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "a boot argument may not contain a line break");
+        }
+        if (len > BOOT_ARGS_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "the boot arguments are %zu bytes long: at most %u fit the guest's command line", len,
+                        BOOT_ARGS_MAX);
+        len = 0;
         r = bus_check_authorized(z, msg, "manage", error);
         if (r < 0)
                 return r;
@@ -598,6 +610,23 @@ static int make_room_for_hostdata(const char *path)
         return 1;
 }
 
+/* An option's variant, of the one type it must have: otherwise InvalidArgs naming the key. */
+static int read_option(sd_bus_message *msg, const char *what, const char *key, const char *type, void *ret,
+                sd_bus_error *error)
+{
+        const char *contents = NULL;
+        char t;
+        int r;
+
+        r = sd_bus_message_peek_type(msg, &t, &contents);
+        if (r < 0)
+                return r;
+        if (t != SD_BUS_TYPE_VARIANT || !streq_ptr(contents, type))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s option '%s' must be of type %s, not %s",
+                        what, key, type, strna(contents));
+        return sd_bus_message_read(msg, "v", type, ret);
+}
+
 /* Install's "image" and "iso" options: a path (s, root only) or a file descriptor (h). */
 static int read_install_file_option(sd_bus_message *msg, const char *key, const char **ret_path, int *ret_fd,
                 sd_bus_error *error)
@@ -643,12 +672,17 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 else if (streq(key, "image"))
                         r = read_install_file_option(msg, key, &image, &image_msg_fd, error);
                 else if (streq(key, "install-size")) {
-                        r = sd_bus_message_read(msg, "v", "t", &size);
+                        r = read_option(msg, "install", key, "t", &size, error);
                         if (r < 0)
                                 return r;
                         if (size < 1024 * 1024)
                                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                         "install-size must be at least 1M");
+                        /* the host data's 1M goes after it, and files are sized as off_t */
+                        if (size > (uint64_t) INT64_MAX - HOSTDATA_AREA)
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "install-size %" PRIu64 " is too large: at most %" PRIu64 " bytes", size,
+                                        (uint64_t) INT64_MAX - HOSTDATA_AREA);
                 } else
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "unknown install option '%s'", key);
                 if (r < 0)
@@ -869,7 +903,7 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                         return r;
                 if (!streq(key, "force-takeover") && !streq(key, "initialize-hostdata"))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "unknown attach option '%s'", key);
-                r = sd_bus_message_read(msg, "v", "b", &on);
+                r = read_option(msg, "attach", key, "b", &on, error);
                 if (r < 0)
                         return r;
                 if (on) {

@@ -15,6 +15,7 @@
 #define RESTARTER_MANAGER_IFACE "org.kzones.Restarter1.Manager"
 #define RESTARTER_ZONE_IFACE "org.kzones.Restarter1.Zone"
 
+#define BOOT_ARGS_MAX 2048u /* bytes of boot arguments, separators included */
 #define DEFAULT_INSTALL_SIZE (16ull * 1024 * 1024 * 1024)
 #define DEFAULT_SHUTDOWN_TIMEOUT_USEC (300ull * 1000000)
 #define STORAGE_CHECK_TIMEOUT_USEC (60ull * 1000000)

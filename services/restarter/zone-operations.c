@@ -64,12 +64,13 @@ void operation_finish(Operation *o, int error, const char *error_name, const cha
                         msg = NULL;
                 va_end(ap);
                 log_warning("zone '%s': %s failed: %s", z->name, operation_kind_to_string(o->kind), strna(msg));
-                (void) sd_bus_reply_method_errorf(o->request, error_name ?: SD_BUS_ERROR_FAILED, "%s",
-                        msg ?: strerror(error < 0 ? -error : error));
+                /* what this operation created goes before the caller hears of the failure */
                 if (o->created) {
                         (void) unlink(o->created);
                         log_info("zone '%s': removed %s", z->name, o->created);
                 }
+                (void) sd_bus_reply_method_errorf(o->request, error_name ?: SD_BUS_ERROR_FAILED, "%s",
+                        msg ?: strerror(error < 0 ? -error : error));
         }
         z->operation = NULL;
         sd_bus_message_unref(o->request);

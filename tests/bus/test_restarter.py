@@ -80,6 +80,35 @@ class HostCpu(BusTest):
         self.assertEqual(self.cache()['key'], good['key'])
 
 
+class BadInput(BusTest):
+    """Bus input is bounded and typed: one clear InvalidArgs, and nothing written."""
+
+    def setUp(self):
+        super().setUp()
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+
+    def test_install_size_that_would_wrap(self):
+        p = self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 2 ** 64 - 1, check=False)
+        self.assertIn('install-size 18446744073709551615 is too large', p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.root, 'var/lib/zones/kz1')))
+        self.assertEqual(self.prop('kz1', 'State'), 'configured')
+
+    def test_wrongly_typed_options(self):
+        p = self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 's', '16G', check=False)
+        self.assertIn("install option 'install-size' must be of type t, not s", p.stderr)
+        p = self.zone_call('kz1', 'Attach', 'a{sv}', 1, 'force-takeover', 's', 'yes', check=False)
+        self.assertIn("attach option 'force-takeover' must be of type b, not s", p.stderr)
+
+    def test_boot_arguments_are_bounded(self):
+        self.zone_call('kz1', 'Install', 'a{sv}', 0)
+        p = self.zone_call('kz1', 'Boot', 'as', 1, 'x' * 100000, check=False)
+        self.assertIn('the boot arguments are 100001 bytes long: at most 2048 fit', p.stderr)
+        p = self.zone_call('kz1', 'Boot', 'as', 1, 'a\nb', check=False)
+        self.assertIn('may not contain a line break', p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.root, 'run/kzones/kz1/bootargs')))
+
+
 class Zones(BusTest):
 
     def test_follows_etc_zones(self):

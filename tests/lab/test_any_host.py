@@ -185,5 +185,32 @@ class PlainHost(labtest.LabTestCase):
         self.zoneadm('-z', 't', 'halt')
 
 
+    def test_8_console_relay_comes_back(self):
+        self.zoneadm('-z', 'z', 'boot')
+        self.wait_for(lambda: self.heartbeat('z'), timeout=60, msg='a heartbeat of z')
+        # the relay is the youngest kz-console (its supervisor is the other)
+        relay = self.exec('host1', 'pgrep', '-n', '-x', 'kz-console').stdout.strip()
+        self.exec('host1', 'kill', '-9', relay)
+        self.wait_for(lambda: self.exec('host1', 'pgrep', '-n', '-x', 'kz-console').stdout.strip() not in ('', relay),
+                      timeout=10, msg='a new relay')
+        size = len(self.exec('host1', 'cat', '/var/log/zones/z.console').stdout)
+        self.wait_for(lambda: len(self.exec('host1', 'cat', '/var/log/zones/z.console').stdout) > size + 100,
+                      timeout=30, msg='the console log growing again')
+        # a console client is served again: it reads the guest's heartbeat
+        r = self.exec('host1', 'python3', '-c', """
+import socket, time
+s = socket.socket(socket.AF_UNIX); s.connect('/run/kzones/z/console.sock'); s.settimeout(10)
+buf = b''
+end = time.monotonic() + 10
+while b'kzguest: hb' not in buf and time.monotonic() < end:
+    buf += s.recv(4096)
+print('heartbeat' if b'kzguest: hb' in buf else 'nothing')
+""")
+        self.assertEqual(r.stdout.strip(), 'heartbeat')
+        log = self.exec('host1', 'journalctl', '-u', 'zone@z', '--no-pager', '-o', 'cat').stdout
+        self.assertIn("zone 'z': the console relay was killed by signal 9; starting it again", log)
+        self.zoneadm('-z', 'z', 'halt')
+
+
 if __name__ == '__main__':
     labtest.main()
