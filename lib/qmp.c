@@ -146,8 +146,8 @@ static void handle_message(Qmp *q, json_object *msg)
                                 (void) json_object_object_get_ex(msg, "error", &err);
                                 if (err)
                                         (void) json_object_object_get_ex(err, "desc", &desc);
-                                c.cb(q, NULL, desc ? json_object_get_string(desc) : "malformed QMP reply",
-                                        c.userdata);
+                                c.cb(q, NULL, json_object_is_type(desc, json_type_string) ?
+                                        json_object_get_string(desc) : "malformed QMP reply", c.userdata);
                         }
                 }
                 call_done(&c);
@@ -394,8 +394,9 @@ static int wait_reply(int fd, char *buf, size_t *len, size_t max, uint64_t deadl
                         json_object_put(msg);
                         return 0;
                 }
+                /* an error says why in "desc"; one that does not (or not as a string) is still an error */
                 if (ret_error && json_object_object_get_ex(msg, "error", &err) &&
-                    json_object_object_get_ex(err, "desc", &desc))
+                    json_object_object_get_ex(err, "desc", &desc) && json_object_is_type(desc, json_type_string))
                         *ret_error = strdup(json_object_get_string(desc));
                 json_object_put(msg);
                 return -EIO;

@@ -22,6 +22,7 @@ import atexit
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -168,6 +169,152 @@ def leftovers(before):
     return found
 
 
+# ---------------------------------------------------------------- inside the hosts, before and after
+
+# What counts as a leak inside a lab host, checked when a test class ends, after
+# its own tear-down has stopped its zones and disabled its pools, and before
+# `lab down` (which would hide it: the host's mounts, links and processes die
+# with it, and `lab down` puts the machine's huge pages back):
+#
+#   - a zone unit (zone@NAME.service) active, activating, deactivating or
+#     reloading: the class did not stop its zone;
+#   - a pool unit (memory-reserve@POOL.service) active: the class did not
+#     disable its pool;
+#   - a QEMU process (qemu-system-*) or a console relay (kz-console): with no
+#     zone running, nothing may be left of one;
+#   - a network link that was not there at lab up: a zone's tap (kz…), a
+#     macvtap labelled 'kzones zone NAME anet ID' (its ifalias), a VLAN device
+#     labelled 'kzones vlan', or anything else a test made;
+#   - a macvtap's device node, /dev/.kzones-tap*;
+#   - a hugetlbfs mount that was not there at lab up (under
+#     /run/kzones/pools/POOL with its pool unit not running, or anywhere else),
+#     and any other mount under /run/kzones;
+#   - huge pages of any size (nr_hugepages, resv_hugepages, surplus_hugepages
+#     in /sys/kernel/mm/hugepages) other than at lab up: the kernel's counts,
+#     as the host sees them;
+#   - a half-written file: an unfinished suspend image (*.partial) or the
+#     temporary file of an atomic write (*.<16 hex digits>.tmp) under
+#     /run/kzones, /etc/zones, /var/lib/zones, /var/lib/kzones, /var/log/zones,
+#     /etc/systemd/system or /srv;
+#   - a CPU probe's scratch directory, /run/kzones/.cpu-probe.XXXXXX (its lock
+#     file, .cpu-probe.lock, stays).
+#
+# Not a leak: /run/kzones/NAME of a zone that is not running, and the files in
+# it (its stale sockets, the notes between the restarter and the launcher):
+# zone@.service keeps it on purpose (RuntimeDirectoryPreserve=yes).
+
+HOST_SNAPSHOT = r"""
+import glob, json, os, re, subprocess
+
+def run(*argv):
+    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+out = {'hugepages': {}, 'mounts': [], 'links': {}, 'nodes': sorted(glob.glob('/dev/.kzones-tap*')),
+       'procs': [], 'units': {}, 'halfwritten': [], 'scratch': sorted(d for d in glob.glob('/run/kzones/.cpu-probe.*') if os.path.isdir(d))}
+for d in sorted(glob.glob('/sys/kernel/mm/hugepages/hugepages-*')):
+    out['hugepages'][os.path.basename(d)] = {k: read(f'{d}/{k}')
+                                            for k in ('nr_hugepages', 'resv_hugepages', 'surplus_hugepages')}
+for line in (read('/proc/self/mountinfo') or '').splitlines():
+    f = line.split()
+    fstype = f[f.index('-') + 1]
+    if fstype == 'hugetlbfs' or f[4] == '/run/kzones' or f[4].startswith('/run/kzones/'):
+        out['mounts'].append([f[4], fstype])
+for l in json.loads(run('ip', '-j', '-d', 'link', 'show') or '[]'):
+    out['links'][l['ifname']] = {'kind': (l.get('linkinfo') or {}).get('info_kind', ''), 'alias': l.get('ifalias', '')}
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    comm = read(f'/proc/{pid}/comm') or ''
+    if comm.startswith('qemu-system') or comm == 'kz-console':
+        cmd = (read(f'/proc/{pid}/cmdline') or '').replace('\0', ' ')
+        out['procs'].append([int(pid), comm, cmd[:100]])
+for line in run('systemctl', 'list-units', '--all', '--plain', '--no-legend', '--no-pager',
+                'zone@*', 'memory-reserve@*').splitlines():
+    f = line.split()
+    if len(f) >= 4:
+        out['units'][f[0]] = f[2]
+half = re.compile(r'(\.partial|\.[0-9a-f]{16}\.tmp)$')
+for top in ('/run/kzones', '/etc/zones', '/var/lib/zones', '/var/lib/kzones', '/var/log/zones',
+            '/etc/systemd/system', '/srv'):
+    for root, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if not os.path.ismount(os.path.join(root, d))]
+        out['halfwritten'] += [os.path.join(root, f) for f in files if half.search(f)]
+print(json.dumps(out))
+"""
+
+
+def host_snapshot(host):
+    """What host HOST holds that a test could leak (see above), as a dict."""
+    r = lab('exec', host, 'python3', '-c', HOST_SNAPSHOT, timeout=120, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        raise RuntimeError(f'{host}: cannot look inside: exit {r.returncode}\n{r.stdout}{r.stderr}')
+    return json.loads(r.stdout)
+
+
+def host_leaks(before, now):
+    """What a host holds now that it did not hold at lab up (BEFORE), or should
+    not hold at all once its test has stopped its zones: a list of sentences."""
+    found = []
+    units = now['units']
+    for unit, state in sorted(units.items()):
+        if unit.startswith('zone@') and state in ('active', 'activating', 'deactivating', 'reloading'):
+            found.append(f'{unit} is {state}: the test did not stop its zone')
+        if unit.startswith('memory-reserve@') and state in ('active', 'activating', 'reloading'):
+            found.append(f'{unit} is {state}: the test did not disable its pool')
+    for pid, comm, cmd in now['procs']:
+        what = 'a console relay' if comm == 'kz-console' else 'a QEMU process'
+        found.append(f'{what}, pid {pid}: {cmd}')
+    for name, l in sorted(now['links'].items()):
+        if name in before['links']:
+            continue
+        label = f" labelled '{l['alias']}'" if l['alias'] else ''
+        found.append(f"link {name} ({l['kind'] or 'no kind'}){label}, not there at lab up")
+    for node in now['nodes']:
+        found.append(f'device node {node}')
+    for target, fstype in now['mounts']:
+        if [target, fstype] in before['mounts']:
+            continue
+        m = re.match(r'/run/kzones/pools/([^/]+)/', target + '/')
+        if m:
+            unit = f'memory-reserve@{m.group(1)}.service'
+            found.append(f'{fstype} mount {target} of pool {m.group(1)}, whose unit is '
+                         f'{units.get(unit, "not loaded")}')
+        else:
+            found.append(f'{fstype} mount {target}, not there at lab up')
+    for size, counts in sorted(now['hugepages'].items()):
+        for k, v in counts.items():
+            was = before['hugepages'].get(size, {}).get(k)
+            if v != was:
+                found.append(f'{size}/{k} is {v}, was {was} at lab up')
+    for path in now['halfwritten']:
+        found.append(f'half-written file {path}')
+    for path in now['scratch']:
+        found.append(f'CPU probe scratch directory {path}')
+    return found
+
+
+def lab_leaks(before, settle=10):
+    """Leaks inside every host of the lab, compared with BEFORE ({host:
+    host_snapshot}); things on their way out (a unit stopping, a relay
+    exiting) get SETTLE seconds to go."""
+    deadline = time.monotonic() + settle
+    while True:
+        found = []
+        for host in sorted(before):
+            try:
+                found += [f'{host}: {x}' for x in host_leaks(before[host], host_snapshot(host))]
+            except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
+                found.append(f'{host}: {e}')
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(1)
+
+
 # ---------------------------------------------------------------- tear-down on every path
 
 _lock_fd = None
@@ -179,13 +326,21 @@ def _lock():
     """Hold the lab lock (a flock on /run, as tests/lab/lab takes it) for the
     whole test class, so that no other test run brings the lab down under us."""
     global _lock_fd
+    if _lock_fd is None and os.environ.get('KZLAB_LOCK_HELD'):
+        # the caller holds the lock for the whole run (.ci/run: flock /run … KZLAB_LOCK_HELD=1),
+        # so that no test's timeout is spent waiting for another lab user
+        os.environ['KZLAB_LOCKED'] = '1'
+        return
     if _lock_fd is None:
         _lock_fd = os.open('/run', os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             fcntl.flock(_lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             print('labtest: waiting for another lab user to finish', file=sys.stderr, flush=True)
+            t0 = time.monotonic()
             fcntl.flock(_lock_fd, fcntl.LOCK_EX)
+            # counted in the test's time (and its timeout): say how much of it was waiting
+            print(f'labtest: waited {time.monotonic() - t0:.1f} s for the lab', file=sys.stderr, flush=True)
         os.environ['KZLAB_LOCKED'] = '1'
 
 
@@ -220,7 +375,8 @@ def _on_signal(signum, frame):
     # down from a process in its own session, and leave at once.
     if _lab_up and not os.environ.get('KZLAB_KEEP'):
         env = dict(os.environ)
-        env.pop('KZLAB_LOCKED', None)     # it takes the lock once we are gone
+        if not env.get('KZLAB_LOCK_HELD'):
+            env.pop('KZLAB_LOCKED', None)     # it takes the lock once we are gone
         subprocess.Popen([LAB, 'down'], start_new_session=True, env=env,
                          stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr)
     print(f'labtest: {signal.Signals(signum).name}: lab down started', file=sys.stderr, flush=True)
@@ -259,9 +415,11 @@ def lab_up(n, build=None, plain=False):
     return state()
 
 
-def lab_down():
+def lab_down(keep_lock=False):
+    """`lab down`, then the lock goes (unless KEEP_LOCK: a class that holds it throughout)."""
     r = _down()
-    _unlock()
+    if not keep_lock:
+        _unlock()
     if r is not None and r.returncode != 0:
         raise RuntimeError(f'lab down failed:\n{r.stdout}{r.stderr}')
 
@@ -281,10 +439,43 @@ class LabTestCase(unittest.TestCase):
         if reason:
             raise unittest.SkipTest(reason)
         cls.lab_state = lab_up(cls.hosts, cls.build or BUILD, plain=cls.plain)
+        cls.hosts_at_up = None
+        try:
+            cls.hosts_at_up = {h: host_snapshot(h) for h in sorted(cls.lab_state['hosts'])}
+        except Exception:
+            lab_down()
+            raise
 
     @classmethod
     def tearDownClass(cls):
-        lab_down()
+        """Checks the hosts for leaks (see HOST_SNAPSHOT), then takes the lab
+        down whatever it found; a leak fails the class, as its own result.
+        A class that overrides this stops its zones and disables its pools
+        first, then calls it."""
+        left = []
+        try:
+            if cls.hosts_at_up is not None:
+                left = lab_leaks(cls.hosts_at_up)
+        finally:
+            lab_down()
+        if left:
+            raise AssertionError('left behind inside the lab hosts, after the tests stopped their zones:\n  ' +
+                                 '\n  '.join(left))
+
+    @classmethod
+    def halt_zones(cls, *zones):
+        """zoneadm halt of each (host, zone) that is not installed or configured,
+        for a class's tear-down: what went wrong is printed, not raised, so the
+        leak check that follows says what was left."""
+        for host, zone in zones:
+            r = lab('exec', host, 'systemctl', 'is-active', f'zone@{zone}.service', timeout=60,
+                    stdin=subprocess.DEVNULL)
+            if r.stdout.strip() in ('inactive', 'failed', ''):
+                continue
+            r = lab('exec', host, 'zoneadm', '-z', zone, 'halt', timeout=300, stdin=subprocess.DEVNULL)
+            if r.returncode != 0:
+                print(f'tear-down: {host}: zoneadm -z {zone} halt: exit {r.returncode}: {r.stderr.strip()}',
+                      file=sys.stderr)
 
     def exec(self, host, *cmd, check=True, input=None, timeout=120):
         """Run CMD in HOST; a CompletedProcess with text stdout/stderr.

@@ -21,6 +21,13 @@ class PlainHost(labtest.LabTestCase):
     hosts = 1
     plain = True
 
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.halt_zones(*[('host1', z) for z in ('z', 'badlink', 'gen', 'big', 'v', 't')])
+        finally:
+            super().tearDownClass()
+
     def zoneadm(self, *args, check=True):
         return self.exec('host1', 'zoneadm', *args, check=check, timeout=300)
 

@@ -40,10 +40,19 @@ class Autoboot(labtest.LabTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        super().tearDownClass()
+        failed = []
+        try:
+            cls.halt_zones(('host1', 'kza'), ('host1', 'kzb'))
+        finally:
+            try:
+                super().tearDownClass()     # leaks inside the host, then lab down
+            except AssertionError as e:
+                failed.append(str(e))
         left = labtest.leftovers(cls.before)
         if left:
-            raise AssertionError(f'left behind by the lab: {left}')
+            failed.append(f'left behind by the lab: {left}')
+        if failed:
+            raise AssertionError('\n'.join(failed))
 
     # ------------------------------------------------------------ helpers
 

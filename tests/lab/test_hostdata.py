@@ -25,6 +25,13 @@ class HostData(labtest.LabTestCase):
         export = labtest.lab('exec', 'host1', 'zonecfg', '-z', 'kzs', 'export', check=True).stdout
         labtest.lab('exec', 'host2', 'zonecfg', '-z', 'kzs', '-f', '-', input=export, check=True)
 
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.halt_zones(('host1', 'kzs'), ('host2', 'kzs'))
+        finally:
+            super().tearDownClass()
+
     def zoneadm(self, host, *args, check=True):
         return self.exec(host, 'zoneadm', '-z', 'kzs', *args, check=check, timeout=300)
 

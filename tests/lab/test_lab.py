@@ -34,10 +34,16 @@ class Hosts(labtest.LabTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        super().tearDownClass()
+        failed = []
+        try:
+            super().tearDownClass()     # leaks inside the hosts, then lab down
+        except AssertionError as e:
+            failed.append(str(e))
         left = labtest.leftovers(cls.before)
         if left:
-            raise AssertionError(f'left behind by the lab: {left}')
+            failed.append(f'left behind by the lab: {left}')
+        if failed:
+            raise AssertionError('\n'.join(failed))
 
     def test_hosts_boot_with_their_own_name_and_machine_id(self):
         ids = set()
@@ -92,6 +98,7 @@ class Hosts(labtest.LabTestCase):
         self.wait_for(lambda: not self.exec('host2', 'ip', '-o', 'link', 'show', 'master', 'kzbr0').stdout,
                       timeout=10, msg='the tap gone with QEMU')
         # and a persistent tap, by hand, from a unit
+        self.addCleanup(self.exec, 'host1', 'ip', 'link', 'del', 'kzt9', check=False)
         self.exec('host1', 'systemd-run', '--wait', '--pipe', '--quiet', '--', 'sh', '-ec',
                   'ip tuntap add mode tap name kzt9; ip link set kzt9 master kzbr0')
         self.assertIn('kzt9', self.exec('host1', 'ip', '-o', 'link', 'show', 'master', 'kzbr0').stdout)
@@ -148,11 +155,56 @@ class Hosts(labtest.LabTestCase):
         knob = '/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages'
         before = int(labtest._read(knob))
         rsvd = labtest.meminfo('HugePages_Rsvd')
+        # given back by the test itself: the class checks the hosts for leaks before `lab down`
+        self.addCleanup(self.exec, 'host1', 'systemd-run', '--wait', '--pipe', '--quiet', '--', 'sh', '-c',
+                        f'umount /run/kzlab-test-pool; rmdir /run/kzlab-test-pool; echo {before} > {knob}',
+                        check=False)
         self.exec('host1', 'systemd-run', '--wait', '--pipe', '--quiet', '--', 'sh', '-ec',
                   f'echo {before + 4} > {knob}; mkdir -p /run/kzlab-test-pool; '
                   'mount -t hugetlbfs -o pagesize=2M,size=8M,min_size=8M none /run/kzlab-test-pool')
         self.assertEqual(int(labtest._read(knob)), before + 4)
         self.assertEqual(labtest.meminfo('HugePages_Rsvd'), rsvd + 4)
+
+    def test_leak_check_sees_what_a_host_holds(self):
+        # what the check before `lab down` must see, each made by hand in host2, then given back
+        knob = '/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages'
+        nr = int(labtest._read(knob))
+        undo = ('systemctl stop zone@leak.service kzlab-leak-qemu.service kzlab-leak-relay.service; '
+                'rm -f /run/systemd/system/zone@leak.service; systemctl daemon-reload; '
+                'ip link del kzleak0; umount /run/kzones/pools/leak/0; '
+                'rm -rf /run/kzones/pools/leak /run/kzones/leak /run/kzones/.cpu-probe.leak /dev/.kzones-tap999 '
+                f'/etc/zones/leak.xml.0123456789abcdef.tmp; echo {nr} > {knob}')
+        self.addCleanup(self.exec, 'host2', 'systemd-run', '--wait', '--quiet', '--', 'sh', '-c', undo, check=False)
+        self.exec('host2', 'systemd-run', '--wait', '--quiet', '--', 'sh', '-ec',
+                  f'echo {nr + 4} > {knob}; mkdir -p /run/kzones/pools/leak/0 /run/kzones/leak '
+                  '/run/kzones/.cpu-probe.leak /etc/zones; '
+                  'mount -t hugetlbfs -o pagesize=2M,size=8M,min_size=8M none /run/kzones/pools/leak/0; '
+                  'ip tuntap add mode tap name kzleak0; ip link set kzleak0 alias "kzones zone leak anet 0"; '
+                  'mknod /dev/.kzones-tap999 c 1 3; touch /run/kzones/leak/suspend.img.partial '
+                  '/etc/zones/leak.xml.0123456789abcdef.tmp')
+        # a zone's unit that runs (an instance's own unit file, so that no QEMU is needed for it)
+        self.exec('host2', 'sh', '-ec', 'printf "[Service]\\nExecStart=/bin/sleep 600\\n" '
+                  '> /run/systemd/system/zone@leak.service; systemctl daemon-reload; systemctl start zone@leak')
+        self.exec('host2', 'systemd-run', '--unit=kzlab-leak-qemu.service', '--', 'qemu-system-x86_64', '-machine',
+                  'none', '-S', '-nodefaults', '-display', 'none')
+        self.exec('host2', 'systemd-run', '--unit=kzlab-leak-relay.service', '--', 'python3', '-c',
+                  'import ctypes, time; ctypes.CDLL(None).prctl(15, b"kz-console"); time.sleep(600)')
+        expected = ['zone@leak.service is active', 'a QEMU process', 'a console relay',
+                    "link kzleak0 (tun) labelled 'kzones zone leak anet 0'", 'device node /dev/.kzones-tap999',
+                    'hugetlbfs mount /run/kzones/pools/leak/0 of pool leak, whose unit is not loaded',
+                    'hugepages-2048kB/nr_hugepages is', 'hugepages-2048kB/resv_hugepages is',
+                    'half-written file /run/kzones/leak/suspend.img.partial',
+                    'half-written file /etc/zones/leak.xml.0123456789abcdef.tmp',
+                    'CPU probe scratch directory /run/kzones/.cpu-probe.leak']
+
+        def all_seen():
+            found = labtest.host_leaks(self.hosts_at_up['host2'], labtest.host_snapshot('host2'))
+            return all(any(e in f for f in found) for e in expected) and found
+        found = self.wait_for(all_seen, timeout=20, msg='every leak seen')
+        self.assertEqual(len(found), len(expected), found)
+        # given back, nothing is left (host1 was not touched)
+        self.doCleanups()
+        self.assertEqual(labtest.lab_leaks(self.hosts_at_up, settle=10), [])
 
     def test_root_network_namespace_untouched(self):
         now = labtest.machine_snapshot()
@@ -162,6 +214,17 @@ class Hosts(labtest.LabTestCase):
 
 class Down(unittest.TestCase):
     """`lab down` leaves nothing behind: after use, and after an interrupted `up`."""
+
+    @classmethod
+    def setUpClass(cls):
+        # the lab lock for the whole class: the machine as it is without anyone's lab, and no
+        # other lab user coming in between its steps (each `lab` command below then skips the lock)
+        if not labtest.unavailable():
+            labtest._lock()
+
+    @classmethod
+    def tearDownClass(cls):
+        labtest._unlock()
 
     def setUp(self):
         reason = labtest.unavailable()
@@ -214,7 +277,7 @@ class Down(unittest.TestCase):
             self.assertEqual(labtest.meminfo('HugePages_Rsvd'), rsvd + 8)
         finally:
             t = time.monotonic()
-            labtest.lab_down()
+            labtest.lab_down(keep_lock=True)
             print(f'\n  lab down after use: {time.monotonic() - t:.1f}s', end=' ', file=sys.stderr, flush=True)
         if shell:
             shell.wait(timeout=10)

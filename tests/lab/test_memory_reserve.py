@@ -57,23 +57,28 @@ class MemoryReserve(labtest.LabTestCase):
 
     @classmethod
     def tearDownClass(cls):
+        failed = []
         try:
             # give back what this test reserved with its own code first, then take the lab down
-            for z in ('kz1', 'kz2', 'kz3', 'kz4'):
-                labtest.lab('exec', 'host1', 'zoneadm', '-z', z, 'halt', timeout=120)
+            cls.halt_zones(*[('host1', z) for z in ('kz1', 'kz2', 'kz3', 'kz4')])
             for p in ('zones', 'big', 'odd', 'huge'):
                 labtest.lab('exec', 'host1', 'systemctl', 'disable', '--now', f'memory-reserve@{p}.service',
                             timeout=120)
             figure(f'after the pools were disabled: {hugepages()}')
         finally:
-            super().tearDownClass()
+            try:
+                super().tearDownClass()     # leaks inside the host (huge pages, pool mounts), then lab down
+            except AssertionError as e:
+                failed.append(str(e))
         after = hugepages()
         figure(f'machine after lab down: {after}')
         left = {k: (v, labtest.hugepage_counts().get(k)) for k, v in cls.machine_before.items()
                 if labtest.hugepage_counts().get(k) != v}
         if left or after != cls.meminfo_before:
-            raise AssertionError(f'huge pages left reserved on the machine: {left} {after} (before: '
-                                 f'{cls.meminfo_before})')
+            failed.append(f'huge pages left reserved on the machine: {left} {after} (before: '
+                          f'{cls.meminfo_before})')
+        if failed:
+            raise AssertionError('\n'.join(failed))
 
     # ---------------------------------------------------------------- helpers
 

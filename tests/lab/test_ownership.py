@@ -32,6 +32,18 @@ class Ownership(labtest.LabTestCase):
         labtest.lab('exec', 'host1', 'zoneadm', '-z', 'kzo', 'install', check=True)
         labtest.lab('exec', 'host1', 'zoneadm', '-z', 'kzo', 'detach', check=True)
 
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            # a host that was killed boots again, so that the leak check can look inside it
+            for h in HOSTS:
+                if labtest.lab('exec', h, 'true', stdin=subprocess.DEVNULL, timeout=60).returncode != 0:
+                    r = labtest.lab('reboot', h, timeout=300)
+                    print(f'tear-down: lab reboot {h}: exit {r.returncode} {r.stderr.strip()}', file=sys.stderr)
+            cls.halt_zones(('host1', 'kzo'), ('host2', 'kzo'))
+        finally:
+            super().tearDownClass()
+
     def zoneadm(self, host, *args, check=True):
         return self.exec(host, 'zoneadm', '-z', 'kzo', *args, check=check, timeout=300)
 

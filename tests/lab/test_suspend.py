@@ -30,6 +30,13 @@ class Suspend(labtest.LabTestCase):
                         check=True)
             labtest.lab('exec', 'host1', 'zoneadm', '-z', zone, 'install', check=True)
 
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.halt_zones(('host1', 'kzsus'), ('host1', 'other'))
+        finally:
+            super().tearDownClass()
+
     def zoneadm(self, *args, zone='kzsus', check=True):
         return self.exec('host1', 'zoneadm', '-z', zone, *args, check=check, timeout=300)
 

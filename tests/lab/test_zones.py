@@ -25,6 +25,14 @@ class Zones(labtest.LabTestCase):
         super().setUpClass()
         cls.configure(cls, 'host1', 'kz1', 'disk0')
 
+    @classmethod
+    def tearDownClass(cls):
+        # its zones stop here, whatever the tests did: what is left after that is a leak
+        try:
+            cls.halt_zones(('host1', 'kz1'), ('host1', 'bad'))
+        finally:
+            super().tearDownClass()
+
     def configure(self, host, zone, disk):
         labtest.lab('exec', host, 'zonecfg', '-z', zone,
                     'create -t SYSkz-minimal; set capped-memory:physical=256M; '
@@ -92,6 +100,37 @@ class Zones(labtest.LabTestCase):
         line = [l for l in self.zoneadm('host1', 'list', '-p').stdout.splitlines() if ':kz1:' in l][0]
         self.assertEqual(line.split(':')[:3], ['1', 'kz1', 'running'])
         self.assertEqual(self.last_heartbeat('host1', 'kz1')[0], boot)
+
+    def test_2a_zlogin_on_the_console_of_the_running_zone(self):
+        # zlogin -C in the host, on a terminal of its own, against the zone's real console relay
+        boot, n = self.wait_heartbeat_after('host1', 'kz1', None, 0)
+        # the relay and its supervisor, for the one running zone
+        relay = sorted(self.exec('host1', 'pgrep', '-x', 'kz-console').stdout.split())
+        self.assertEqual(len(relay), 2, relay)
+        r = self.exec('host1', 'python3', '-c', ZLOGIN_SESSION, 'kz1', timeout=90)
+        s = json.loads(r.stdout)
+        transcript = s['transcript']
+        self.assertTrue(s['connected'], transcript)
+        self.assertTrue(s['raw'], 'the terminal is not in raw mode while connected')
+        # the guest's heartbeats come through as it prints them: its boot, one after the other, newer than
+        # what the log held when zlogin connected
+        # (whole counters only: the session may begin or end in the middle of a line)
+        beats = [(b, int(c)) for b, c in re.findall(HB.pattern + r' sum=', transcript)]
+        self.assertGreaterEqual(len(beats), 3, transcript)
+        self.assertEqual({b for b, _ in beats}, {boot}, transcript)
+        self.assertEqual([c for _, c in beats], list(range(beats[0][1], beats[0][1] + len(beats))), transcript)
+        self.assertGreater(beats[0][1], n)
+        # ~. leaves: the session closes, zlogin exits 0, the terminal is as it was before
+        self.assertTrue(s['left'], transcript)
+        self.assertIn("[Connection to zone 'kz1' console closed]", transcript)
+        self.assertEqual(s['rc'], '0', transcript)
+        self.assertEqual(s['after'], s['before'], 'the terminal settings were not restored')
+        self.assertNotIn('~.', transcript.split("console]", 1)[1], 'the escape reached the guest or the terminal')
+        # and the zone runs on: the same relay, the same guest, beating after the session
+        self.assertEqual(self.state('host1', 'kz1'), 'running')
+        self.assertEqual(sorted(self.exec('host1', 'pgrep', '-x', 'kz-console').stdout.split()), relay,
+                         'the console relay was started again')
+        self.assertEqual(self.wait_heartbeat_after('host1', 'kz1', boot, beats[-1][1] + 2)[0], boot)
 
     def test_3_halt_boot_reboot(self):
         boot, n = self.wait_heartbeat_after('host1', 'kz1', None, 0)
@@ -236,6 +275,50 @@ class Zones(labtest.LabTestCase):
         self.assertIn('Booting the installer from /srv/shared/installer.iso', out)
         self.assertEqual(self.state('host1', 'kz1'), 'installed')
 
+
+# Run inside a host: `zlogin -C ZONE` on a pseudo-terminal, in a shell that prints
+# the terminal's settings before and after; reads three heartbeats through it,
+# types ~. and reports what happened as JSON.
+ZLOGIN_SESSION = r"""
+import json, os, pty, re, select, sys, termios, time
+zone = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp('sh', ['sh', '-c', 'echo "before=$(stty -g)"; zlogin -C "$0"; echo "rc=$?"; echo "after=$(stty -g)"',
+                     zone])
+buf = b''
+def read_until(pred, timeout):
+    global buf
+    deadline = time.monotonic() + timeout
+    while not pred(buf):
+        r, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
+        if not r:
+            return False
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            data = b''
+        if not data:
+            return pred(buf)
+        buf += data
+    return True
+out = {}
+out['connected'] = read_until(lambda b: b"[Connected to zone '%s' console]" % zone.encode() in b, 15)
+out['raw'] = not termios.tcgetattr(fd)[3] & (termios.ICANON | termios.ECHO | termios.ISIG)
+start = len(buf)
+read_until(lambda b: len(re.findall(rb'kzguest: hb boot=\w+ n=\d+', b[start:])) >= 4, 30)
+os.write(fd, b'~.')
+out['left'] = read_until(lambda b: re.search(rb'after=\S+\r?\n', b), 15)
+if not out['left']:
+    os.kill(pid, 9)
+os.waitpid(pid, 0)
+text = buf.decode('utf-8', 'replace').replace('\r\n', '\n')
+out['transcript'] = text
+for key in ('before', 'rc', 'after'):
+    m = re.search('^' + key + r'=(\S*)$', text, re.M)
+    out[key] = m.group(1) if m else None
+print(json.dumps(out))
+"""
 
 QMP_QUERY_BLOCK = """
 import json, socket
