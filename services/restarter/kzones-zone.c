@@ -1106,6 +1106,14 @@ static int copy_to_boot(const char *name, const ZoneConfig *c, const char *sourc
         }
         if (r < 0)
                 return failure(name, "copying the image failed: %s", err ?: strerror(-r));
+        if (u->scheme == STORAGE_FILE) {
+                /* on the disk before the claim: the claim's own write must not wait for the
+                 * copy's (a claim that takes longer than the I/O timeout is given up) */
+                _cleanup_close_ int fd = open(target, O_RDWR | O_CLOEXEC);
+
+                if (fd < 0 || fsync(fd) < 0)
+                        return failure(name, "cannot write the boot disk %s: %m.", uri);
+        }
         printf("progress 100\n");
         fflush(stdout);
         return claim(name, c, "installed", false, NULL);
