@@ -365,8 +365,9 @@ void reconcile_zone(Zone *z, bool startup)
         }
         if (!startup)
                 return;
-        /* at start: a zone whose unit is not running, starting or stopping */
-        if (a && !streq(a, "inactive") && !streq(a, "failed"))
+        /* at start: a zone whose unit is not running, starting or stopping (without
+         * systemd no unit runs; with it, a unit whose state is not known is left alone) */
+        if (a ? !streq(a, "inactive") && !streq(a, "failed") : z->manager->have_systemd > 0)
                 return;
         remove_notes(z, notes_not_running);
         remove_partial_image(z);

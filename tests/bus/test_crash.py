@@ -5,12 +5,21 @@ bus: the restarted restarter reports what is real. The copy stops with the
 restarter (no helper or qemu-img goes on writing unwatched); the zone is
 'incomplete' with the partly written disk recorded as created, so a retry works,
 uninstall removes it, and a plain install never adopts it. Notes and suspend
-images that a killed operation left are removed when the restarter starts."""
+images that a killed operation left are removed when the restarter starts.
 
+With a stand-in for systemd (fake-systemd) and for a zone's QEMU monitor (a QMP
+server here), what a restarter finds of a suspend that was cut short: a guest
+left paused is continued, one whose image was sealed has its unit stopped, a
+migration nobody reads is cancelled, a guest paused otherwise is listed as
+'paused', and none of it is visible before the restarter has checked."""
+
+import json
 import os
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -240,6 +249,166 @@ class StaleRuntimeFiles(BusTest):
     def kill_restarter(self):
         self.daemon.send_signal(signal.SIGKILL)
         self.daemon.wait()
+
+
+
+class FakeQmp:
+    """A zone's QEMU monitor (the restarter's qmp.sock), one client at a time as QEMU
+    serves them; each reply a little late, as a busy QEMU's may be."""
+
+    def __init__(self, path, status, migration=None, delay=0.2):
+        self.status, self.migration, self.delay = status, migration, delay
+        self.commands = []
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if os.path.exists(path):
+            os.unlink(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(4)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+
+    def reply(self, cmd):
+        if cmd == 'query-status':
+            return {'status': self.status, 'running': self.status == 'running', 'singlestep': False}
+        if cmd == 'query-migrate':
+            return {'status': self.migration} if self.migration else {}
+        if cmd == 'cont':
+            self.status = 'running'
+        if cmd == 'migrate_cancel':
+            self.migration = 'cancelled'
+        return {}
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c, c.makefile('rw') as f:
+                f.write(json.dumps({'QMP': {'version': {}, 'capabilities': []}}) + '\n')
+                f.flush()
+                for line in f:
+                    cmd = json.loads(line)['execute']
+                    if cmd != 'qmp_capabilities':
+                        self.commands.append(cmd)
+                        time.sleep(self.delay)
+                    f.write(json.dumps({'return': self.reply(cmd)}) + '\n')
+                    f.flush()
+
+
+class Reconcile(BusTest):
+    """kz1, installed, with a suspend resource; its unit 'runs' (fake-systemd) and its
+    QEMU monitor is a FakeQmp; the restarter is killed and started again on it."""
+
+    def start_daemon(self):
+        if not getattr(self, 'systemd', None):
+            self.systemd_log = open(os.path.join(self.tmp, 'systemd.log'), 'w')
+            self.addCleanup(self.systemd_log.close)
+            self.systemd = subprocess.Popen([os.path.join(BUILD, 'tests/bus/fake-systemd'), self.tmp], env=self.env,
+                                            stderr=self.systemd_log)
+            self.addCleanup(self.stop, self.systemd)
+            self.wait_for(lambda: self.busctl('status', 'org.freedesktop.systemd1', check=False).returncode == 0,
+                          what='fake-systemd on the bus')
+        super().start_daemon()
+
+    def setUp(self):
+        super().setUp()
+        self.zonecfg('kz1', 'create; add suspend; set path=/var/lib/zones/kz1/suspend.img; end')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 64 * MIB)
+        self.run_dir = os.path.join(self.root, 'run/kzones/kz1')
+        self.image = os.path.join(self.root, 'var/lib/zones/kz1/suspend.img')
+        self.marker = os.path.join(self.root, 'var/lib/kzones/kz1.suspended')
+        self.qmp = None
+
+    def set_unit(self, state):
+        self.busctl('call', 'org.freedesktop.systemd1', '/org/kzones/test', 'org.kzones.Test', 'SetActiveState',
+                    'ss', 'zone@kz1.service', state)
+
+    def jobs(self):
+        try:
+            with open(os.path.join(self.tmp, 'calls')) as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def restart_on(self, status, migration=None, suspending=False, sealed=False):
+        """The restarter killed while kz1 runs as STATUS says, with what an interrupted
+        suspend left, and started again."""
+        self.daemon.send_signal(signal.SIGKILL)
+        self.daemon.wait()
+        self.qmp = FakeQmp(os.path.join(self.run_dir, 'qmp.sock'), status, migration)
+        self.addCleanup(self.qmp.close)
+        self.set_unit('active')
+        with open(os.path.join(self.run_dir, 'zoneid'), 'w') as f:
+            f.write('1\n')
+        if suspending:
+            with open(os.path.join(self.run_dir, 'suspending'), 'w') as f:
+                f.write('4242\n')
+            with open(self.image + '.partial', 'wb') as f:
+                f.write(b'half a guest')
+        if sealed:
+            with open(self.image, 'wb') as f:
+                f.write(b'a sealed guest')
+            with open(self.marker, 'w') as f:
+                f.write(self.image[len(self.root):] + '\n1\n')
+        self.start_restarter()  # returns once the name is on the bus
+
+    def listed(self):
+        line = [l for l in self.zoneadm('list', '-cp').stdout.splitlines() if ':kz1:' in l][0].split(':')
+        return line[2], line[-1]
+
+    def assert_no_leftovers(self):
+        self.assertFalse(os.path.exists(os.path.join(self.run_dir, 'suspending')))
+        self.assertFalse(os.path.exists(self.image + '.partial'))
+
+    def test_a_guest_left_paused_is_continued(self):
+        self.restart_on('postmigrate', 'completed', suspending=True)
+        # checked before the name was taken: the first answer is already the truth
+        self.assertEqual(self.qmp.commands, ['query-status', 'query-migrate', 'cont', 'query-status',
+                                             'query-migrate'])
+        self.assertEqual(self.listed(), ('running', ''))
+        self.assertEqual(self.prop('kz1', 'Id'), 1)
+        self.assert_no_leftovers()
+        self.assertEqual(self.jobs(), [])
+
+    def test_a_sealed_suspend_is_finished(self):
+        self.restart_on('postmigrate', 'completed', suspending=True, sealed=True)
+        self.assertNotIn('cont', self.qmp.commands, 'a guest whose state was saved ran on')
+        self.assertEqual(self.jobs(), ['StopUnit zone@kz1.service'])
+        self.wait_for(lambda: self.listed() == ('installed', 'suspended'), what='kz1 installed and suspended')
+        self.assertTrue(os.path.exists(self.image))
+        self.assert_no_leftovers()
+
+    def test_a_migration_nobody_reads_is_cancelled(self):
+        self.restart_on('running', 'active', suspending=True)
+        self.assertIn('migrate_cancel', self.qmp.commands)
+        self.assertNotIn('cont', self.qmp.commands)
+        self.assertEqual(self.listed(), ('running', ''))
+        self.assert_no_leftovers()
+
+    def test_another_migration_is_left_alone(self):
+        self.restart_on('running', 'active')
+        self.assertEqual(self.qmp.commands, ['query-status', 'query-migrate'])
+        self.assertEqual(self.listed(), ('running', ''))
+
+    def test_a_paused_guest_is_listed_as_paused(self):
+        self.restart_on('paused')
+        self.assertNotIn('cont', self.qmp.commands, 'a guest paused by someone else is not continued')
+        self.assertEqual(self.listed(), ('running', 'paused'))
+        self.assertEqual(self.prop('kz1', 'AuxiliaryStates'), ['paused'])
+
+    def test_a_unit_started_without_us_is_checked(self):
+        self.qmp = FakeQmp(os.path.join(self.run_dir, 'qmp.sock'), 'postmigrate', 'completed', delay=0)
+        self.addCleanup(self.qmp.close)
+        self.set_unit('active')  # systemctl start, or a restarter that died before it heard
+        self.wait_for(lambda: 'cont' in self.qmp.commands, what='the guest to be continued')
+        self.wait_for(lambda: self.listed() == ('running', ''), what='kz1 running')
+        self.set_unit('inactive')
+        self.wait_for(lambda: self.listed() == ('installed', ''), what='kz1 installed')
 
 
 if __name__ == '__main__':
