@@ -29,10 +29,18 @@ import subprocess, sys, time
 p = subprocess.Popen(['zoneadm', '-z', sys.argv[1], 'suspend'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                      text=True)
 time.sleep(float(sys.argv[2]))
+killed = time.time()
 subprocess.run(['systemctl', 'kill', '--signal=SIGKILL', 'kzones-restarterd'], check=True)
 out, err = p.communicate(timeout=120)
-print(p.returncode, err.strip().replace('\\n', ' | '))
+print(f'{killed:.6f}', p.returncode, err.strip().replace('\\n', ' | '))
 """
+
+# What the restarter's reconciliation says it did, as its journal has it.
+ACTIONS = (('continuing it', 'continued the paused guest'),
+           ('stopping the zone', 'stopped the sealed suspend\'s unit'),
+           ('cancelling it', 'cancelled the migration'),
+           ('the image of an interrupted suspend', 'removed the .partial image'),
+           ('left by an interrupted operation', 'removed a stale note'))
 
 # In the host: QEMU's own word on the guest, on the helpers' monitor.
 QMP_STATUS = """
@@ -148,12 +156,21 @@ class RestarterKilled(labtest.LabTestCase):
                 last = self.heartbeats()[-1]
                 # systemd starts a unit at most 5 times in 10 s; these kills come faster
                 self.exec('host1', 'systemctl', 'reset-failed', 'kzones-restarterd', check=False)
+                t0 = time.monotonic()
                 r = self.exec('host1', 'python3', '-c', KILL_DURING_SUSPEND, ZONE, str(delay), timeout=180)
+                killed, _, said = r.stdout.strip().partition(' ')
                 self.restarter_back()
+                t_back = time.monotonic() - t0
                 outcome = self.assert_truth(last)
+                journal = self.exec('host1', 'journalctl', '-q', '-o', 'cat', '-u', 'kzones-restarterd',
+                                    f'--since=@{killed}').stdout
+                did = [what for needle, what in ACTIONS if needle in journal] or ['nothing to do']
                 outcomes.setdefault(outcome, []).append(delay)
-                print(f'kill at {delay:.2f} s: {outcome} (zoneadm: {r.stdout.strip()})', file=sys.stderr)
+                print(f'kill at {delay:.2f} s: {outcome}; the restarter {", ".join(did)}; back and answering '
+                      f'{t_back:.1f} s after the suspend began (zoneadm said: {said})', file=sys.stderr)
+                t1 = time.monotonic()
                 self.suspend_and_boot()
+                print(f'  then suspend + boot: {time.monotonic() - t1:.1f} s', file=sys.stderr)
         print(f'outcomes: {json.dumps(outcomes)}', file=sys.stderr)
         self.zoneadm('halt')
 
