@@ -21,7 +21,7 @@ GUEST = '/usr/share/kzones/guest/kzguest.elf'
 HB = re.compile(r'kzguest: hb boot=([0-9a-f]{16}) n=(\d+)')
 ZONE = 'kzc'
 IMAGE = f'/var/lib/zones/{ZONE}/suspend.img'
-DELAYS = (0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+DELAYS = (0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
 
 # In the host: start 'zoneadm suspend', SIGKILL the restarter's cgroup DELAY s later.
 KILL_DURING_SUSPEND = """
