@@ -225,7 +225,8 @@ static int on_io_dispatch(sd_event_source *s, int fd, uint32_t revents, void *us
                 }
         }
         if (q->connected && q->out_len > 0) {
-                ssize_t n = write(fd, q->out, q->out_len);
+                /* a QEMU that exited is a closed connection, not a SIGPIPE for the daemon */
+                ssize_t n = send(fd, q->out, q->out_len, MSG_NOSIGNAL);
 
                 if (n < 0 && errno != EAGAIN && errno != EINTR) {
                         qmp_fail(q, -errno, strerror(errno));
@@ -383,7 +384,7 @@ static int send_line(int fd, const char *s)
         size_t n = strlen(s);
 
         while (n > 0) {
-                ssize_t k = write(fd, s, n);
+                ssize_t k = send(fd, s, n, MSG_NOSIGNAL); /* a monitor gone is an error, not SIGPIPE */
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -392,7 +393,7 @@ static int send_line(int fd, const char *s)
                 s += k;
                 n -= (size_t) k;
         }
-        return write(fd, "\n", 1) == 1 ? 0 : -EIO;
+        return send(fd, "\n", 1, MSG_NOSIGNAL) == 1 ? 0 : -EIO;
 }
 
 /* Waits for the reply (skipping events) and hands back "return", or the error. */
