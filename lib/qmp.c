@@ -225,7 +225,6 @@ static int on_io_dispatch(sd_event_source *s, int fd, uint32_t revents, void *us
                 }
         }
         if (q->connected && q->out_len > 0) {
-                /* a QEMU that exited is a closed connection, not a SIGPIPE for the daemon */
                 ssize_t n = send(fd, q->out, q->out_len, MSG_NOSIGNAL);
 
                 if (n < 0 && errno != EAGAIN && errno != EINTR) {
@@ -384,7 +383,7 @@ static int send_line(int fd, const char *s)
         size_t n = strlen(s);
 
         while (n > 0) {
-                ssize_t k = send(fd, s, n, MSG_NOSIGNAL); /* a monitor gone is an error, not SIGPIPE */
+                ssize_t k = send(fd, s, n, MSG_NOSIGNAL); /* a monitor that went away is an error, not a signal */
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
