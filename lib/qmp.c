@@ -35,6 +35,8 @@ struct Qmp {
         qmp_closed_t on_closed;
         void *userdata;
         bool closed;
+        unsigned busy;     /* inside on_io() or qmp_close(): a callback may close it */
+        bool free_pending; /* qmp_close() was called; freed when no longer busy */
 };
 
 static void call_done(QmpCall *c)
@@ -155,7 +157,14 @@ static void handle_message(Qmp *q, json_object *msg)
         }
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static void qmp_free(Qmp *q)
+{
+        free(q->in);
+        free(q->out);
+        free(q);
+}
+
+static int on_io_dispatch(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         Qmp *q = userdata;
 
@@ -235,6 +244,18 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
+/* A callback may call qmp_close(): the client is freed only once nothing here uses it. */
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Qmp *q = userdata;
+
+        q->busy++;
+        (void) on_io_dispatch(s, fd, revents, q);
+        if (--q->busy == 0 && q->free_pending)
+                qmp_free(q);
+        return 0;
+}
+
 int qmp_connect(sd_event *e, const char *path, qmp_event_t on_event, qmp_closed_t on_closed, void *userdata,
                 Qmp **ret)
 {
@@ -307,13 +328,14 @@ int qmp_execute(Qmp *q, const char *command, json_object *args, qmp_reply_t cb, 
 
 Qmp *qmp_close(Qmp *q)
 {
-        if (!q)
+        if (!q || q->free_pending)
                 return NULL;
         q->on_closed = NULL;
+        q->free_pending = true;
+        q->busy++;
         qmp_fail(q, 0, "QMP connection closed");
-        free(q->in);
-        free(q->out);
-        free(q);
+        if (--q->busy == 0)
+                qmp_free(q);
         return NULL;
 }
 

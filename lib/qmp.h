@@ -22,6 +22,8 @@ int qmp_connect(sd_event *e, const char *path, qmp_event_t on_event, qmp_closed_
 /* Sends command with args (taken; may be NULL). cb is called exactly once, also
  * when the connection fails or is closed first. */
 int qmp_execute(Qmp *q, const char *command, json_object *args, qmp_reply_t cb, void *userdata);
+/* Fails what is pending (each callback once) and frees the client; callable from
+ * the client's own callbacks. */
 Qmp *qmp_close(Qmp *q);
 static inline void qmp_closep(Qmp **q)
 {

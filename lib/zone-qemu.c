@@ -148,6 +148,21 @@ const ZoneResource *zone_boot_device(const ZoneConfig *c)
         return n > 0 ? l[0] : NULL;
 }
 
+int zone_suspend_image_path(const ZoneConfig *c, const char *root, char **ret)
+{
+        const ZoneResource *s = zone_resource_first(c->root, resource_type_child(zone_type(), "suspend"));
+        const char *p = zone_resource_get(s, "path"), *st = zone_resource_get(s, "storage");
+
+        if (!s)
+                return -ENOENT;
+        if (!p && st && strncmp(st, "file://", 7) == 0)
+                p = st + 7;
+        if (!p)
+                return -EOPNOTSUPP;
+        *ret = path_join(root, p);
+        return *ret ? 0 : -ENOMEM;
+}
+
 void zone_anet_mac(const ZoneConfig *c, const ZoneResource *anet, char buf[18])
 {
         const char *m = zone_resource_get(anet, "mac-address");

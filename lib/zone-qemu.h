@@ -43,6 +43,10 @@ typedef struct ZoneQemuFds {
         size_t n_devices;
         int installer;      /* zoneadm install -b: the installer's medium (read-only), or -1 */
 } ZoneQemuFds;
+#define ZONE_SUSPENDING_NOTE "suspending"  /* a suspend helper is writing the guest's state (its pid) */
+
+/* The suspend image is written as PATH.partial and renamed to PATH once sealed. */
+#define ZONE_SUSPEND_PARTIAL_SUFFIX ".partial"
 
 typedef struct ZoneQemuOptions {
         const char *qemu;           /* default "qemu-system-x86_64" */
@@ -78,6 +82,10 @@ unsigned zone_ncpus(const ZoneConfig *c);
 size_t zone_devices_sorted(const ZoneConfig *c, const ZoneResource ***ret);
 /* The boot device (first in boot order) or NULL. */
 const ZoneResource *zone_boot_device(const ZoneConfig *c);
+/* Where the zone's suspend resource puts its image (a path, or file:// storage),
+ * under root: -ENOENT without a suspend resource, -EOPNOTSUPP for storage that is
+ * not a path. */
+int zone_suspend_image_path(const ZoneConfig *c, const char *root, char **ret);
 
 /* ---- memory: huge pages and memory reservation pools (memory-reserve(8)) ---- */
 

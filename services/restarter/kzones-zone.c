@@ -1112,7 +1112,7 @@ static int qemu_img(const char *const args[], char **ret_output, char **ret_erro
         size_t n_out = 0, llen = 0;
         char buf[4096], last[256] = "";
         int p[2], status, shown = -1;
-        pid_t pid;
+        pid_t pid, parent;
 
         for (size_t i = 0; args[i]; i++) {
                 if (i + 2 >= ELEMENTSOF(argv))
@@ -1124,6 +1124,7 @@ static int qemu_img(const char *const args[], char **ret_output, char **ret_erro
                 if (!out)
                         return -ENOMEM;
         }
+        parent = getpid();
         err_fd = memfd_create("qemu-img-stderr", MFD_CLOEXEC);
         if (err_fd < 0)
                 return -errno;
@@ -1138,6 +1139,10 @@ static int qemu_img(const char *const args[], char **ret_output, char **ret_erro
         if (pid == 0) {
                 int null = open("/dev/null", O_RDONLY);
 
+                /* a copy ends with the helper that runs it (which ends with the restarter) */
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(127);
                 if (null >= 0)
                         (void) dup2(null, STDIN_FILENO);
                 (void) dup2(p[1], STDOUT_FILENO);
@@ -1345,6 +1350,11 @@ static int copy_to_boot(const char *name, const ZoneConfig *c, const char *sourc
                 if (vsize + HOSTDATA_AREA > boot_storage_size(s))
                         return failure(name, "the image (%" PRIu64 " bytes) does not fit on %s (%" PRIu64 " bytes, "
                                 "1M of which holds the host data).", vsize, uri, boot_storage_size(s));
+                /* storage that exists already may be another host's zone: claimed before a byte
+                 * of it is written (and released by uninstall, should the copy not finish) */
+                r = claim(name, c, "incomplete", false, NULL);
+                if (r < 0)
+                        return r;
                 r = zone_device_blockdev_json(c, boot, NULL, &json, &e);
                 if (r < 0)
                         return failure(name, "%s", kz_error_message(&e, r));
@@ -1360,6 +1370,14 @@ static int copy_to_boot(const char *name, const ZoneConfig *c, const char *sourc
         }
         if (r < 0)
                 return failure(name, "copying the image failed: %s", err ?: strerror(-r));
+        if (u->scheme == STORAGE_FILE) {
+                /* on the disk before the claim: the claim's own write must not wait for the
+                 * copy's (a claim that takes longer than the I/O timeout is given up) */
+                _cleanup_close_ int fd = open(target, O_RDWR | O_CLOEXEC);
+
+                if (fd < 0 || fsync(fd) < 0)
+                        return failure(name, "cannot write the boot disk %s: %m.", uri);
+        }
         printf("progress 100\n");
         fflush(stdout);
         return claim(name, c, "installed", false, NULL);
@@ -1418,18 +1436,15 @@ static int verb_clone(const char *name, const char *source, const char *target)
 static int suspend_path(const char *name, const ZoneConfig *c, char **ret)
 {
         const ZoneResource *s = zone_resource_first(c->root, resource_type_child(zone_type(), "suspend"));
-        const char *p = zone_resource_get(s, "path"), *st = zone_resource_get(s, "storage");
+        int r = zone_suspend_image_path(c, arg_root, ret);
 
-        if (!s)
+        if (r == -ENOENT)
                 return failure(name, "the zone has no suspend resource; add one with zonecfg (add suspend; set "
                         "path=…; end).");
-        if (!p && st && strncmp(st, "file://", 7) == 0)
-                p = st + 7;
-        if (!p)
+        if (r == -EOPNOTSUPP)
                 return failure(name, "suspend images on %s are not supported yet; use a path (on a shared file "
-                        "system, for warm migration).", st);
-        *ret = path_join(arg_root, p);
-        return *ret ? 0 : -ENOMEM;
+                        "system, for warm migration).", strna(zone_resource_get(s, "storage")));
+        return r;
 }
 
 static char *marker_path(const char *name)
@@ -1465,13 +1480,28 @@ static void erase_chunkp(char **p)
         free(*p);
 }
 
+/* The note that a suspend is in progress: removed however the helper returns. */
+static void unlink_notep(char **p)
+{
+        if (*p)
+                (void) unlink(*p);
+        free(*p);
+}
+
 /* zoneadm suspend: QEMU's migration stream goes through a pipe into a sealed
- * image; the guest stays paused afterwards and the restarter stops the unit. */
+ * image; the guest stays paused afterwards and the restarter stops the unit.
+ *
+ * A helper killed at any moment (with the restarter) leaves what the restarter's
+ * reconciliation (reconcile.c) can read: ZONE_SUSPENDING_NOTE while it works; the
+ * image as PATH.partial until it is sealed; the zone's host data naming the new
+ * image; and last the marker, which alone makes the suspension real. Without the
+ * marker the guest is continued; with it the unit is stopped. */
 static int verb_suspend(const char *name)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
         _cleanup_(qmp_sync_closep) QmpSync *q = NULL;
         _cleanup_free_ char *path = NULL, *tmp = NULL, *sock = NULL, *err = NULL, *marker = NULL, *uuid = NULL;
+        _cleanup_(unlink_notep) char *note = NULL;
         _cleanup_(erase_chunkp) char *buf = malloc(SUSPEND_CHUNK); /* the guest's memory */
         _cleanup_close_ int fd = -EBADF, rd = -EBADF;
         _cleanup_key_ uint8_t key[16];
@@ -1499,8 +1529,20 @@ static int verb_suspend(const char *name)
         generation = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
         sock = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);
         marker = marker_path(name);
-        if (!sock || !marker || asprintf(&tmp, "%s.partial", path) < 0)
+        if (!sock || !marker || asprintf(&tmp, "%s" ZONE_SUSPEND_PARTIAL_SUFFIX, path) < 0)
                 return -ENOMEM;
+        {
+                _cleanup_free_ char *np = root_path(ZONE_RUN_DIR "/%s/" ZONE_SUSPENDING_NOTE, name), *line = NULL;
+
+                if (!np || asprintf(&line, "%d\n", (int) getpid()) < 0)
+                        return -ENOMEM;
+                r = make_run_dir(name);
+                if (r >= 0)
+                        r = write_file_atomic(np, line, strlen(line), 0600);
+                if (r < 0)
+                        return failure(name, "cannot write %s: %s.", np, strerror(-r));
+                note = TAKE_PTR(np);
+        }
         r = mkdir_p(path, 0700);
         if (r >= 0)
                 (void) rmdir(path); /* made to create the parents; the image is a file */
@@ -1578,19 +1620,23 @@ static int verb_suspend(const char *name)
                 (void) qmp_sync_execute(q, "cont", NULL, NULL, NULL);
                 return failure(name, "cannot write %s: %s.", path, strerror(r < 0 ? -r : errno));
         }
+        /* the host data names the new image before the marker makes it the zone's state */
+        if (zone_boot_device(c))
+                (void) claim_full(name, c, "suspended", 0, generation, NULL);
         {
                 _cleanup_free_ char *line = NULL, *dir = root_path("/var/lib/kzones");
                 if (dir)
                         (void) mkdir_p(dir, 0700);
                 if (asprintf(&line, "%s\n%" PRIu64 "\n", path, generation) < 0)
-                        return -ENOMEM;
-                r = write_file_atomic(marker, line, strlen(line), 0600);
-                if (r < 0)
+                        r = -ENOMEM;
+                else
+                        r = write_file_atomic(marker, line, strlen(line), 0600);
+                if (r < 0) {
+                        (void) qmp_sync_execute(q, "cont", NULL, NULL, NULL);
                         return failure(name, "cannot record the suspension in %s: %s.", marker, strerror(-r));
+                }
         }
         fprintf(stderr, "zone '%s': suspended to %s (%" PRIu64 " bytes of state)\n", name, path, total);
-        if (zone_boot_device(c))
-                (void) claim_full(name, c, "suspended", 0, generation, NULL);
         return 0;
 }
 

@@ -22,6 +22,8 @@ static Zone *zone_free(Zone *z)
 {
         if (!z)
                 return NULL;
+        reconcile_stop(z);
+        free(z->guest_status);
         free(z->name);
         free(z->path);
         free(z->unit);
@@ -194,21 +196,39 @@ static void zone_update_id(Zone *z)
         zone_save_id(z);
 }
 
-/* "suspended" while a suspend image waits to be resumed. */
-static void zone_update_aux(Zone *z)
+void zone_update_aux(Zone *z)
 {
         _cleanup_free_ char *marker = manager_path(z->manager, "/var/lib/kzones/%s.suspended", z->name);
-        bool suspended = marker && access(marker, F_OK) >= 0;
-        bool had = z->aux && z->aux[0];
+        const char *want[4];
+        size_t n = 0, had = 0;
+        char **l;
 
-        if (suspended == had)
-                return;
-        strv_freep(&z->aux);
-        if (suspended) {
-                z->aux = calloc(2, sizeof(char *));
-                if (z->aux)
-                        z->aux[0] = strdup("suspended");
+        if (marker && access(marker, F_OK) >= 0)
+                want[n++] = "suspended";
+        if (z->operation && z->operation->kind == OPERATION_SUSPEND)
+                want[n++] = "suspending";
+        /* known only while the unit is active (zone_update_state() forgets it otherwise) */
+        if (z->guest_status && !streq(z->guest_status, "running"))
+                want[n++] = streq(z->guest_status, "guest-panicked") ? "panicked" : "paused";
+        while (z->aux && z->aux[had])
+                had++;
+        if (had == n) {
+                bool same = true;
+                for (size_t i = 0; i < n && same; i++)
+                        same = streq(z->aux[i], want[i]);
+                if (same)
+                        return;
         }
+        l = calloc(n + 1, sizeof(char *));
+        if (!l)
+                return;
+        for (size_t i = 0; i < n; i++)
+                if (!(l[i] = strdup(want[i]))) {
+                        strv_freep(&l);
+                        return;
+                }
+        strv_freep(&z->aux);
+        z->aux = l;
         (void) sd_bus_emit_properties_changed(z->manager->bus, z->path, RESTARTER_ZONE_IFACE, "AuxiliaryStates", NULL);
 }
 
@@ -217,6 +237,11 @@ void zone_update_state(Zone *z)
         const char *a = z->active_state;
         ZoneState s;
 
+        /* what QMP said of the guest holds while the unit is active, and is asked again after */
+        if (!a || !streq(a, "active")) {
+                free(z->guest_status);
+                z->guest_status = NULL;
+        }
         zone_update_aux(z);
         if (z->index_state == ZONE_STATE_INCOMPLETE)
                 s = ZONE_STATE_INCOMPLETE; /* an installer runs (install -b), or an install failed */
@@ -369,6 +394,23 @@ int manager_set_default_evacuation_target(Manager *m, const char *value, sd_bus_
 
 /* ---- systemd ------------------------------------------------------------------------------ */
 
+/* The unit's ActiveState as systemd reports it. A unit that became active without an
+ * operation of ours (a restarter that died meanwhile, systemctl start) has its guest
+ * checked (reconcile.c). */
+static void zone_set_active_state(Zone *z, const char *state)
+{
+        bool became_active = streq(state, "active") && !streq_ptr(z->active_state, "active");
+
+        free(z->active_state);
+        z->active_state = strdup(state);
+        if (!streq(state, "active"))
+                reconcile_stop(z);
+        zone_update_state(z);
+        manager_unit_state_changed(z);
+        if (became_active && !z->operation)
+                reconcile_zone(z, false);
+}
+
 typedef struct StateQuery {
         Manager *manager;
         char *zone;
@@ -381,12 +423,8 @@ static int on_unit_state(sd_bus_message *reply, void *userdata, sd_bus_error *re
         const char *state;
 
         if (z && !sd_bus_message_is_method_error(reply, NULL) &&
-            sd_bus_message_enter_container(reply, 'v', "s") >= 0 && sd_bus_message_read(reply, "s", &state) >= 0) {
-                free(z->active_state);
-                z->active_state = strdup(state);
-                zone_update_state(z);
-                manager_unit_state_changed(z);
-        }
+            sd_bus_message_enter_container(reply, 'v', "s") >= 0 && sd_bus_message_read(reply, "s", &state) >= 0)
+                zone_set_active_state(z, state);
         free(q->zone);
         free(q);
         return 0;
@@ -488,10 +526,7 @@ static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_err
                             sd_bus_message_read(msg, "s", &state) < 0)
                                 return 0;
                         (void) sd_bus_message_exit_container(msg);
-                        free(z->active_state);
-                        z->active_state = strdup(state);
-                        zone_update_state(z);
-                        manager_unit_state_changed(z);
+                        zone_set_active_state(z, state);
                 } else if (sd_bus_message_skip(msg, "v") < 0)
                         return 0;
                 (void) sd_bus_message_exit_container(msg);
@@ -673,8 +708,10 @@ Manager *manager_free(Manager *m)
 {
         if (!m)
                 return NULL;
+        m->want_name = false;
         for (size_t i = 0; i < m->n_zones; i++)
                 zone_free(m->zones[i]);
+        sd_event_source_unref(m->name_timer);
         free(m->zones);
         sd_event_source_unref(m->inotify);
         sd_event_source_unref(m->rescan_timer);
@@ -750,6 +787,8 @@ int manager_start(Manager *m)
                         log_warning("systemd is not reachable (%s): zones can be configured and installed but not "
                                 "booted", error.message ?: strerror(-r));
                         m->have_systemd = 0;
+                        for (size_t i = 0; i < m->n_zones; i++)
+                                reconcile_zone(m->zones[i], true);
                         return 0;
                 }
                 m->have_systemd = 1;
@@ -769,5 +808,50 @@ int manager_start(Manager *m)
                 z->active_state = strdup(state);
                 zone_update_state(z);
         }
+        /* what a restarter killed in the middle of an operation left half done */
+        for (size_t i = 0; i < m->n_zones; i++)
+                reconcile_zone(m->zones[i], true);
         return 0;
+}
+
+static int manager_do_request_name(Manager *m)
+{
+        int r;
+
+        m->name_timer = sd_event_source_disable_unref(m->name_timer);
+        if (m->name_requested)
+                return 0;
+        m->name_requested = true;
+        r = sd_bus_request_name_async(m->bus, NULL, RESTARTER_BUS_NAME, 0, NULL, NULL);
+        if (r < 0)
+                log_error("cannot request the bus name %s: %s", RESTARTER_BUS_NAME, strerror(-r));
+        return r;
+}
+
+static int on_name_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Manager *m = userdata;
+
+        log_warning("the running zones' guests have not all been checked; taking the bus name anyway");
+        (void) manager_do_request_name(m);
+        return 0;
+}
+
+int manager_request_name(Manager *m)
+{
+        m->want_name = true;
+        if (m->reconciling == 0)
+                return manager_do_request_name(m);
+        log_info("checking %u running zone(s) before taking the bus name", m->reconciling);
+        /* each check has its own deadline; this one is for all of them */
+        return sd_event_add_time_relative(m->event, &m->name_timer, CLOCK_MONOTONIC, 30ull * 1000000, 0,
+                on_name_timer, m);
+}
+
+void manager_reconciled(Manager *m)
+{
+        if (m->reconciling > 0)
+                m->reconciling--;
+        if (m->reconciling == 0 && m->want_name && !m->name_requested)
+                (void) manager_do_request_name(m);
 }

@@ -203,6 +203,18 @@ static int need_state(Zone *z, sd_bus_error *error, ZoneState want, const char *
                 zone_state_to_string(z->state), zone_state_to_string(want), what);
 }
 
+/* Install and clone: a configured zone, or one that an interrupted install or clone
+ * left incomplete (not one whose installer runs). */
+static int need_installable(Zone *z, sd_bus_error *error, const char *what)
+{
+        const char *a = z->active_state;
+
+        if (z->state == ZONE_STATE_INCOMPLETE && !z->operation && z->copy_readers == 0 &&
+            (!a || streq(a, "inactive") || streq(a, "failed")))
+                return 0;
+        return need_state(z, error, ZONE_STATE_CONFIGURED, what);
+}
+
 static int need_systemd(Zone *z, sd_bus_error *error)
 {
         if (z->manager->have_systemd == 0)
@@ -463,20 +475,41 @@ static int mkdir_parents_of(const char *path)
 /* The boot disk of file storage, for this operation: a new file (O_EXCL, so never
  * one that was there before: only what this operation created is removed if it
  * fails), 0600, in a directory made as needed. The operation owns the descriptor;
- * on failure the operation is finished. */
+ * on failure the operation is finished.
+ *
+ * A restarter killed at any moment leaves the truth: the zone is incomplete, and
+ * the file is recorded as created, before the file exists (a record of a file that
+ * was never made is forgotten when the restarter starts). So the zone can be
+ * uninstalled, and a retry replaces the partial file: an incomplete zone's own
+ * file, never another one. */
 static int create_boot_disk(Operation *o, const char *local)
 {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Zone *z = o->zone;
+        bool recorded = zone_created(z, local);
         int fd, r;
 
+        if (recorded && z->index_state == ZONE_STATE_INCOMPLETE && unlink(local) >= 0)
+                log_info("zone '%s': removed %s, left by an interrupted install or clone", z->name, local);
         r = mkdir_parents_of(local);
         if (r < 0) {
                 operation_finish(o, r, KZ_ERROR_STORAGE, "cannot create the directory of %s: %s", local,
                         strerror(-r));
                 return r;
         }
+        r = zone_set_index_state(z, ZONE_STATE_INCOMPLETE, &error);
+        if (r >= 0)
+                r = zone_record_created(z, local);
+        if (r < 0) {
+                operation_finish(o, r, error.name ?: KZ_ERROR_STORAGE, "cannot record the new disk %s: %s", local,
+                        error.message ?: strerror(-r));
+                return r;
+        }
         fd = open(local, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (fd < 0) {
                 r = -errno;
+                if (!recorded)
+                        (void) zone_forget_created(z, local); /* someone else's file */
                 if (r == -EEXIST)
                         operation_finish(o, r, KZ_ERROR_STORAGE,
                                 "%s exists already; uninstall the zone or remove it first", local);
@@ -494,6 +527,19 @@ static int create_boot_disk(Operation *o, const char *local)
                 return r;
         }
         return 0;
+}
+
+/* Install and clone write the boot storage: the zone is incomplete until they are
+ * done, so a restarter killed meanwhile leaves it so. */
+static int mark_incomplete(Operation *o)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = zone_set_index_state(o->zone, ZONE_STATE_INCOMPLETE, &error);
+        if (r < 0)
+                operation_finish(o, r, error.name, "%s", error.message ?: strerror(-r));
+        return r;
 }
 
 /* A file that Install reads (the image to copy, the installer's ISO). Root may name
@@ -700,7 +746,7 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
         r = bus_check_authorized(z, msg, "manage", error);
         if (r < 0)
                 return r;
-        r = need_state(z, error, ZONE_STATE_CONFIGURED, "install it");
+        r = need_installable(z, error, "install it");
         if (r < 0)
                 return r;
         r = zone_load_config(z, &c, error);
@@ -749,7 +795,7 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
         if (with_image) {
                 /* the helper copies it (reporting progress) into the disk created here, and
                  * claims the zone */
-                if (u->scheme == STORAGE_FILE && create_boot_disk(o, local) < 0)
+                if (u->scheme == STORAGE_FILE ? create_boot_disk(o, local) < 0 : mark_incomplete(o) < 0)
                         return 1;
                 o->image_fd = TAKE_FD(image_fd);
                 r = operation_run_copy_helper(o, "install-image", "/proc/self/fd/3");
@@ -761,7 +807,10 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
         if (u->scheme == STORAGE_FILE) {
                 struct stat st;
 
-                if (stat(local, &st) >= 0) {
+                /* an existing image is the administrator's, unless it is what an interrupted
+                 * install of this zone left: that is made again */
+                if (stat(local, &st) >= 0 &&
+                    !(z->index_state == ZONE_STATE_INCOMPLETE && zone_created(z, local))) {
                         if (!S_ISREG(st.st_mode)) {
                                 operation_finish(o, -EEXIST, KZ_ERROR_STORAGE, "%s exists and is not a file", local);
                                 return 1;
@@ -803,33 +852,16 @@ claim:
         return 1;
 }
 
-static int method_uninstall(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+/* Removes exactly what install or clone created, and the record of it. */
+static int uninstall_remove_created(Zone *z, bool force, sd_bus_error *error)
 {
-        _cleanup_free_ char *record = NULL, *buf = NULL;
-        Zone *z = userdata;
+        _cleanup_free_ char *record = manager_path(z->manager, "/var/lib/kzones/%s.created", z->name), *buf = NULL;
         char *save = NULL;
         size_t size;
-        int force, r;
 
-        r = sd_bus_message_read(msg, "b", &force);
-        if (r < 0)
-                return r;
-        r = bus_check_authorized(z, msg, "manage", error);
-        if (r < 0)
-                return r;
-        if (z->operation)
-                return sd_bus_error_setf(error, KZ_ERROR_BUSY, "another operation (%s) is in progress on the zone",
-                        operation_kind_to_string(z->operation->kind));
-        if (z->state != ZONE_STATE_INSTALLED && !(force && z->state == ZONE_STATE_UNAVAILABLE))
-                return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "zone is %s; only an installed zone that is "
-                        "not running can be uninstalled", zone_state_to_string(z->state));
-
-        /* remove exactly what install or clone created */
-        record = manager_path(z->manager, "/var/lib/kzones/%s.created", z->name);
         if (!record)
                 return -ENOMEM;
-        r = read_file_bounded(record, 64 * 1024, &buf, &size);
-        if (r >= 0)
+        if (read_file_bounded(record, 64 * 1024, &buf, &size) >= 0)
                 for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                         struct stat st;
                         _cleanup_free_ char *dir = NULL;
@@ -849,10 +881,101 @@ static int method_uninstall(sd_bus_message *msg, void *userdata, sd_bus_error *e
                         }
                 }
         (void) unlink(record);
-        r = zone_set_index_state(z, ZONE_STATE_CONFIGURED, error);
+        return 0;
+}
+
+static int uninstall_finish(Zone *z, bool force, sd_bus_error *error)
+{
+        int r;
+
+        r = uninstall_remove_created(z, force, error);
+        if (r >= 0)
+                r = zone_set_index_state(z, ZONE_STATE_CONFIGURED, error);
+        if (r >= 0)
+                log_info("zone '%s' uninstalled", z->name);
+        return r;
+}
+
+/* The host data released (kzones-zone detach): the zone's storage stays, and no
+ * host may be kept from attaching it. With -F what cannot be released is left. */
+void uninstall_released(Operation *o, int status, const char *message)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Zone *z = o->zone;
+        int r;
+
+        if (status != 0) {
+                if (!o->force) {
+                        operation_finish(o, -EIO, status == 3 ? KZ_ERROR_UNAVAILABLE : KZ_ERROR_IN_USE,
+                                "%s\nthe zone's host data was not released; 'zoneadm uninstall -F' uninstalls it "
+                                "anyway", message);
+                        return;
+                }
+                log_warning("zone '%s': its host data was not released (%s); uninstalled anyway (-F)", z->name,
+                        message);
+        }
+        r = uninstall_finish(z, o->force, &error);
+        if (r < 0)
+                operation_finish(o, r, error.name, "%s", error.message ?: strerror(-r));
+        else
+                operation_finish(o, 0, NULL, NULL);
+}
+
+static int method_uninstall(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        _cleanup_(storage_uri_freep) StorageUri *u = NULL;
+        _cleanup_free_ char *uri = NULL, *local = NULL;
+        Zone *z = userdata;
+        const char *a = z->active_state;
+        Operation *o;
+        int force, r;
+
+        r = sd_bus_message_read(msg, "b", &force);
         if (r < 0)
                 return r;
-        log_info("zone '%s' uninstalled", z->name);
+        r = bus_check_authorized(z, msg, "manage", error);
+        if (r < 0)
+                return r;
+        if (z->operation)
+                return sd_bus_error_setf(error, KZ_ERROR_BUSY, "another operation (%s) is in progress on the zone",
+                        operation_kind_to_string(z->operation->kind));
+        if (z->copy_readers > 0)
+                return sd_bus_error_setf(error, KZ_ERROR_BUSY, "the zone's disk is being copied by a clone");
+        /* an incomplete zone is what an interrupted install or clone left; one whose installer
+         * runs is not uninstalled under it */
+        if (z->state != ZONE_STATE_INSTALLED && !(force && z->state == ZONE_STATE_UNAVAILABLE) &&
+            !(z->state == ZONE_STATE_INCOMPLETE && (!a || streq(a, "inactive") || streq(a, "failed"))))
+                return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "zone is %s; only an installed zone that is "
+                        "not running can be uninstalled", zone_state_to_string(z->state));
+
+        /* storage that install did not create stays: its host data is released, so that
+         * another host that shares it attaches the zone without force-takeover */
+        r = zone_load_config(z, &c, error);
+        if (r < 0 && !force)
+                return r;
+        if (r >= 0) {
+                sd_bus_error_free(error);
+                r = boot_storage(z, c, &u, &uri, &local, error);
+                if (r < 0 && !force)
+                        return r;
+                sd_bus_error_free(error);
+        } else
+                sd_bus_error_free(error);
+        if (u && !(local && (zone_created(z, local) || (u->scheme == STORAGE_FILE && access(local, F_OK) < 0)))) {
+                r = operation_start(z, OPERATION_UNINSTALL, msg, &o);
+                if (r < 0)
+                        return r;
+                o->force = force;
+                r = operation_run_helper(o, "detach", NULL);
+                if (r < 0)
+                        operation_finish(o, r, NULL, "cannot release the zone's host data: %s", strerror(-r));
+                log_info("zone '%s': uninstalling; releasing its host data on %s", z->name, uri);
+                return 1;
+        }
+        r = uninstall_finish(z, force, error);
+        if (r < 0)
+                return r;
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -1037,7 +1160,7 @@ static int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error
                         source);
         if (src == z)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "a zone cannot be cloned from itself");
-        r = need_state(z, error, ZONE_STATE_CONFIGURED, "clone into it");
+        r = need_installable(z, error, "clone into it");
         if (r < 0)
                 return r;
         /* reading the source's disk: clonefrom, or copyfrom (which allows a copy as well) */
@@ -1073,21 +1196,16 @@ static int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error
         if (streq(uri, suri))
                 return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION,
                         "both zones use the same boot storage %s", uri);
-        if (u->scheme == STORAGE_FILE && access(local, F_OK) >= 0) {
-                /* a copy an interrupted clone left behind is ours to replace */
-                if (!zone_created(z, local))
-                        return sd_bus_error_setf(error, KZ_ERROR_STORAGE, "%s exists already", local);
-                (void) unlink(local);
-        }
+        /* a copy an interrupted clone left behind (the zone is incomplete) is replaced */
+        if (u->scheme == STORAGE_FILE && access(local, F_OK) >= 0 &&
+            !(z->index_state == ZONE_STATE_INCOMPLETE && zone_created(z, local)))
+                return sd_bus_error_setf(error, KZ_ERROR_STORAGE, "%s exists already", local);
         r = operation_start(z, OPERATION_CLONE, msg, &o);
         if (r < 0)
                 return r;
-        if (u->scheme == STORAGE_FILE) {
-                if (create_boot_disk(o, local) < 0)
-                        return 1;
-                /* recorded before the copy starts, so a restart mid-copy leaves no orphan */
-                (void) zone_record_created(z, local);
-        }
+        /* recorded, and the zone incomplete, before the copy starts */
+        if (u->scheme == STORAGE_FILE ? create_boot_disk(o, local) < 0 : mark_incomplete(o) < 0)
+                return 1;
         o->copy_source = src;
         src->copy_readers++;
         r = operation_run_copy_helper(o, "clone", src->name);

@@ -34,6 +34,7 @@ typedef enum OperationKind {
         OPERATION_ATTACH,
         OPERATION_DETACH,
         OPERATION_SUSPEND,
+        OPERATION_UNINSTALL,
         _OPERATION_KIND_MAX,
         _OPERATION_KIND_INVALID = -22,
 } OperationKind;
@@ -63,6 +64,7 @@ struct Operation {
         int target_fd;       /* install/clone: the boot disk this operation created (the helper's fd 4) */
         char *created;       /* install/clone: the disk this operation created, removed on failure */
         Qmp *qmp;
+        bool force;          /* uninstall -F: what cannot be released is left */
 };
 
 struct Zone {
@@ -85,6 +87,15 @@ struct Zone {
         bool gone;
         bool autoboot;
         bool autoboot_known; /* configuration deleted while an operation runs */
+        /* reconcile.c: the guest's state as QMP last told it (NULL: not asked since the
+         * unit became active), and the check in progress */
+        char *guest_status;
+        Qmp *reconcile_qmp;
+        sd_event_source *reconcile_timer;    /* the next poll */
+        sd_event_source *reconcile_deadline; /* gives up on a guest that does not answer */
+        unsigned reconcile_polls;
+        unsigned reconcile_conts;
+        bool reconcile_counted; /* the bus name waits for it (at start) */
 };
 
 struct Manager {
@@ -101,6 +112,9 @@ struct Manager {
         char *default_evacuation_target;
         struct CpuProbe *cpu;           /* what this host's QEMU/KVM runs, once probed */
         sd_event_source *cpu_probe_source;
+        unsigned reconciling;           /* zones checked at start, before the bus name is taken */
+        bool want_name, name_requested;
+        sd_event_source *name_timer;
 };
 
 const char *operation_kind_to_string(OperationKind k);
@@ -114,6 +128,10 @@ static inline void manager_freep(Manager **m)
                 *m = manager_free(*m);
 }
 int manager_start(Manager *m);
+/* Takes the bus name once the zones that ran when the restarter started have been
+ * reconciled (reconcile.c), so no caller sees a state that is not yet checked. */
+int manager_request_name(Manager *m);
+void manager_reconciled(Manager *m);
 /* Probes the host's CPU models in a child (host-cpu.c); the Manager's CPU properties follow. */
 int manager_probe_cpu(Manager *m);
 int manager_rescan(Manager *m);
@@ -123,6 +141,9 @@ Zone *manager_find_zone_by_path(Manager *m, const char *path);
 #define manager_path(m, ...) path_joinf((m)->root, __VA_ARGS__)
 
 void zone_update_state(Zone *z);
+/* AuxiliaryStates: suspended (a suspend image waits), suspending (one is being
+ * written), paused or panicked (the guest of a running zone, as QMP says). */
+void zone_update_aux(Zone *z);
 int zone_load_config(Zone *z, ZoneConfig **ret, sd_bus_error *error);
 int zone_set_index_state(Zone *z, ZoneState s, sd_bus_error *error);
 int zone_evacuation_target(Zone *z, char **ret);
@@ -142,14 +163,27 @@ int operation_run_helper(Operation *o, const char *verb, const char *arg);
 int operation_run_copy_helper(Operation *o, const char *verb, const char *arg);
 void operation_installed(Operation *o);
 int zone_record_created(Zone *z, const char *path);
+int zone_forget_created(Zone *z, const char *path);
 int zone_make_run_dir(Zone *z);
 bool zone_created(Zone *z, const char *path);
 void manager_job_removed(Manager *m, const char *job, const char *result);
 void manager_unit_state_changed(Zone *z);
 
+/* Undoing what a crash left half done (reconcile.c) */
+/* At start (startup: the bus name waits for it), and whenever a zone's unit became
+ * active without an operation of ours. */
+void reconcile_zone(Zone *z, bool startup);
+/* Stops a check in progress (an operation starts, the zone goes). */
+void reconcile_stop(Zone *z);
+/* Forgets recorded created files of an incomplete zone that do not exist. */
+void reconcile_created_record(Zone *z);
+bool zone_run_file_exists(Zone *z, const char *file);
+
 /* The bus (restarter-dbus.c) */
 int bus_register(Manager *m);
 int bus_check_authorized(Zone *z, sd_bus_message *m, const char *auth, sd_bus_error *error);
+/* Uninstall, once the helper released (status 0) or did not release the host data. */
+void uninstall_released(Operation *o, int status, const char *message);
 void bus_zone_send_changed(Zone *z, ZoneState previous);
 extern const sd_bus_vtable manager_vtable[];
 extern const sd_bus_vtable zone_vtable[];

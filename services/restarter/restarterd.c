@@ -52,7 +52,7 @@ static int run(void)
                 log_error("cannot start: %s", strerror(-r));
                 return r;
         }
-        r = sd_bus_request_name_async(bus, NULL, RESTARTER_BUS_NAME, 0, NULL, NULL);
+        r = manager_request_name(m);
         if (r < 0)
                 return r;
         (void) sd_notify(false, "READY=1\nSTATUS=Watching zones.");

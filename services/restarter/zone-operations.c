@@ -4,6 +4,7 @@
  * work is done. Nothing here waits. */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -24,6 +25,7 @@ static const char *const operation_kind_table[_OPERATION_KIND_MAX] = {
         [OPERATION_ATTACH] = "attach",
         [OPERATION_DETACH] = "detach",
         [OPERATION_SUSPEND] = "suspend",
+        [OPERATION_UNINSTALL] = "uninstall",
 };
 
 DEFINE_STRING_TABLE(operation_kind, OperationKind, _OPERATION_KIND_MAX)
@@ -44,7 +46,10 @@ int operation_start(Zone *z, OperationKind kind, sd_bus_message *request, Operat
         o->installer_fd = -EBADF;
         o->image_fd = -EBADF;
         o->target_fd = -EBADF;
+        /* the operation knows what it does to the guest: a check in progress is dropped */
+        reconcile_stop(z);
         z->operation = o;
+        zone_update_aux(z);
         *ret = o;
         return 0;
 }
@@ -64,10 +69,19 @@ void operation_finish(Operation *o, int error, const char *error_name, const cha
                         msg = NULL;
                 va_end(ap);
                 log_warning("zone '%s': %s failed: %s", z->name, operation_kind_to_string(o->kind), strna(msg));
-                /* what this operation created goes before the caller hears of the failure */
+                /* what this operation created goes before the caller hears of the failure, and
+                 * the zone is as it was: configured */
                 if (o->created) {
                         (void) unlink(o->created);
+                        (void) zone_forget_created(z, o->created);
                         log_info("zone '%s': removed %s", z->name, o->created);
+                }
+                if ((o->kind == OPERATION_INSTALL || o->kind == OPERATION_CLONE) &&
+                    z->index_state == ZONE_STATE_INCOMPLETE) {
+                        sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                        (void) zone_set_index_state(z, ZONE_STATE_CONFIGURED, &e);
+                        sd_bus_error_free(&e);
                 }
                 (void) sd_bus_reply_method_errorf(o->request, error_name ?: SD_BUS_ERROR_FAILED, "%s",
                         msg ?: strerror(error < 0 ? -error : error));
@@ -89,11 +103,13 @@ void operation_finish(Operation *o, int error, const char *error_name, const cha
                 (void) close(o->image_fd);
         if (o->target_fd >= 0)
                 (void) close(o->target_fd);
-        qmp_close(o->qmp);
+        /* a reply still pending is failed now: its callback sees o->qmp gone */
+        qmp_close(TAKE_PTR(o->qmp));
         free(o->job);
         free(o->created);
         free(o->installer_iso);
         free(o);
+        zone_update_aux(z);
         if (z->gone)
                 (void) manager_rescan(z->manager);
 }
@@ -199,6 +215,7 @@ void manager_job_removed(Manager *m, const char *job, const char *result)
                 case OPERATION_CLONE:
                 case OPERATION_ATTACH:
                 case OPERATION_DETACH:
+                case OPERATION_UNINSTALL:
                 case _OPERATION_KIND_MAX:
                 case _OPERATION_KIND_INVALID:
                         break;
@@ -256,6 +273,8 @@ static void on_powerdown(Qmp *q, json_object *reply, const char *error, void *us
         uint64_t timeout = DEFAULT_SHUTDOWN_TIMEOUT_USEC;
         int r;
 
+        if (o->qmp != q)
+                return; /* the operation finished first */
         if (!reply) {
                 operation_finish(o, -EIO, NULL, "the guest's monitor refused the power button: %s", strna(error));
                 return;
@@ -366,10 +385,15 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
         return 0;
 }
 
+/* A helper ends with the restarter that started it, however the restarter ends:
+ * systemd stops what is left in the restarter's cgroup, and without systemd (or
+ * if only the main process was killed) the parent-death signal does. What a helper
+ * leaves half done is the restarter's to reconcile when it starts (reconcile.c),
+ * never a helper's that outlived it and goes on unwatched. */
 static int spawn(Operation *o, void (*done)(Operation *o, int status, const char *output), char *const argv[])
 {
         int pipefd[2];
-        pid_t pid;
+        pid_t pid, parent = getpid();
         int r;
 
         if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -385,6 +409,9 @@ static int spawn(Operation *o, void (*done)(Operation *o, int status, const char
                 int null = open("/dev/null", O_RDWR);
                 sigset_t all;
 
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(127);
                 sigemptyset(&all);
                 (void) sigprocmask(SIG_SETMASK, &all, NULL);
                 (void) dup2(null, STDIN_FILENO);
@@ -438,11 +465,12 @@ int zone_record_created(Zone *z, const char *path)
                 return -ENOMEM;
         if (zone_created(z, path))
                 return 0;
-        {
-                _cleanup_free_ char *lib = manager_path(z->manager, "/var/lib");
-                if (lib)
-                        (void) mkdir(lib, 0755);
-        }
+        for (char *s = dir + 1; *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        (void) mkdir(dir, 0755);
+                        *s = '/';
+                }
         (void) mkdir(dir, 0700);
         {
                 _cleanup_free_ char *old = NULL;
@@ -454,6 +482,28 @@ int zone_record_created(Zone *z, const char *path)
                         return -ENOMEM;
         }
         return write_file_atomic(file, line, strlen(line), 0600);
+}
+
+int zone_forget_created(Zone *z, const char *path)
+{
+        _cleanup_free_ char *file = manager_path(z->manager, "/var/lib/kzones/%s.created", z->name), *buf = NULL,
+                            *keep = NULL;
+        char *save = NULL;
+        size_t size, n = 0;
+
+        if (!file)
+                return -ENOMEM;
+        if (read_file_bounded(file, 64 * 1024, &buf, &size) < 0)
+                return 0;
+        keep = malloc(size + 1);
+        if (!keep)
+                return -ENOMEM;
+        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+                if (!streq(line, path))
+                        n += (size_t) sprintf(keep + n, "%s\n", line);
+        if (n == 0)
+                return unlink(file) < 0 && errno != ENOENT ? -errno : 0;
+        return write_file_atomic(file, keep, n, 0600);
 }
 
 /* The zone's own runtime directory, ROOT/run/kzones/NAME: every per-zone runtime
@@ -569,6 +619,10 @@ static void helper_done(Operation *o, int status, const char *output)
         }
         /* the helper may have changed the zone's state (unavailable, installed) */
         (void) manager_rescan(o->zone->manager);
+        if (o->kind == OPERATION_UNINSTALL) {
+                uninstall_released(o, status, *output ? (msg ?: output) : "the zone helper failed");
+                return;
+        }
         if (status == 3) {
                 operation_finish(o, -EKEYREJECTED, KZ_ERROR_UNAVAILABLE, "%s", msg ?: output);
                 return;
@@ -607,6 +661,7 @@ static void helper_done(Operation *o, int status, const char *output)
         case OPERATION_HALT:
         case OPERATION_REBOOT:
         case OPERATION_SHUTDOWN:
+        case OPERATION_UNINSTALL:
         case _OPERATION_KIND_MAX:
         case _OPERATION_KIND_INVALID:
                 operation_finish(o, 0, NULL, NULL);
