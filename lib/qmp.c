@@ -142,8 +142,11 @@ static void handle_message(Qmp *q, json_object *msg)
                         q->negotiated = true;
                         flush_sendable(q);
                 } else if (c.cb) {
-                        if (json_object_object_get_ex(msg, "return", &ret))
+                        /* a "return" of null is no answer: callers take a NULL reply for a failure */
+                        if (json_object_object_get_ex(msg, "return", &ret) && ret)
                                 c.cb(q, ret, NULL, c.userdata);
+                        else if (ret == NULL && json_object_object_get_ex(msg, "return", NULL))
+                                c.cb(q, NULL, "malformed QMP reply: a null return value", c.userdata);
                         else {
                                 (void) json_object_object_get_ex(msg, "error", &err);
                                 if (err)
