@@ -310,6 +310,7 @@ int tls_relay_pump(TlsRelay *t, int plain_fd, uint64_t *ret_sent, uint64_t *ret_
                 }
                 if (tls_open && ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) || pending)) {
                         ssize_t n = gnutls_record_recv(t->session, buf, RELAY_BUFFER);
+                        bool peer_done = false;
 
                         if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
                                 continue;
@@ -318,6 +319,8 @@ int tls_relay_pump(TlsRelay *t, int plain_fd, uint64_t *ret_sent, uint64_t *ret_
                                (gnutls_record_check_pending(t->session) > 0 || t->rx_start < t->rx_end)) {
                                 ssize_t more = gnutls_record_recv(t->session, buf + n, RELAY_BUFFER - (size_t) n);
 
+                                if (more == 0 || (more < 0 && more != GNUTLS_E_AGAIN && more != GNUTLS_E_INTERRUPTED))
+                                        peer_done = true; /* its close_notify, read with the data: it must not be lost */
                                 if (more <= 0)
                                         break;
                                 n += more;
@@ -334,6 +337,10 @@ int tls_relay_pump(TlsRelay *t, int plain_fd, uint64_t *ret_sent, uint64_t *ret_
                         if (r < 0)
                                 break;
                         received += (uint64_t) n;
+                        if (peer_done) {
+                                tls_open = false;
+                                (void) shutdown(plain_fd, SHUT_WR);
+                        }
                 }
         }
 out:

@@ -53,7 +53,7 @@ static int client(int fd, const char *identity, const uint8_t *key, TlsRelayCiph
         return r;
 }
 
-Test(tls_relay, bytes_cross_both_ways_with_the_right_key)
+Test(tls_relay, bytes_cross_both_ways_with_the_right_key, .timeout = 20)
 {
         int wire[2], src[2], dst[2];
         Side srv = {}, cli = {};
@@ -98,17 +98,17 @@ static void refused(const char *identity, const uint8_t *key)
         cr_assert_lt(srv.r, 0, "the target refused it too");
 }
 
-Test(tls_relay, a_wrong_key_is_refused)
+Test(tls_relay, a_wrong_key_is_refused, .timeout = 20)
 {
         refused("mig-1", bad);
 }
 
-Test(tls_relay, an_unknown_migration_is_refused)
+Test(tls_relay, an_unknown_migration_is_refused, .timeout = 20)
 {
         refused("mig-2", good);
 }
 
-Test(tls_relay, garbage_is_refused)
+Test(tls_relay, garbage_is_refused, .timeout = 20)
 {
         int wire[2];
         Side srv = {};
@@ -123,7 +123,7 @@ Test(tls_relay, garbage_is_refused)
         (void) close(wire[0]);
 }
 
-Test(tls_relay, cipher_names_both_ways)
+Test(tls_relay, cipher_names_both_ways, .timeout = 20)
 {
         for (TlsRelayCipher c = 0; c < _TLS_RELAY_CIPHER_MAX; c++) {
                 cr_assert_eq(tls_relay_cipher_from_string(tls_relay_cipher_to_string(c)), c);
