@@ -140,7 +140,8 @@ static void handle_message(Qmp *q, json_object *msg)
                         q->negotiated = true;
                         flush_sendable(q);
                 } else if (c.cb) {
-                        if (json_object_object_get_ex(msg, "return", &ret))
+                        /* a null "return" is no reply: callers take a NULL reply for a failure */
+                        if (json_object_object_get_ex(msg, "return", &ret) && ret)
                                 c.cb(q, ret, NULL, c.userdata);
                         else {
                                 (void) json_object_object_get_ex(msg, "error", &err);
@@ -388,7 +389,7 @@ static int wait_reply(int fd, char *buf, size_t *len, size_t max, uint64_t deadl
                         json_object_put(msg);
                         continue;
                 }
-                if (json_object_object_get_ex(msg, "return", &v)) {
+                if (json_object_object_get_ex(msg, "return", &v) && v) { /* a null one is malformed */
                         if (ret)
                                 *ret = json_object_get(v);
                         json_object_put(msg);
