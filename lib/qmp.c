@@ -413,7 +413,7 @@ static int wait_reply(int fd, char *buf, size_t *len, size_t max, uint64_t deadl
                         json_object_put(msg);
                         continue;
                 }
-                if (json_object_object_get_ex(msg, "return", &v)) {
+                if (json_object_object_get_ex(msg, "return", &v) && v) { /* a null one is malformed */
                         if (ret)
                                 *ret = json_object_get(v);
                         json_object_put(msg);

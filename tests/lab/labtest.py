@@ -195,7 +195,7 @@ def leftovers(before):
 #   - a half-written file: an unfinished suspend image (*.partial) or the
 #     temporary file of an atomic write (*.<16 hex digits>.tmp) under
 #     /run/kzones, /etc/zones, /var/lib/zones, /var/lib/kzones, /var/log/zones,
-#     /etc/systemd/system or /srv;
+#     /etc/systemd/system or /srv (/srv/shared is every host's);
 #   - a CPU probe's scratch directory, /run/kzones/.cpu-probe.XXXXXX (its lock
 #     file, .cpu-probe.lock, stays).
 #
@@ -217,7 +217,8 @@ def read(path):
         return None
 
 out = {'hugepages': {}, 'mounts': [], 'links': {}, 'nodes': sorted(glob.glob('/dev/.kzones-tap*')),
-       'procs': [], 'units': {}, 'halfwritten': [], 'scratch': sorted(d for d in glob.glob('/run/kzones/.cpu-probe.*') if os.path.isdir(d))}
+       'procs': [], 'units': {}, 'halfwritten': [],
+       'scratch': sorted(d for d in glob.glob('/run/kzones/.cpu-probe.*') if os.path.isdir(d))}
 for d in sorted(glob.glob('/sys/kernel/mm/hugepages/hugepages-*')):
     out['hugepages'][os.path.basename(d)] = {k: read(f'{d}/{k}')
                                             for k in ('nr_hugepages', 'resv_hugepages', 'surplus_hugepages')}
@@ -241,8 +242,7 @@ for line in run('systemctl', 'list-units', '--all', '--plain', '--no-legend', '-
 half = re.compile(r'(\.partial|\.[0-9a-f]{16}\.tmp)$')
 for top in ('/run/kzones', '/etc/zones', '/var/lib/zones', '/var/lib/kzones', '/var/log/zones',
             '/etc/systemd/system', '/srv'):
-    for root, dirs, files in os.walk(top):
-        dirs[:] = [d for d in dirs if not os.path.ismount(os.path.join(root, d))]
+    for root, dirs, files in os.walk(top):       # /srv/shared, where suspend images go, included
         out['halfwritten'] += [os.path.join(root, f) for f in files if half.search(f)]
 print(json.dumps(out))
 """

@@ -173,7 +173,7 @@ class Hosts(labtest.LabTestCase):
                 'rm -f /run/systemd/system/zone@leak.service; systemctl daemon-reload; '
                 'ip link del kzleak0; umount /run/kzones/pools/leak/0; '
                 'rm -rf /run/kzones/pools/leak /run/kzones/leak /run/kzones/.cpu-probe.leak /dev/.kzones-tap999 '
-                f'/etc/zones/leak.xml.0123456789abcdef.tmp; echo {nr} > {knob}')
+                f'/etc/zones/leak.xml.0123456789abcdef.tmp /srv/shared/leak.img.partial; echo {nr} > {knob}')
         self.addCleanup(self.exec, 'host2', 'systemd-run', '--wait', '--quiet', '--', 'sh', '-c', undo, check=False)
         self.exec('host2', 'systemd-run', '--wait', '--quiet', '--', 'sh', '-ec',
                   f'echo {nr + 4} > {knob}; mkdir -p /run/kzones/pools/leak/0 /run/kzones/leak '
@@ -181,7 +181,7 @@ class Hosts(labtest.LabTestCase):
                   'mount -t hugetlbfs -o pagesize=2M,size=8M,min_size=8M none /run/kzones/pools/leak/0; '
                   'ip tuntap add mode tap name kzleak0; ip link set kzleak0 alias "kzones zone leak anet 0"; '
                   'mknod /dev/.kzones-tap999 c 1 3; touch /run/kzones/leak/suspend.img.partial '
-                  '/etc/zones/leak.xml.0123456789abcdef.tmp')
+                  '/etc/zones/leak.xml.0123456789abcdef.tmp /srv/shared/leak.img.partial')
         # a zone's unit that runs (an instance's own unit file, so that no QEMU is needed for it)
         self.exec('host2', 'sh', '-ec', 'printf "[Service]\\nExecStart=/bin/sleep 600\\n" '
                   '> /run/systemd/system/zone@leak.service; systemctl daemon-reload; systemctl start zone@leak')
@@ -195,6 +195,7 @@ class Hosts(labtest.LabTestCase):
                     'hugepages-2048kB/nr_hugepages is', 'hugepages-2048kB/resv_hugepages is',
                     'half-written file /run/kzones/leak/suspend.img.partial',
                     'half-written file /etc/zones/leak.xml.0123456789abcdef.tmp',
+                    'half-written file /srv/shared/leak.img.partial',
                     'CPU probe scratch directory /run/kzones/.cpu-probe.leak']
 
         def all_seen():

@@ -287,6 +287,18 @@ Test(qmp_async, an_error_with_a_null_description_or_json_that_is_no_object_is_an
         client_done(&c);
 }
 
+Test(qmp_async, a_null_return_is_an_error)
+{
+        Client c;
+
+        /* found by fuzz-qmp: this called back with neither a reply nor an error */
+        client_start(&c, &(Monitor) { .reply = "{\"return\": null}\n", .hold = true });
+        client_wait(&c, 1, false);
+        cr_assert_not(c.calls.returned);
+        cr_assert_str_eq(c.calls.error, "malformed QMP reply");
+        client_done(&c);
+}
+
 Test(qmp_async, an_oversized_line_is_refused_before_it_ends)
 {
         _cleanup_free_ char *line = oversized(3u * 1024u * 1024u);
@@ -393,6 +405,14 @@ Test(qmp_sync, a_reply_with_neither_return_nor_error)
         _cleanup_free_ char *error = NULL;
 
         cr_assert_eq(sync_query(&(Monitor) { .reply = "{\"id\": \"kz\"}\n", .hold = true }, NULL, &error), -EIO);
+        cr_assert_null(error);
+}
+
+Test(qmp_sync, a_null_return)
+{
+        _cleanup_free_ char *error = NULL;
+
+        cr_assert_eq(sync_query(&(Monitor) { .reply = "{\"return\": null}\n", .hold = true }, NULL, &error), -EIO);
         cr_assert_null(error);
 }
 
