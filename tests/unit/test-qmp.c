@@ -295,7 +295,7 @@ Test(qmp_async, a_null_return_is_an_error)
         client_start(&c, &(Monitor) { .reply = "{\"return\": null}\n", .hold = true });
         client_wait(&c, 1, false);
         cr_assert_not(c.calls.returned);
-        cr_assert_str_eq(c.calls.error, "malformed QMP reply");
+        cr_assert_str_eq(c.calls.error, "malformed QMP reply: a null return value");
         client_done(&c);
 }
 
