@@ -16,6 +16,10 @@
 #define KZ_ERROR_IN_USE "org.kzones.Error.InUse"
 #define KZ_ERROR_UNAVAILABLE "org.kzones.Error.Unavailable"
 #define KZ_ERROR_POOL_NOT_FOUND "org.kzones.Error.PoolNotFound"
+#define KZ_ERROR_CANCELLED "org.kzones.Error.Cancelled"
+#define KZ_ERROR_NOT_CANCELLABLE "org.kzones.Error.NotCancellable"
+#define KZ_ERROR_JOB_NOT_FOUND "org.kzones.Error.JobNotFound"
+#define KZ_ERROR_TOO_MANY_JOBS "org.kzones.Error.TooManyJobs"
 
 extern const sd_bus_error_map kz_bus_error_map[];
 

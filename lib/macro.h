@@ -16,6 +16,7 @@
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _noreturn_ __attribute__((noreturn))
 #define _pure_ __attribute__((pure))
+#define _sentinel_ __attribute__((sentinel))
 #define _likely_(x) (__builtin_expect(!!(x), 1))
 #define _unlikely_(x) (__builtin_expect(!!(x), 0))
 
@@ -104,6 +105,11 @@ static inline bool isempty(const char *s)
 static inline const char *strna(const char *s)
 {
         return s ?: "n/a";
+}
+
+static inline const char *strempty(const char *s)
+{
+        return s ?: "";
 }
 
 /* Negative errno from a libc call that sets errno, never 0. */

@@ -11,9 +11,6 @@
 #include "restarter.h"
 #include "zone-net.h"
 
-#define SYSTEMD_BUS "org.freedesktop.systemd1"
-#define SYSTEMD_PATH "/org/freedesktop/systemd1"
-#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
 #define EVACUATION_DROPIN "50-kzones-evacuation.conf"
 
 /* ---- zones ------------------------------------------------------------------------------ */
@@ -40,7 +37,7 @@ static Zone *zone_free(Zone *z)
 static int zone_new(Manager *m, const char *name, Zone **ret)
 {
         Zone *z = calloc(1, sizeof(*z));
-        Zone **l;
+        int r;
 
         if (!z)
                 return -ENOMEM;
@@ -55,44 +52,50 @@ static int zone_new(Manager *m, const char *name, Zone **ret)
                 zone_free(z);
                 return -ENOMEM;
         }
-        l = realloc(m->zones, (m->n_zones + 1) * sizeof(Zone *));
-        if (!l) {
+        r = hashmap_put(m->zones, z->name, z);
+        if (r < 0) {
                 zone_free(z);
-                return -ENOMEM;
+                return r;
         }
-        m->zones = l;
-        m->zones[m->n_zones++] = z;
         *ret = z;
         return 0;
 }
 
 static void zone_remove(Zone *z)
 {
-        Manager *m = z->manager;
-
-        for (size_t i = 0; i < m->n_zones; i++)
-                if (m->zones[i] == z) {
-                        memmove(m->zones + i, m->zones + i + 1, (m->n_zones - i - 1) * sizeof(Zone *));
-                        m->n_zones--;
-                        break;
-                }
+        (void) hashmap_remove(z->manager->zones, z->name);
         zone_free(z);
 }
 
 Zone *manager_find_zone(Manager *m, const char *name)
 {
-        for (size_t i = 0; i < m->n_zones; i++)
-                if (streq(m->zones[i]->name, name) && !m->zones[i]->gone)
-                        return m->zones[i];
-        return NULL;
+        Zone *z = hashmap_get(m->zones, name);
+
+        return z && !z->gone ? z : NULL;
 }
 
 Zone *manager_find_zone_by_path(Manager *m, const char *path)
 {
-        for (size_t i = 0; i < m->n_zones; i++)
-                if (streq(m->zones[i]->path, path) && !m->zones[i]->gone)
-                        return m->zones[i];
-        return NULL;
+        _cleanup_free_ char *name = NULL;
+
+        if (sd_bus_path_decode(path, RESTARTER_ZONE_PREFIX, &name) <= 0)
+                return NULL;
+        return manager_find_zone(m, name);
+}
+
+/* zone@NAME.service's object path in systemd */
+static Zone *manager_find_zone_by_unit_path(Manager *m, const char *path)
+{
+        _cleanup_free_ char *unit = NULL;
+        size_t len;
+
+        if (!path || sd_bus_path_decode(path, SYSTEMD_PATH "/unit", &unit) <= 0)
+                return NULL;
+        len = strlen(unit);
+        if (len <= strlen("zone@.service") || strncmp(unit, "zone@", 5) != 0 || !streq(unit + len - 8, ".service"))
+                return NULL;
+        unit[len - 8] = 0;
+        return manager_find_zone(m, unit + 5);
 }
 
 int zone_load_config(Zone *z, ZoneConfig **ret, sd_bus_error *error)
@@ -187,8 +190,13 @@ static void zone_update_id(Zone *z)
         if (id <= 0)
                 for (id = 1;; id++) {
                         bool used = false;
-                        for (size_t i = 0; i < m->n_zones && !used; i++)
-                                used = m->zones[i] != z && (m->zones[i]->id == id || zone_saved_id(m->zones[i]) == id);
+                        Zone *other;
+
+                        HASHMAP_FOREACH(other, m->zones, state)
+                                if (other != z && (other->id == id || zone_saved_id(other) == id)) {
+                                        used = true;
+                                        break;
+                                }
                         if (!used)
                                 break;
                 }
@@ -205,7 +213,7 @@ void zone_update_aux(Zone *z)
 
         if (marker && access(marker, F_OK) >= 0)
                 want[n++] = "suspended";
-        if (z->operation && z->operation->kind == OPERATION_SUSPEND)
+        if (z->job && z->job->type == &job_suspend)
                 want[n++] = "suspending";
         /* known only while the unit is active (zone_update_state() forgets it otherwise) */
         if (z->guest_status && !streq(z->guest_status, "running"))
@@ -347,6 +355,7 @@ static int write_evacuation_dropin(Manager *m, const char *unit, const char *val
 static void emit_evacuation_changes(Manager *m)
 {
         _cleanup_free_ char *d = NULL;
+        Zone *z;
 
         if (manager_default_evacuation_target(m, &d) >= 0 && !streq_ptr(d, m->default_evacuation_target)) {
                 free(m->default_evacuation_target);
@@ -354,8 +363,7 @@ static void emit_evacuation_changes(Manager *m)
                 (void) sd_bus_emit_properties_changed(m->bus, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
                         "DefaultEvacuationTarget", NULL);
         }
-        for (size_t i = 0; i < m->n_zones; i++) {
-                Zone *z = m->zones[i];
+        HASHMAP_FOREACH(z, m->zones, state) {
                 _cleanup_free_ char *v = NULL;
 
                 if (zone_evacuation_target(z, &v) < 0 || streq_ptr(v, z->evacuation_target))
@@ -407,7 +415,7 @@ static void zone_set_active_state(Zone *z, const char *state)
                 reconcile_stop(z);
         zone_update_state(z);
         manager_unit_state_changed(z);
-        if (became_active && !z->operation)
+        if (became_active && !z->job)
                 reconcile_zone(z, false);
 }
 
@@ -499,14 +507,12 @@ static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_err
 {
         Manager *m = userdata;
         const char *path = sd_bus_message_get_path(msg), *iface, *name;
-        Zone *z = NULL;
+        Zone *z;
         int r;
 
         if (!from_systemd(m, msg))
                 return 0;
-        for (size_t i = 0; i < m->n_zones && !z; i++)
-                if (streq_ptr(m->zones[i]->unit_path, path))
-                        z = m->zones[i];
+        z = manager_find_zone_by_unit_path(m, path);
         if (!z)
                 return 0;
         r = sd_bus_message_read(msg, "s", &iface);
@@ -544,7 +550,7 @@ static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret
                 return 0;
         if (sd_bus_message_read(msg, "uoss", &id, &job, &unit, &result) < 0)
                 return 0;
-        manager_job_removed(m, job, result);
+        manager_unit_job_removed(m, job, result);
         return 0;
 }
 
@@ -580,8 +586,10 @@ int manager_rescan(Manager *m)
                 log_error("%s", kz_error_message(&e, r));
                 return r;
         }
-        for (size_t i = 0; i < m->n_zones; i++)
-                m->zones[i]->seen = false;
+        Zone *z;
+
+        HASHMAP_FOREACH(z, m->zones, state)
+                z->seen = false;
 
         /* every NAME.xml is a zone; the index gives its state and UUID */
         dp = opendir(dir);
@@ -589,14 +597,18 @@ int manager_rescan(Manager *m)
                 size_t len = strlen(de->d_name);
                 _cleanup_free_ char *name = NULL;
                 ZoneState previous_index;
-                Zone *z;
 
                 if (len <= 4 || !streq(de->d_name + len - 4, ".xml"))
                         continue;
                 name = strndup(de->d_name, len - 4);
                 if (!name || !zone_name_is_valid(name))
                         continue;
-                z = manager_find_zone(m, name);
+                z = hashmap_get(m->zones, name);
+                if (z && z->gone) {
+                        /* configured again while a job of its old configuration ran */
+                        z->gone = false;
+                        (void) sd_bus_emit_object_added(m->bus, z->path);
+                }
                 if (!z) {
                         r = zone_new(m, name, &z);
                         if (r < 0)
@@ -641,21 +653,26 @@ int manager_rescan(Manager *m)
                 closedir(dp);
         zone_index_free(l, n);
 
-        for (size_t i = 0; i < m->n_zones;) {
-                Zone *z = m->zones[i];
+        {
+                _cleanup_free_ Zone **unseen = calloc(hashmap_size(m->zones) + 1, sizeof(Zone *));
+                size_t n_unseen = 0;
 
-                if (z->seen) {
-                        i++;
-                        continue;
+                if (!unseen)
+                        return -ENOMEM;
+                HASHMAP_FOREACH(z, m->zones, state)
+                        if (!z->seen)
+                                unseen[n_unseen++] = z;
+                for (size_t i = 0; i < n_unseen; i++) {
+                        z = unseen[i];
+                        if (!z->gone) {
+                                log_info("zone '%s' no longer configured", z->name);
+                                (void) sd_bus_emit_object_removed(m->bus, z->path);
+                        }
+                        if (z->job)
+                                z->gone = true; /* removed once its job ends */
+                        else
+                                zone_remove(z);
                 }
-                log_info("zone '%s' no longer configured", z->name);
-                (void) sd_bus_emit_object_removed(m->bus, z->path);
-                if (z->operation) {
-                        z->gone = true;
-                        i++;
-                        continue;
-                }
-                zone_remove(z);
         }
         emit_evacuation_changes(m);
         /* autoboot comes from kzones-generator: when it would decide otherwise, let
@@ -698,7 +715,9 @@ int manager_new(sd_event *e, sd_bus *bus, const char *root, Manager **ret)
         m->bus = sd_bus_ref(bus);
         m->root = strdup(root ?: "");
         m->have_systemd = -1;
-        if (!m->root)
+        m->zones = hashmap_new();
+        m->jobs = hashmap_new();
+        if (!m->root || !m->zones || !m->jobs)
                 return -ENOMEM;
         *ret = TAKE_PTR(m);
         return 0;
@@ -708,11 +727,17 @@ Manager *manager_free(Manager *m)
 {
         if (!m)
                 return NULL;
+        Zone *z;
+        Job *j;
+
         m->want_name = false;
-        for (size_t i = 0; i < m->n_zones; i++)
-                zone_free(m->zones[i]);
+        HASHMAP_FOREACH(j, m->jobs, state)
+                job_free(j);
+        hashmap_free(m->jobs);
+        HASHMAP_FOREACH(z, m->zones, state)
+                zone_free(z);
+        hashmap_free(m->zones);
         sd_event_source_unref(m->name_timer);
-        free(m->zones);
         sd_event_source_unref(m->inotify);
         sd_event_source_unref(m->rescan_timer);
         sd_bus_unref(m->bus);
@@ -724,6 +749,86 @@ Manager *manager_free(Manager *m)
         free(m->systemd_owner);
         free(m);
         return NULL;
+}
+
+/* Startup, step 3: a zone's ActiveState, then its check (reconcile.c). */
+static int on_startup_unit_state(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+        StateQuery *q = userdata;
+        Manager *m = q->manager;
+        Zone *z = manager_find_zone(m, q->zone);
+        const char *state;
+
+        if (z && !sd_bus_message_is_method_error(reply, NULL) &&
+            sd_bus_message_enter_container(reply, 'v', "s") >= 0 && sd_bus_message_read(reply, "s", &state) >= 0) {
+                free(z->active_state);
+                z->active_state = strdup(state);
+                zone_update_state(z);
+        }
+        /* what a restarter killed in the middle of a job left half done */
+        if (z)
+                reconcile_zone(z, true);
+        free(q->zone);
+        free(q);
+        manager_reconciled(m);
+        return 0;
+}
+
+/* Startup, step 2: systemd subscribed (or not there); each zone's unit state is asked for. */
+static int on_startup_subscribed(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+        Manager *m = userdata;
+        Zone *z;
+
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                log_warning("systemd is not reachable (%s): zones can be configured and installed but not booted",
+                        sd_bus_message_get_error(reply)->message);
+                m->have_systemd = 0;
+                HASHMAP_FOREACH(z, m->zones, state)
+                        reconcile_zone(z, true);
+                manager_reconciled(m);
+                return 0;
+        }
+        m->have_systemd = 1;
+        HASHMAP_FOREACH(z, m->zones, state) {
+                StateQuery *q = calloc(1, sizeof(*q));
+
+                if (!q || !(q->zone = strdup(z->name))) {
+                        free(q);
+                        reconcile_zone(z, true);
+                        continue;
+                }
+                q->manager = m;
+                if (sd_bus_call_method_async(m->bus, NULL, SYSTEMD_BUS, z->unit_path, "org.freedesktop.DBus.Properties",
+                            "Get", on_startup_unit_state, q, "ss", "org.freedesktop.systemd1.Unit", "ActiveState") < 0) {
+                        free(q->zone);
+                        free(q);
+                        reconcile_zone(z, true);
+                        continue;
+                }
+                m->reconciling++;
+        }
+        manager_reconciled(m);
+        return 0;
+}
+
+/* Startup, step 1: whose signals are systemd's (NameOwnerChanged keeps this current). */
+static int on_startup_owner(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+        Manager *m = userdata;
+        const char *owner;
+        int r;
+
+        if (!sd_bus_message_is_method_error(reply, NULL) && sd_bus_message_read(reply, "s", &owner) >= 0)
+                set_systemd_owner(m, owner);
+        r = sd_bus_call_method_async(m->bus, NULL, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe",
+                on_startup_subscribed, m, NULL);
+        if (r < 0) {
+                log_warning("cannot ask systemd for its signals: %s", strerror(-r));
+                m->have_systemd = 0;
+                manager_reconciled(m);
+        }
+        return 0;
 }
 
 int manager_start(Manager *m)
@@ -769,48 +874,14 @@ int manager_start(Manager *m)
         r = manager_probe_cpu(m);
         if (r < 0)
                 log_warning("cannot probe this host's CPU models: %s", strerror(-r));
-        /* Before the bus name is taken, and only then, the restarter waits: it learns from
-         * systemd which zones run, so that nobody is ever told a running zone is installed. */
-        {
-                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-                const char *owner;
-
-                /* whose signals are systemd's; NameOwnerChanged keeps this current */
-                if (sd_bus_call_method(m->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                            "GetNameOwner", NULL, &reply, "s", SYSTEMD_BUS) >= 0 &&
-                    sd_bus_message_read(reply, "s", &owner) >= 0)
-                        set_systemd_owner(m, owner);
-                r = sd_bus_call_method(m->bus, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe", &error, NULL,
-                        NULL);
-                if (r < 0) {
-                        log_warning("systemd is not reachable (%s): zones can be configured and installed but not "
-                                "booted", error.message ?: strerror(-r));
-                        m->have_systemd = 0;
-                        for (size_t i = 0; i < m->n_zones; i++)
-                                reconcile_zone(m->zones[i], true);
-                        return 0;
-                }
-                m->have_systemd = 1;
-        }
-        for (size_t i = 0; i < m->n_zones; i++) {
-                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-                Zone *z = m->zones[i];
-                const char *state;
-
-                r = sd_bus_call_method(m->bus, SYSTEMD_BUS, z->unit_path, "org.freedesktop.DBus.Properties", "Get",
-                        &error, &reply, "ss", "org.freedesktop.systemd1.Unit", "ActiveState");
-                if (r < 0 || sd_bus_message_enter_container(reply, 'v', "s") < 0 ||
-                    sd_bus_message_read(reply, "s", &state) < 0)
-                        continue;
-                free(z->active_state);
-                z->active_state = strdup(state);
-                zone_update_state(z);
-        }
-        /* what a restarter killed in the middle of an operation left half done */
-        for (size_t i = 0; i < m->n_zones; i++)
-                reconcile_zone(m->zones[i], true);
+        /* Before the bus name is taken, and only then, the restarter waits (without
+         * blocking: each answer comes through the event loop): it learns from systemd
+         * which zones run, so that nobody is ever told a running zone is installed. */
+        m->reconciling++; /* the startup itself, until systemd answered */
+        r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                "org.freedesktop.DBus", "GetNameOwner", on_startup_owner, m, "s", SYSTEMD_BUS);
+        if (r < 0)
+                return r;
         return 0;
 }
 

@@ -357,7 +357,7 @@ void reconcile_zone(Zone *z, bool startup)
 {
         const char *a = z->active_state;
 
-        if (z->operation || z->reconcile_qmp)
+        if (z->job || z->reconcile_qmp)
                 return;
         if (a && streq(a, "active")) {
                 reconcile_running(z, startup);

@@ -3,8 +3,10 @@
 
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
+#include <systemd/sd-id128.h>
 
 #include "bus-error.h"
+#include "hashmap.h"
 #include "qmp.h"
 #include "zone-qemu.h"
 #include "zone-store.h"
@@ -22,49 +24,104 @@
 
 typedef struct Manager Manager;
 typedef struct Zone Zone;
-typedef struct Operation Operation;
+typedef struct Job Job;
+typedef struct JobType JobType;
 
-typedef enum OperationKind {
-        OPERATION_BOOT,
-        OPERATION_HALT,
-        OPERATION_REBOOT,
-        OPERATION_SHUTDOWN,
-        OPERATION_INSTALL,
-        OPERATION_CLONE,
-        OPERATION_ATTACH,
-        OPERATION_DETACH,
-        OPERATION_SUSPEND,
-        OPERATION_UNINSTALL,
-        _OPERATION_KIND_MAX,
-        _OPERATION_KIND_INVALID = -22,
-} OperationKind;
+#define SYSTEMD_BUS "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
 
-/* One method call in progress on a zone; it replies when the work is done. */
-struct Operation {
-        Zone *zone;
-        OperationKind kind;
-        sd_bus_message *request;
-        char *job;           /* the systemd job we wait for */
-        bool reboot;         /* shutdown -r */
-        bool powered_down;   /* shutdown: system_powerdown was accepted */
+/* The journal's MESSAGE_ID= of the restarter's records: 'journalctl
+ * MESSAGE_ID=… ZONE=kz1' lists a zone's history (catalog in docs/journal.md). */
+#define KZ_MESSAGE_ZONE_STATE SD_ID128_MAKE(5e,0f,2b,7c,1d,84,4a,93,b6,21,c4,0e,97,3a,58,d1)
+#define KZ_MESSAGE_JOB_STARTED SD_ID128_MAKE(a1,7c,39,e2,58,0b,4f,6d,8e,15,72,c9,3f,a0,64,2b)
+#define KZ_MESSAGE_JOB_FINISHED SD_ID128_MAKE(c8,42,d7,1a,6e,93,45,b0,a5,3c,0f,e8,71,d2,96,4e)
+
+#define RESTARTER_JOB_PREFIX "/org/kzones/Restarter1/job"
+#define RESTARTER_JOB_IFACE "org.kzones.Restarter1.Job"
+
+/* Jobs at work at once, all zones together: a caller gets TooManyJobs beyond it. */
+#define JOBS_MAX 64u
+/* How long a finished job stays readable for callers that look late, and how
+ * many finished ones are kept at most. */
+#define JOB_LINGER_USEC (120ull * 1000000)
+#define JOBS_FINISHED_MAX 256u
+
+typedef enum JobState {
+        JOB_RUNNING,
+        JOB_DONE,
+        JOB_FAILED,
+        JOB_CANCELLED,
+        _JOB_STATE_MAX,
+        _JOB_STATE_INVALID = -22,
+} JobState;
+
+/* What one kind of job does at each turn of its work: each kind's own steps, in
+ * the file of that kind (zone-run.c, zone-storage.c). A NULL hook is a turn the
+ * kind never takes. */
+struct JobType {
+        const char *kind; /* "boot", "install", …: Job.Kind */
+        /* systemd's job on the zone's unit ended; ok: its result was "done" */
+        void (*unit_job_done)(Job *j, bool ok, const char *result);
+        /* the unit's ActiveState changed while the job is at work */
+        void (*unit_state_changed)(Job *j);
+        /* the helper (kzones-zone VERB) ended with status; message: its output, each
+         * line without the "zone 'NAME': " the caller puts in front again */
+        void (*helper_done)(Job *j, int status, const char *message);
+        /* Cancel(): >= 0 if the job is being cancelled (it ends as cancelled, now or
+         * soon), or an error saying why it cannot be */
+        int (*cancel)(Job *j, sd_bus_error *error);
+};
+
+/* One piece of work on a zone, an org.kzones.Restarter1.Job object: the method
+ * that asked for it has its path at once, and the job reports its progress and
+ * result as properties and the Manager's JobRemoved signal. */
+struct Job {
+        Manager *manager;
+        Zone *zone;            /* NULL once the job finished */
+        char *zone_name;
+        const JobType *type;
+        uint32_t id;
+        char key[16];          /* the id in decimal: the jobs map's key */
+        char *path;
+        JobState state;
+        double progress;       /* 0–1, or -1 when the work cannot tell */
+        uint64_t bytes_done, bytes_total, rate; /* rate: bytes per second */
+        uint64_t rate_usec, rate_bytes;         /* the last sample the rate came from */
+        char *message;         /* what it does now, or why it ended */
+        char *result_name;     /* the error, once failed or cancelled */
+        bool cancelling;
+        sd_event_source *step_source;
+        void (*step)(Job *j);  /* the next step, run from the event loop */
+        sd_event_source *linger;
+
+        /* the work in progress */
+        char *unit_job;        /* the systemd job we wait for */
+        bool reboot;           /* shutdown -r */
+        bool powered_down;     /* shutdown: system_powerdown was accepted */
         sd_event_source *timer;
         sd_event_source *child;
         pid_t pid;
-        int output_fd;       /* child's stdout and stderr, for the error message */
+        int output_fd;         /* the helper's stdout and stderr, for the error message */
         sd_event_source *output_source;
         char output[4096];
         size_t output_len;
-        void (*child_done)(Operation *o, int status, const char *output);
-        Zone *copy_source;   /* clone: the zone whose disk is being read */
-        bool relay_progress; /* the child's "progress N" lines become Progress signals */
-        char *installer_iso; /* install -b: boot the installer (named so), installed when it powers off */
-        int installer_fd;    /* install -b: the installer's medium, which the launcher reads through us */
+        Zone *copy_source;     /* clone: the zone whose disk is being read */
+        char *installer_iso;   /* install -b: the installer (named so), installed when it powers off */
+        int installer_fd;      /* install -b: the installer's medium, which the launcher reads through us */
         bool installer_running;
-        int image_fd;        /* install -a: the image to copy (the copy helper's fd 3) */
-        int target_fd;       /* install/clone: the boot disk this operation created (the helper's fd 4) */
-        char *created;       /* install/clone: the disk this operation created, removed on failure */
+        int image_fd;          /* install -a: the image to copy (the copy helper's fd 3) */
+        int target_fd;         /* install/clone: the boot disk this job created (the helper's fd 4) */
+        char *created;         /* install/clone: the disk this job created, removed on failure */
+        char *local;           /* install/clone: the boot disk's local path (file storage) */
+        char *source_name;     /* clone: the source zone; install: what the image is called */
+        uint64_t size;         /* install: the size of a new disk */
+        int storage_scheme;    /* install/clone: the boot storage's StorageScheme, or -1 without one */
         Qmp *qmp;
-        bool force;          /* uninstall -F: what cannot be released is left */
+        bool force;            /* uninstall -F: what cannot be released is left */
+        char *option;          /* attach: force-takeover or initialize-hostdata */
+        char **boot_args;      /* boot */
+        bool fresh;            /* boot -R: not from a suspend image */
 };
 
 struct Zone {
@@ -81,7 +138,7 @@ struct Zone {
         int id;
         char **aux;
         char *evacuation_target; /* as last reported */
-        Operation *operation;
+        Job *job;             /* the job at work on the zone, if any */
         unsigned copy_readers; /* clones reading this zone's disk: it must not boot */
         bool seen;
         bool gone;
@@ -102,8 +159,11 @@ struct Manager {
         sd_event *event;
         sd_bus *bus;
         char *root;
-        Zone **zones;
-        size_t n_zones;
+        Hashmap *zones;       /* by name */
+        Hashmap *jobs;        /* by id, finished ones too until they are dropped */
+        uint32_t last_job_id;
+        unsigned n_running_jobs;
+        unsigned n_finished_jobs;
         int have_systemd; /* -1 unknown, 0 no, 1 yes */
         char *systemd_owner; /* unique name of org.freedesktop.systemd1's owner; only its signals count */
         uint64_t spoof_logged_usec; /* when a signal not from systemd was last logged */
@@ -116,9 +176,6 @@ struct Manager {
         bool want_name, name_requested;
         sd_event_source *name_timer;
 };
-
-const char *operation_kind_to_string(OperationKind k);
-OperationKind operation_kind_from_string(const char *s);
 
 int manager_new(sd_event *e, sd_bus *bus, const char *root, Manager **ret);
 Manager *manager_free(Manager *m);
@@ -151,23 +208,48 @@ int zone_set_evacuation_target(Zone *z, const char *value, sd_bus_error *error);
 int manager_default_evacuation_target(Manager *m, char **ret);
 int manager_set_default_evacuation_target(Manager *m, const char *value, sd_bus_error *error);
 
-/* Operations (zone-operations.c) */
-int operation_start(Zone *z, OperationKind kind, sd_bus_message *request, Operation **ret);
-void operation_finish(Operation *o, int error, const char *error_name, const char *fmt, ...) _printf_(4, 5);
-int operation_start_unit(Operation *o, const char *method);
-int operation_powerdown(Operation *o, uint64_t timeout_usec);
-/* Runs kzones-zone VERB NAME [ARG] (attach, detach): the host data on the boot storage. */
-int operation_run_helper(Operation *o, const char *verb, const char *arg);
+/* Jobs (job.c) */
+const char *job_state_to_string(JobState s);
+JobState job_state_from_string(const char *s);
+/* A new job of type on z for the method call msg, not yet at work: refused (an
+ * error set, negative) while another job works on the zone or JOBS_MAX run. */
+int job_new(Zone *z, const JobType *type, sd_bus_message *msg, sd_bus_error *error, Job **ret);
+/* Replies to msg with the job's path and runs step from the event loop. */
+int job_start(Job *j, sd_bus_message *msg, void (*step)(Job *j));
+/* Runs step from the event loop, after what is on it now. */
+void job_next(Job *j, void (*step)(Job *j));
+/* Ends the job: 0 done; otherwise failed (cancelled after a Cancel), with the error
+ * name and message; what an install or clone created goes first. */
+void job_finish(Job *j, int error, const char *error_name, const char *fmt, ...) _printf_(4, 5);
+void job_set_message(Job *j, const char *fmt, ...) _printf_(2, 3);
+void job_set_progress(Job *j, double progress, uint64_t done, uint64_t total);
+Job *job_free(Job *j);
+Job *manager_find_job(Manager *m, const char *path);
+int job_start_unit(Job *j, const char *method);
+int job_powerdown(Job *j, uint64_t timeout_usec);
+/* Runs kzones-zone VERB NAME [ARG] (attach, detach, suspend) */
+int job_run_helper(Job *j, const char *verb, const char *arg);
 /* Runs kzones-zone install-image|clone NAME ARG [TARGET]: the copy onto the boot
- * storage, relaying the helper's progress as Progress signals. */
-int operation_run_copy_helper(Operation *o, const char *verb, const char *arg);
-void operation_installed(Operation *o);
+ * storage, the helper's "progress" lines becoming the job's progress. */
+int job_run_copy_helper(Job *j, const char *verb, const char *arg);
+/* Stops the helper at once (a Cancel); its exit is not reported. */
+void job_kill_helper(Job *j);
+/* For systemd's JobRemoved and a unit's ActiveState: the job of that zone hears it. */
+void manager_unit_job_removed(Manager *m, const char *unit_job, const char *result);
+void manager_unit_state_changed(Zone *z);
+/* Why the zone's unit did not start, as the launcher wrote it; NULL if it did not say. */
+char *zone_boot_failure(Zone *z);
+/* Refused with Busy while a job works on z or a clone reads its disk. */
+int zone_check_idle(Zone *z, sd_bus_error *error);
+
+/* The job kinds (zone-run.c, zone-storage.c) */
+extern const JobType job_boot, job_halt, job_reboot, job_shutdown, job_suspend;
+extern const JobType job_install, job_clone, job_uninstall, job_attach, job_detach;
+void job_installed(Job *j);
 int zone_record_created(Zone *z, const char *path);
 int zone_forget_created(Zone *z, const char *path);
 int zone_make_run_dir(Zone *z);
 bool zone_created(Zone *z, const char *path);
-void manager_job_removed(Manager *m, const char *job, const char *result);
-void manager_unit_state_changed(Zone *z);
 
 /* Undoing what a crash left half done (reconcile.c) */
 /* At start (startup: the bus name waits for it), and whenever a zone's unit became
@@ -182,8 +264,31 @@ bool zone_run_file_exists(Zone *z, const char *file);
 /* The bus (restarter-dbus.c) */
 int bus_register(Manager *m);
 int bus_check_authorized(Zone *z, sd_bus_message *m, const char *auth, sd_bus_error *error);
-/* Uninstall, once the helper released (status 0) or did not release the host data. */
-void uninstall_released(Operation *o, int status, const char *message);
 void bus_zone_send_changed(Zone *z, ZoneState previous);
+int bus_caller_uid(sd_bus_message *m, uid_t *ret, sd_bus_error *error);
+int bus_check_root(sd_bus_message *m, const char *what, sd_bus_error *error);
+void bus_job_send_changed(Job *j, const char *property, ...) _sentinel_;
 extern const sd_bus_vtable manager_vtable[];
 extern const sd_bus_vtable zone_vtable[];
+extern const sd_bus_vtable job_vtable[];
+int bus_register_jobs(Manager *m);
+/* The zone methods that start storage jobs (zone-storage.c) */
+int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* The zone methods that start and stop its guest (zone-run.c) */
+int method_boot(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_boot_fresh(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_halt(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_reboot(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_shutdown(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_suspend(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_list_jobs(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_uninstall(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_detach(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* An option's variant, of the one type it must have: otherwise InvalidArgs naming the key. */
+int bus_read_option(sd_bus_message *msg, const char *what, const char *key, const char *type, void *ret,
+                sd_bus_error *error);
+int zone_check_kz(Zone *z, ZoneConfig *c, sd_bus_error *error);
+int zone_need_state(Zone *z, sd_bus_error *error, ZoneState want, const char *what);
+int zone_need_systemd(Zone *z, sd_bus_error *error);
