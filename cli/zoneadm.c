@@ -11,25 +11,16 @@
 #include "size.h"
 #include "zone-config.h"
 #include "zone-state.h"
+#include "zoneadm.h"
 
 /* zoneadm administers kernel zones. It keeps no state of its own: every subcommand is one call to
  * the zone restarter, kzones-restarterd, over the D-Bus system bus (or a remote host's, with -H).
  * The restarter's error messages are sentences meant for the user, printed as they come. */
 
-#define RESTARTER_SERVICE "org.kzones.Restarter1"
-#define RESTARTER_PATH "/org/kzones/Restarter1"
-#define MANAGER_INTERFACE "org.kzones.Restarter1.Manager"
-#define ZONE_INTERFACE "org.kzones.Restarter1.Zone"
 #define ERROR_ZONE_NOT_FOUND "org.kzones.Error.ZoneNotFound"
 
 #define USEC_PER_MINUTE (UINT64_C(60) * 1000000)
 /* How long a call may take before zoneadm gives up waiting (the work goes on in the restarter). */
-#define TIMEOUT_BOOT (5 * USEC_PER_MINUTE)
-#define TIMEOUT_HALT (5 * USEC_PER_MINUTE)
-#define TIMEOUT_SHUTDOWN (6 * USEC_PER_MINUTE) /* the guest's 5 minutes to power off, and a margin */
-#define TIMEOUT_REBOOT (10 * USEC_PER_MINUTE)  /* a halt and a boot */
-#define TIMEOUT_VERIFY (5 * USEC_PER_MINUTE)   /* network storage may be slow to answer */
-#define TIMEOUT_STORAGE (60 * USEC_PER_MINUTE) /* install, uninstall, clone: disks are created or copied */
 
 #define EXIT_USAGE 2
 #define GLOBAL_ZONE "global"
@@ -330,13 +321,13 @@ static int log_unreachable(const sd_bus_error *e, int r)
         return r;
 }
 
-static int log_not_configured(const char *zone)
+int log_not_configured(const char *zone)
 {
         fprintf(stderr, "zoneadm: zone '%s': No such zone configured\n", zone);
         return -ENOENT;
 }
 
-static int log_bad_reply(const char *zone, int r)
+int log_bad_reply(const char *zone, int r)
 {
         if (zone)
                 fprintf(stderr, "zoneadm: zone '%s': cannot read the zone restarter's answer: %s\n", zone,
@@ -349,7 +340,7 @@ static int log_bad_reply(const char *zone, int r)
 /* Turns a failed call into a message. @zone may be NULL (manager calls); @timeout is the call's
  * timeout, 0 for sd-bus's default. ZoneNotFound is left to the callers: after a method call it may be
  * about another zone (clone's source), so only lookups turn it into "No such zone configured". */
-static int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64_t timeout)
+int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64_t timeout)
 {
         if (error_is_unreachable(e, r))
                 return log_unreachable(e, r);
@@ -432,7 +423,7 @@ static int zone_lookup(sd_bus *bus, const char *zone, char **ret_path)
         return 0;
 }
 
-static int log_request_error(int r)
+int log_request_error(int r)
 {
         fprintf(stderr, "zoneadm: cannot build the request to the zone restarter: %s\n", strerror(-r));
         return r;
@@ -455,102 +446,28 @@ static int zone_method_new(sd_bus *bus, const char *method, sd_bus_message **ret
         return 0;
 }
 
-typedef struct CallState {
-        bool done;
-        int r;
-        sd_bus_error error;
-        int shown;
-} CallState;
-
-static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-        CallState *s = userdata;
-        const char *op;
-        uint32_t pct;
-
-        if (sd_bus_message_read(m, "su", &op, &pct) < 0 || (int) pct == s->shown)
-                return 0;
-        s->shown = (int) pct;
-        /* on a terminal the line is redrawn; elsewhere one line each 10% */
-        if (isatty(STDOUT_FILENO))
-                printf("\r%s: %3u%%%s", op, pct, pct >= 100 ? "\n" : "");
-        else if (pct % 10 == 0)
-                printf("%s: %u%%\n", op, pct);
-        fflush(stdout);
-        return 0;
-}
-
-static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-        CallState *s = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(m);
-
-        s->done = true;
-        if (e) {
-                s->r = -sd_bus_error_get_errno(e) ?: -EIO;
-                (void) sd_bus_error_copy(&s->error, e);
-        }
-        return 0;
-}
-
-/* A call that may take long: its Progress signals are shown while it runs (unless -q). */
-static int zone_method_call_progress(sd_bus *bus, sd_bus_message *m, uint64_t timeout)
-{
-        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *match = NULL, *call = NULL;
-        CallState s = { .error = SD_BUS_ERROR_NULL, .shown = -1 };
-        int r;
-
-        if (!arg_quiet) {
-                r = sd_bus_match_signal(bus, &match, RESTARTER_SERVICE, sd_bus_message_get_path(m), ZONE_INTERFACE,
-                        "Progress", on_progress, &s);
-                if (r < 0)
-                        return log_request_error(r);
-        }
-        r = sd_bus_call_async(bus, &call, m, on_reply, &s, timeout);
-        if (r < 0)
-                return log_request_error(r);
-        while (!s.done) {
-                r = sd_bus_process(bus, NULL);
-                if (r < 0) {
-                        sd_bus_error_set_errno(&s.error, r);
-                        s.r = r;
-                        break;
-                }
-                if (r > 0)
-                        continue;
-                r = sd_bus_wait(bus, UINT64_MAX);
-                if (r < 0 && r != -EINTR) {
-                        sd_bus_error_set_errno(&s.error, r);
-                        s.r = r;
-                        break;
-                }
-        }
-        if (s.shown >= 0 && s.shown < 100 && isatty(STDOUT_FILENO))
-                putchar('\n');
-        if (s.r < 0) {
-                r = log_call_error(arg_zonename, &s.error, s.r, timeout);
-                sd_bus_error_free(&s.error);
-                return r;
-        }
-        return 0;
-}
-
-static int zone_method_call(sd_bus *bus, sd_bus_message *m, uint64_t timeout)
+static int zone_method_call(sd_bus *bus, sd_bus_message *m)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = sd_bus_call(bus, m, timeout, &error, NULL);
+        r = sd_bus_call(bus, m, 0, &error, NULL);
         if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT))
                 /* The zone was deleted since GetZone answered. */
                 return log_not_configured(arg_zonename);
         if (r < 0)
-                return log_call_error(arg_zonename, &error, r, timeout);
+                return log_call_error(arg_zonename, &error, r, 0);
         return 0;
 }
 
-/* For the subcommands whose method takes no arguments. */
-static int zone_call_simple(sd_bus *bus, const char *method, uint64_t timeout)
+/* A method that starts a job, followed to its end. */
+static int zone_job(sd_bus *bus, sd_bus_message *m)
+{
+        return zone_job_call(bus, m, arg_zonename, arg_quiet);
+}
+
+/* For the subcommands whose method takes no arguments and starts a job. */
+static int zone_job_simple(sd_bus *bus, const char *method)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
@@ -558,7 +475,7 @@ static int zone_call_simple(sd_bus *bus, const char *method, uint64_t timeout)
         r = zone_method_new(bus, method, &m);
         if (r < 0)
                 return r;
-        return zone_method_call(bus, m, timeout);
+        return zone_job(bus, m);
 }
 
 /* ---- list ---- */
@@ -935,7 +852,7 @@ static int verb_install(sd_bus *bus)
                 r = sd_bus_message_close_container(m);
         if (r < 0)
                 return log_request_error(r);
-        return zone_method_call_progress(bus, m, TIMEOUT_STORAGE);
+        return zone_job(bus, m);
 }
 
 static bool ask(const char *fmt, ...) _printf_(1, 2);
@@ -977,7 +894,7 @@ static int verb_uninstall(sd_bus *bus)
         r = sd_bus_message_append(m, "b", arg_force);
         if (r < 0)
                 return log_request_error(r);
-        return zone_method_call(bus, m, TIMEOUT_STORAGE);
+        return zone_job(bus, m);
 }
 
 static int verb_boot(sd_bus *bus)
@@ -991,12 +908,12 @@ static int verb_boot(sd_bus *bus)
         r = sd_bus_message_append_strv(m, arg_boot_args);
         if (r < 0)
                 return log_request_error(r);
-        return zone_method_call(bus, m, TIMEOUT_BOOT);
+        return zone_job(bus, m);
 }
 
 static int verb_halt(sd_bus *bus)
 {
-        return zone_call_simple(bus, "Halt", TIMEOUT_HALT);
+        return zone_job_simple(bus, "Halt");
 }
 
 static int verb_shutdown(sd_bus *bus)
@@ -1011,17 +928,23 @@ static int verb_shutdown(sd_bus *bus)
         r = sd_bus_message_append(m, "bt", arg_reboot, UINT64_C(0));
         if (r < 0)
                 return log_request_error(r);
-        return zone_method_call(bus, m, TIMEOUT_SHUTDOWN);
+        return zone_job(bus, m);
 }
 
 static int verb_reboot(sd_bus *bus)
 {
-        return zone_call_simple(bus, "Reboot", TIMEOUT_REBOOT);
+        return zone_job_simple(bus, "Reboot");
 }
 
 static int verb_verify(sd_bus *bus)
 {
-        return zone_call_simple(bus, "Verify", TIMEOUT_VERIFY);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = zone_method_new(bus, "Verify", &m);
+        if (r < 0)
+                return r;
+        return zone_method_call(bus, m);
 }
 
 static int verb_clone(sd_bus *bus)
@@ -1035,7 +958,7 @@ static int verb_clone(sd_bus *bus)
         r = sd_bus_message_append(m, "s", arg_clone_source);
         if (r < 0)
                 return log_request_error(r);
-        return zone_method_call_progress(bus, m, TIMEOUT_STORAGE);
+        return zone_job(bus, m);
 }
 
 static int verb_attach(sd_bus *bus)
@@ -1052,17 +975,17 @@ static int verb_attach(sd_bus *bus)
                 r = sd_bus_message_append(m, "a{sv}", 0);
         if (r < 0)
                 return log_request_error(r);
-        return zone_method_call(bus, m, TIMEOUT_STORAGE);
+        return zone_job(bus, m);
 }
 
 static int verb_suspend(sd_bus *bus)
 {
-        return zone_call_simple(bus, "Suspend", TIMEOUT_STORAGE);
+        return zone_job_simple(bus, "Suspend");
 }
 
 static int verb_detach(sd_bus *bus)
 {
-        return zone_call_simple(bus, "Detach", TIMEOUT_STORAGE);
+        return zone_job_simple(bus, "Detach");
 }
 
 static const Verb verbs[] = {

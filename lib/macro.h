@@ -107,6 +107,14 @@ static inline const char *strna(const char *s)
         return s ?: "n/a";
 }
 
+/* The rest of s after prefix, or NULL if s does not start with it. */
+static inline const char *startswith(const char *s, const char *prefix)
+{
+        size_t n = strlen(prefix);
+
+        return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
 static inline const char *strempty(const char *s)
 {
         return s ?: "";

@@ -63,7 +63,9 @@ int job_new(Zone *z, const JobType *type, sd_bus_message *msg, sd_bus_error *err
         };
         (void) snprintf(j->key, sizeof(j->key), "%" PRIu32, j->id);
         j->zone_name = strdup(z->name);
-        if (!j->zone_name || sd_bus_path_encode(RESTARTER_JOB_PREFIX, j->key, &j->path) < 0) {
+        /* digits need no escaping: /org/kzones/Restarter1/job/ID, as systemd's jobs */
+        if (!j->zone_name || asprintf(&j->path, RESTARTER_JOB_PREFIX "/%s", j->key) < 0) {
+                j->path = NULL;
                 job_free(j);
                 return -ENOMEM;
         }
@@ -172,11 +174,9 @@ void job_set_progress(Job *j, double progress, uint64_t done, uint64_t total)
 
 Job *manager_find_job(Manager *m, const char *path)
 {
-        _cleanup_free_ char *id = NULL;
+        const char *id = path ? startswith(path, RESTARTER_JOB_PREFIX "/") : NULL;
 
-        if (sd_bus_path_decode(path, RESTARTER_JOB_PREFIX, &id) <= 0)
-                return NULL;
-        return hashmap_get(m->jobs, id);
+        return id ? hashmap_get(m->jobs, id) : NULL;
 }
 
 /* The work's resources go when the job ends; the job itself stays readable. */

@@ -913,7 +913,7 @@ int manager_request_name(Manager *m)
         m->want_name = true;
         if (m->reconciling == 0)
                 return manager_do_request_name(m);
-        log_info("checking %u running zone(s) before taking the bus name", m->reconciling);
+        log_info("asking systemd which zones run, and checking their guests, before taking the bus name");
         /* each check has its own deadline; this one is for all of them */
         return sd_event_add_time_relative(m->event, &m->name_timer, CLOCK_MONOTONIC, 30ull * 1000000, 0,
                 on_name_timer, m);

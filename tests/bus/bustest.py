@@ -36,6 +36,8 @@ SANITIZER_MARKS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime e
 
 MANAGER = ('/org/kzones/Restarter1', 'org.kzones.Restarter1.Manager')
 ZONE_IFACE = 'org.kzones.Restarter1.Zone'
+JOB_IFACE = 'org.kzones.Restarter1.Job'
+JOB_PREFIX = '/org/kzones/Restarter1/job'
 
 
 def path_encode(prefix, name):
@@ -177,8 +179,33 @@ class BusTest(PrivateBusTest):
     def start_restarter(self):
         self.start_daemon()
 
-    def zone_call(self, zone, method, sig='', *args, **kw):
-        return self.call(zone_path(zone), ZONE_IFACE, method, sig, *args, **kw)
+    def zone_call(self, zone, method, sig='', *args, check=True, user=None, wait=True):
+        """A zone method. One that starts a job returns its path at once; with wait
+        (the default) the job is followed to its end, and a failed job reads as a
+        failed call (returncode 1, 'Call failed: MESSAGE' on stderr, as busctl says
+        it), so a test sees what zoneadm would."""
+        out = self.call(zone_path(zone), ZONE_IFACE, method, sig, *args, check=check, user=user)
+        if not wait or not isinstance(out, list) or not out or not str(out[0]).startswith(JOB_PREFIX + '/'):
+            return out
+        state, (name, text) = self.wait_job(out[0])
+        if state == 'done':
+            return out
+        if check:
+            self.fail(f'{method} of {zone}: job {state}: {name}: {text}\n{self.daemon_log()}')
+        return subprocess.CompletedProcess([method], 1, '', f'Call failed: {text}\n')
+
+    def job_prop(self, job, name):
+        return self.get_property(job, JOB_IFACE, name)
+
+    def wait_job(self, job, timeout=60.0):
+        """(State, Result) of a job once it ended."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.job_prop(job, 'State')
+            if state != 'running':
+                return state, self.job_prop(job, 'Result')
+            time.sleep(0.02)
+        self.fail(f'job {job} still running after {timeout} s\n{self.daemon_log()}')
 
     def prop(self, zone, name):
         return self.get_property(zone_path(zone), ZONE_IFACE, name)

@@ -4,7 +4,9 @@
  * done at once: JobRemoved follows), Reload, and each unit's ActiveState with its
  * PropertiesChanged. A test sets a unit's state as systemctl would leave it with
  * org.kzones.Test.SetActiveState(unit, state) on /org/kzones/test, and reads the
- * jobs it was asked for in DIR/calls, one "METHOD UNIT" line each.
+ * jobs it was asked for in DIR/calls, one "METHOD UNIT" line each. With
+ * org.kzones.Test.FailNextStart(unit) the next StartUnit of that unit ends as a
+ * failed start does: JobRemoved "failed", ActiveState "failed".
  *
  *   fake-systemd DIR */
 #include <errno.h>
@@ -20,6 +22,7 @@ typedef struct Unit {
         char *name;
         char *path;
         char *state;
+        int fail_next_start;
 } Unit;
 
 static struct {
@@ -88,6 +91,12 @@ static int method_job(sd_bus_message *m, void *userdata, sd_bus_error *error)
         r = sd_bus_reply_method_return(m, "o", job);
         if (r < 0)
                 return r;
+        if (strcmp(method, "StartUnit") == 0 && u->fail_next_start) {
+                u->fail_next_start = 0;
+                set_state(u, "failed");
+                return sd_bus_emit_signal(fake.bus, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                        "JobRemoved", "uoss", id, job, name, "failed");
+        }
         set_state(u, strcmp(method, "StopUnit") == 0 ? "inactive" : "active");
         return sd_bus_emit_signal(fake.bus, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
                 "JobRemoved", "uoss", id, job, name, "done");
@@ -111,6 +120,22 @@ static int method_set_state(sd_bus_message *m, void *userdata, sd_bus_error *err
         if (!u)
                 return -ENOMEM;
         set_state(u, state);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_fail_next_start(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        const char *name;
+        Unit *u;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        u = unit_get(name, 1);
+        if (!u)
+                return -ENOMEM;
+        u->fail_next_start = 1;
         return sd_bus_reply_method_return(m, NULL);
 }
 
@@ -159,6 +184,7 @@ static const sd_bus_vtable unit_vtable[] = {
 static const sd_bus_vtable test_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD("SetActiveState", "ss", "", method_set_state, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("FailNextStart", "s", "", method_fail_next_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* zoneadm follows a restarter job: the method call returns the job's path at once
+ * (no call is held open), and the job's properties tell its progress and result.
+ * Ctrl-C cancels a job that can be cancelled; any other goes on in the restarter. */
+#include <inttypes.h>
+#include <signal.h>
+
+#include "bus-error.h"
+#include "macro.h"
+#include "size.h"
+#include "zoneadm.h"
+
+#define JOB_INTERFACE "org.kzones.Restarter1.Job"
+#define POLL_USEC (250u * 1000u) /* how often an interrupt is looked at while waiting */
+
+typedef struct Follow {
+        const char *zone;
+        const char *path;
+        char *kind;
+        char *state;
+        char *message;
+        char *result_name;
+        char *result_text;
+        double progress;
+        uint64_t done, total, rate;
+        bool cancellable;
+        bool reported;       /* progress came while the job ran */
+        bool removed;        /* JobRemoved came */
+        bool restarter_gone; /* the restarter left the bus */
+        int shown;           /* the percentage on screen, -1 none */
+        bool line_open;      /* a progress line waits for its newline */
+} Follow;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+        interrupted++;
+}
+
+static void follow_done(Follow *f)
+{
+        free(f->kind);
+        free(f->state);
+        free(f->message);
+        free(f->result_name);
+        free(f->result_text);
+}
+
+static int set_string(char **field, const char *value)
+{
+        char *v = strdup(value);
+
+        if (!v)
+                return -ENOMEM;
+        free(*field);
+        *field = v;
+        return 0;
+}
+
+/* An a{sv} of the Job interface's properties, from GetAll or PropertiesChanged. */
+static int read_properties(Follow *f, sd_bus_message *m)
+{
+        const char *name, *contents;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *s;
+                char type;
+
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(m, &type, &contents);
+                if (r < 0)
+                        return r;
+                if (streq(name, "State") && streq_ptr(contents, "s")) {
+                        r = sd_bus_message_read(m, "v", "s", &s);
+                        if (r >= 0)
+                                r = set_string(&f->state, s);
+                } else if (streq(name, "Kind") && streq_ptr(contents, "s")) {
+                        r = sd_bus_message_read(m, "v", "s", &s);
+                        if (r >= 0)
+                                r = set_string(&f->kind, s);
+                } else if (streq(name, "Message") && streq_ptr(contents, "s")) {
+                        r = sd_bus_message_read(m, "v", "s", &s);
+                        if (r >= 0)
+                                r = set_string(&f->message, s);
+                } else if (streq(name, "Progress") && streq_ptr(contents, "d"))
+                        r = sd_bus_message_read(m, "v", "d", &f->progress);
+                else if (streq(name, "BytesDone") && streq_ptr(contents, "t"))
+                        r = sd_bus_message_read(m, "v", "t", &f->done);
+                else if (streq(name, "BytesTotal") && streq_ptr(contents, "t"))
+                        r = sd_bus_message_read(m, "v", "t", &f->total);
+                else if (streq(name, "Rate") && streq_ptr(contents, "t"))
+                        r = sd_bus_message_read(m, "v", "t", &f->rate);
+                else if (streq(name, "Cancellable") && streq_ptr(contents, "b")) {
+                        int b;
+
+                        r = sd_bus_message_read(m, "v", "b", &b);
+                        f->cancellable = b;
+                } else if (streq(name, "Result") && streq_ptr(contents, "(ss)")) {
+                        const char *e, *t;
+
+                        r = sd_bus_message_read(m, "v", "(ss)", &e, &t);
+                        if (r >= 0)
+                                r = set_string(&f->result_name, e);
+                        if (r >= 0)
+                                r = set_string(&f->result_text, t);
+                } else
+                        r = sd_bus_message_skip(m, "v");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int get_all(sd_bus *bus, Follow *f)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, RESTARTER_SERVICE, f->path, "org.freedesktop.DBus.Properties", "GetAll", &error,
+                &reply, "s", JOB_INTERFACE);
+        if (r < 0)
+                return log_call_error(f->zone, &error, r, 0);
+        r = read_properties(f, reply);
+        if (r < 0)
+                return log_bad_reply(f->zone, r);
+        return 0;
+}
+
+/* On a terminal the line is redrawn; elsewhere one line each 10%, ending at 100%. */
+static void show_progress(Follow *f, bool quiet)
+{
+        char done[16], total[16], rate[16];
+        int pct;
+
+        if (quiet || f->progress < 0 || !f->kind)
+                return;
+        pct = (int) (f->progress * 100 + 0.5);
+        if (pct == f->shown)
+                return;
+        if (isatty(STDOUT_FILENO)) {
+                printf("\r%s: %3d%%", f->kind, pct);
+                if (f->total > 0)
+                        printf(" (%s of %s", size_format(f->done, done, sizeof(done)),
+                                size_format(f->total, total, sizeof(total)));
+                if (f->total > 0 && f->rate > 0)
+                        printf(", %s/s", size_format(f->rate, rate, sizeof(rate)));
+                if (f->total > 0)
+                        fputs(")\033[K", stdout);
+                f->line_open = true;
+        } else if (pct / 10 != f->shown / 10 || pct == 100) {
+                printf("%s: %d%%\n", f->kind, pct / 10 * 10);
+                f->shown = pct / 10 * 10;
+                fflush(stdout);
+                if (pct != 100)
+                        return;
+        }
+        f->shown = pct;
+        fflush(stdout);
+}
+
+static void end_line(Follow *f)
+{
+        if (f->line_open)
+                putchar('\n');
+        f->line_open = false;
+        fflush(stdout);
+}
+
+static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        Follow *f = userdata;
+        const char *iface;
+
+        if (sd_bus_message_read(m, "s", &iface) < 0 || !streq(iface, JOB_INTERFACE))
+                return 0;
+        (void) read_properties(f, m);
+        if (streq_ptr(f->state, "running") && f->progress >= 0)
+                f->reported = true;
+        return 0;
+}
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        Follow *f = userdata;
+        const char *path, *zone, *result;
+        uint32_t id;
+
+        if (sd_bus_message_read(m, "uoss", &id, &path, &zone, &result) >= 0 && streq(path, f->path))
+                f->removed = true;
+        return 0;
+}
+
+static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        Follow *f = userdata;
+        const char *name, *old, *new;
+
+        if (sd_bus_message_read(m, "sss", &name, &old, &new) >= 0 && streq(name, RESTARTER_SERVICE) && isempty(new))
+                f->restarter_gone = true;
+        return 0;
+}
+
+/* Ctrl-C: a job that can be cancelled is; any other goes on without us. Returns 1
+ * to stop following. */
+static int interrupt(sd_bus *bus, Follow *f)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        end_line(f);
+        if (interrupted > 1 || !f->cancellable) {
+                fprintf(stderr, "zoneadm: zone '%s': interrupted; the %s goes on in the zone restarter (job %s; see "
+                        "'zoneadm list -cv')\n", f->zone, strna(f->kind), f->path);
+                return 1;
+        }
+        r = sd_bus_call_method(bus, RESTARTER_SERVICE, f->path, JOB_INTERFACE, "Cancel", &error, NULL, NULL);
+        if (r < 0 && !sd_bus_error_has_name(&error, KZ_ERROR_WRONG_STATE)) {
+                fprintf(stderr, "zoneadm: zone '%s': the %s cannot be cancelled now: %s; it goes on (job %s)\n",
+                        f->zone, strna(f->kind), error.message ?: strerror(-r), f->path);
+                return 1;
+        }
+        fprintf(stderr, "zoneadm: zone '%s': cancelling the %s\n", f->zone, strna(f->kind));
+        f->cancellable = false;
+        return 0;
+}
+
+/* The job's end as zoneadm's exit: its error, as any error of the restarter. */
+static int job_result(Follow *f)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (streq_ptr(f->state, "done"))
+                return 0;
+        (void) kz_bus_error_map_register();
+        r = sd_bus_error_set(&e, !isempty(f->result_name) ? f->result_name : SD_BUS_ERROR_FAILED,
+                !isempty(f->result_text) ? f->result_text : "the job failed");
+        return log_call_error(f->zone, &e, r < 0 ? r : -EIO, 0);
+}
+
+int zone_job_call(sd_bus *bus, sd_bus_message *m, const char *zone, bool quiet)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *removed = NULL, *changed = NULL, *owner = NULL;
+        _cleanup_free_ char *path = NULL;
+        struct sigaction sa = { .sa_handler = on_sigint }, old_sa;
+        Follow f = { .zone = zone, .shown = -1, .progress = -1 };
+        const char *p;
+        int r;
+
+        /* before the call: a job that ends at once is not missed */
+        r = sd_bus_match_signal(bus, &removed, RESTARTER_SERVICE, RESTARTER_PATH, MANAGER_INTERFACE, "JobRemoved",
+                on_job_removed, &f);
+        if (r >= 0)
+                r = sd_bus_match_signal(bus, &owner, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                        "org.freedesktop.DBus", "NameOwnerChanged", on_owner_changed, &f);
+        if (r < 0)
+                return log_request_error(r);
+        r = sd_bus_call(bus, m, 0, &error, &reply);
+        if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT))
+                /* The zone was deleted since GetZone answered. */
+                return log_not_configured(zone);
+        if (r < 0)
+                return log_call_error(zone, &error, r, 0);
+        r = sd_bus_message_read(reply, "o", &p);
+        if (r < 0)
+                return log_bad_reply(zone, r);
+        path = strdup(p);
+        if (!path)
+                return log_bad_reply(zone, -ENOMEM);
+        f.path = path;
+        r = sd_bus_match_signal(bus, &changed, RESTARTER_SERVICE, path, "org.freedesktop.DBus.Properties",
+                "PropertiesChanged", on_properties_changed, &f);
+        if (r < 0)
+                return log_request_error(r);
+        r = get_all(bus, &f);
+        if (r < 0) {
+                follow_done(&f);
+                return r;
+        }
+        (void) sigaction(SIGINT, &sa, &old_sa);
+        while (streq_ptr(f.state, "running") && !f.removed && !f.restarter_gone) {
+                show_progress(&f, quiet);
+                if (interrupted && !f.removed) {
+                        r = interrupt(bus, &f);
+                        interrupted = interrupted > 1 ? interrupted : 0;
+                        if (r > 0) {
+                                (void) sigaction(SIGINT, &old_sa, NULL);
+                                follow_done(&f);
+                                return -EINTR;
+                        }
+                        interrupted = 0;
+                }
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        break;
+                if (r > 0)
+                        continue;
+                r = sd_bus_wait(bus, POLL_USEC);
+                if (r < 0 && r != -EINTR)
+                        break;
+        }
+        (void) sigaction(SIGINT, &old_sa, NULL);
+        if (f.removed && !f.restarter_gone)
+                r = get_all(bus, &f); /* the finished job stays readable for a while */
+        if (f.restarter_gone && streq_ptr(f.state, "running")) {
+                end_line(&f);
+                fprintf(stderr, "zoneadm: zone '%s': the zone restarter stopped before the %s ended; it may not "
+                        "have completed (see 'zoneadm list -cv')\n", zone, strna(f.kind));
+                follow_done(&f);
+                return -ECONNRESET;
+        }
+        if (r < 0 && !f.state) {
+                follow_done(&f);
+                return r;
+        }
+        if (streq_ptr(f.state, "done"))
+                show_progress(&f, quiet || !(f.reported || f.total > 0));
+        end_line(&f);
+        r = job_result(&f);
+        follow_done(&f);
+        return r;
+}

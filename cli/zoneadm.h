@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#define RESTARTER_SERVICE "org.kzones.Restarter1"
+#define RESTARTER_PATH "/org/kzones/Restarter1"
+#define MANAGER_INTERFACE "org.kzones.Restarter1.Manager"
+#define ZONE_INTERFACE "org.kzones.Restarter1.Zone"
+
+/* zoneadm.c: messages, each one line saying what went wrong */
+int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64_t timeout);
+int log_bad_reply(const char *zone, int r);
+int log_request_error(int r);
+int log_not_configured(const char *zone);
+
+/* zoneadm-job.c: calls a zone method that returns a job, and follows the job to its
+ * end: progress unless quiet, its result as the return value (after its message). */
+int zone_job_call(sd_bus *bus, sd_bus_message *m, const char *zone, bool quiet);
