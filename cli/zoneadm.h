@@ -5,10 +5,24 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
+#include "zone-state.h"
+
 #define RESTARTER_SERVICE "org.kzones.Restarter1"
 #define RESTARTER_PATH "/org/kzones/Restarter1"
 #define MANAGER_INTERFACE "org.kzones.Restarter1.Manager"
 #define ZONE_INTERFACE "org.kzones.Restarter1.Zone"
+#define GLOBAL_ZONE "global"
+#define ERROR_ZONE_NOT_FOUND "org.kzones.Error.ZoneNotFound"
+
+typedef enum ListFormat {
+        LIST_NAMES,
+        LIST_VERBOSE,
+        LIST_PARSABLE,
+        LIST_STATUS,
+        _LIST_FORMAT_MAX,
+        _LIST_FORMAT_INVALID = -EINVAL,
+} ListFormat;
+
 
 /* zoneadm.c: messages, each one line saying what went wrong */
 int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64_t timeout);
@@ -19,3 +33,9 @@ int log_not_configured(const char *zone);
 /* zoneadm-job.c: calls a zone method that returns a job, and follows the job to its
  * end: progress unless quiet, its result as the return value (after its message). */
 int zone_job_call(sd_bus *bus, sd_bus_message *m, const char *zone, bool quiet);
+
+/* zoneadm.c: the zone's object path, or a message */
+int zone_lookup(sd_bus *bus, const char *zone, char **ret_path);
+
+/* zoneadm-list.c: 'zoneadm list', of every zone from min_state on, or of zone */
+int zoneadm_list(sd_bus *bus, const char *zone, ZoneState min_state, ListFormat format);

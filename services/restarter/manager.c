@@ -11,7 +11,6 @@
 #include "restarter.h"
 #include "zone-net.h"
 
-#define EVACUATION_DROPIN "50-kzones-evacuation.conf"
 
 /* ---- zones ------------------------------------------------------------------------------ */
 
@@ -270,134 +269,6 @@ void zone_update_state(Zone *z)
                 bus_zone_send_changed(z, previous);
         } else
                 zone_update_id(z);
-}
-
-/* ---- unit configuration: the evacuation target ------------------------------------------- */
-
-/* EvacuationTarget= of the [X-Kzones] sections of the zone units' drop-ins
- * (zone_unit_setting()); "" when none sets it. */
-int manager_default_evacuation_target(Manager *m, char **ret)
-{
-        char *v = NULL;
-        int r = zone_unit_setting(m->root, NULL, "EvacuationTarget", &v);
-
-        if (r < 0)
-                return r;
-        *ret = v ?: strdup("");
-        return *ret ? 0 : -ENOMEM;
-}
-
-int zone_evacuation_target(Zone *z, char **ret)
-{
-        char *v = NULL;
-        int r = zone_unit_setting(z->manager->root, z->name, "EvacuationTarget", &v);
-
-        if (r < 0)
-                return r;
-        *ret = v ?: strdup("");
-        return *ret ? 0 : -ENOMEM;
-}
-
-static int write_evacuation_dropin(Manager *m, const char *unit, const char *value, sd_bus_error *error)
-{
-        _cleanup_free_ char *dir = manager_path(m, "/etc/systemd/system/%s.d", unit), *path = NULL,
-                            *content = NULL;
-        RemoteUri u = {};
-        const char *reason = NULL;
-        int r;
-
-        if (!dir || asprintf(&path, "%s/" EVACUATION_DROPIN, dir) < 0)
-                return -ENOMEM;
-        if (isempty(value)) {
-                if (unlink(path) < 0 && errno != ENOENT)
-                        return sd_bus_error_set_errnof(error, errno, "cannot remove %s: %m", path);
-                return 0;
-        }
-        r = remote_uri_parse(value, &u, &reason);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                        "'%s' is not a valid evacuation target (ssh://[USER@]HOST[:PORT]): %s.", value, reason);
-        remote_uri_done(&u);
-        if (asprintf(&content,
-                    "# Written by kzones-restarterd; 'busctl set-property' or editing this file and\n"
-                    "# 'systemctl reload' (or daemon-reload) changes it.\n"
-                    "[X-Kzones]\n"
-                    "EvacuationTarget=%s\n",
-                    value) < 0)
-                return -ENOMEM;
-        {
-                _cleanup_free_ char *parent = manager_path(m, "/etc/systemd/system");
-                _cleanup_free_ char *copy = NULL;
-
-                if (!parent)
-                        return -ENOMEM;
-                /* create /etc/systemd/system and the .d directory as needed */
-                copy = strdup(dir);
-                if (!copy)
-                        return -ENOMEM;
-                for (char *s = copy + 1; *s; s++)
-                        if (*s == '/') {
-                                *s = 0;
-                                (void) mkdir(copy, 0755);
-                                *s = '/';
-                        }
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                        return sd_bus_error_set_errnof(error, errno, "cannot create %s: %m", dir);
-        }
-        r = write_file_atomic(path, content, strlen(content), 0644);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, -r, "cannot write %s: %s", path, strerror(-r));
-        return 0;
-}
-
-static void emit_evacuation_changes(Manager *m)
-{
-        _cleanup_free_ char *d = NULL;
-        Zone *z;
-
-        if (manager_default_evacuation_target(m, &d) >= 0 && !streq_ptr(d, m->default_evacuation_target)) {
-                free(m->default_evacuation_target);
-                m->default_evacuation_target = TAKE_PTR(d);
-                (void) sd_bus_emit_properties_changed(m->bus, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
-                        "DefaultEvacuationTarget", NULL);
-        }
-        HASHMAP_FOREACH(z, m->zones, state) {
-                _cleanup_free_ char *v = NULL;
-
-                if (zone_evacuation_target(z, &v) < 0 || streq_ptr(v, z->evacuation_target))
-                        continue;
-                free(z->evacuation_target);
-                z->evacuation_target = TAKE_PTR(v);
-                (void) sd_bus_emit_properties_changed(m->bus, z->path, RESTARTER_ZONE_IFACE, "EvacuationTarget", NULL);
-        }
-}
-
-int zone_set_evacuation_target(Zone *z, const char *value, sd_bus_error *error)
-{
-        _cleanup_free_ char *unit = NULL;
-        int r;
-
-        if (asprintf(&unit, "zone@%s.service", z->name) < 0)
-                return -ENOMEM;
-        r = write_evacuation_dropin(z->manager, unit, value, error);
-        if (r < 0)
-                return r;
-        log_info("zone '%s': evacuation target set to '%s'", z->name, value);
-        emit_evacuation_changes(z->manager);
-        return 0;
-}
-
-int manager_set_default_evacuation_target(Manager *m, const char *value, sd_bus_error *error)
-{
-        int r = write_evacuation_dropin(m, "zone@.service", value, error);
-
-        if (r < 0)
-                return r;
-        log_info("default evacuation target set to '%s'", value);
-        emit_evacuation_changes(m);
-        return 0;
 }
 
 /* ---- systemd ------------------------------------------------------------------------------ */
@@ -674,7 +545,7 @@ int manager_rescan(Manager *m)
                                 zone_remove(z);
                 }
         }
-        emit_evacuation_changes(m);
+        evacuation_targets_changed(m);
         /* autoboot comes from kzones-generator: when it would decide otherwise, let
          * systemd run it again, so that 'systemctl is-enabled zone@NAME' is right now */
         if (reload && m->have_systemd > 0) {

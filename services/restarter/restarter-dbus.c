@@ -165,35 +165,6 @@ static int property_get_aux(sd_bus *bus, const char *path, const char *interface
         return sd_bus_message_append_strv(reply, z->aux ?: (char *[]) { NULL });
 }
 
-static int property_get_evacuation_target(sd_bus *bus, const char *path, const char *interface,
-                const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error)
-{
-        Zone *z = userdata;
-        _cleanup_free_ char *v = NULL;
-        int r;
-
-        r = zone_evacuation_target(z, &v);
-        if (r < 0)
-                return r;
-        return sd_bus_message_append(reply, "s", v);
-}
-
-static int property_set_evacuation_target(sd_bus *bus, const char *path, const char *interface,
-                const char *property, sd_bus_message *value, void *userdata, sd_bus_error *error)
-{
-        Zone *z = userdata;
-        const char *v;
-        int r;
-
-        r = sd_bus_message_read(value, "s", &v);
-        if (r < 0)
-                return r;
-        r = bus_check_authorized(z, value, "manage", error);
-        if (r < 0)
-                return r;
-        return zone_set_evacuation_target(z, v, error);
-}
-
 int zone_need_state(Zone *z, sd_bus_error *error, ZoneState want, const char *what)
 {
         int r;
@@ -352,8 +323,8 @@ const sd_bus_vtable zone_vtable[] = {
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("AuxiliaryStates", "as", property_get_aux, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Unit", "s", property_get_string_or_empty, offsetof(Zone, unit), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_WRITABLE_PROPERTY("EvacuationTarget", "s", property_get_evacuation_target,
-                property_set_evacuation_target, 0, SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_WRITABLE_PROPERTY("EvacuationTarget", "s", bus_property_get_evacuation_target,
+                bus_property_set_evacuation_target, 0, SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Job", "o", property_get_job, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Install", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", job), method_install,
                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -457,33 +428,6 @@ static int method_rescan(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         return sd_bus_reply_method_return(msg, NULL);
 }
 
-static int property_get_default_evacuation_target(sd_bus *bus, const char *path, const char *interface,
-                const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error)
-{
-        _cleanup_free_ char *v = NULL;
-        int r;
-
-        r = manager_default_evacuation_target(userdata, &v);
-        if (r < 0)
-                return r;
-        return sd_bus_message_append(reply, "s", v);
-}
-
-static int property_set_default_evacuation_target(sd_bus *bus, const char *path, const char *interface,
-                const char *property, sd_bus_message *value, void *userdata, sd_bus_error *error)
-{
-        const char *v;
-        int r;
-
-        r = sd_bus_message_read(value, "s", &v);
-        if (r < 0)
-                return r;
-        r = bus_check_authorized(NULL, value, "manage", error);
-        if (r < 0)
-                return r;
-        return manager_set_default_evacuation_target(userdata, v, error);
-}
-
 static int property_get_native_cpu(sd_bus *bus, const char *path, const char *interface, const char *property,
                 sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
@@ -513,8 +457,8 @@ static int property_get_cpu_migration_classes(sd_bus *bus, const char *path, con
 
 const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_WRITABLE_PROPERTY("DefaultEvacuationTarget", "s", property_get_default_evacuation_target,
-                property_set_default_evacuation_target, 0,
+        SD_BUS_WRITABLE_PROPERTY("DefaultEvacuationTarget", "s", bus_property_get_evacuation_target,
+                bus_property_set_evacuation_target, 0,
                 SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("NativeCpuModel", "s", property_get_native_cpu, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("NativeCpuSignature", "s", property_get_native_cpu, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

@@ -10,6 +10,7 @@
 #include "qmp.h"
 #include "zone-qemu.h"
 #include "zone-store.h"
+#include "storage-uri.h"
 
 #define RESTARTER_BUS_NAME "org.kzones.Restarter1"
 #define RESTARTER_PATH "/org/kzones/Restarter1"
@@ -203,10 +204,15 @@ void zone_update_state(Zone *z);
 void zone_update_aux(Zone *z);
 int zone_load_config(Zone *z, ZoneConfig **ret, sd_bus_error *error);
 int zone_set_index_state(Zone *z, ZoneState s, sd_bus_error *error);
-int zone_evacuation_target(Zone *z, char **ret);
-int zone_set_evacuation_target(Zone *z, const char *value, sd_bus_error *error);
-int manager_default_evacuation_target(Manager *m, char **ret);
-int manager_set_default_evacuation_target(Manager *m, const char *value, sd_bus_error *error);
+/* Evacuation targets in unit drop-ins (evacuation-target.c): zone NULL is the default */
+int evacuation_target(Manager *m, const char *zone, char **ret);
+int evacuation_target_set(Manager *m, const char *zone, const char *value, sd_bus_error *error);
+/* Sends PropertiesChanged for the targets that changed since last looked at. */
+void evacuation_targets_changed(Manager *m);
+int bus_property_get_evacuation_target(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error);
+int bus_property_set_evacuation_target(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *value, void *userdata, sd_bus_error *error);
 
 /* Jobs (job.c) */
 const char *job_state_to_string(JobState s);
@@ -246,6 +252,12 @@ int zone_check_idle(Zone *z, sd_bus_error *error);
 extern const JobType job_boot, job_halt, job_reboot, job_shutdown, job_suspend;
 extern const JobType job_install, job_clone, job_uninstall, job_attach, job_detach;
 void job_installed(Job *j);
+/* A helper's failure on the boot storage: 3 is a key that does not open the host data. */
+void job_storage_helper_failed(Job *j, int status, const char *message);
+/* The boot device's storage, expanded, under the alternate root for local paths;
+ * 0 and NULLs for a zone without one. */
+int zone_boot_storage(Zone *z, const ZoneConfig *c, StorageUri **ret_uri, char **ret_string, char **ret_local,
+                sd_bus_error *error);
 int zone_record_created(Zone *z, const char *path);
 int zone_forget_created(Zone *z, const char *path);
 int zone_make_run_dir(Zone *z);

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Where 'sysadm evacuate' sends a zone: EvacuationTarget= in [X-Kzones] of the
+ * unit's drop-ins, zone@NAME.service.d/ for one zone, zone@.service.d/ for the
+ * default (the Manager's DefaultEvacuationTarget), so that systemd's own tools
+ * show and edit it. One getter and one setter serve both. */
+#include <sys/stat.h>
+
+#include "log.h"
+#include "remote.h"
+#include "restarter.h"
+#include "zone-net.h"
+
+#define EVACUATION_DROPIN "50-kzones-evacuation.conf"
+
+int evacuation_target(Manager *m, const char *zone, char **ret)
+{
+        char *v = NULL;
+        int r = zone_unit_setting(m->root, zone, "EvacuationTarget", &v);
+
+        if (r < 0)
+                return r;
+        *ret = v ?: strdup("");
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int write_evacuation_dropin(Manager *m, const char *unit, const char *value, sd_bus_error *error)
+{
+        _cleanup_free_ char *dir = manager_path(m, "/etc/systemd/system/%s.d", unit), *path = NULL,
+                            *content = NULL;
+        RemoteUri u = {};
+        const char *reason = NULL;
+        int r;
+
+        if (!dir || asprintf(&path, "%s/" EVACUATION_DROPIN, dir) < 0)
+                return -ENOMEM;
+        if (isempty(value)) {
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return sd_bus_error_set_errnof(error, errno, "cannot remove %s: %m", path);
+                return 0;
+        }
+        r = remote_uri_parse(value, &u, &reason);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "'%s' is not a valid evacuation target (ssh://[USER@]HOST[:PORT]): %s.", value, reason);
+        remote_uri_done(&u);
+        if (asprintf(&content,
+                    "# Written by kzones-restarterd; 'busctl set-property' or editing this file and\n"
+                    "# 'systemctl reload' (or daemon-reload) changes it.\n"
+                    "[X-Kzones]\n"
+                    "EvacuationTarget=%s\n",
+                    value) < 0)
+                return -ENOMEM;
+        {
+                _cleanup_free_ char *parent = manager_path(m, "/etc/systemd/system");
+                _cleanup_free_ char *copy = NULL;
+
+                if (!parent)
+                        return -ENOMEM;
+                /* create /etc/systemd/system and the .d directory as needed */
+                copy = strdup(dir);
+                if (!copy)
+                        return -ENOMEM;
+                for (char *s = copy + 1; *s; s++)
+                        if (*s == '/') {
+                                *s = 0;
+                                (void) mkdir(copy, 0755);
+                                *s = '/';
+                        }
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return sd_bus_error_set_errnof(error, errno, "cannot create %s: %m", dir);
+        }
+        r = write_file_atomic(path, content, strlen(content), 0644);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "cannot write %s: %s", path, strerror(-r));
+        return 0;
+}
+
+void evacuation_targets_changed(Manager *m)
+{
+        _cleanup_free_ char *d = NULL;
+        Zone *z;
+
+        if (evacuation_target(m, NULL, &d) >= 0 && !streq_ptr(d, m->default_evacuation_target)) {
+                free(m->default_evacuation_target);
+                m->default_evacuation_target = TAKE_PTR(d);
+                (void) sd_bus_emit_properties_changed(m->bus, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
+                        "DefaultEvacuationTarget", NULL);
+        }
+        HASHMAP_FOREACH(z, m->zones, state) {
+                _cleanup_free_ char *v = NULL;
+
+                if (evacuation_target(m, z->name, &v) < 0 || streq_ptr(v, z->evacuation_target))
+                        continue;
+                free(z->evacuation_target);
+                z->evacuation_target = TAKE_PTR(v);
+                (void) sd_bus_emit_properties_changed(m->bus, z->path, RESTARTER_ZONE_IFACE, "EvacuationTarget", NULL);
+        }
+}
+
+int evacuation_target_set(Manager *m, const char *zone, const char *value, sd_bus_error *error)
+{
+        _cleanup_free_ char *unit = NULL;
+        int r;
+
+        if (zone ? asprintf(&unit, "zone@%s.service", zone) < 0 : !(unit = strdup("zone@.service")))
+                return -ENOMEM;
+        r = write_evacuation_dropin(m, unit, value, error);
+        if (r < 0)
+                return r;
+        if (zone)
+                log_info("zone '%s': evacuation target set to '%s'", zone, value);
+        else
+                log_info("default evacuation target set to '%s'", value);
+        evacuation_targets_changed(m);
+        return 0;
+}
+
+/* The Manager's DefaultEvacuationTarget and a Zone's EvacuationTarget. */
+static Manager *target_of(const char *interface, void *userdata, const char **ret_zone)
+{
+        if (streq(interface, RESTARTER_MANAGER_IFACE)) {
+                *ret_zone = NULL;
+                return userdata;
+        }
+        *ret_zone = ((Zone *) userdata)->name;
+        return ((Zone *) userdata)->manager;
+}
+
+int bus_property_get_evacuation_target(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        _cleanup_free_ char *v = NULL;
+        const char *zone;
+        Manager *m = target_of(interface, userdata, &zone);
+        int r;
+
+        r = evacuation_target(m, zone, &v);
+        if (r < 0)
+                return r;
+        return sd_bus_message_append(reply, "s", v);
+}
+
+int bus_property_set_evacuation_target(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *value, void *userdata, sd_bus_error *error)
+{
+        const char *zone, *v;
+        Manager *m = target_of(interface, userdata, &zone);
+        int r;
+
+        r = sd_bus_message_read(value, "s", &v);
+        if (r < 0)
+                return r;
+        r = bus_check_authorized(zone ? userdata : NULL, value, "manage", error);
+        if (r < 0)
+                return r;
+        return evacuation_target_set(m, zone, v, error);
+}
