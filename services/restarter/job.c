@@ -121,9 +121,11 @@ int job_start(Job *j, sd_bus_message *msg, void (*step)(Job *j))
                 j->zone_name, j->type->kind);
         (void) sd_bus_emit_properties_changed(m->bus, j->zone->path, RESTARTER_ZONE_IFACE, "Job", NULL);
         zone_update_aux(j->zone);
-        (void) sd_journal_send("MESSAGE=zone '%s': %s started (job %" PRIu32 ")", j->zone_name, j->type->kind, j->id,
-                "PRIORITY=%d", LOG_INFO, "MESSAGE_ID=" SD_ID128_FORMAT_STR, SD_ID128_FORMAT_VAL(KZ_MESSAGE_JOB_STARTED),
-                "ZONE=%s", j->zone_name, "JOB=%" PRIu32, j->id, "JOB_KIND=%s", j->type->kind, NULL);
+        if (sd_journal_send("MESSAGE=zone '%s': %s started (job %" PRIu32 ")", j->zone_name, j->type->kind, j->id,
+                    "PRIORITY=%d", LOG_INFO, "MESSAGE_ID=" SD_ID128_FORMAT_STR,
+                    SD_ID128_FORMAT_VAL(KZ_MESSAGE_JOB_STARTED), "ZONE=%s", j->zone_name, "JOB=%" PRIu32, j->id,
+                    "JOB_KIND=%s", j->type->kind, NULL) < 0)
+                log_info("zone '%s': %s started (job %" PRIu32 ")", j->zone_name, j->type->kind, j->id);
         job_next(j, step);
         return 1;
 }
@@ -296,16 +298,18 @@ void job_finish(Job *j, int error, const char *error_name, const char *fmt, ...)
                         j->bytes_done = j->bytes_total;
         }
         job_release(j);
-        (void) sd_journal_send("MESSAGE=zone '%s': %s %s%s%s (job %" PRIu32 ")", j->zone_name, j->type->kind,
+        r = sd_journal_send("MESSAGE=zone '%s': %s %s%s%s (job %" PRIu32 ")", j->zone_name, j->type->kind,
                 job_state_to_string(j->state), j->message && j->state != JOB_DONE ? ": " : "",
                 j->state != JOB_DONE ? strempty(j->message) : "", j->id,
                 "PRIORITY=%d", j->state == JOB_DONE ? LOG_INFO : j->state == JOB_CANCELLED ? LOG_NOTICE : LOG_WARNING,
                 "MESSAGE_ID=" SD_ID128_FORMAT_STR, SD_ID128_FORMAT_VAL(KZ_MESSAGE_JOB_FINISHED), "ZONE=%s", j->zone_name,
                 "JOB=%" PRIu32, j->id, "JOB_KIND=%s", j->type->kind, "JOB_RESULT=%s", job_state_to_string(j->state),
                 NULL);
-        if (j->state != JOB_DONE)
-                log_warning("zone '%s': %s %s: %s", j->zone_name, j->type->kind, job_state_to_string(j->state),
-                        strna(j->message));
+        if (r < 0 && j->state == JOB_DONE)
+                log_info("zone '%s': %s done (job %" PRIu32 ")", j->zone_name, j->type->kind, j->id);
+        else if (r < 0)
+                log_warning("zone '%s': %s %s: %s (job %" PRIu32 ")", j->zone_name, j->type->kind,
+                        job_state_to_string(j->state), strna(j->message), j->id);
         bus_job_send_changed(j, "State", "Progress", "BytesDone", "BytesTotal", "Rate", "Message", "Result", NULL);
         (void) sd_bus_emit_signal(m->bus, RESTARTER_PATH, RESTARTER_MANAGER_IFACE, "JobRemoved", "uoss", j->id,
                 j->path, j->zone_name, job_state_to_string(j->state));

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <systemd/sd-journal.h>
 
 #include "dropins.h"
 #include "log.h"
@@ -265,7 +266,15 @@ void zone_update_state(Zone *z)
 
                 z->state = s;
                 zone_update_id(z);
-                log_info("zone '%s': %s -> %s", z->name, zone_state_to_string(previous), zone_state_to_string(s));
+                /* the zone's history: journalctl MESSAGE_ID=<KZ_MESSAGE_ZONE_STATE> ZONE=NAME */
+                if (sd_journal_send("MESSAGE=zone '%s': %s -> %s", z->name, zone_state_to_string(previous),
+                            zone_state_to_string(s), "PRIORITY=%d", LOG_INFO,
+                            "MESSAGE_ID=" SD_ID128_FORMAT_STR, SD_ID128_FORMAT_VAL(KZ_MESSAGE_ZONE_STATE),
+                            "ZONE=%s", z->name, "ZONE_STATE=%s", zone_state_to_string(s),
+                            "ZONE_PREVIOUS_STATE=%s", zone_state_to_string(previous),
+                            z->job ? "JOB=%" PRIu32 : NULL, z->job ? z->job->id : 0, NULL) < 0)
+                        log_info("zone '%s': %s -> %s", z->name, zone_state_to_string(previous),
+                                zone_state_to_string(s));
                 bus_zone_send_changed(z, previous);
         } else
                 zone_update_id(z);

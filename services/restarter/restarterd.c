@@ -31,6 +31,10 @@ static int run(void)
         r = sd_event_add_signal(event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
         if (r < 0)
                 return r;
+        /* WatchdogSec= of the unit: sd-event sends WATCHDOG=1 while the loop turns */
+        r = sd_event_set_watchdog(event, true);
+        if (r < 0)
+                log_warning("cannot feed the service watchdog: %s", strerror(-r));
         r = sd_bus_open_system(&bus);
         if (r < 0) {
                 log_error("cannot connect to the system bus: %s", strerror(-r));
