@@ -191,7 +191,7 @@ int zone_need_systemd(Zone *z, sd_bus_error *error)
         return 0;
 }
 
-int zone_check_kz(Zone *z, ZoneConfig *c, sd_bus_error *error)
+static int zone_check_kz(Zone *z, ZoneConfig *c, sd_bus_error *error)
 {
         KzError e = {};
         int r;
@@ -202,6 +202,21 @@ int zone_check_kz(Zone *z, ZoneConfig *c, sd_bus_error *error)
         r = zone_config_verify(c, &e);
         if (r < 0)
                 return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION, "%s", kz_error_message(&e, r));
+        return 0;
+}
+
+int zone_load_kz_config(Zone *z, ZoneConfig **ret, sd_bus_error *error)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        int r;
+
+        r = zone_load_config(z, &c, error);
+        if (r < 0)
+                return r;
+        r = zone_check_kz(z, c, error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
         return 0;
 }
 
@@ -233,10 +248,7 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         r = bus_check_authorized(z, msg, "manage", error);
         if (r < 0)
                 return r;
-        r = zone_load_config(z, &c, error);
-        if (r < 0)
-                return r;
-        r = zone_check_kz(z, c, error);
+        r = zone_load_kz_config(z, &c, error);
         if (r < 0)
                 return r;
         /* what this host must provide */

@@ -301,6 +301,7 @@ int method_detach(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 /* An option's variant, of the one type it must have: otherwise InvalidArgs naming the key. */
 int bus_read_option(sd_bus_message *msg, const char *what, const char *key, const char *type, void *ret,
                 sd_bus_error *error);
-int zone_check_kz(Zone *z, ZoneConfig *c, sd_bus_error *error);
+/* The zone's configuration, of brand kz and verified: otherwise InvalidConfiguration. */
+int zone_load_kz_config(Zone *z, ZoneConfig **ret, sd_bus_error *error);
 int zone_need_state(Zone *z, sd_bus_error *error, ZoneState want, const char *what);
 int zone_need_systemd(Zone *z, sd_bus_error *error);

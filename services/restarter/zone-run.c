@@ -162,10 +162,7 @@ static int boot(sd_bus_message *msg, Zone *z, bool fresh, sd_bus_error *error)
         r = zone_need_systemd(z, error);
         if (r < 0)
                 return r;
-        r = zone_load_config(z, &c, error);
-        if (r < 0)
-                return r;
-        r = zone_check_kz(z, c, error);
+        r = zone_load_kz_config(z, &c, error);
         if (r < 0)
                 return r;
         r = job_new(z, &job_boot, msg, error, &j);

@@ -519,10 +519,7 @@ int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = need_installable(z, error, "install it");
         if (r < 0)
                 return r;
-        r = zone_load_config(z, &c, error);
-        if (r < 0)
-                return r;
-        r = zone_check_kz(z, c, error);
+        r = zone_load_kz_config(z, &c, error);
         if (r < 0)
                 return r;
         r = zone_boot_storage(z, c, &u, &uri, &local, error);
@@ -624,10 +621,7 @@ int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE,
                         "source zone '%s' is %s; it must be installed and not running", source,
                         zone_state_to_string(src->state));
-        r = zone_load_config(z, &c, error);
-        if (r < 0)
-                return r;
-        r = zone_check_kz(z, c, error);
+        r = zone_load_kz_config(z, &c, error);
         if (r < 0)
                 return r;
         r = zone_load_config(src, &sc, error);
