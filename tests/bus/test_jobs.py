@@ -148,6 +148,20 @@ class BootJobs(BusTest):
         self.assertEqual(job[3], 'failed')
         self.assertEqual(self.job_prop(job[5], 'Result')[0], 'org.kzones.Error.BootFailed')
 
+    def test_boot_returns_its_job_at_once_and_the_job_tells_the_end(self):
+        t = time.monotonic()
+        job = self.zone_call('kz1', 'Boot', 'as', 0, wait=False)[0]
+        self.assertLess(time.monotonic() - t, 1.0)
+        self.assertTrue(job.startswith(JOB_PREFIX + '/'), job)
+        self.assertEqual(self.job_prop(job, 'Kind'), 'boot')
+        self.assertEqual(self.job_prop(job, 'Zone'), 'kz1')
+        self.assertEqual(self.wait_job(job), ('done', ['', '']))
+        self.wait_for(lambda: self.zones()['kz1'] == 'running')
+        # a second boot is refused by the call itself: nothing was started
+        p = self.zone_call('kz1', 'Boot', 'as', 0, check=False, wait=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('already running', p.stderr)
+
     def test_boot_and_halt_are_jobs_that_cannot_be_cancelled(self):
         self.assertEqual(self.zoneadm('-z', 'kz1', 'boot').returncode, 0)
         self.wait_for(lambda: self.zones()['kz1'] == 'running')
