@@ -351,9 +351,13 @@ static void suspend_helper_done(Job *j, int status, const char *message)
  * suspend is as good as done: it finishes. */
 static int suspend_cancel(Job *j, sd_bus_error *error)
 {
+        _cleanup_free_ char *marker = manager_path(j->manager, "/var/lib/kzones/%s.suspended", j->zone->name);
         Zone *z = j->zone;
 
-        if (j->pid <= 0)
+        if (!marker)
+                return -ENOMEM;
+        /* the helper writes the marker once the image is sealed: from then on the suspend finishes */
+        if (j->pid <= 0 || access(marker, F_OK) >= 0)
                 return sd_bus_error_setf(error, KZ_ERROR_NOT_CANCELLABLE,
                         "the guest's state is written already; the zone is being stopped");
         job_kill_helper(j);
