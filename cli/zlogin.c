@@ -11,6 +11,8 @@
 #include <systemd/sd-bus.h>
 #include <termios.h>
 
+#include "bus-error.h"
+#include "kzones-bus.h"
 #include "macro.h"
 #include "zone-config.h"
 #include "zone-qemu.h"
@@ -214,14 +216,14 @@ static int console_open_via_restarter(int *ret_fd)
         if (r < 0)
                 return log_zone_error(r, "cannot reach the system bus to ask kzones-restarterd for the console: %s",
                         strerror(-r));
-        r = sd_bus_path_encode("/org/kzones/Restarter1/zone", arg_zonename, &path);
+        r = sd_bus_path_encode(RESTARTER_ZONE_PREFIX, arg_zonename, &path);
         if (r < 0)
                 return log_oom();
-        r = sd_bus_call_method(bus, "org.kzones.Restarter1", path, "org.kzones.Restarter1.Zone", "OpenConsole", &error,
+        r = sd_bus_call_method(bus, RESTARTER_BUS_NAME, path, RESTARTER_ZONE_IFACE, "OpenConsole", &error,
                 &reply, NULL);
         if (r < 0) {
                 if (sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
-                    sd_bus_error_has_name(&error, "org.kzones.Error.ZoneNotFound"))
+                    sd_bus_error_has_name(&error, KZ_ERROR_ZONE_NOT_FOUND))
                         return log_not_configured();
                 return log_zone_error(r, "%s", error.message ?: strerror(-r));
         }

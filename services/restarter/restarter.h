@@ -5,15 +5,10 @@
 #include <systemd/sd-event.h>
 
 #include "bus-error.h"
+#include "kzones-bus.h"
 #include "qmp.h"
 #include "zone-qemu.h"
 #include "zone-store.h"
-
-#define RESTARTER_BUS_NAME "org.kzones.Restarter1"
-#define RESTARTER_PATH "/org/kzones/Restarter1"
-#define RESTARTER_ZONE_PREFIX "/org/kzones/Restarter1/zone"
-#define RESTARTER_MANAGER_IFACE "org.kzones.Restarter1.Manager"
-#define RESTARTER_ZONE_IFACE "org.kzones.Restarter1.Zone"
 
 #define BOOT_ARGS_MAX 2048u /* bytes of boot arguments, separators included */
 #define DEFAULT_INSTALL_SIZE (16ull * 1024 * 1024 * 1024)
