@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cpu-probe.h"
+#include "fs-util.h"
 #include "qmp.h"
 #include "zone-store.h"
 
@@ -755,13 +756,7 @@ static int make_scratch_dir(const char *root, char **ret)
 
         if (!base)
                 return -ENOMEM;
-        for (char *s = base + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        (void) mkdir(base, 0755);
-                        *s = '/';
-                }
-        (void) mkdir(base, 0755);
+        (void) mkdir_p(base, 0755);
         if (asprintf(&dir, "%s/.cpu-probe.XXXXXX", base) < 0)
                 return -ENOMEM;
         if (!mkdtemp(dir))

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
+#include "fs-util.h"
 #include "hostdata.h"
 #include "size.h"
 #include "storage-uri.h"
@@ -783,13 +784,7 @@ int pool_lock(const char *root)
 
         if (!dir || !path)
                 return -ENOMEM;
-        for (char *s = dir + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        (void) mkdir(dir, 0755);
-                        *s = '/';
-                }
-        (void) mkdir(dir, 0755);
+        (void) mkdir_p(dir, 0755);
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return -errno;

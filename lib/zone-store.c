@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "fs-util.h"
 #include "zone-store.h"
 
 #define INDEX_MAX_BYTES (4u * 1024u * 1024u)
@@ -47,25 +48,6 @@ static bool valid_template_name(const char *s)
                 if (!isalnum((unsigned char) *c) && *c != '-' && *c != '_')
                         return false;
         return true;
-}
-
-static int mkdir_parents(const char *path, mode_t mode)
-{
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return negative_errno();
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return negative_errno();
-        return 0;
 }
 
 static int fsync_directory_of(const char *path)
@@ -212,7 +194,7 @@ static int lock_store(const char *root, KzError *e)
 
         if (!dir || !lock)
                 return -ENOMEM;
-        r = mkdir_parents(dir, 0755);
+        r = mkdir_p(dir, 0755);
         if (r < 0)
                 return kz_error_set(e, r, "cannot create %s: %s", dir, strerror(-r));
         fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
