@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
 #include <inttypes.h>
+#include <gnutls/gnutls.h>
 #include <sys/random.h>
 
-#include "base64.h"
 #include "size.h"
 #include "storage-uri.h"
 #include "zone-config.h"
@@ -1209,34 +1209,53 @@ void zone_config_export(FILE *f, const ZoneConfig *c)
 
 /* ---- keys ------------------------------------------------------------------------------- */
 
+/* Wipes and frees a datum GnuTLS allocated (it may hold a key). */
+static void datum_wipe(gnutls_datum_t *d)
+{
+        if (d->data) {
+                explicit_bzero(d->data, d->size);
+                gnutls_free(d->data);
+        }
+        *d = (gnutls_datum_t) {};
+}
+
 int zone_keysource_generate(char **ret)
 {
         uint8_t key[16];
-        char b64[BASE64_ENCODED_MAX(16)];
+        gnutls_datum_t in = { key, sizeof(key) }, b64 = {};
+        int r;
 
         if (getrandom(key, sizeof(key), 0) != (ssize_t) sizeof(key))
                 return -EIO;
-        base64_encode(key, sizeof(key), b64);
+        r = gnutls_base64_encode2(&in, &b64);
         explicit_bzero(key, sizeof(key));
-        if (asprintf(ret, "{base64}%s", b64) < 0)
+        if (r < 0)
                 return -ENOMEM;
-        explicit_bzero(b64, sizeof(b64));
-        return 0;
+        r = asprintf(ret, "{base64}%.*s", (int) b64.size, (const char *) b64.data);
+        datum_wipe(&b64);
+        return r < 0 ? -ENOMEM : 0;
 }
 
 int zone_keysource_decode(const char *raw, uint8_t key[16])
 {
-        uint8_t buf[32];
-        ssize_t n;
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+        gnutls_datum_t in, out = {};
+        int r;
 
         if (!raw || strncmp(raw, "{base64}", 8) != 0)
                 return -EINVAL;
-        n = base64_decode(raw + 8, buf, sizeof(buf));
-        if (n != 16)
+        raw += 8;
+        /* GnuTLS skips blanks and newlines; a key is written without any */
+        if (raw[strspn(raw, alphabet)] != 0)
                 return -EINVAL;
-        memcpy(key, buf, 16);
-        explicit_bzero(buf, sizeof(buf));
-        return 0;
+        in = (gnutls_datum_t) { (unsigned char *) raw, strlen(raw) };
+        r = gnutls_base64_decode2(&in, &out);
+        if (r >= 0 && out.size == 16)
+                memcpy(key, out.data, 16);
+        else
+                r = -EINVAL;
+        datum_wipe(&out);
+        return r < 0 ? r : 0;
 }
 
 int zone_config_new_keysource(ZoneConfig *c)
