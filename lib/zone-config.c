@@ -2,8 +2,6 @@
 /* A zone configuration as a tree of resources: building, changing and checking
  * it, and its key. The schema is in zone-schema.c, values in zone-values.c,
  * info and export in zone-config-print.c. */
-#include <ctype.h>
-#include <inttypes.h>
 #include <gnutls/gnutls.h>
 #include <sys/random.h>
 
