@@ -12,6 +12,7 @@
 #include "cpu-probe.h"
 #include "fs-util.h"
 #include "qmp.h"
+#include "strv.h"
 #include "zone-store.h"
 
 #define PROBE_TIMEOUT_USEC (20u * 1000000u) /* one QEMU start */
@@ -55,70 +56,6 @@ const char *cpu_arch_model(CpuArch a)
 }
 
 /* ---- string lists ---- */
-
-static bool strv_contains(char *const *l, const char *s)
-{
-        for (; l && *l; l++)
-                if (streq(*l, s))
-                        return true;
-        return false;
-}
-
-static size_t strv_length(char *const *l)
-{
-        size_t n = 0;
-
-        while (l && l[n])
-                n++;
-        return n;
-}
-
-/* Appends a copy of s unless it is there already. */
-static int strv_add_unique(char ***l, const char *s)
-{
-        size_t n = strv_length(*l);
-        char **t;
-
-        if (strv_contains(*l, s))
-                return 0;
-        t = realloc(*l, (n + 2) * sizeof(char *));
-        if (!t)
-                return -ENOMEM;
-        *l = t;
-        t[n] = strdup(s);
-        t[n + 1] = NULL;
-        return t[n] ? 1 : -ENOMEM;
-}
-
-static char **strv_free(char **l)
-{
-        strv_freep(&l);
-        return NULL;
-}
-
-static int strv_cmp(const void *a, const void *b)
-{
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* "a, b, c" */
-static char *strv_join(char *const *l, const char *sep)
-{
-        size_t len = 1;
-        char *s;
-
-        for (char *const *i = l; i && *i; i++)
-                len += strlen(*i) + strlen(sep);
-        s = calloc(1, len);
-        if (!s)
-                return NULL;
-        for (char *const *i = l; i && *i; i++) {
-                if (i != l)
-                        strcat(s, sep);
-                strcat(s, *i);
-        }
-        return s;
-}
 
 static int strv_from_json(json_object *a, char ***ret)
 {

@@ -9,6 +9,7 @@
 
 #include "pool.h"
 #include "size.h"
+#include "strv.h"
 #include "zone-store.h"
 
 #define HUGEPAGES_SYSFS "/sys/kernel/mm/hugepages"
@@ -925,24 +926,19 @@ fail:
         return r;
 }
 
-static int strv_add_unique(char ***l, size_t *n, const char *s)
-{
-        char **t;
+#define POOL_NAMES_MAX 1024u
 
-        for (size_t i = 0; i < *n; i++)
-                if (streq((*l)[i], s))
-                        return 0;
-        if (*n >= 1024)
+/* Adds a pool's name once; names past POOL_NAMES_MAX are left out. */
+static int pool_name_add(char ***l, size_t *n, const char *s)
+{
+        int r;
+
+        if (*n >= POOL_NAMES_MAX)
                 return 0;
-        t = realloc(*l, (*n + 2) * sizeof(char *));
-        if (!t)
-                return -ENOMEM;
-        *l = t;
-        t[*n] = strdup(s);
-        if (!t[*n])
-                return -ENOMEM;
-        t[++*n] = NULL;
-        return 0;
+        r = strv_add_unique(l, s);
+        if (r > 0)
+                (*n)++;
+        return r < 0 ? r : 0;
 }
 
 /* "memory-reserve@NAME.service" or "…service.d": NAME, if that is what it is */
@@ -961,11 +957,6 @@ static bool instance_of(const char *file, char *buf, size_t len)
         return pool_name_is_valid(buf);
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 int pool_names(const char *root, char ***ret)
 {
         static const char *const dirs[] = { "/etc/systemd/system", "/run/systemd/system",
@@ -974,7 +965,7 @@ int pool_names(const char *root, char ***ret)
         size_t n = 0;
         int r;
 
-        r = strv_add_unique(&l, &n, "zones");
+        r = pool_name_add(&l, &n, "zones");
         for (size_t d = 0; d < ELEMENTSOF(dirs) + 1 && r >= 0; d++) {
                 _cleanup_free_ char *dir = path_join(root, d < ELEMENTSOF(dirs) ? dirs[d] : ZONE_POOL_DIR);
                 struct dirent *de;
@@ -992,9 +983,9 @@ int pool_names(const char *root, char ***ret)
                         if (d == ELEMENTSOF(dirs)) {
                                 /* the pools' own directories */
                                 if (pool_name_is_valid(de->d_name))
-                                        r = strv_add_unique(&l, &n, de->d_name);
+                                        r = pool_name_add(&l, &n, de->d_name);
                         } else if (instance_of(de->d_name, name, sizeof(name)))
-                                r = strv_add_unique(&l, &n, name);
+                                r = pool_name_add(&l, &n, name);
                         else if (len > 6 && (streq(de->d_name + len - 6, ".wants") ||
                                                     (len > 9 && streq(de->d_name + len - 9, ".requires")))) {
                                 /* enabled: WantedBy= links */
@@ -1009,7 +1000,7 @@ int pool_names(const char *root, char ***ret)
                                 wp = opendir(sub);
                                 while (wp && (we = readdir(wp)) && r >= 0)
                                         if (instance_of(we->d_name, name, sizeof(name)))
-                                                r = strv_add_unique(&l, &n, name);
+                                                r = pool_name_add(&l, &n, name);
                                 if (wp)
                                         closedir(wp);
                         }
@@ -1021,7 +1012,7 @@ int pool_names(const char *root, char ***ret)
                 strv_freep(&l);
                 return r;
         }
-        qsort(l, n, sizeof(char *), str_cmp);
+        qsort(l, n, sizeof(char *), strv_cmp);
         *ret = l;
         return 0;
 }
