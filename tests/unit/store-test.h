@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "zone-config-test.h"
 #include "zone-store.h"
 #include "test-root.h"
 
@@ -99,34 +100,18 @@ static inline ZoneConfig *load_ok(const char *name)
         return c;
 }
 
-static inline void set(ZoneResource *r, const char *prop, const char *value)
-{
-        KzError e = {};
-
-        cr_assert_eq(zone_resource_set(r, prop, value, &e), 0, "set %s=%s: %s", prop, value, e.message);
-}
-
-static inline ZoneResource *add(ZoneResource *parent, const char *type)
-{
-        ZoneResource *r = zone_resource_new(resource_type_child(parent->type, type));
-
-        cr_assert_not_null(r);
-        cr_assert_eq(zone_resource_attach(parent, r), 0);
-        return r;
-}
-
 static inline ZoneConfig *sample(const char *name)
 {
         ZoneConfig *c = zone_config_new(name);
         ZoneResource *a;
 
         cr_assert_not_null(c);
-        a = add(c->root, "anet");
-        set(a, "id", "0");
-        set(a, "lower-link", "net0");
-        set(add(a, "vlan"), "vlan-id", "45");
-        set(add(c->root, "capped-memory"), "physical", "4G");
-        set(add(c->root, "virtual-cpu"), "ncpus", "2");
+        a = add_child(c->root, "anet");
+        set_value(a, "id", "0");
+        set_value(a, "lower-link", "net0");
+        set_value(add_child(a, "vlan"), "vlan-id", "45");
+        set_value(add_child(c->root, "capped-memory"), "physical", "4G");
+        set_value(add_child(c->root, "virtual-cpu"), "ncpus", "2");
         return c;
 }
 

@@ -52,7 +52,7 @@ Test(store, an_edited_bad_value_is_reported_with_the_file_and_line)
         cr_assert(strstr(e.message, "physical value 3M is not a multiple of 2M."), "%s", e.message);
 
         /* the earlier, still loaded configuration cannot be committed over it either */
-        set(c->root, "autoboot", "true");
+        set_value(c->root, "autoboot", "true");
         cr_assert_eq(zone_store_commit(root, c, NULL), -ESTALE);
         {
                 char *after = slurp("kz1.xml", NULL);
@@ -175,7 +175,7 @@ Test(store, no_temporary_files_are_left)
                 char v[16];
 
                 (void) snprintf(v, sizeof(v), "-v%u", i);
-                set(c->root, "bootargs", v);
+                set_value(c->root, "bootargs", v);
                 commit_ok(c);
         }
         commit_ok(k2);
@@ -303,7 +303,7 @@ Test(template, an_existing_zone_as_template)
         KzError e = {};
 
         cr_assert_eq(zone_template_load(root, "SYSkz", "kz1", &orig, NULL), 0);
-        set(orig->root, "autoboot", "true");
+        set_value(orig->root, "autoboot", "true");
         commit_ok(orig);
         cr_assert_eq(zone_template_load(root, "kz1", "kz2", &copy, &e), 0, "%s", e.message);
         cr_assert_str_eq(zone_config_name(copy), "kz2");

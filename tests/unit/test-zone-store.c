@@ -30,7 +30,7 @@ Test(store, commit_creates_the_file_and_the_index_entry)
         cr_assert_str_eq(c->snapshot, xml);
 
         /* a second commit keeps the same UUID and adds no entry */
-        set(c->root, "autoboot", "true");
+        set_value(c->root, "autoboot", "true");
         commit_ok(c);
         free(entries);
         entries = index_entries();
@@ -126,11 +126,11 @@ Test(store, a_concurrent_edit_is_refused)
         commit_ok(c);
         first = load_ok("kz1");
         second = load_ok("kz1");
-        set(first->root, "autoboot", "true");
+        set_value(first->root, "autoboot", "true");
         commit_ok(first);
         after_first = slurp("kz1.xml", NULL);
 
-        set(second->root, "bootargs", "-v");
+        set_value(second->root, "bootargs", "-v");
         cr_assert_eq(zone_store_commit(root, second, &e), -ESTALE);
         cr_assert_str_eq(e.message, "the configuration of zone 'kz1' was changed by someone else since it was "
                                     "loaded; nothing was saved. Use 'revert' to load the current one.");
@@ -141,7 +141,7 @@ Test(store, a_concurrent_edit_is_refused)
         cr_assert_null(zone_resource_get(now->root, "bootargs"));
 
         /* the first one goes on committing: it holds the current snapshot */
-        set(first->root, "bootargs", "-s");
+        set_value(first->root, "bootargs", "-s");
         commit_ok(first);
         assert_no_stray_files();
 
@@ -159,7 +159,7 @@ Test(store, a_zone_created_meanwhile_is_not_overwritten)
         char *before, *after, *entries;
         KzError e = {};
 
-        set(theirs->root, "autoboot", "true");
+        set_value(theirs->root, "autoboot", "true");
         commit_ok(theirs);
         before = slurp("kz1.xml", NULL);
         entries = index_entries();
@@ -189,7 +189,7 @@ Test(store, a_zone_deleted_meanwhile_is_not_recreated)
         a = load_ok("kz1");
         b = load_ok("kz1");
         cr_assert_eq(zone_store_delete(root, b, false, NULL), 0);
-        set(a->root, "autoboot", "true");
+        set_value(a->root, "autoboot", "true");
         cr_assert_eq(zone_store_commit(root, a, &e), -ESTALE);
         cr_assert_str_eq(e.message, "zone 'kz1' was deleted by someone else since it was loaded; nothing was saved.");
         cr_assert_not(exists("kz1.xml"));
@@ -258,7 +258,7 @@ Test(store, delete_of_a_changed_configuration_needs_force)
         commit_ok(c);
         a = load_ok("kz1");
         b = load_ok("kz1");
-        set(a->root, "autoboot", "true");
+        set_value(a->root, "autoboot", "true");
         commit_ok(a);
         cr_assert_eq(zone_store_delete(root, b, false, &e), -ESTALE);
         cr_assert(exists("kz1.xml"));
@@ -279,7 +279,7 @@ Test(store, rename_moves_the_file_and_the_index_entry)
         commit_ok(c);
         uuid = index_uuid("kz1");
         r = load_ok("kz1");
-        set(r->root, "zonename", "kz2");
+        set_value(r->root, "zonename", "kz2");
         commit_ok(r);
         cr_assert_not(exists("kz1.xml"));
         cr_assert(exists("kz2.xml"));
@@ -310,8 +310,8 @@ Test(store, rename_onto_an_existing_zone_is_refused)
         commit_ok(k2);
         before = slurp("kz2.xml", NULL);
         r = load_ok("kz1");
-        set(r->root, "zonename", "kz2");
-        set(r->root, "autoboot", "true");
+        set_value(r->root, "zonename", "kz2");
+        set_value(r->root, "autoboot", "true");
         cr_assert_eq(zone_store_commit(root, r, &e), -EEXIST);
         cr_assert_str_eq(e.message, "cannot rename zone 'kz1' to 'kz2': a zone of that name already exists.");
         cr_assert(exists("kz1.xml"));
@@ -335,7 +335,7 @@ Test(store, rename_is_refused_while_installed)
         commit_ok(c);
         cr_assert_eq(zone_index_set_state(root, "kz1", ZONE_STATE_INSTALLED, NULL), 0);
         r = load_ok("kz1");
-        set(r->root, "zonename", "kz2");
+        set_value(r->root, "zonename", "kz2");
         cr_assert_eq(zone_store_commit(root, r, &e), -EBUSY);
         cr_assert(strstr(e.message, "zone 'kz1'") && strstr(e.message, "renamed"), "%s", e.message);
         cr_assert(exists("kz1.xml"));

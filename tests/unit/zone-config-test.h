@@ -31,6 +31,15 @@ static inline ZoneResource *new_resource(const char *type)
         return zone_resource_new(t);
 }
 
+/* Sets prop, which must be accepted. */
+static inline void set_value(ZoneResource *r, const char *prop, const char *value)
+{
+        KzError e = {};
+
+        cr_assert_eq(zone_resource_set(r, prop, value, &e), 0, "%s: set %s=%s: %s", r->type->name, prop, value,
+                e.message);
+}
+
 /* Sets prop and checks the stored canonical form. */
 static inline void set_ok(ZoneResource *r, const char *prop, const char *value, const char *canonical)
 {
