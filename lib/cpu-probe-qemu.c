@@ -417,9 +417,9 @@ int cpu_probe_get(const char *root, const char *qemu, CpuProbe **ret, KzError *e
         r = make_scratch_dir(root, &dir); /* makes ROOT/run/kzones */
         if (r >= 0)
                 (void) rmdir(dir);
-        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0 || flock(fd, LOCK_EX) < 0)
-                return kz_error_set(e, errno, "cannot lock %s: %m.", lock);
+        fd = lock_file(lock);
+        if (fd < 0)
+                return kz_error_set(e, fd, "cannot lock %s: %s.", lock, strerror(-fd));
         if (read_file_bounded(cache, 4 * 1024 * 1024, &text, &size) >= 0 && cpu_probe_from_json(text, &p) >= 0 &&
             streq(p->key, key)) {
                 *ret = TAKE_PTR(p);

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "fs-util.h"
@@ -30,4 +32,16 @@ int mkdir_p(const char *path, mode_t mode)
         if (mkdir(path, mode) < 0 && errno != EEXIST)
                 return negative_errno();
         return 0;
+}
+
+int lock_file(const char *path)
+{
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+        if (fd < 0)
+                return negative_errno();
+        while (flock(fd, LOCK_EX) < 0)
+                if (errno != EINTR)
+                        return negative_errno();
+        return TAKE_FD(fd);
 }

@@ -10,3 +10,8 @@ int mkdir_parents(const char *path, mode_t mode);
 
 /* mkdir -p: mkdir_parents(), then path itself with the same mode. */
 int mkdir_p(const char *path, mode_t mode);
+
+/* Opens (creating it 0600) the lock file path and takes an exclusive flock() on
+ * it, waiting as long as another holds it. Returns the descriptor, which holds the
+ * lock until it is closed, or -errno. */
+int lock_file(const char *path);

@@ -270,20 +270,11 @@ ssize_t pool_extent_fit(const PoolExtent *l, size_t n, uint64_t memory)
 int pool_lock(const char *root)
 {
         _cleanup_free_ char *dir = path_join(root, ZONE_POOL_DIR), *path = path_join(root, ZONE_POOL_LOCK);
-        int fd;
 
         if (!dir || !path)
                 return -ENOMEM;
         (void) mkdir_p(dir, 0755);
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return -errno;
-        if (flock(fd, LOCK_EX) < 0) {
-                int r = -errno;
-                (void) close(fd);
-                return r;
-        }
-        return fd;
+        return lock_file(path);
 }
 
 void zone_memory_done(ZoneMemory *m)
