@@ -15,3 +15,8 @@ static const char *const zone_state_table[_ZONE_STATE_MAX] = {
 };
 
 DEFINE_STRING_TABLE(zone_state, ZoneState, _ZONE_STATE_MAX)
+
+bool zone_state_is_uninstalled(ZoneState s)
+{
+        return s == ZONE_STATE_CONFIGURED || s == ZONE_STATE_INCOMPLETE || s == ZONE_STATE_UNAVAILABLE;
+}

@@ -493,11 +493,6 @@ static int check_unchanged(const char *root, const ZoneConfig *c, KzError *e)
         return 0;
 }
 
-static bool state_allows_rename(ZoneState s)
-{
-        return s == ZONE_STATE_CONFIGURED || s == ZONE_STATE_INCOMPLETE || s == ZONE_STATE_UNAVAILABLE;
-}
-
 int zone_store_commit(const char *root, ZoneConfig *c, KzError *e)
 {
         _cleanup_close_ int lock = -EBADF;
@@ -535,7 +530,7 @@ int zone_store_commit(const char *root, ZoneConfig *c, KzError *e)
                         return kz_error_set(e, EEXIST, "cannot rename zone '%s' to '%s': a zone of that name "
                                 "already exists.", c->loaded_name, name);
                 r = zone_index_lookup(root, c->loaded_name, &x, NULL);
-                if (r >= 0 && !state_allows_rename(x.state)) {
+                if (r >= 0 && !zone_state_is_uninstalled(x.state)) {
                         zone_index_entry_done(&x);
                         return kz_error_set(e, EBUSY, "zone '%s' is installed; it can only be renamed before it is "
                                 "installed.", c->loaded_name);
@@ -596,7 +591,7 @@ int zone_store_delete(const char *root, const ZoneConfig *c, bool force, KzError
         r = zone_index_lookup(root, name, &x, e);
         if (r < 0 && r != -ENOENT)
                 return r;
-        if (r >= 0 && !state_allows_rename(x.state)) {
+        if (r >= 0 && !zone_state_is_uninstalled(x.state)) {
                 r = kz_error_set(e, EBUSY, "zone '%s' is %s; uninstall it with zoneadm before deleting its "
                         "configuration.", name, zone_state_to_string(x.state));
                 zone_index_entry_done(&x);

@@ -244,8 +244,7 @@ int zc_cmd_set(Zonecfg *z, char **argv, size_t argc)
                 return k;
         if (r == z->cfg->root && streq(prop, "zonename") && !streq(value, z->zonename) && z->cfg->exists) {
                 ZoneIndexEntry x = {};
-                if (zone_index_lookup(z->root, z->zonename, &x, NULL) >= 0 && x.state != ZONE_STATE_CONFIGURED &&
-                    x.state != ZONE_STATE_INCOMPLETE && x.state != ZONE_STATE_UNAVAILABLE) {
+                if (zone_index_lookup(z->root, z->zonename, &x, NULL) >= 0 && !zone_state_is_uninstalled(x.state)) {
                         zone_index_entry_done(&x);
                         return zc_fail(z, "zone %s is installed; it can only be renamed before it is installed.", z->zonename);
                 }
