@@ -27,6 +27,15 @@ Test(string_tables, zone_state_invalid)
         cr_assert_null(zone_state_to_string(_ZONE_STATE_INVALID));
 }
 
+Test(string_tables, zone_states_before_install)
+{
+        /* the states in which zonecfg may rename or delete a zone's configuration */
+        for (ZoneState st = 0; st < _ZONE_STATE_MAX; st++)
+                cr_assert_eq(zone_state_is_uninstalled(st),
+                        st == ZONE_STATE_CONFIGURED || st == ZONE_STATE_INCOMPLETE || st == ZONE_STATE_UNAVAILABLE,
+                        "%s", zone_state_to_string(st));
+}
+
 Test(string_tables, prop_type_both_ways)
 {
         static const char *const names[] = { "string", "zonename", "boolean", "enum", "integer", "size", "pagesize",
