@@ -29,11 +29,16 @@ Test(string_tables, zone_state_invalid)
 
 Test(string_tables, zone_states_before_install)
 {
-        /* the states in which zonecfg may rename or delete a zone's configuration */
-        for (ZoneState st = 0; st < _ZONE_STATE_MAX; st++)
-                cr_assert_eq(zone_state_is_uninstalled(st),
-                        st == ZONE_STATE_CONFIGURED || st == ZONE_STATE_INCOMPLETE || st == ZONE_STATE_UNAVAILABLE,
-                        "%s", zone_state_to_string(st));
+        /* zonecfg may rename or delete a zone's configuration only while nothing is installed */
+        static const ZoneState may[] = { ZONE_STATE_CONFIGURED, ZONE_STATE_INCOMPLETE, ZONE_STATE_UNAVAILABLE };
+        static const ZoneState may_not[] = { ZONE_STATE_INSTALLED, ZONE_STATE_READY, ZONE_STATE_RUNNING,
+                ZONE_STATE_SHUTTING_DOWN, ZONE_STATE_DOWN };
+
+        for (size_t i = 0; i < ELEMENTSOF(may); i++)
+                cr_assert(zone_state_is_uninstalled(may[i]), "%s", zone_state_to_string(may[i]));
+        for (size_t i = 0; i < ELEMENTSOF(may_not); i++)
+                cr_assert_not(zone_state_is_uninstalled(may_not[i]), "%s", zone_state_to_string(may_not[i]));
+        cr_assert_eq(ELEMENTSOF(may) + ELEMENTSOF(may_not), (size_t) _ZONE_STATE_MAX, "a new state needs a place here");
 }
 
 Test(string_tables, prop_type_both_ways)
