@@ -12,6 +12,7 @@
 
 #include "cpu-probe.h"
 #include "fs-util.h"
+#include "mkdir.h"
 #include "qmp.h"
 #include "strv.h"
 #include "zone-store.h"

@@ -12,6 +12,7 @@
 #include <sys/vfs.h>
 
 #include "fs-util.h"
+#include "mkdir.h"
 #include "size.h"
 #include "zone-qemu.h"
 #include "zone-store.h"
