@@ -115,25 +115,20 @@ static int setting_key(const char *key, const char *value, void *userdata)
         return s->value ? 0 : -ENOMEM;
 }
 
+static int setting_dropin(char *text, void *userdata)
+{
+        return ini_section_foreach(text, "X-Kzones", setting_key, userdata);
+}
+
 int zone_unit_setting(const char *root, const char *zone, const char *key, char **ret)
 {
-        _cleanup_strv_free_ char **paths = NULL;
         _cleanup_free_ char *instance = NULL;
         Setting s = { .key = key };
         int r;
 
         if (zone && asprintf(&instance, "zone@%s.service", zone) < 0)
                 return -ENOMEM;
-        r = unit_dropins(root, instance, "zone@.service", &paths);
-        if (r < 0)
-                return r;
-        for (char **p = paths; *p && r >= 0; p++) {
-                _cleanup_free_ char *buf = NULL;
-                size_t size;
-
-                if (read_file_bounded(*p, 64 * 1024, &buf, &size) >= 0)
-                        r = ini_section_foreach(buf, "X-Kzones", setting_key, &s);
-        }
+        r = unit_dropins_foreach(root, instance, "zone@.service", 64 * 1024, setting_dropin, &s);
         if (r < 0) {
                 free(s.value);
                 return r;
