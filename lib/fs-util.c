@@ -174,3 +174,17 @@ int read_virtual_file(const char *path, size_t max, char **ret)
         *ret = TAKE_PTR(buf);
         return 0;
 }
+
+int read_virtual_u64(const char *path, uint64_t *ret)
+{
+        /* sysfs files claim a size of a page: read_file_bounded() would refuse them */
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        unsigned long long v;
+
+        if (!f)
+                return negative_errno();
+        if (fscanf(f, "%llu", &v) != 1)
+                return -EIO;
+        *ret = v;
+        return 0;
+}

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "macro.h"
@@ -20,6 +21,8 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_size);
 /* A file of /proc or /sys, whose size stat() does not tell: read to its end, at most max bytes. */
 int read_virtual_file(const char *path, size_t max, char **ret);
+/* The unsigned number at the start of a file of /proc or /sys: -EIO if there is none. */
+int read_virtual_u64(const char *path, uint64_t *ret);
 char *path_join(const char *root, const char *path);
 /* path_join() of root and a printf-formatted path. */
 char *path_joinf(const char *root, const char *fmt, ...) _printf_(2, 3);

@@ -57,19 +57,6 @@ size_t hugepage_sizes(uint64_t ret[HUGEPAGE_SIZES_MAX])
         return n;
 }
 
-static int read_sysfs_u64(const char *path, uint64_t *ret)
-{
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        unsigned long long v;
-
-        if (!f)
-                return -errno;
-        if (fscanf(f, "%llu", &v) != 1)
-                return -EIO;
-        *ret = v;
-        return 0;
-}
-
 int hugepage_available(uint64_t page_size, uint64_t *ret_pages)
 {
         char path[128];
@@ -78,12 +65,12 @@ int hugepage_available(uint64_t page_size, uint64_t *ret_pages)
 
         (void) snprintf(path, sizeof(path), HUGEPAGES_SYSFS "/hugepages-%" PRIu64 "kB/free_hugepages",
                 page_size / SIZE_K);
-        r = read_sysfs_u64(path, &free_pages);
+        r = read_virtual_u64(path, &free_pages);
         if (r < 0)
                 return r;
         (void) snprintf(path, sizeof(path), HUGEPAGES_SYSFS "/hugepages-%" PRIu64 "kB/resv_hugepages",
                 page_size / SIZE_K);
-        r = read_sysfs_u64(path, &resv);
+        r = read_virtual_u64(path, &resv);
         if (r < 0)
                 return r;
         *ret_pages = free_pages > resv ? free_pages - resv : 0;

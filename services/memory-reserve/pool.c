@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include "fs-util.h"
 #include "pool.h"
 #include "size.h"
 
@@ -70,19 +71,10 @@ static char *count_path(uint64_t page_size, int node, const char *file)
 static int count_read(uint64_t page_size, int node, const char *file, uint64_t *ret)
 {
         _cleanup_free_ char *path = count_path(page_size, node, file);
-        _cleanup_fclose_ FILE *f = NULL;
-        unsigned long long v;
 
         if (!path)
                 return -ENOMEM;
-        /* sysfs files claim a size of a page: read_file_bounded() would refuse them */
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        if (fscanf(f, "%llu", &v) != 1)
-                return -EIO;
-        *ret = v;
-        return 0;
+        return read_virtual_u64(path, ret);
 }
 
 static int count_write(uint64_t page_size, int node, uint64_t value)
