@@ -12,6 +12,7 @@
 #include <termios.h>
 
 #include "bus-error.h"
+#include "cli-util.h"
 #include "kzones-bus.h"
 #include "macro.h"
 #include "zone-config.h"
@@ -81,18 +82,7 @@ static void help(FILE *f)
 }
 
 /* A mistake on the command line: one line saying what is wrong, then the short usage. */
-_printf_(1, 2) static int usage_error(const char *fmt, ...)
-{
-        va_list ap;
-
-        fputs("zlogin: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        short_usage(stderr);
-        return -EINVAL;
-}
+#define usage_error(...) cli_usage_error("zlogin", short_usage, __VA_ARGS__)
 
 /* A failure concerning the zone, on one line; returns @r. */
 _printf_(2, 3) static int log_zone_error(int r, const char *fmt, ...)
@@ -143,12 +133,8 @@ static int parse_argv(int argc, char *argv[])
                 case 'h':
                         help(stdout);
                         return 0;
-                case ':':
-                        return usage_error("option -%c needs a value", optopt);
                 default:
-                        if (optopt)
-                                return usage_error("unknown option -%c", optopt);
-                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                        return cli_getopt_error("zlogin", short_usage, c, argv);
                 }
 
         if (optind >= argc)
