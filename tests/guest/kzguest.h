@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What the parts of kzguest share (kzguest.c: the kernel; acpi.c: the power
- * button): types, port I/O, the serial line's formatting, the ACPI interface. */
+ * button; options.c: the command line): types, configuration, port I/O, the
+ * serial line's formatting, Multiboot, the options and the ACPI interface. */
 #pragma once
 
 typedef unsigned char u8;
@@ -14,7 +15,24 @@ _Static_assert(sizeof(u32) == 4 && sizeof(u64) == 8 && sizeof(void *) == 4,
 
 #define NORETURN __attribute__((noreturn))
 
+/* ---- configuration -------------------------------------------------------- */
+
+#define DIRTY_BASE      0x400000u       /* the dirty area starts at 4 MiB */
+#define PAGE_SIZE       4096u
+#define MARKER_STRIDE   65536u          /* marker at the start of every 64 KiB */
+#define MARKER_MAX      64
+#define STAMP_OFF       128u            /* page stamp offset (after the marker) */
+
+#define DEF_DIRTY       (16u << 20)
+#define DEF_RATE        2560u
+#define DEF_INTERVAL    200u
+#define MAX_RATE        1000000u        /* pages/s */
+#define MAX_INTERVAL    3600000u        /* ms */
+
+#define PIT_HZ_DIVISOR  1193u           /* 1193182 Hz / 1193 = 1000.15 Hz */
+
 #define COM1            0x3F8
+#define LAPIC_BASE      0xFEE00000u
 
 /* ---- low level ---------------------------------------------------------- */
 
@@ -107,3 +125,39 @@ int acpi_ready(void);
 u16 pm1_status(void);
 /* The button was pressed: enter S5 (QEMU exits). */
 NORETURN void power_off(u64 boot_id, u64 n, u32 tsc_per_ms);
+
+/* ---- multiboot -------------------------------------------------------------- */
+
+#define MB_BOOT_MAGIC   0x2BADB002u
+#define MBI_MEM         (1u << 0)
+#define MBI_CMDLINE     (1u << 2)
+#define MBI_MMAP        (1u << 6)
+
+struct mb_info {
+    u32 flags;
+    u32 mem_lower;              /* KiB below 1 MiB */
+    u32 mem_upper;              /* KiB above 1 MiB */
+    u32 boot_device;
+    u32 cmdline;
+    u32 mods_count;
+    u32 mods_addr;
+    u32 syms[4];
+    u32 mmap_length;
+    u32 mmap_addr;
+};
+
+struct mb_mmap {
+    u32 size;                   /* of the rest of this entry */
+    u32 base_lo, base_hi;
+    u32 len_lo, len_hi;
+    u32 type;
+} __attribute__((packed));
+
+/* ---- options (options.c) ---------------------------------------------------- */
+
+extern u64 opt_dirty;           /* dirty=: bytes to keep dirtying */
+extern u32 opt_rate;            /* rate=: pages per second */
+extern u32 opt_interval;        /* interval=: ms between heartbeats */
+extern char opt_marker[MARKER_MAX + 1]; /* marker=, or "" */
+/* Reads the options from the Multiboot command line; a bad one fails the boot. */
+void parse_cmdline(const struct mb_info *mbi);
