@@ -5,7 +5,7 @@
 #include "daemon-util.h"
 #include "macro.h"
 
-int daemon_event_new(sd_event **ret)
+int daemon_event_new(sd_event_signal_handler_t on_signal, sd_event **ret)
 {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         int r;
@@ -14,10 +14,10 @@ int daemon_event_new(sd_event **ret)
         if (r < 0)
                 return r;
         /* a NULL handler exits the loop */
-        r = sd_event_add_signal(event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+        r = sd_event_add_signal(event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_signal, NULL);
         if (r < 0)
                 return r;
-        r = sd_event_add_signal(event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+        r = sd_event_add_signal(event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_signal, NULL);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(event);

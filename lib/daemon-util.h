@@ -6,8 +6,9 @@
 
 /* What every kzones bus daemon does around its own setup. */
 
-/* The default event loop, which SIGTERM and SIGINT end (sd_event_exit()). */
-int daemon_event_new(sd_event **ret);
+/* The default event loop, with SIGTERM and SIGINT handled by on_signal, or, if
+ * that is NULL, ending the loop. */
+int daemon_event_new(sd_event_signal_handler_t on_signal, sd_event **ret);
 
 /* Tells systemd the daemon is ready (READY=1, STATUS=status), runs the loop until
  * it exits, then says STOPPING=1. Returns what sd_event_loop() returns. */

@@ -14,7 +14,7 @@ static int run(void)
         int r;
 
         (void) kz_bus_error_map_register();
-        r = daemon_event_new(&event);
+        r = daemon_event_new(NULL, &event);
         if (r < 0)
                 return r;
         r = sd_bus_open_system(&bus);
