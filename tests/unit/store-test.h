@@ -15,30 +15,6 @@
 #include "test-root.h"
 
 
-static inline char *store_path(const char *name)
-{
-        char *p = NULL;
-
-        cr_assert_gt(asprintf(&p, "%s/etc/zones/%s", root, name), 0);
-        return p;
-}
-
-/* The file's bytes, or NULL if it does not exist. */
-static inline char *slurp(const char *name, size_t *ret_size)
-{
-        char *p = store_path(name), *buf = NULL;
-        size_t size = 0;
-        int r = read_file_bounded(p, 4u << 20, &buf, &size);
-
-        free(p);
-        if (r == -ENOENT)
-                return NULL;
-        cr_assert_eq(r, 0, "cannot read %s: %s", name, strerror(-r));
-        if (ret_size)
-                *ret_size = size;
-        return buf;
-}
-
 static inline void spit(const char *name, const char *content)
 {
         char *p = store_path(name);
@@ -60,15 +36,6 @@ static inline void spit(const char *name, const char *content)
         cr_assert_eq(fputs(content, f) >= 0, true);
         cr_assert_eq(fclose(f), 0);
         free(p);
-}
-
-static inline bool exists(const char *name)
-{
-        char *p = store_path(name);
-        bool r = access(p, F_OK) == 0;
-
-        free(p);
-        return r;
 }
 
 static inline mode_t mode_of(const char *name)
@@ -118,7 +85,7 @@ static inline ZoneConfig *sample(const char *name)
 /* The index entries other than comments, as one string. */
 static inline char *index_entries(void)
 {
-        char *buf = slurp("index", NULL), *out = calloc(1, buf ? strlen(buf) + 1 : 1), *save = NULL;
+        char *buf = store_read("index", NULL), *out = calloc(1, buf ? strlen(buf) + 1 : 1), *save = NULL;
 
         cr_assert_not_null(out);
         if (!buf)

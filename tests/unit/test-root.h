@@ -2,7 +2,7 @@
 #pragma once
 
 /* A test's own scratch root (an alternate root for the store), made before each
- * test of a suite and removed after it:
+ * test of a suite and removed after it, and the store's files in it:
  *
  *   TestSuite(store, .init = make_root, .fini = remove_root);
  */
@@ -11,7 +11,10 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "fs-util.h"
 #include "macro.h"
 
 static char root[PATH_MAX];
@@ -34,4 +37,39 @@ static inline void remove_root(void)
 {
         if (root[0])
                 (void) nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ROOT/etc/zones/NAME, the store's files in the test's root. */
+static inline char *store_path(const char *name)
+{
+        char *p = NULL;
+
+        cr_assert_gt(asprintf(&p, "%s/etc/zones/%s", root, name), 0);
+        return p;
+}
+
+/* The bytes of a file of the store (its size in *ret_size if that is not NULL),
+ * or NULL if it does not exist. */
+static inline char *store_read(const char *name, size_t *ret_size)
+{
+        char *p = store_path(name), *buf = NULL;
+        size_t size = 0;
+        int r = read_file_bounded(p, 4u << 20, &buf, &size);
+
+        free(p);
+        if (r == -ENOENT)
+                return NULL;
+        cr_assert_eq(r, 0, "cannot read %s: %s", name, strerror(-r));
+        if (ret_size)
+                *ret_size = size;
+        return buf;
+}
+
+static inline bool store_exists(const char *name)
+{
+        char *p = store_path(name);
+        bool r = access(p, F_OK) == 0;
+
+        free(p);
+        return r;
 }

@@ -23,7 +23,7 @@ Test(store, a_garbage_file_is_reported_and_never_overwritten)
 
         kz_error_clear(&e);
         cr_assert_lt(zone_store_commit(root, fresh, &e), 0, "a new zone of the same name overwrote the damaged file");
-        after = slurp("kz1.xml", NULL);
+        after = store_read("kz1.xml", NULL);
         cr_assert_str_eq(after, "this is not XML\n");
         assert_no_stray_files();
         free(after);
@@ -38,7 +38,7 @@ Test(store, an_edited_bad_value_is_reported_with_the_file_and_line)
         KzError e = {};
 
         commit_ok(c);
-        xml = slurp("kz1.xml", NULL);
+        xml = store_read("kz1.xml", NULL);
         p = strstr(xml, "physical=\"4G\"");
         cr_assert_not_null(p, "%s", xml);
         p[10] = '3';
@@ -55,7 +55,7 @@ Test(store, an_edited_bad_value_is_reported_with_the_file_and_line)
         set_value(c->root, "autoboot", "true");
         cr_assert_eq(zone_store_commit(root, c, NULL), -ESTALE);
         {
-                char *after = slurp("kz1.xml", NULL);
+                char *after = store_read("kz1.xml", NULL);
 
                 cr_assert_str_eq(after, xml);
                 free(after);
@@ -73,7 +73,7 @@ Test(store, a_file_naming_another_zone_is_refused)
         KzError e = {};
 
         commit_ok(c);
-        xml = slurp("kz1.xml", NULL);
+        xml = store_read("kz1.xml", NULL);
         spit("kz2.xml", xml);
         cr_assert_eq(zone_store_load(root, "kz2", &l, &e), -EBADMSG);
         cr_assert(strstr(e.message, "names zone 'kz1', not 'kz2'."), "%s", e.message);
@@ -146,7 +146,7 @@ Test(store, a_commit_that_fails_on_the_index_writes_nothing)
         r = zone_store_commit(root, c, &e);
         cr_assert_eq(r, -EBADMSG, "%d: %s", r, e.message);
         cr_assert(strstr(e.message, "malformed index entry"), "%s", e.message);
-        cr_assert_not(exists("kz1.xml"), "the commit failed, yet etc/zones/kz1.xml was written");
+        cr_assert_not(store_exists("kz1.xml"), "the commit failed, yet etc/zones/kz1.xml was written");
         zone_config_free(c);
 }
 
@@ -161,7 +161,7 @@ Test(store, a_delete_that_fails_on_the_index_removes_nothing)
         spit("index", "this line is not an index entry\n");
         r = zone_store_delete(root, c, true, &e);
         cr_assert_lt(r, 0, "the delete succeeded with a broken index");
-        cr_assert(exists("kz1.xml"), "the delete failed (%s), yet etc/zones/kz1.xml was removed", e.message);
+        cr_assert(store_exists("kz1.xml"), "the delete failed (%s), yet etc/zones/kz1.xml was removed", e.message);
         zone_config_free(c);
 }
 
@@ -262,7 +262,7 @@ Test(template, storage_tokens_are_kept)
         cr_assert_str_eq(device_storage(c), "file:///var/lib/zones/%{zonename}/disk%{id}.img");
         commit_ok(c);
         cr_assert_eq(mode_of("kz1.xml"), 0600, "a zone made from SYSkz holds a key");
-        xml = slurp("kz1.xml", NULL);
+        xml = store_read("kz1.xml", NULL);
         cr_assert(strstr(xml, "storage=\"file:///var/lib/zones/%{zonename}/disk%{id}.img\""), "%s", xml);
         free(xml);
         zone_config_free(c);
@@ -311,8 +311,8 @@ Test(template, an_existing_zone_as_template)
         cr_assert_str_neq(key_of(copy), key_of(orig), "a clone shares its template's key");
         cr_assert_not(copy->exists);
         commit_ok(copy);
-        cr_assert(exists("kz1.xml"));
-        cr_assert(exists("kz2.xml"));
+        cr_assert(store_exists("kz1.xml"));
+        cr_assert(store_exists("kz2.xml"));
         cr_assert_eq(zone_template_load(root, "kz9", "kz3", &copy, &e), -ENOENT);
         zone_config_free(orig);
         zone_config_free(copy);

@@ -12,7 +12,7 @@ Test(store, commit_creates_the_file_and_the_index_entry)
         char *entries, *uuid, *xml, *want;
 
         commit_ok(c);
-        cr_assert(exists("kz1.xml"));
+        cr_assert(store_exists("kz1.xml"));
         cr_assert_eq(mode_of("kz1.xml"), 0644, "mode %o", mode_of("kz1.xml"));
         cr_assert_eq(mode_of("index"), 0644);
 
@@ -23,7 +23,7 @@ Test(store, commit_creates_the_file_and_the_index_entry)
         cr_assert_str_eq(entries, want);
 
         /* the file is what the library writes, and the commit remembers it */
-        xml = slurp("kz1.xml", NULL);
+        xml = store_read("kz1.xml", NULL);
         cr_assert(strstr(xml, "<zone zonename=\"kz1\" brand=\"kz\">"), "%s", xml);
         cr_assert(c->exists);
         cr_assert_str_eq(c->loaded_name, "kz1");
@@ -49,7 +49,7 @@ Test(store, index_header_says_do_not_edit)
         char *buf;
 
         commit_ok(c);
-        buf = slurp("index", NULL);
+        buf = store_read("index", NULL);
         cr_assert_eq(strncmp(buf, "# DO NOT EDIT", 13), 0, "%s", buf);
         free(buf);
         zone_config_free(c);
@@ -92,7 +92,7 @@ Test(store, load_returns_what_was_committed)
         cr_assert(zone_resource_equal(c->root, back->root));
         cr_assert(back->exists);
         cr_assert_str_eq(back->loaded_name, "kz1");
-        xml = slurp("kz1.xml", &size);
+        xml = store_read("kz1.xml", &size);
         cr_assert_eq(back->snapshot_size, size);
         cr_assert_eq(memcmp(back->snapshot, xml, size), 0);
         free(xml);
@@ -128,13 +128,13 @@ Test(store, a_concurrent_edit_is_refused)
         second = load_ok("kz1");
         set_value(first->root, "autoboot", "true");
         commit_ok(first);
-        after_first = slurp("kz1.xml", NULL);
+        after_first = store_read("kz1.xml", NULL);
 
         set_value(second->root, "bootargs", "-v");
         cr_assert_eq(zone_store_commit(root, second, &e), -ESTALE);
         cr_assert_str_eq(e.message, "the configuration of zone 'kz1' was changed by someone else since it was "
                                     "loaded; nothing was saved. Use 'revert' to load the current one.");
-        after_second = slurp("kz1.xml", NULL);
+        after_second = store_read("kz1.xml", NULL);
         cr_assert_str_eq(after_second, after_first, "the refused commit changed the file");
         now = load_ok("kz1");
         cr_assert_str_eq(zone_resource_get(now->root, "autoboot"), "true");
@@ -161,12 +161,12 @@ Test(store, a_zone_created_meanwhile_is_not_overwritten)
 
         set_value(theirs->root, "autoboot", "true");
         commit_ok(theirs);
-        before = slurp("kz1.xml", NULL);
+        before = store_read("kz1.xml", NULL);
         entries = index_entries();
 
         cr_assert_eq(zone_store_commit(root, mine, &e), -EEXIST);
         cr_assert_str_eq(e.message, "zone 'kz1' was created by someone else meanwhile; nothing was saved.");
-        after = slurp("kz1.xml", NULL);
+        after = store_read("kz1.xml", NULL);
         cr_assert_str_eq(after, before);
         free(after);
         after = index_entries();
@@ -192,7 +192,7 @@ Test(store, a_zone_deleted_meanwhile_is_not_recreated)
         set_value(a->root, "autoboot", "true");
         cr_assert_eq(zone_store_commit(root, a, &e), -ESTALE);
         cr_assert_str_eq(e.message, "zone 'kz1' was deleted by someone else since it was loaded; nothing was saved.");
-        cr_assert_not(exists("kz1.xml"));
+        cr_assert_not(store_exists("kz1.xml"));
         zone_config_free(a);
         zone_config_free(b);
         zone_config_free(c);
@@ -209,8 +209,8 @@ Test(store, delete_removes_the_file_and_the_index_entry)
         commit_ok(k2);
         uuid2 = index_uuid("kz2");
         cr_assert_eq(zone_store_delete(root, k1, false, NULL), 0);
-        cr_assert_not(exists("kz1.xml"));
-        cr_assert(exists("kz2.xml"));
+        cr_assert_not(store_exists("kz1.xml"));
+        cr_assert(store_exists("kz2.xml"));
         entries = index_entries();
         cr_assert_gt(asprintf(&want, "kz2:configured::%s\n", uuid2), 0);
         cr_assert_str_eq(entries, want);
@@ -238,13 +238,13 @@ Test(store, delete_is_refused_while_installed)
                 "zone 'kz1' is installed; uninstall it with zoneadm before deleting its configuration.");
         kz_error_clear(&e);
         cr_assert_eq(zone_store_delete(root, c, true, &e), -EBUSY, "-F does not delete an installed zone");
-        cr_assert(exists("kz1.xml"));
+        cr_assert(store_exists("kz1.xml"));
         after = index_entries();
         cr_assert_str_eq(after, before);
 
         cr_assert_eq(zone_index_set_state(root, "kz1", ZONE_STATE_CONFIGURED, NULL), 0);
         cr_assert_eq(zone_store_delete(root, c, false, NULL), 0);
-        cr_assert_not(exists("kz1.xml"));
+        cr_assert_not(store_exists("kz1.xml"));
         free(before);
         free(after);
         zone_config_free(c);
@@ -261,9 +261,9 @@ Test(store, delete_of_a_changed_configuration_needs_force)
         set_value(a->root, "autoboot", "true");
         commit_ok(a);
         cr_assert_eq(zone_store_delete(root, b, false, &e), -ESTALE);
-        cr_assert(exists("kz1.xml"));
+        cr_assert(store_exists("kz1.xml"));
         cr_assert_eq(zone_store_delete(root, b, true, NULL), 0);
-        cr_assert_not(exists("kz1.xml"));
+        cr_assert_not(store_exists("kz1.xml"));
         zone_config_free(a);
         zone_config_free(b);
         zone_config_free(c);
@@ -281,8 +281,8 @@ Test(store, rename_moves_the_file_and_the_index_entry)
         r = load_ok("kz1");
         set_value(r->root, "zonename", "kz2");
         commit_ok(r);
-        cr_assert_not(exists("kz1.xml"));
-        cr_assert(exists("kz2.xml"));
+        cr_assert_not(store_exists("kz1.xml"));
+        cr_assert(store_exists("kz2.xml"));
         entries = index_entries();
         cr_assert_gt(asprintf(&want, "kz2:configured::%s\n", uuid), 0);
         cr_assert_str_eq(entries, want, "the renamed zone keeps its UUID");
@@ -308,15 +308,15 @@ Test(store, rename_onto_an_existing_zone_is_refused)
 
         commit_ok(k1);
         commit_ok(k2);
-        before = slurp("kz2.xml", NULL);
+        before = store_read("kz2.xml", NULL);
         r = load_ok("kz1");
         set_value(r->root, "zonename", "kz2");
         set_value(r->root, "autoboot", "true");
         cr_assert_eq(zone_store_commit(root, r, &e), -EEXIST);
         cr_assert_str_eq(e.message, "cannot rename zone 'kz1' to 'kz2': a zone of that name already exists.");
-        cr_assert(exists("kz1.xml"));
+        cr_assert(store_exists("kz1.xml"));
         {
-                char *after = slurp("kz2.xml", NULL);
+                char *after = store_read("kz2.xml", NULL);
 
                 cr_assert_str_eq(after, before);
                 free(after);
@@ -338,8 +338,8 @@ Test(store, rename_is_refused_while_installed)
         set_value(r->root, "zonename", "kz2");
         cr_assert_eq(zone_store_commit(root, r, &e), -EBUSY);
         cr_assert(strstr(e.message, "zone 'kz1'") && strstr(e.message, "renamed"), "%s", e.message);
-        cr_assert(exists("kz1.xml"));
-        cr_assert_not(exists("kz2.xml"));
+        cr_assert(store_exists("kz1.xml"));
+        cr_assert_not(store_exists("kz2.xml"));
         zone_config_free(r);
         zone_config_free(c);
 }

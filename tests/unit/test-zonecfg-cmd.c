@@ -14,11 +14,11 @@ Test(zonecfg, create_and_commit_write_the_store)
         cr_assert_not(zonecfg_zone_exists(s->z));
         ok(s, "create;commit");
         cr_assert(zonecfg_zone_exists(s->z));
-        xml = slurp("kz1.xml");
+        xml = store_read("kz1.xml", NULL);
         cr_assert_not_null(xml, "commit did not write etc/zones/kz1.xml");
         cr_assert(strstr(xml, "zonename=\"kz1\""), "%s", xml);
         cr_assert(strstr(xml, "<keysource raw=\"{base64}"), "create from SYSkz adds a key:\n%s", xml);
-        index = slurp("index");
+        index = store_read("index", NULL);
         cr_assert(strstr(index, "\nkz1:configured::"), "%s", index);
         assert_out(s, "");
         free(xml);
@@ -32,14 +32,14 @@ Test(zonecfg, create_over_an_existing_zone_needs_force)
         char *before, *after, *err;
 
         batch("kz1", "create");
-        before = slurp("kz1.xml");
+        before = store_read("kz1.xml", NULL);
         s = session("kz1", ZONECFG_BATCH);
         err = fails(s, "create");
         cr_assert_str_eq(err, "zonecfg:kz1: zone kz1 already exists; use 'create -F' to overwrite its "
                               "configuration.\n");
         ok(s, "create -F -b");
         finish_ok(s);
-        after = slurp("kz1.xml");
+        after = store_read("kz1.xml", NULL);
         cr_assert_str_neq(after, before);
         cr_assert_null(strstr(after, "<anet"), "create -b made a blank configuration:\n%s", after);
         free(err);
@@ -55,7 +55,7 @@ Test(zonecfg, commands_before_create_are_refused)
 
         cr_assert_str_eq(err, "zonecfg:kz1: No such zone configured; use 'create' to begin configuring a new "
                               "zone.\n");
-        cr_assert_not(exists("kz1.xml"));
+        cr_assert_not(store_exists("kz1.xml"));
         free(err);
         session_free(s);
 }
@@ -65,7 +65,7 @@ Test(zonecfg, end_of_input_commits)
         char *xml;
 
         batch("kz1", "create -b;add anet;set lower-link=net0");
-        xml = slurp("kz1.xml");
+        xml = store_read("kz1.xml", NULL);
         cr_assert_not_null(xml, "the end of input did not commit");
         cr_assert(strstr(xml, "<anet lower-link=\"net0\" id=\"0\"/>"), "the open scope was not ended:\n%s", xml);
         free(xml);
@@ -93,7 +93,7 @@ Test(zonecfg, resource_property_on_the_template)
         char *xml;
 
         ok(s, "create;set capped-memory:physical=16G;commit");
-        xml = slurp("kz1.xml");
+        xml = store_read("kz1.xml", NULL);
         cr_assert(strstr(xml, "physical=\"16G\""), "%s", xml);
         cr_assert_null(strstr(xml, "physical=\"4G\""), "%s", xml);
         free(xml);
@@ -133,11 +133,11 @@ Test(zonecfg, select_on_the_template)
         char *xml;
 
         batch("kz1", "create;select anet id=0;set lower-link=net1;end");
-        xml = slurp("kz1.xml");
+        xml = store_read("kz1.xml", NULL);
         cr_assert(strstr(xml, "lower-link=\"net1\""), "%s", xml);
         free(xml);
         batch("kz1", "select anet 0;set lower-link=net7;end");
-        xml = slurp("kz1.xml");
+        xml = store_read("kz1.xml", NULL);
         cr_assert(strstr(xml, "lower-link=\"net7\""), "%s", xml);
         free(xml);
 }

@@ -14,12 +14,12 @@ static void error_leaves_the_store_alone(const char *bad, const char *message)
         char *before, *after, *line, *err;
 
         batch("kz1", "create");
-        before = slurp("kz1.xml");
+        before = store_read("kz1.xml", NULL);
         s = session("kz1", ZONECFG_BATCH);
         cr_assert_gt(asprintf(&line, "set autoboot=true;%s;commit", bad), 0);
         err = fails(s, line);
         cr_assert_str_eq(err, message);
-        after = slurp("kz1.xml");
+        after = store_read("kz1.xml", NULL);
         cr_assert_str_eq(after, before, "the store changed although \"%s\" failed", bad);
         free(line);
         free(err);
@@ -92,7 +92,7 @@ Test(zonecfg, commit_in_resource_scope_is_refused)
         ok(s, "create -b;add anet");
         err = fails(s, "commit");
         cr_assert_str_eq(err, "commit is not allowed in resource scope (anet); use 'end' or 'cancel' first.\n");
-        cr_assert_not(exists("kz1.xml"));
+        cr_assert_not(store_exists("kz1.xml"));
         free(err);
         session_free(s);
 }
@@ -147,7 +147,7 @@ static Session *damaged_session(char **ret_path)
 {
         int r;
         Session *s;
-        char *path = path_of("kz1.xml");
+        char *path = store_path("kz1.xml");
         FILE *f;
 
         batch("kz1", "create");
@@ -187,7 +187,7 @@ Test(zonecfg, a_damaged_configuration_is_never_overwritten)
                 cr_assert_geq(zonecfg_finish(s->z), 0);
                 session_free(s);
         }
-        content = slurp("kz1.xml");
+        content = store_read("kz1.xml", NULL);
         cr_assert_str_eq(content, "<zone");
         free(content);
         free(path);
@@ -200,7 +200,7 @@ Test(zonecfg, a_damaged_configuration_can_be_replaced_with_create_force)
 
         cr_assert_not_null(s, "zonecfg refuses to start, so the damaged configuration cannot be replaced");
         ok(s, "create -F;set autoboot=true;commit");
-        xml = slurp("kz1.xml");
+        xml = store_read("kz1.xml", NULL);
         cr_assert(strstr(xml, "autoboot=\"true\""), "%s", xml);
         free(xml);
         free(path);
@@ -214,8 +214,8 @@ Test(zonecfg, a_damaged_configuration_can_be_deleted_with_force)
 
         cr_assert_not_null(s, "zonecfg refuses to start, so the damaged configuration cannot be deleted");
         ok(s, "delete -F");
-        cr_assert_not(exists("kz1.xml"));
-        index = slurp("index");
+        cr_assert_not(store_exists("kz1.xml"));
+        index = store_read("index", NULL);
         cr_assert_null(strstr(index, "kz1:"), "%s", index);
         free(index);
         free(path);
@@ -318,7 +318,7 @@ Test(zonecfg, quoted_cmdline_round_trips_through_export)
         ex2 = take_out(t);
         cr_assert_str_eq(ex2, ex1);
         finish_ok(t);
-        xml = slurp("kz2.xml");
+        xml = store_read("kz2.xml", NULL);
         cr_assert(strstr(xml, "cmdline=\"console=ttyS0 quiet\""), "%s", xml);
         cr_assert(strstr(xml, "bootargs=\"say &quot;hi&quot;\""), "%s", xml);
 
@@ -338,14 +338,14 @@ Test(zonecfg, cancel_discards_the_scope)
         char *before, *after;
 
         batch("kz1", "create -b;add anet;set lower-link=net0;end");
-        before = slurp("kz1.xml");
+        before = store_read("kz1.xml", NULL);
         s = session("kz1", ZONECFG_BATCH);
         ok(s, "select anet 0;set lower-link=net5;cancel;info anet");
         assert_out(s, "anet:\n    lower-link: net0\n    id: 0\n");
         ok(s, "add anet;set lower-link=net6;cancel;info anet");
         assert_out(s, "anet:\n    lower-link: net0\n    id: 0\n");
         finish_ok(s);
-        after = slurp("kz1.xml");
+        after = store_read("kz1.xml", NULL);
         cr_assert_str_eq(after, before);
         free(before);
         free(after);
@@ -367,7 +367,7 @@ Test(zonecfg, remove_several_needs_force)
         ok(s, "remove -F anet;info anet");
         assert_out(s, "");
         finish_ok(s);
-        xml = slurp("kz1.xml");
+        xml = store_read("kz1.xml", NULL);
         cr_assert_null(strstr(xml, "<anet"), "%s", xml);
         free(xml);
         session_free(s);
@@ -395,13 +395,13 @@ Test(zonecfg, exit_force_discards)
         int r;
 
         batch("kz1", "create");
-        before = slurp("kz1.xml");
+        before = store_read("kz1.xml", NULL);
         s = session("kz1", ZONECFG_BATCH);
         r = zonecfg_run_line(s->z, "set autoboot=true;add anet;exit -F", 1);
         cr_assert_eq(r, ZONECFG_EXIT);
         assert_no_err(s);
         finish_ok(s);
-        after = slurp("kz1.xml");
+        after = store_read("kz1.xml", NULL);
         cr_assert_str_eq(after, before, "exit -F saved the changes");
         free(before);
         free(after);
@@ -419,7 +419,7 @@ Test(zonecfg, exit_commits)
         r = zonecfg_run_line(s->z, "set autoboot=true;exit;set autoboot=false", 1);
         cr_assert_eq(r, ZONECFG_EXIT, "exit did not stop the line");
         assert_no_err(s);
-        xml = slurp("kz1.xml");
+        xml = store_read("kz1.xml", NULL);
         cr_assert(strstr(xml, "autoboot=\"true\""), "%s", xml);
         free(xml);
         session_free(s);
@@ -443,15 +443,15 @@ Test(zonecfg, delete_force)
         char *index;
 
         batch("kz1", "create");
-        cr_assert(exists("kz1.xml"));
+        cr_assert(store_exists("kz1.xml"));
         s = session("kz1", ZONECFG_BATCH);
         ok(s, "delete -F");
         cr_assert_not(zonecfg_zone_exists(s->z));
-        cr_assert_not(exists("kz1.xml"));
-        index = slurp("index");
+        cr_assert_not(store_exists("kz1.xml"));
+        index = store_read("index", NULL);
         cr_assert_null(strstr(index, "kz1:"), "%s", index);
         finish_ok(s);
-        cr_assert_not(exists("kz1.xml"), "the end of input recreated the deleted zone");
+        cr_assert_not(store_exists("kz1.xml"), "the end of input recreated the deleted zone");
         free(index);
         session_free(s);
 }
@@ -465,7 +465,7 @@ Test(zonecfg, delete_without_force_and_nobody_to_ask)
         s = session("kz1", ZONECFG_BATCH);
         err = fails(s, "delete");
         cr_assert_str_eq(err, "zonecfg:kz1: use 'delete -F' to delete zone kz1 without being asked.\n");
-        cr_assert(exists("kz1.xml"));
+        cr_assert(store_exists("kz1.xml"));
         free(err);
         session_free(s);
 }
@@ -479,9 +479,9 @@ Test(zonecfg, rename)
         s = session("kz1", ZONECFG_BATCH);
         ok(s, "set zonename=kz2;commit");
         cr_assert_str_eq(zonecfg_prompt(s->z), "zonecfg:kz2> ");
-        cr_assert_not(exists("kz1.xml"));
-        cr_assert(exists("kz2.xml"));
-        index = slurp("index");
+        cr_assert_not(store_exists("kz1.xml"));
+        cr_assert(store_exists("kz2.xml"));
+        index = store_read("index", NULL);
         cr_assert(strstr(index, "\nkz2:configured::"), "%s", index);
         cr_assert_null(strstr(index, "kz1:"), "%s", index);
         free(index);

@@ -130,36 +130,6 @@ static inline void finish_ok(Session *s)
         free(err);
 }
 
-static inline char *path_of(const char *name)
-{
-        char *p = NULL;
-
-        cr_assert_gt(asprintf(&p, "%s/etc/zones/%s", root, name), 0);
-        return p;
-}
-
-static inline char *slurp(const char *name)
-{
-        char *p = path_of(name), *buf = NULL;
-        size_t size = 0;
-        int r = read_file_bounded(p, 4u << 20, &buf, &size);
-
-        free(p);
-        if (r == -ENOENT)
-                return NULL;
-        cr_assert_eq(r, 0, "cannot read %s: %s", name, strerror(-r));
-        return buf;
-}
-
-static inline bool exists(const char *name)
-{
-        char *p = path_of(name);
-        bool r = access(p, F_OK) == 0;
-
-        free(p);
-        return r;
-}
-
 /* Runs one batch command line as 'zonecfg -z NAME "..."' does: the line, then, if it did
  * not fail or exit, the end of input. */
 static inline void batch(const char *name, const char *line)
