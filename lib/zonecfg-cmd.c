@@ -243,18 +243,26 @@ static int cmd_export(Zonecfg *z, char **argv, size_t argc)
         return 0;
 }
 
+/* What a command on the whole configuration that takes no arguments needs. */
+static int need_plain_global_command(Zonecfg *z, size_t argc, const char *cmd)
+{
+        int k;
+
+        k = zc_need_zone(z);
+        if (k < 0)
+                return k;
+        if (argc != 0)
+                return zc_fail(z, "usage: %s", cmd);
+        return zc_need_global_scope(z, cmd);
+}
+
 static int cmd_verify(Zonecfg *z, char **argv, size_t argc)
 {
         KzError e = {};
         int k;
 
         (void) argv;
-        k = zc_need_zone(z);
-        if (k < 0)
-                return k;
-        if (argc != 0)
-                return zc_fail(z, "usage: verify");
-        k = zc_need_global_scope(z, "verify");
+        k = need_plain_global_command(z, argc, "verify");
         if (k < 0)
                 return k;
         k = zone_config_verify(z->cfg, &e);
@@ -280,12 +288,7 @@ static int cmd_commit(Zonecfg *z, char **argv, size_t argc)
         int k;
 
         (void) argv;
-        k = zc_need_zone(z);
-        if (k < 0)
-                return k;
-        if (argc != 0)
-                return zc_fail(z, "usage: commit");
-        k = zc_need_global_scope(z, "commit");
+        k = need_plain_global_command(z, argc, "commit");
         if (k < 0)
                 return k;
         return do_commit(z);
