@@ -21,13 +21,18 @@ int mkdir_parents(const char *path, mode_t mode)
         return 0;
 }
 
-int mkdir_p(const char *path, mode_t mode)
+int mkdir_p_full(const char *path, mode_t parents_mode, mode_t mode)
 {
-        int r = mkdir_parents(path, mode);
+        int r = mkdir_parents(path, parents_mode);
 
         if (r < 0)
                 return r;
         if (mkdir(path, mode) < 0 && errno != EEXIST)
                 return negative_errno();
         return 0;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+        return mkdir_p_full(path, mode, mode);
 }

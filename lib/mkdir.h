@@ -8,5 +8,8 @@
  * Returns 0 or -errno of the first mkdir() that failed otherwise than EEXIST. */
 int mkdir_parents(const char *path, mode_t mode);
 
-/* mkdir -p: mkdir_parents(), then path itself with the same mode. */
+/* mkdir -p: mkdir_parents(path, parents_mode), then path itself with mode; one
+ * that exists is left as it is (its mode too). */
+int mkdir_p_full(const char *path, mode_t parents_mode, mode_t mode);
+/* mkdir -p with one mode for all. */
 int mkdir_p(const char *path, mode_t mode);
