@@ -6,13 +6,10 @@
 #include <systemd/sd-bus.h>
 
 #include "bus-error.h"
+#include "kzones-bus.h"
 #include "macro.h"
 #include "size.h"
 
-#define SERVICE "org.kzones.MemoryReserve1"
-#define PATH "/org/kzones/MemoryReserve1"
-#define MANAGER_INTERFACE "org.kzones.MemoryReserve1.Manager"
-#define POOL_INTERFACE "org.kzones.MemoryReserve1.Pool"
 #define EXIT_USAGE 2
 #define ZONES_MAX 4096
 
@@ -68,7 +65,7 @@ static int read_zones(sd_bus *bus, Pool *p)
         uint64_t size;
         int r;
 
-        r = sd_bus_get_property(bus, SERVICE, p->path, POOL_INTERFACE, "Zones", &error, &reply, "a(st)");
+        r = sd_bus_get_property(bus, MEMORY_RESERVE_BUS_NAME, p->path, MEMORY_RESERVE_POOL_IFACE, "Zones", &error, &reply, "a(st)");
         if (r < 0) {
                 fprintf(stderr, "mrpstat: pool '%s': %s\n", p->name, error.message ?: strerror(-r));
                 return r;
@@ -101,7 +98,7 @@ static int list_pools(sd_bus *bus, Pool **ret, size_t *ret_n)
         size_t n = 0;
         int r;
 
-        r = sd_bus_call_method(bus, SERVICE, PATH, MANAGER_INTERFACE, "ListPools", &error, &reply, NULL);
+        r = sd_bus_call_method(bus, MEMORY_RESERVE_BUS_NAME, MEMORY_RESERVE_PATH, MEMORY_RESERVE_MANAGER_IFACE, "ListPools", &error, &reply, NULL);
         if (r < 0) {
                 fprintf(stderr, "mrpstat: cannot reach the memory reservation pools service: %s\n",
                         error.message ?: strerror(-r));

@@ -11,6 +11,9 @@
 #include <systemd/sd-bus.h>
 #include <termios.h>
 
+#include "bus-error.h"
+#include "cli-util.h"
+#include "kzones-bus.h"
 #include "macro.h"
 #include "zone-config.h"
 #include "zone-qemu.h"
@@ -79,18 +82,7 @@ static void help(FILE *f)
 }
 
 /* A mistake on the command line: one line saying what is wrong, then the short usage. */
-_printf_(1, 2) static int usage_error(const char *fmt, ...)
-{
-        va_list ap;
-
-        fputs("zlogin: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        short_usage(stderr);
-        return -EINVAL;
-}
+#define usage_error(...) cli_usage_error("zlogin", short_usage, __VA_ARGS__)
 
 /* A failure concerning the zone, on one line; returns @r. */
 _printf_(2, 3) static int log_zone_error(int r, const char *fmt, ...)
@@ -141,12 +133,8 @@ static int parse_argv(int argc, char *argv[])
                 case 'h':
                         help(stdout);
                         return 0;
-                case ':':
-                        return usage_error("option -%c needs a value", optopt);
                 default:
-                        if (optopt)
-                                return usage_error("unknown option -%c", optopt);
-                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                        return cli_getopt_error("zlogin", short_usage, c, argv);
                 }
 
         if (optind >= argc)
@@ -214,14 +202,14 @@ static int console_open_via_restarter(int *ret_fd)
         if (r < 0)
                 return log_zone_error(r, "cannot reach the system bus to ask kzones-restarterd for the console: %s",
                         strerror(-r));
-        r = sd_bus_path_encode("/org/kzones/Restarter1/zone", arg_zonename, &path);
+        r = sd_bus_path_encode(RESTARTER_ZONE_PREFIX, arg_zonename, &path);
         if (r < 0)
                 return log_oom();
-        r = sd_bus_call_method(bus, "org.kzones.Restarter1", path, "org.kzones.Restarter1.Zone", "OpenConsole", &error,
+        r = sd_bus_call_method(bus, RESTARTER_BUS_NAME, path, RESTARTER_ZONE_IFACE, "OpenConsole", &error,
                 &reply, NULL);
         if (r < 0) {
                 if (sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
-                    sd_bus_error_has_name(&error, "org.kzones.Error.ZoneNotFound"))
+                    sd_bus_error_has_name(&error, KZ_ERROR_ZONE_NOT_FOUND))
                         return log_not_configured();
                 return log_zone_error(r, "%s", error.message ?: strerror(-r));
         }

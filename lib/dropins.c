@@ -117,3 +117,25 @@ int ini_section_foreach(char *text, const char *section, int (*cb)(const char *k
         }
         return 0;
 }
+
+int unit_dropins_foreach(const char *root, const char *instance, const char *template, size_t max,
+                int (*cb)(char *text, void *userdata), void *userdata)
+{
+        _cleanup_strv_free_ char **paths = NULL;
+        int r;
+
+        r = unit_dropins(root, instance, template, &paths);
+        if (r < 0)
+                return r;
+        for (char **p = paths; *p; p++) {
+                _cleanup_free_ char *buf = NULL;
+                size_t size;
+
+                if (read_file_bounded(*p, max, &buf, &size) < 0)
+                        continue;
+                r = cb(buf, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

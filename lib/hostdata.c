@@ -87,14 +87,7 @@ static uint64_t get_le64(const uint8_t *p)
 
 static int aead_init(const uint8_t zone_key[16], gnutls_aead_cipher_hd_t *ret)
 {
-        _cleanup_key_ uint8_t key[ZONE_KEY_SIZE];
-        gnutls_datum_t k = { key, ZONE_KEY_SIZE };
-        int r;
-
-        r = zone_key_derive(zone_key, ZONE_KEY_HOSTDATA, key);
-        if (r < 0)
-                return r;
-        return gnutls_aead_cipher_init(ret, GNUTLS_CIPHER_AES_128_CCM, &k) < 0 ? -EIO : 0;
+        return zone_key_aead(zone_key, ZONE_KEY_HOSTDATA, GNUTLS_CIPHER_AES_128_CCM, ret);
 }
 
 int hostdata_seal(const HostData *hd, const uint8_t zone_key[16], uint8_t buf[HOSTDATA_BLOCK])

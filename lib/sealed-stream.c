@@ -37,14 +37,7 @@ struct SealReader {
 
 static int derive(const uint8_t zone_key[16], gnutls_aead_cipher_hd_t *ret)
 {
-        _cleanup_key_ uint8_t key[ZONE_KEY_SIZE];
-        gnutls_datum_t k = { key, ZONE_KEY_SIZE };
-        int r;
-
-        r = zone_key_derive(zone_key, ZONE_KEY_SUSPEND, key);
-        if (r < 0)
-                return r;
-        return gnutls_aead_cipher_init(ret, GNUTLS_CIPHER_AES_128_GCM, &k) < 0 ? -EIO : 0;
+        return zone_key_aead(zone_key, ZONE_KEY_SUSPEND, GNUTLS_CIPHER_AES_128_GCM, ret);
 }
 
 #define AD_MAX (HEADER + 5 + UUID_MAX)

@@ -25,3 +25,16 @@ int zone_key_derive(const uint8_t zone_key[ZONE_KEY_SIZE], const char *label, ui
         }
         return 0;
 }
+
+int zone_key_aead(const uint8_t zone_key[ZONE_KEY_SIZE], const char *label, gnutls_cipher_algorithm_t cipher,
+                gnutls_aead_cipher_hd_t *ret)
+{
+        _cleanup_key_ uint8_t key[ZONE_KEY_SIZE];
+        gnutls_datum_t k = { key, ZONE_KEY_SIZE };
+        int r;
+
+        r = zone_key_derive(zone_key, label, key);
+        if (r < 0)
+                return r;
+        return gnutls_aead_cipher_init(ret, cipher, &k) < 0 ? -EIO : 0;
+}

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "dropins.h"
+#include "rtnetlink.h"
 #include "zone-net.h"
 #include "zone-store.h"
 
@@ -114,25 +115,20 @@ static int setting_key(const char *key, const char *value, void *userdata)
         return s->value ? 0 : -ENOMEM;
 }
 
+static int setting_dropin(char *text, void *userdata)
+{
+        return ini_section_foreach(text, "X-Kzones", setting_key, userdata);
+}
+
 int zone_unit_setting(const char *root, const char *zone, const char *key, char **ret)
 {
-        _cleanup_strv_free_ char **paths = NULL;
         _cleanup_free_ char *instance = NULL;
         Setting s = { .key = key };
         int r;
 
         if (zone && asprintf(&instance, "zone@%s.service", zone) < 0)
                 return -ENOMEM;
-        r = unit_dropins(root, instance, "zone@.service", &paths);
-        if (r < 0)
-                return r;
-        for (char **p = paths; *p && r >= 0; p++) {
-                _cleanup_free_ char *buf = NULL;
-                size_t size;
-
-                if (read_file_bounded(*p, 64 * 1024, &buf, &size) >= 0)
-                        r = ini_section_foreach(buf, "X-Kzones", setting_key, &s);
-        }
+        r = unit_dropins_foreach(root, instance, "zone@.service", 64 * 1024, setting_dropin, &s);
         if (r < 0) {
                 free(s.value);
                 return r;
@@ -141,92 +137,7 @@ int zone_unit_setting(const char *root, const char *zone, const char *key, char 
         return 0;
 }
 
-/* ---- rtnetlink ---- */
-
-typedef struct NlRequest {
-        struct nlmsghdr h;
-        struct ifinfomsg i;
-        char attrs[1024];
-} NlRequest;
-
-static struct rtattr *nla_put(NlRequest *req, int type, const void *data, size_t len)
-{
-        struct nlmsghdr *h = &req->h;
-        size_t off = NLMSG_ALIGN(h->nlmsg_len) - offsetof(NlRequest, attrs);
-        struct rtattr *a;
-
-        if (NLMSG_ALIGN(h->nlmsg_len) < offsetof(NlRequest, attrs) || off + RTA_SPACE(len) > sizeof(req->attrs))
-                return NULL;
-        a = (struct rtattr *) (req->attrs + off);
-        a->rta_type = (unsigned short) type;
-        a->rta_len = (unsigned short) RTA_LENGTH(len);
-        if (len > 0)
-                memcpy(RTA_DATA(a), data, len);
-        h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_SPACE(len);
-        return a;
-}
-
-static void nla_nest_end(NlRequest *req, struct rtattr *nest)
-{
-        nest->rta_len = (unsigned short) ((char *) req + req->h.nlmsg_len - (char *) nest);
-}
-
-static void nl_request_init(NlRequest *req, int type, int flags)
-{
-        memset(req, 0, sizeof(*req));
-        req->h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-        req->h.nlmsg_type = (unsigned short) type;
-        req->h.nlmsg_flags = (unsigned short) (NLM_F_REQUEST | flags);
-        req->h.nlmsg_seq = 1;
-        req->i.ifi_family = AF_UNSPEC;
-}
-
-/* Sends req and reads the answer: each RTM_NEWLINK to cb (if any), until the ACK,
- * the end of a dump, or an error (returned as -errno). */
-static int nl_talk(NlRequest *req, int (*cb)(struct ifinfomsg *i, struct rtattr **tb, void *userdata), void *userdata)
-{
-        _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-        struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-        _cleanup_free_ char *buf = malloc(32768);
-
-        if (fd < 0)
-                return -errno;
-        if (!buf)
-                return -ENOMEM;
-        if (sendto(fd, req, req->h.nlmsg_len, 0, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
-        for (;;) {
-                ssize_t n = recv(fd, buf, 32768, 0);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                for (struct nlmsghdr *h = (struct nlmsghdr *) buf; NLMSG_OK(h, (size_t) n); h = NLMSG_NEXT(h, n)) {
-                        if (h->nlmsg_type == NLMSG_DONE)
-                                return 0;
-                        if (h->nlmsg_type == NLMSG_ERROR) {
-                                struct nlmsgerr *err = NLMSG_DATA(h);
-                                return err->error;
-                        }
-                        if (h->nlmsg_type == RTM_NEWLINK && cb) {
-                                struct ifinfomsg *i = NLMSG_DATA(h);
-                                struct rtattr *tb[IFLA_MAX + 1] = {};
-                                int len = (int) h->nlmsg_len - (int) NLMSG_LENGTH(sizeof(*i)), r;
-
-                                for (struct rtattr *a = IFLA_RTA(i); RTA_OK(a, len); a = RTA_NEXT(a, len))
-                                        if (a->rta_type <= IFLA_MAX)
-                                                tb[a->rta_type] = a;
-                                r = cb(i, tb, userdata);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
-                if (!(req->h.nlmsg_flags & NLM_F_DUMP) && !(req->h.nlmsg_flags & NLM_F_ACK))
-                        return 0;
-        }
-}
+/* ---- links ---- */
 
 typedef struct LinkInfo {
         int ifindex;

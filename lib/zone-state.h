@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+
 /* The zone states of zones(7), as zoneadm list shows them. */
 typedef enum ZoneState {
         ZONE_STATE_CONFIGURED,
@@ -17,3 +19,7 @@ typedef enum ZoneState {
 
 const char *zone_state_to_string(ZoneState s);
 ZoneState zone_state_from_string(const char *s);
+
+/* Configured, incomplete or unavailable: nothing of the zone is installed and in
+ * use here, so its configuration may be renamed or deleted. */
+bool zone_state_is_uninstalled(ZoneState s);

@@ -7,37 +7,13 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "fs-util.h"
+#include "mkdir.h"
 #include "zone-store.h"
 
 #define INDEX_MAX_BYTES (4u * 1024u * 1024u)
 #define INDEX_HEADER "# DO NOT EDIT: this file is maintained by zonecfg(8) and zoneadm(8).\n" \
                      "# zonename:state:path:uuid\n"
-
-char *path_join(const char *root, const char *path)
-{
-        size_t n = root ? strlen(root) : 0;
-        char *p;
-
-        while (n > 0 && root[n - 1] == '/')
-                n--;
-        if (asprintf(&p, "%.*s%s", (int) n, root ?: "", path) < 0)
-                return NULL;
-        return p;
-}
-
-char *path_joinf(const char *root, const char *fmt, ...)
-{
-        _cleanup_free_ char *rel = NULL;
-        va_list ap;
-        int k;
-
-        va_start(ap, fmt);
-        k = vasprintf(&rel, fmt, ap);
-        va_end(ap);
-        if (k < 0)
-                return NULL;
-        return path_join(root, rel);
-}
 
 static bool valid_template_name(const char *s)
 {
@@ -47,153 +23,6 @@ static bool valid_template_name(const char *s)
                 if (!isalnum((unsigned char) *c) && *c != '-' && *c != '_')
                         return false;
         return true;
-}
-
-static int mkdir_parents(const char *path, mode_t mode)
-{
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return negative_errno();
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return negative_errno();
-        return 0;
-}
-
-static int fsync_directory_of(const char *path)
-{
-        _cleanup_free_ char *copy = strdup(path);
-        _cleanup_close_ int fd = -EBADF;
-
-        if (!copy)
-                return -ENOMEM;
-        fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        if (fsync(fd) < 0)
-                return negative_errno();
-        return 0;
-}
-
-int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode)
-{
-        _cleanup_free_ char *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        uint64_t rnd;
-        const char *p = data;
-        int r;
-
-        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-                return -EIO;
-        if (asprintf(&tmp, "%s.%016llx.tmp", path, (unsigned long long) rnd) < 0)
-                return -ENOMEM;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-        if (fd < 0)
-                return negative_errno();
-        for (size_t done = 0; done < size;) {
-                ssize_t n = write(fd, p + done, size - done);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = negative_errno();
-                        goto fail;
-                }
-                done += (size_t) n;
-        }
-        if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
-                r = negative_errno();
-                goto fail;
-        }
-        if (close(TAKE_FD(fd)) < 0) {
-                r = negative_errno();
-                goto fail;
-        }
-        if (rename(tmp, path) < 0) {
-                r = negative_errno();
-                goto fail;
-        }
-        return fsync_directory_of(path);
-fail:
-        (void) unlink(tmp);
-        return r;
-}
-
-int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_size)
-{
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t n = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return negative_errno();
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-        if ((uint64_t) st.st_size > max)
-                return -EFBIG;
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t k;
-
-                if (n > (size_t) st.st_size)
-                        return -EFBIG;
-                k = read(fd, buf + n, (size_t) st.st_size + 1 - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > (size_t) st.st_size) /* the file grew under us */
-                        return -EFBIG;
-        }
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_size = n;
-        return 0;
-}
-
-int read_virtual_file(const char *path, size_t max, char **ret)
-{
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        _cleanup_free_ char *buf = malloc(max + 1);
-        size_t n = 0;
-
-        if (fd < 0)
-                return negative_errno();
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, buf + n, max + 1 - n);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > max)
-                        return -EFBIG;
-        }
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        return 0;
 }
 
 static char *zone_path(const char *root, const char *name, const char *suffix)
@@ -212,7 +41,7 @@ static int lock_store(const char *root, KzError *e)
 
         if (!dir || !lock)
                 return -ENOMEM;
-        r = mkdir_parents(dir, 0755);
+        r = mkdir_p(dir, 0755);
         if (r < 0)
                 return kz_error_set(e, r, "cannot create %s: %s", dir, strerror(-r));
         fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -511,11 +340,6 @@ static int check_unchanged(const char *root, const ZoneConfig *c, KzError *e)
         return 0;
 }
 
-static bool state_allows_rename(ZoneState s)
-{
-        return s == ZONE_STATE_CONFIGURED || s == ZONE_STATE_INCOMPLETE || s == ZONE_STATE_UNAVAILABLE;
-}
-
 int zone_store_commit(const char *root, ZoneConfig *c, KzError *e)
 {
         _cleanup_close_ int lock = -EBADF;
@@ -553,7 +377,7 @@ int zone_store_commit(const char *root, ZoneConfig *c, KzError *e)
                         return kz_error_set(e, EEXIST, "cannot rename zone '%s' to '%s': a zone of that name "
                                 "already exists.", c->loaded_name, name);
                 r = zone_index_lookup(root, c->loaded_name, &x, NULL);
-                if (r >= 0 && !state_allows_rename(x.state)) {
+                if (r >= 0 && !zone_state_is_uninstalled(x.state)) {
                         zone_index_entry_done(&x);
                         return kz_error_set(e, EBUSY, "zone '%s' is installed; it can only be renamed before it is "
                                 "installed.", c->loaded_name);
@@ -614,7 +438,7 @@ int zone_store_delete(const char *root, const ZoneConfig *c, bool force, KzError
         r = zone_index_lookup(root, name, &x, e);
         if (r < 0 && r != -ENOENT)
                 return r;
-        if (r >= 0 && !state_allows_rename(x.state)) {
+        if (r >= 0 && !zone_state_is_uninstalled(x.state)) {
                 r = kz_error_set(e, EBUSY, "zone '%s' is %s; uninstall it with zoneadm before deleting its "
                         "configuration.", name, zone_state_to_string(x.state));
                 zone_index_entry_done(&x);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "fs-util.h" /* write_file_atomic(), path_join(), … */
 #include "zone-config.h"
 
 /* The configuration store: ROOT/etc/zones/NAME.xml, one per zone, and
@@ -27,13 +28,3 @@ void zone_index_free(ZoneIndexEntry *l, size_t n);
 int zone_index_lookup(const char *root, const char *name, ZoneIndexEntry *ret, KzError *e);
 void zone_index_entry_done(ZoneIndexEntry *x);
 int zone_index_set_state(const char *root, const char *name, ZoneState state, KzError *e);
-
-/* Writes data to path atomically: a temporary file beside it, fsync, rename over
- * path, fsync of the directory. */
-int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
-int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_size);
-/* A file of /proc or /sys, whose size stat() does not tell: read to its end, at most max bytes. */
-int read_virtual_file(const char *path, size_t max, char **ret);
-char *path_join(const char *root, const char *path);
-/* path_join() of root and a printf-formatted path. */
-char *path_joinf(const char *root, const char *fmt, ...) _printf_(2, 3);

@@ -1,32 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The zonecfg session: its scopes and errors, the command table, the commands on
+ * the whole configuration (info, export, verify, commit, revert, delete, exit,
+ * help) and the tokenizer. The commands that edit resources are zonecfg-edit.c. */
 #include <ctype.h>
 #include <stdarg.h>
 
 #include "zone-store.h"
-#include "zonecfg-cmd.h"
+#include "zonecfg-internal.h"
 
 #define MAX_TOKENS 64
 #define MAX_LINE (64u * 1024u)
-#define MAX_DEPTH 2
-
-typedef struct Scope {
-        ZoneResource *scratch;  /* the resource being edited */
-        ZoneResource *original; /* the one it replaces at 'end'; NULL after 'add' */
-        ZoneResource *parent;   /* the zone, or the enclosing scope's scratch */
-} Scope;
-
-struct Zonecfg {
-        ZonecfgOptions o;
-        char *root;
-        char *zonename;
-        ZoneConfig *cfg; /* NULL: no configuration (not created yet, or deleted) */
-        char *damaged;   /* why the stored configuration could not be read */
-        bool dirty;
-        Scope scopes[MAX_DEPTH];
-        unsigned depth;
-        unsigned lineno;
-        char prompt[256];
-};
 
 typedef struct Command {
         const char *name;
@@ -35,7 +18,7 @@ typedef struct Command {
         const char *help;
 } Command;
 
-_printf_(2, 3) static int fail(Zonecfg *z, const char *fmt, ...)
+int zc_fail(Zonecfg *z, const char *fmt, ...)
 {
         va_list ap;
 
@@ -50,20 +33,20 @@ _printf_(2, 3) static int fail(Zonecfg *z, const char *fmt, ...)
         return -EINVAL;
 }
 
-static int fail_error(Zonecfg *z, int r, const KzError *e)
+int zc_fail_error(Zonecfg *z, int r, const KzError *e)
 {
-        fail(z, "%s", kz_error_message(e, r));
+        zc_fail(z, "%s", kz_error_message(e, r));
         return r < 0 ? r : -EINVAL;
 }
 
-static bool confirm(Zonecfg *z, const char *question)
+bool zc_confirm(Zonecfg *z, const char *question)
 {
         if (!z->o.confirm)
                 return false;
         return z->o.confirm(z->o.userdata, question);
 }
 
-static void scopes_drop(Zonecfg *z)
+void zc_scopes_drop(Zonecfg *z)
 {
         while (z->depth > 0) {
                 z->depth--;
@@ -108,7 +91,7 @@ Zonecfg *zonecfg_free(Zonecfg *z)
 {
         if (!z)
                 return NULL;
-        scopes_drop(z);
+        zc_scopes_drop(z);
         zone_config_free(z->cfg);
         free(z->damaged);
         free(z->root);
@@ -133,483 +116,30 @@ const char *zonecfg_prompt(Zonecfg *z)
         return z->prompt;
 }
 
-static Scope *scope(Zonecfg *z)
+Scope *zc_scope(Zonecfg *z)
 {
         return z->depth > 0 ? &z->scopes[z->depth - 1] : NULL;
 }
 
 /* The resource that commands act on: the innermost scope's, else the zone. */
-static ZoneResource *current(Zonecfg *z)
+ZoneResource *zc_current(Zonecfg *z)
 {
         return z->depth > 0 ? z->scopes[z->depth - 1].scratch : z->cfg->root;
 }
 
-static int need_zone(Zonecfg *z)
+int zc_need_zone(Zonecfg *z)
 {
         if (z->cfg)
                 return 0;
-        return fail(z, "No such zone configured; use 'create' to begin configuring a new zone.");
+        return zc_fail(z, "No such zone configured; use 'create' to begin configuring a new zone.");
 }
 
-static int need_global_scope(Zonecfg *z, const char *cmd)
+int zc_need_global_scope(Zonecfg *z, const char *cmd)
 {
         if (z->depth == 0)
                 return 0;
-        return fail(z, "%s is not allowed in resource scope (%s); use 'end' or 'cancel' first.", cmd,
-                scope(z)->scratch->type->name);
-}
-
-/* ---- words ------------------------------------------------------------------------------ */
-
-/* "prop=value", "prop= value", "prop =value", "prop = value" → prop, value. Anything
- * else (several unquoted words) is refused rather than glued together. */
-static int parse_assignment(Zonecfg *z, char **argv, size_t argc, char **ret_prop, char **ret_value)
-{
-        const char *prop = NULL, *value = NULL;
-        _cleanup_free_ char *p = NULL;
-        char *eq;
-
-        if (argc == 1 && (eq = strchr(argv[0], '=')) && eq != argv[0]) {
-                p = strndup(argv[0], (size_t) (eq - argv[0]));
-                value = eq + 1;
-        } else if (argc == 2 && strlen(argv[0]) > 1 && argv[0][strlen(argv[0]) - 1] == '=') {
-                p = strndup(argv[0], strlen(argv[0]) - 1);
-                value = argv[1];
-        } else if (argc == 2 && !strchr(argv[0], '=') && argv[1][0] == '=') {
-                p = strdup(argv[0]);
-                value = argv[1] + 1;
-        } else if (argc == 3 && !strchr(argv[0], '=') && streq(argv[1], "=")) {
-                p = strdup(argv[0]);
-                value = argv[2];
-        } else
-                return fail(z, "expected PROPERTY=VALUE (put double quotes around a value with blanks).");
-        if (!p)
-                return -ENOMEM;
-        prop = p;
-        *ret_prop = strdup(prop);
-        *ret_value = strdup(value);
-        if (!*ret_prop || !*ret_value)
-                return -ENOMEM;
-        return 0;
-}
-
-/* Splits "capped-memory:physical" into the resource (creating a single-instance
- * one when create is set) and the property name. */
-static int resolve_prop(Zonecfg *z, const char *spec, bool create, ZoneResource **ret_r, const char **ret_prop,
-                bool *ret_created)
-{
-        const char *colon = strchr(spec, ':');
-        _cleanup_free_ char *rname = NULL;
-        const ResourceType *t;
-        ZoneResource *r;
-
-        *ret_created = false;
-        if (!colon) {
-                *ret_r = current(z);
-                *ret_prop = spec;
-                return 0;
-        }
-        if (z->depth > 0)
-                return fail(z, "%s: resource:property names are only used in the global scope.", spec);
-        rname = strndup(spec, (size_t) (colon - spec));
-        if (!rname)
-                return -ENOMEM;
-        t = resource_type_child(zone_type(), rname);
-        if (!t)
-                return fail(z, "unknown resource type: %s", rname);
-        if (t->multi)
-                return fail(z, "%s: there can be several %s resources; use 'select %s %s=…' to choose one.", spec,
-                        t->name, t->name, strna(t->key));
-        if (!resource_type_prop(t, colon + 1, NULL))
-                return fail(z, "%s has no property %s.", t->name, colon + 1);
-        r = zone_resource_first(z->cfg->root, t);
-        if (!r) {
-                int k;
-
-                if (!create)
-                        return fail(z, "no %s resource is configured.", t->name);
-                r = zone_resource_new(t);
-                if (!r)
-                        return -ENOMEM;
-                k = zone_resource_attach(z->cfg->root, r);
-                if (k < 0) {
-                        zone_resource_free(r);
-                        return k;
-                }
-                *ret_created = true;
-        }
-        *ret_r = r;
-        *ret_prop = colon + 1;
-        return 0;
-}
-
-/* Resources of type t under parent whose properties match every "prop=value" filter. */
-static int match_resources(Zonecfg *z, const ZoneResource *parent, const ResourceType *t, char **filters, size_t n,
-                ZoneResource **ret, size_t max, size_t *ret_n)
-{
-        size_t found = 0;
-
-        for (size_t i = 0; i < n; i++) {
-                const char *eq = strchr(filters[i], '=');
-                _cleanup_free_ char *p = NULL;
-
-                if (!eq) {
-                        if (!t->key || n != 1)
-                                return fail(z, "expected PROPERTY=VALUE to choose a %s, got '%s'.", t->name,
-                                        filters[i]);
-                        continue; /* "select anet 0": the key */
-                }
-                p = strndup(filters[i], (size_t) (eq - filters[i]));
-                if (!p)
-                        return -ENOMEM;
-                if (!resource_type_prop(t, p, NULL))
-                        return fail(z, "%s has no property %s.", t->name, p);
-        }
-        for (size_t i = 0; i < parent->n_children; i++) {
-                ZoneResource *c = parent->children[i];
-                bool ok = c->type == t;
-
-                for (size_t j = 0; ok && j < n; j++) {
-                        const char *eq = strchr(filters[j], '=');
-                        _cleanup_free_ char *p = NULL, *canon = NULL;
-                        ZoneResource *probe;
-                        const char *want;
-
-                        if (!eq) {
-                                p = strdup(t->key);
-                                want = filters[j];
-                        } else {
-                                p = strndup(filters[j], (size_t) (eq - filters[j]));
-                                want = eq + 1;
-                        }
-                        if (!p)
-                                return -ENOMEM;
-                        /* compare canonical forms: "16g" matches "16G" */
-                        probe = zone_resource_new(t);
-                        if (!probe)
-                                return -ENOMEM;
-                        if (zone_resource_set(probe, p, want, NULL) >= 0)
-                                canon = strdup(zone_resource_get(probe, p));
-                        zone_resource_free(probe);
-                        ok = streq_ptr(zone_resource_get(c, p), canon ?: want);
-                }
-                if (!ok)
-                        continue;
-                if (found < max)
-                        ret[found] = c;
-                found++;
-        }
-        *ret_n = found;
-        return 0;
-}
-
-/* ---- commands ----------------------------------------------------------------------------- */
-
-static int cmd_create(Zonecfg *z, char **argv, size_t argc)
-{
-        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
-        const char *template = "SYSkz";
-        bool blank = false, force = false;
-        KzError e = {};
-        int r;
-
-        for (size_t i = 0; i < argc; i++) {
-                if (streq(argv[i], "-b"))
-                        blank = true;
-                else if (streq(argv[i], "-F"))
-                        force = true;
-                else if (streq(argv[i], "-t") && i + 1 < argc)
-                        template = argv[++i];
-                else if (streq(argv[i], "-a"))
-                        return fail(z, "create -a (from a Unified Archive) is not supported for kernel zones on "
-                                "Linux: create the zone, then use 'zoneadm install -a IMAGE'.");
-                else
-                        return fail(z, "usage: create [-F] [-b | -t TEMPLATE]");
-        }
-        r = need_global_scope(z, "create");
-        if (r < 0)
-                return r;
-        if (z->damaged && !force)
-                return fail(z, "%s Use 'create -F' to replace it or 'delete -F' to remove it.", z->damaged);
-        if (z->cfg && !force) {
-                char q[256];
-
-                (void) snprintf(q, sizeof(q), "Zone %s already exists; overwrite its configuration?", z->zonename);
-                if (!confirm(z, q))
-                        return fail(z, "zone %s already exists; use 'create -F' to overwrite its configuration.",
-                                z->zonename);
-        }
-        if (blank) {
-                c = zone_config_new(z->zonename);
-                if (!c)
-                        return -ENOMEM;
-        } else {
-                if (streq(template, z->zonename))
-                        return fail(z, "zone %s cannot be its own template.", z->zonename);
-                r = zone_template_load(z->root, template, z->zonename, &c, &e);
-                if (r < 0)
-                        return fail_error(z, r, &e);
-        }
-        if (z->damaged) {
-                /* overwrite a damaged file: commit compares against its bytes */
-                _cleanup_free_ char *path = NULL, *rel = NULL;
-
-                if (asprintf(&rel, "/etc/zones/%s.xml", z->zonename) < 0 || !(path = path_join(z->root, rel)))
-                        return -ENOMEM;
-                r = read_file_bounded(path, 64u * 1024u * 1024u, &c->snapshot, &c->snapshot_size);
-                if (r < 0)
-                        return fail(z, "cannot read %s: %s", path, strerror(-r));
-                c->loaded_name = strdup(z->zonename);
-                if (!c->loaded_name)
-                        return -ENOMEM;
-                c->exists = true;
-                z->damaged = mfree_str(z->damaged);
-        } else if (z->cfg) {
-                /* overwrite: keep what commit compares against */
-                c->loaded_name = TAKE_PTR(z->cfg->loaded_name);
-                c->snapshot = TAKE_PTR(z->cfg->snapshot);
-                c->snapshot_size = z->cfg->snapshot_size;
-                c->exists = z->cfg->exists;
-                zone_config_free(z->cfg);
-        }
-        z->cfg = TAKE_PTR(c);
-        z->dirty = true;
-        return 0;
-}
-
-static int cmd_set(Zonecfg *z, char **argv, size_t argc)
-{
-        _cleanup_free_ char *spec = NULL, *value = NULL;
-        ZoneResource *r;
-        const char *prop;
-        bool created;
-        KzError e = {};
-        int k;
-
-        k = need_zone(z);
-        if (k < 0)
-                return k;
-        k = parse_assignment(z, argv, argc, &spec, &value);
-        if (k < 0)
-                return k;
-        k = resolve_prop(z, spec, true, &r, &prop, &created);
-        if (k < 0)
-                return k;
-        if (r == z->cfg->root && streq(prop, "zonename") && !streq(value, z->zonename) && z->cfg->exists) {
-                ZoneIndexEntry x = {};
-                if (zone_index_lookup(z->root, z->zonename, &x, NULL) >= 0 && x.state != ZONE_STATE_CONFIGURED &&
-                    x.state != ZONE_STATE_INCOMPLETE && x.state != ZONE_STATE_UNAVAILABLE) {
-                        zone_index_entry_done(&x);
-                        return fail(z, "zone %s is installed; it can only be renamed before it is installed.", z->zonename);
-                }
-                zone_index_entry_done(&x);
-        }
-        k = zone_resource_set(r, prop, value, &e);
-        if (k < 0) {
-                if (created)
-                        zone_resource_remove(z->cfg->root, r);
-                return fail_error(z, k, &e);
-        }
-        if (r == z->cfg->root && streq(prop, "zonename")) {
-                char *n = strdup(value);
-                if (!n)
-                        return -ENOMEM;
-                free(z->zonename);
-                z->zonename = n;
-        }
-        if (z->depth == 0)
-                z->dirty = true;
-        return 0;
-}
-
-static int cmd_clear(Zonecfg *z, char **argv, size_t argc)
-{
-        ZoneResource *r;
-        const char *prop;
-        bool created;
-        KzError e = {};
-        int k;
-
-        k = need_zone(z);
-        if (k < 0)
-                return k;
-        if (argc != 1)
-                return fail(z, "usage: clear [RESOURCE:]PROPERTY");
-        k = resolve_prop(z, argv[0], false, &r, &prop, &created);
-        if (k < 0)
-                return k;
-        k = zone_resource_clear(r, prop, &e);
-        if (k < 0)
-                return fail_error(z, k, &e);
-        if (z->depth == 0)
-                z->dirty = true;
-        return 0;
-}
-
-static int push_scope(Zonecfg *z, ZoneResource *scratch, ZoneResource *original, ZoneResource *parent)
-{
-        if (z->depth >= MAX_DEPTH) {
-                zone_resource_free(scratch);
-                return fail(z, "resources cannot be nested that deep.");
-        }
-        z->scopes[z->depth++] = (Scope) { scratch, original, parent };
-        return 0;
-}
-
-static int cmd_add(Zonecfg *z, char **argv, size_t argc)
-{
-        const ResourceType *t;
-        ZoneResource *parent, *n;
-        KzError e = {};
-        int k;
-
-        k = need_zone(z);
-        if (k < 0)
-                return k;
-        parent = current(z);
-        if (argc == 2 && z->depth > 0 && resource_type_prop(parent->type, argv[0], NULL)) {
-                /* 'add allowed-vlan-ids 100-199': one more value of a list property */
-                k = zone_resource_list_add(parent, argv[0], argv[1], &e);
-                return k < 0 ? fail_error(z, k, &e) : 0;
-        }
-        if (argc != 1)
-                return fail(z, "usage: add RESOURCE (or, in resource scope, add PROPERTY VALUE)");
-        t = resource_type_child(parent->type, argv[0]);
-        if (!t) {
-                if (z->depth > 0 && resource_type_prop(parent->type, argv[0], NULL))
-                        return fail(z, "usage: add %s VALUE", argv[0]);
-                if (z->depth > 0)
-                        return fail(z, "%s has no resource %s.", parent->type->name, argv[0]);
-                return fail(z, "unknown resource type: %s", argv[0]);
-        }
-        if (!t->multi && zone_resource_count(parent, t) > 0)
-                return fail(z, "a %s resource already exists; use 'select %s' to change it.", t->name, t->name);
-        n = zone_resource_new(t);
-        if (!n)
-                return -ENOMEM;
-        return push_scope(z, n, NULL, parent);
-}
-
-static int cmd_select(Zonecfg *z, char **argv, size_t argc)
-{
-        const ResourceType *t;
-        ZoneResource *parent, *found[2], *copy;
-        size_t n;
-        int k;
-
-        k = need_zone(z);
-        if (k < 0)
-                return k;
-        if (argc < 1)
-                return fail(z, "usage: select RESOURCE [PROPERTY=VALUE …]");
-        parent = current(z);
-        t = resource_type_child(parent->type, argv[0]);
-        if (!t)
-                return z->depth > 0 ? fail(z, "%s has no resource %s.", parent->type->name, argv[0])
-                                    : fail(z, "unknown resource type: %s", argv[0]);
-        k = match_resources(z, parent, t, argv + 1, argc - 1, found, 2, &n);
-        if (k < 0)
-                return k;
-        if (n == 0)
-                return fail(z, "No such %s resource.", t->name);
-        if (n > 1)
-                return fail(z, "More than one %s resource matches; add a property such as %s=… to choose one.",
-                        t->name, t->key ?: (t->props[0].name));
-        copy = zone_resource_dup(found[0]);
-        if (!copy)
-                return -ENOMEM;
-        return push_scope(z, copy, found[0], parent);
-}
-
-static int cmd_remove(Zonecfg *z, char **argv, size_t argc)
-{
-        const ResourceType *t;
-        ZoneResource *parent, *found[ZONE_CONFIG_MAX_RESOURCES];
-        bool force = false;
-        KzError e = {};
-        size_t n;
-        int k;
-
-        k = need_zone(z);
-        if (k < 0)
-                return k;
-        parent = current(z);
-        if (argc >= 1 && streq(argv[0], "-F")) {
-                force = true;
-                argv++;
-                argc--;
-        }
-        if (argc == 2 && z->depth > 0 && resource_type_prop(parent->type, argv[0], NULL)) {
-                k = zone_resource_list_remove(parent, argv[0], argv[1], &e);
-                return k < 0 ? fail_error(z, k, &e) : 0;
-        }
-        if (argc < 1)
-                return fail(z, "usage: remove [-F] RESOURCE [PROPERTY=VALUE …]");
-        t = resource_type_child(parent->type, argv[0]);
-        if (!t)
-                return z->depth > 0 ? fail(z, "%s has no resource %s.", parent->type->name, argv[0])
-                                    : fail(z, "unknown resource type: %s", argv[0]);
-        k = match_resources(z, parent, t, argv + 1, argc - 1, found, ELEMENTSOF(found), &n);
-        if (k < 0)
-                return k;
-        if (n == 0)
-                return fail(z, "No such %s resource.", t->name);
-        if (n > 1 && !force) {
-                char q[256];
-
-                (void) snprintf(q, sizeof(q), "Are you sure you want to remove ALL '%s' resources", t->name);
-                if (!confirm(z, q))
-                        return fail(z, "%zu %s resources match; use 'remove -F %s' to remove them all, or add "
-                                "PROPERTY=VALUE to choose one.", n, t->name, t->name);
-        }
-        for (size_t i = 0; i < n && i < ELEMENTSOF(found); i++)
-                zone_resource_remove(parent, found[i]);
-        if (z->depth == 0)
-                z->dirty = true;
-        return 0;
-}
-
-static int cmd_end(Zonecfg *z, char **argv, size_t argc)
-{
-        Scope *s = scope(z);
-        KzError e = {};
-        int k;
-
-        (void) argv;
-        if (argc != 0)
-                return fail(z, "usage: end");
-        if (!s)
-                return fail(z, "end is only used in resource scope.");
-        k = zone_resource_complete(s->scratch, s->parent, s->original, true, &e);
-        if (k < 0)
-                return fail_error(z, k, &e);
-        if (s->original)
-                zone_resource_replace(s->parent, s->original, s->scratch);
-        else {
-                k = zone_resource_attach(s->parent, s->scratch);
-                if (k < 0)
-                        return k;
-        }
-        *s = (Scope) {};
-        z->depth--;
-        if (z->depth == 0)
-                z->dirty = true;
-        return 0;
-}
-
-static int cmd_cancel(Zonecfg *z, char **argv, size_t argc)
-{
-        Scope *s = scope(z);
-
-        (void) argv;
-        if (argc != 0)
-                return fail(z, "usage: cancel");
-        if (!s)
-                return fail(z, "cancel is only used in resource scope.");
-        zone_resource_free(s->scratch);
-        *s = (Scope) {};
-        z->depth--;
-        return 0;
+        return zc_fail(z, "%s is not allowed in resource scope (%s); use 'end' or 'cancel' first.", cmd,
+                zc_scope(z)->scratch->type->name);
 }
 
 static void info_prop(Zonecfg *z, const ZoneResource *r, const char *prop)
@@ -626,12 +156,12 @@ static int cmd_info(Zonecfg *z, char **argv, size_t argc)
         ZoneResource *cur;
         int k;
 
-        k = need_zone(z);
+        k = zc_need_zone(z);
         if (k < 0)
                 return k;
-        cur = current(z);
+        cur = zc_current(z);
         if (argc == 0) {
-                Scope *s = scope(z);
+                Scope *s = zc_scope(z);
                 char label[64];
 
                 if (!s) {
@@ -652,7 +182,7 @@ static int cmd_info(Zonecfg *z, char **argv, size_t argc)
                 ZoneResource *found[ZONE_CONFIG_MAX_RESOURCES];
                 size_t n, shown = 0;
 
-                k = match_resources(z, cur, t, argv + 1, argc - 1, found, ELEMENTSOF(found), &n);
+                k = zc_match_resources(z, cur, t, argv + 1, argc - 1, found, ELEMENTSOF(found), &n);
                 if (k < 0)
                         return k;
                 for (size_t i = 0; i < n; i++) {
@@ -675,8 +205,8 @@ static int cmd_info(Zonecfg *z, char **argv, size_t argc)
         }
         for (size_t i = 0; i < argc; i++) {
                 if (!resource_type_prop(cur->type, argv[i], NULL))
-                        return cur == z->cfg->root ? fail(z, "unknown resource or property: %s", argv[i])
-                                                   : fail(z, "%s has no property or resource %s.", cur->type->name,
+                        return cur == z->cfg->root ? zc_fail(z, "unknown resource or property: %s", argv[i])
+                                                   : zc_fail(z, "%s has no property or resource %s.", cur->type->name,
                                                              argv[i]);
         }
         for (size_t i = 0; i < argc; i++)
@@ -691,11 +221,11 @@ static int cmd_export(Zonecfg *z, char **argv, size_t argc)
         FILE *f;
         int k;
 
-        k = need_zone(z);
+        k = zc_need_zone(z);
         if (k < 0)
                 return k;
         if (!(argc == 0 || (argc == 2 && streq(argv[0], "-f"))))
-                return fail(z, "usage: export [-f FILE]");
+                return zc_fail(z, "usage: export [-f FILE]");
         f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
@@ -709,8 +239,21 @@ static int cmd_export(Zonecfg *z, char **argv, size_t argc)
         /* The export holds the zone's key: written atomically, readable by its owner only. */
         k = write_file_atomic(argv[1], buf, size, 0600);
         if (k < 0)
-                return fail(z, "cannot write %s: %s", argv[1], strerror(-k));
+                return zc_fail(z, "cannot write %s: %s", argv[1], strerror(-k));
         return 0;
+}
+
+/* What a command on the whole configuration that takes no arguments needs. */
+static int need_plain_global_command(Zonecfg *z, size_t argc, const char *cmd)
+{
+        int k;
+
+        k = zc_need_zone(z);
+        if (k < 0)
+                return k;
+        if (argc != 0)
+                return zc_fail(z, "usage: %s", cmd);
+        return zc_need_global_scope(z, cmd);
 }
 
 static int cmd_verify(Zonecfg *z, char **argv, size_t argc)
@@ -719,17 +262,12 @@ static int cmd_verify(Zonecfg *z, char **argv, size_t argc)
         int k;
 
         (void) argv;
-        k = need_zone(z);
-        if (k < 0)
-                return k;
-        if (argc != 0)
-                return fail(z, "usage: verify");
-        k = need_global_scope(z, "verify");
+        k = need_plain_global_command(z, argc, "verify");
         if (k < 0)
                 return k;
         k = zone_config_verify(z->cfg, &e);
         if (k < 0)
-                return fail_error(z, k, &e);
+                return zc_fail_error(z, k, &e);
         return 0;
 }
 
@@ -740,7 +278,7 @@ static int do_commit(Zonecfg *z)
 
         k = zone_store_commit(z->root, z->cfg, &e);
         if (k < 0)
-                return fail_error(z, k, &e);
+                return zc_fail_error(z, k, &e);
         z->dirty = false;
         return 0;
 }
@@ -750,12 +288,7 @@ static int cmd_commit(Zonecfg *z, char **argv, size_t argc)
         int k;
 
         (void) argv;
-        k = need_zone(z);
-        if (k < 0)
-                return k;
-        if (argc != 0)
-                return fail(z, "usage: commit");
-        k = need_global_scope(z, "commit");
+        k = need_plain_global_command(z, argc, "commit");
         if (k < 0)
                 return k;
         return do_commit(z);
@@ -769,8 +302,8 @@ static int cmd_revert(Zonecfg *z, char **argv, size_t argc)
         int k;
 
         if (!(argc == 0 || (argc == 1 && streq(argv[0], "-F"))))
-                return fail(z, "usage: revert [-F]");
-        if (argc == 0 && z->o.mode == ZONECFG_INTERACTIVE && !confirm(z, "Are you sure you want to revert"))
+                return zc_fail(z, "usage: revert [-F]");
+        if (argc == 0 && z->o.mode == ZONECFG_INTERACTIVE && !zc_confirm(z, "Are you sure you want to revert"))
                 return 0;
         /* the name the zone has in the store, which a pending rename has not changed */
         name = strdup(z->cfg && z->cfg->loaded_name ? z->cfg->loaded_name : z->zonename);
@@ -779,9 +312,9 @@ static int cmd_revert(Zonecfg *z, char **argv, size_t argc)
         k = zone_store_load(z->root, name, &c, &e);
         if (k < 0 && k != -ENOENT) {
                 free(name);
-                return fail_error(z, k, &e);
+                return zc_fail_error(z, k, &e);
         }
-        scopes_drop(z);
+        zc_scopes_drop(z);
         zone_config_free(z->cfg);
         z->cfg = TAKE_PTR(c);
         free(z->zonename);
@@ -797,39 +330,39 @@ static int cmd_delete(Zonecfg *z, char **argv, size_t argc)
         int k;
 
         if (!(argc == 0 || (argc == 1 && streq(argv[0], "-F"))))
-                return fail(z, "usage: delete [-F]");
+                return zc_fail(z, "usage: delete [-F]");
         force = argc == 1;
-        k = need_global_scope(z, "delete");
+        k = zc_need_global_scope(z, "delete");
         if (k < 0)
                 return k;
         if (z->damaged) {
                 _cleanup_(zone_config_freep) ZoneConfig *shell = zone_config_new(NULL);
 
                 if (!force)
-                        return fail(z, "%s Use 'delete -F' to remove it.", z->damaged);
+                        return zc_fail(z, "%s Use 'delete -F' to remove it.", z->damaged);
                 if (!shell || !(shell->loaded_name = strdup(z->zonename)))
                         return -ENOMEM;
                 shell->exists = true;
                 k = zone_store_delete(z->root, shell, true, &e);
                 if (k < 0)
-                        return fail_error(z, k, &e);
+                        return zc_fail_error(z, k, &e);
                 z->damaged = mfree_str(z->damaged);
                 return 0;
         }
         if (!z->cfg || !z->cfg->exists)
-                return fail(z, "No such zone configured.");
+                return zc_fail(z, "No such zone configured.");
         if (!force) {
                 char q[256];
 
                 (void) snprintf(q, sizeof(q), "Are you sure you want to delete zone %s", z->zonename);
                 if (!z->o.confirm)
-                        return fail(z, "use 'delete -F' to delete zone %s without being asked.", z->zonename);
-                if (!confirm(z, q))
+                        return zc_fail(z, "use 'delete -F' to delete zone %s without being asked.", z->zonename);
+                if (!zc_confirm(z, q))
                         return 0;
         }
         k = zone_store_delete(z->root, z->cfg, force, &e);
         if (k < 0)
-                return fail_error(z, k, &e);
+                return zc_fail_error(z, k, &e);
         z->cfg = zone_config_free(z->cfg);
         z->dirty = false;
         return 0;
@@ -838,7 +371,7 @@ static int cmd_delete(Zonecfg *z, char **argv, size_t argc)
 static int end_all_scopes(Zonecfg *z)
 {
         while (z->depth > 0) {
-                int k = cmd_end(z, NULL, 0);
+                int k = zc_cmd_end(z, NULL, 0);
                 if (k < 0)
                         return k;
         }
@@ -850,17 +383,17 @@ static int cmd_exit(Zonecfg *z, char **argv, size_t argc)
         int k;
 
         if (!(argc == 0 || (argc == 1 && streq(argv[0], "-F"))))
-                return fail(z, "usage: exit [-F]");
+                return zc_fail(z, "usage: exit [-F]");
         if (argc == 1) {
-                scopes_drop(z);
+                zc_scopes_drop(z);
                 z->dirty = false;
                 return ZONECFG_EXIT;
         }
         k = zonecfg_finish(z);
         if (k < 0) {
                 if (z->o.mode == ZONECFG_INTERACTIVE &&
-                    confirm(z, "Configuration not saved; really quit")) {
-                        scopes_drop(z);
+                    zc_confirm(z, "Configuration not saved; really quit")) {
+                        zc_scopes_drop(z);
                         z->dirty = false;
                         return ZONECFG_EXIT;
                 }
@@ -872,27 +405,27 @@ static int cmd_exit(Zonecfg *z, char **argv, size_t argc)
 static int cmd_help(Zonecfg *z, char **argv, size_t argc);
 
 static const Command commands[] = {
-        { "add", cmd_add, "add RESOURCE | add PROPERTY VALUE",
+        { "add", zc_cmd_add, "add RESOURCE | add PROPERTY VALUE",
                 "Adds a resource (and enters its scope), or in resource scope one value to a list property." },
-        { "cancel", cmd_cancel, "cancel", "Leaves resource scope, discarding the changes made in it." },
-        { "clear", cmd_clear, "clear [RESOURCE:]PROPERTY", "Unsets a property." },
+        { "cancel", zc_cmd_cancel, "cancel", "Leaves resource scope, discarding the changes made in it." },
+        { "clear", zc_cmd_clear, "clear [RESOURCE:]PROPERTY", "Unsets a property." },
         { "commit", cmd_commit, "commit", "Verifies the configuration and saves it." },
-        { "create", cmd_create, "create [-F] [-b | -t TEMPLATE]",
+        { "create", zc_cmd_create, "create [-F] [-b | -t TEMPLATE]",
                 "Creates a configuration: from SYSkz by default, from a template or an existing zone with -t, "
                 "blank with -b. -F overwrites an existing configuration." },
         { "delete", cmd_delete, "delete [-F]", "Deletes the zone's configuration." },
-        { "end", cmd_end, "end", "Checks the resource and leaves its scope, keeping the changes." },
+        { "end", zc_cmd_end, "end", "Checks the resource and leaves its scope, keeping the changes." },
         { "exit", cmd_exit, "exit [-F]", "Commits pending changes and leaves; -F leaves without saving." },
         { "export", cmd_export, "export [-f FILE]", "Prints the configuration as zonecfg commands." },
         { "help", cmd_help, "help [COMMAND]", "Prints this help." },
         { "info", cmd_info, "info [RESOURCE [PROPERTY=VALUE …] | PROPERTY …]",
                 "Shows the configuration, a resource type or properties." },
         { "reload", cmd_revert, "reload [-F]", "Same as revert." },
-        { "remove", cmd_remove, "remove [-F] RESOURCE [PROPERTY=VALUE …] | remove PROPERTY VALUE",
+        { "remove", zc_cmd_remove, "remove [-F] RESOURCE [PROPERTY=VALUE …] | remove PROPERTY VALUE",
                 "Removes resources, or in resource scope one value from a list property." },
         { "revert", cmd_revert, "revert [-F]", "Discards uncommitted changes and reloads the saved configuration." },
-        { "select", cmd_select, "select RESOURCE [PROPERTY=VALUE …]", "Enters the scope of an existing resource." },
-        { "set", cmd_set, "set [RESOURCE:]PROPERTY=VALUE", "Sets a property." },
+        { "select", zc_cmd_select, "select RESOURCE [PROPERTY=VALUE …]", "Enters the scope of an existing resource." },
+        { "set", zc_cmd_set, "set [RESOURCE:]PROPERTY=VALUE", "Sets a property." },
         { "verify", cmd_verify, "verify", "Checks the configuration." },
 };
 
@@ -922,12 +455,12 @@ static int cmd_help(Zonecfg *z, char **argv, size_t argc)
                         }
                         return 0;
                 }
-                return fail(z, "help: unknown command or resource: %s", argv[0]);
+                return zc_fail(z, "help: unknown command or resource: %s", argv[0]);
         }
         fputs("Commands:\n", z->o.out);
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 fprintf(z->o.out, "    %s\n", commands[i].usage);
-        t = z->cfg ? current(z)->type : zone_type();
+        t = z->cfg ? zc_current(z)->type : zone_type();
         fprintf(z->o.out, "Properties here:");
         for (size_t i = 0; i < t->n_props; i++)
                 fprintf(z->o.out, " %s", t->props[i].name);
@@ -965,11 +498,11 @@ static int run_command(Zonecfg *z, char **argv, size_t argc)
 {
         if (z->damaged && !streq(argv[0], "delete") && !streq(argv[0], "create") && !streq(argv[0], "help") &&
             !streq(argv[0], "exit"))
-                return fail(z, "%s", z->damaged);
+                return zc_fail(z, "%s", z->damaged);
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 if (streq(commands[i].name, argv[0]))
                         return commands[i].run(z, argv + 1, argc - 1);
-        return fail(z, "%s is not a zonecfg command; type 'help' for the list.", argv[0]);
+        return zc_fail(z, "%s is not a zonecfg command; type 'help' for the list.", argv[0]);
 }
 
 int zonecfg_run_line(Zonecfg *z, const char *line, unsigned lineno)
@@ -982,7 +515,7 @@ int zonecfg_run_line(Zonecfg *z, const char *line, unsigned lineno)
         z->lineno = lineno;
         len = strlen(line);
         if (len > MAX_LINE)
-                return fail(z, "line too long (at most %u bytes).", MAX_LINE);
+                return zc_fail(z, "line too long (at most %u bytes).", MAX_LINE);
 
         for (;;) {
                 _cleanup_free_ char *tok = NULL;
@@ -1023,13 +556,13 @@ int zonecfg_run_line(Zonecfg *z, const char *line, unsigned lineno)
                 }
                 if (quoted) {
                         free_tokens(tokens, n);
-                        return fail(z, "unterminated quoted string.");
+                        return zc_fail(z, "unterminated quoted string.");
                 }
                 tok[tl] = 0;
                 (void) any;
                 if (n >= MAX_TOKENS) {
                         free_tokens(tokens, n);
-                        return fail(z, "too many words in one command.");
+                        return zc_fail(z, "too many words in one command.");
                 }
                 tokens[n++] = TAKE_PTR(tok);
         }

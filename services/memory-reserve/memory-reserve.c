@@ -22,6 +22,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "daemon-util.h"
 #include "log.h"
 #include "pool.h"
 #include "size.h"
@@ -184,13 +185,7 @@ static int run_start(void)
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         int r;
 
-        r = sd_event_default(&event);
-        if (r < 0)
-                return r;
-        r = sd_event_add_signal(event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_terminate, NULL);
-        if (r < 0)
-                return r;
-        r = sd_event_add_signal(event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_terminate, NULL);
+        r = daemon_event_new(on_terminate, &event);
         if (r < 0)
                 return r;
         /* reserving is done before the loop runs: nothing else is waiting on this process */

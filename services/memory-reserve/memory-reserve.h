@@ -5,13 +5,8 @@
 #include <systemd/sd-event.h>
 
 #include "bus-error.h"
+#include "kzones-bus.h"
 #include "pool.h"
-
-#define MEMORY_RESERVE_BUS_NAME "org.kzones.MemoryReserve1"
-#define MEMORY_RESERVE_PATH "/org/kzones/MemoryReserve1"
-#define MEMORY_RESERVE_POOL_PREFIX "/org/kzones/MemoryReserve1/pool"
-#define MEMORY_RESERVE_MANAGER_IFACE "org.kzones.MemoryReserve1.Manager"
-#define MEMORY_RESERVE_POOL_IFACE "org.kzones.MemoryReserve1.Pool"
 
 /* kzones-memory-reserved keeps no state of its own: every answer is read from the
  * kernel, the drop-ins and the pools' records when it is asked for. */

@@ -2,9 +2,7 @@
 /* kzones-memory-reserved: the memory reservation pools on the bus, org.kzones.MemoryReserve1.
  * See memory-reserve(8). It reports; the pools' own units (memory-reserve@POOL.service)
  * reserve, resize and release. */
-#include <signal.h>
-#include <systemd/sd-daemon.h>
-
+#include "daemon-util.h"
 #include "log.h"
 #include "memory-reserve.h"
 
@@ -16,13 +14,7 @@ static int run(void)
         int r;
 
         (void) kz_bus_error_map_register();
-        r = sd_event_default(&event);
-        if (r < 0)
-                return r;
-        r = sd_event_add_signal(event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
-        if (r < 0)
-                return r;
-        r = sd_event_add_signal(event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+        r = daemon_event_new(NULL, &event);
         if (r < 0)
                 return r;
         r = sd_bus_open_system(&bus);
@@ -44,20 +36,7 @@ static int run(void)
         r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return r;
-        (void) sd_notify(false, "READY=1\nSTATUS=Reporting the memory reservation pools.");
-        r = sd_event_loop(event);
-        (void) sd_notify(false, "STOPPING=1");
-        return r;
+        return daemon_event_loop(event, "Reporting the memory reservation pools.");
 }
 
-int main(int argc, char *argv[])
-{
-        int r;
-
-        if (argc > 1) {
-                fprintf(stderr, "usage: kzones-memory-reserved (takes no arguments; see memory-reserve(8))\n");
-                return 2;
-        }
-        r = run();
-        return r < 0 ? 1 : 0;
-}
+DEFINE_DAEMON_MAIN(run, "kzones-memory-reserved (takes no arguments; see memory-reserve(8))")

@@ -89,10 +89,14 @@ int pool_settings_apply(PoolSettings *s, const char *text)
         return 0;
 }
 
+static int settings_dropin(char *text, void *userdata)
+{
+        return pool_settings_apply(userdata, text);
+}
+
 int pool_settings_load(const char *root, const char *pool, PoolSettings *ret)
 {
         _cleanup_free_ char *instance = NULL;
-        _cleanup_strv_free_ char **paths = NULL;
         PoolSettings s = {};
         int r;
 
@@ -100,16 +104,7 @@ int pool_settings_load(const char *root, const char *pool, PoolSettings *ret)
                 return -EINVAL;
         if (asprintf(&instance, "memory-reserve@%s.service", pool) < 0)
                 return -ENOMEM;
-        r = unit_dropins(root, instance, "memory-reserve@.service", &paths);
-        if (r < 0)
-                return r;
-        for (char **p = paths; *p && r >= 0; p++) {
-                _cleanup_free_ char *buf = NULL;
-                size_t size;
-
-                if (read_file_bounded(*p, POOL_DROPIN_MAX_BYTES, &buf, &size) >= 0)
-                        r = pool_settings_apply(&s, buf);
-        }
+        r = unit_dropins_foreach(root, instance, "memory-reserve@.service", POOL_DROPIN_MAX_BYTES, settings_dropin, &s);
         if (r < 0) {
                 pool_settings_done(&s);
                 return r;

@@ -23,6 +23,9 @@ typedef enum PoolState {
 const char *pool_state_to_string(PoolState s);
 PoolState pool_state_from_string(const char *s);
 
+/* ROOT/run/kzones/pools/POOL, or the file of that name in it; NULL on ENOMEM. */
+char *pool_path(const char *root, const char *pool, const char *file);
+
 typedef struct PoolRecord {
         PoolState state;
         char *status;

@@ -7,16 +7,11 @@
 
 #include "bus-error.h"
 #include "hashmap.h"
+#include "kzones-bus.h"
 #include "qmp.h"
 #include "zone-qemu.h"
 #include "zone-store.h"
 #include "storage-uri.h"
-
-#define RESTARTER_BUS_NAME "org.kzones.Restarter1"
-#define RESTARTER_PATH "/org/kzones/Restarter1"
-#define RESTARTER_ZONE_PREFIX "/org/kzones/Restarter1/zone"
-#define RESTARTER_MANAGER_IFACE "org.kzones.Restarter1.Manager"
-#define RESTARTER_ZONE_IFACE "org.kzones.Restarter1.Zone"
 
 #define BOOT_ARGS_MAX 2048u /* bytes of boot arguments, separators included */
 #define DEFAULT_INSTALL_SIZE (16ull * 1024 * 1024 * 1024)
@@ -28,9 +23,6 @@ typedef struct Zone Zone;
 typedef struct Job Job;
 typedef struct JobType JobType;
 
-#define SYSTEMD_BUS "org.freedesktop.systemd1"
-#define SYSTEMD_PATH "/org/freedesktop/systemd1"
-#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
 
 /* The journal's MESSAGE_ID= of the restarter's records: 'journalctl
  * MESSAGE_ID=… ZONE=kz1' lists a zone's history (catalog in docs/journal.md). */
@@ -38,8 +30,6 @@ typedef struct JobType JobType;
 #define KZ_MESSAGE_JOB_STARTED SD_ID128_MAKE(a1,7c,39,e2,58,0b,4f,6d,8e,15,72,c9,3f,a0,64,2b)
 #define KZ_MESSAGE_JOB_FINISHED SD_ID128_MAKE(c8,42,d7,1a,6e,93,45,b0,a5,3c,0f,e8,71,d2,96,4e)
 
-#define RESTARTER_JOB_PREFIX "/org/kzones/Restarter1/job"
-#define RESTARTER_JOB_IFACE "org.kzones.Restarter1.Job"
 
 /* Jobs at work at once, all zones together: a caller gets TooManyJobs beyond it. */
 #define JOBS_MAX 64u

@@ -12,6 +12,9 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
+from kzbus import (RESTARTER_BUS_NAME, RESTARTER_JOB_IFACE, RESTARTER_JOB_PREFIX, RESTARTER_MANAGER_IFACE,
+                   RESTARTER_PATH, RESTARTER_ZONE_IFACE, RESTARTER_ZONE_PREFIX, path_encode)
+
 BUILD = os.environ.get('KZONES_BUILD_DIR', os.path.join(os.path.dirname(__file__), '..', '..', 'build'))
 SOURCE = os.environ.get('KZONES_SOURCE_DIR', os.path.join(os.path.dirname(__file__), '..', '..'))
 
@@ -34,19 +37,14 @@ BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Config
 SANITIZER_MARKS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:',
                    'SUMMARY: UndefinedBehaviorSanitizer')
 
-MANAGER = ('/org/kzones/Restarter1', 'org.kzones.Restarter1.Manager')
-ZONE_IFACE = 'org.kzones.Restarter1.Zone'
-JOB_IFACE = 'org.kzones.Restarter1.Job'
-JOB_PREFIX = '/org/kzones/Restarter1/job'
-
-
-def path_encode(prefix, name):
-    """sd_bus_path_encode: alphanumerics stay, everything else becomes _xx."""
-    return prefix + '/' + ''.join(c if c.isalnum() else '_%02x' % ord(c) for c in name)
+MANAGER = (RESTARTER_PATH, RESTARTER_MANAGER_IFACE)
+ZONE_IFACE = RESTARTER_ZONE_IFACE
+JOB_IFACE = RESTARTER_JOB_IFACE
+JOB_PREFIX = RESTARTER_JOB_PREFIX
 
 
 def zone_path(name):
-    return path_encode('/org/kzones/Restarter1/zone', name)
+    return path_encode(RESTARTER_ZONE_PREFIX, name)
 
 
 def members(iface_element):
@@ -174,7 +172,7 @@ class BusTest(PrivateBusTest):
     """kzones-restarterd on the private bus."""
 
     daemon_path = 'services/restarter/kzones-restarterd'
-    bus_name = 'org.kzones.Restarter1'
+    bus_name = RESTARTER_BUS_NAME
 
     def start_restarter(self):
         self.start_daemon()

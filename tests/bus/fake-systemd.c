@@ -16,6 +16,8 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "kzones-bus.h"
+
 #define MAX_UNITS 16
 
 typedef struct Unit {
@@ -45,7 +47,7 @@ static Unit *unit_get(const char *name, int create)
         u = &fake.units[fake.n_units];
         u->name = strdup(name);
         u->state = strdup("inactive");
-        if (!u->name || !u->state || sd_bus_path_encode("/org/freedesktop/systemd1/unit", name, &u->path) < 0)
+        if (!u->name || !u->state || sd_bus_path_encode(SYSTEMD_UNIT_PREFIX, name, &u->path) < 0)
                 return NULL;
         fake.n_units++;
         return u;
@@ -55,7 +57,7 @@ static void set_state(Unit *u, const char *state)
 {
         free(u->state);
         u->state = strdup(state);
-        (void) sd_bus_emit_properties_changed(fake.bus, u->path, "org.freedesktop.systemd1.Unit", "ActiveState",
+        (void) sd_bus_emit_properties_changed(fake.bus, u->path, SYSTEMD_UNIT_IFACE, "ActiveState",
                 NULL);
 }
 
@@ -87,7 +89,7 @@ static int method_job(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (!u)
                 return -ENOMEM;
         record(method, name);
-        (void) snprintf(job, sizeof(job), "/org/freedesktop/systemd1/job/%u", id);
+        (void) snprintf(job, sizeof(job), SYSTEMD_JOB_PREFIX "/%u", id);
         r = sd_bus_reply_method_return(m, "o", job);
         if (r < 0)
                 return r;
@@ -98,7 +100,7 @@ static int method_job(sd_bus_message *m, void *userdata, sd_bus_error *error)
                         "JobRemoved", "uoss", id, job, name, "failed");
         }
         set_state(u, strcmp(method, "StopUnit") == 0 ? "inactive" : "active");
-        return sd_bus_emit_signal(fake.bus, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+        return sd_bus_emit_signal(fake.bus, SYSTEMD_PATH, SYSTEMD_MANAGER,
                 "JobRemoved", "uoss", id, job, name, "done");
 }
 
@@ -145,7 +147,7 @@ static int unit_find(sd_bus *bus, const char *path, const char *interface, void 
         char *name = NULL;
         Unit *u;
 
-        if (sd_bus_path_decode(path, "/org/freedesktop/systemd1/unit", &name) <= 0)
+        if (sd_bus_path_decode(path, SYSTEMD_UNIT_PREFIX, &name) <= 0)
                 return 0;
         u = unit_get(name, 1);
         free(name);
@@ -202,15 +204,15 @@ int main(int argc, char *argv[])
         if (r >= 0)
                 r = sd_bus_open_system(&fake.bus);
         if (r >= 0)
-                r = sd_bus_add_object_vtable(fake.bus, NULL, "/org/freedesktop/systemd1",
-                        "org.freedesktop.systemd1.Manager", manager_vtable, NULL);
+                r = sd_bus_add_object_vtable(fake.bus, NULL, SYSTEMD_PATH,
+                        SYSTEMD_MANAGER, manager_vtable, NULL);
         if (r >= 0)
-                r = sd_bus_add_fallback_vtable(fake.bus, NULL, "/org/freedesktop/systemd1/unit",
-                        "org.freedesktop.systemd1.Unit", unit_vtable, unit_find, NULL);
+                r = sd_bus_add_fallback_vtable(fake.bus, NULL, SYSTEMD_UNIT_PREFIX,
+                        SYSTEMD_UNIT_IFACE, unit_vtable, unit_find, NULL);
         if (r >= 0)
                 r = sd_bus_add_object_vtable(fake.bus, NULL, "/org/kzones/test", "org.kzones.Test", test_vtable, NULL);
         if (r >= 0)
-                r = sd_bus_request_name(fake.bus, "org.freedesktop.systemd1", 0);
+                r = sd_bus_request_name(fake.bus, SYSTEMD_BUS, 0);
         if (r >= 0)
                 r = sd_bus_attach_event(fake.bus, e, 0);
         if (r >= 0)

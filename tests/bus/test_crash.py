@@ -24,6 +24,7 @@ import time
 import unittest
 
 from bustest import BUILD, BusTest
+from kzbus import SYSTEMD_BUS
 
 GIB = 1024 ** 3
 MIB = 1024 ** 2
@@ -310,7 +311,7 @@ class Reconcile(BusTest):
             self.systemd = subprocess.Popen([os.path.join(BUILD, 'tests/bus/fake-systemd'), self.tmp], env=self.env,
                                             stderr=self.systemd_log)
             self.addCleanup(self.stop, self.systemd)
-            self.wait_for(lambda: self.busctl('status', 'org.freedesktop.systemd1', check=False).returncode == 0,
+            self.wait_for(lambda: self.busctl('status', SYSTEMD_BUS, check=False).returncode == 0,
                           what='fake-systemd on the bus')
         super().start_daemon()
 
@@ -325,7 +326,7 @@ class Reconcile(BusTest):
         self.qmp = None
 
     def set_unit(self, state):
-        self.busctl('call', 'org.freedesktop.systemd1', '/org/kzones/test', 'org.kzones.Test', 'SetActiveState',
+        self.busctl('call', SYSTEMD_BUS, '/org/kzones/test', 'org.kzones.Test', 'SetActiveState',
                     'ss', 'zone@kz1.service', state)
 
     def jobs(self):

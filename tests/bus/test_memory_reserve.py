@@ -17,16 +17,18 @@ import tempfile
 import unittest
 
 from bustest import BUILD, SOURCE, PrivateBusTest, members, path_encode
+from kzbus import (MEMORY_RESERVE_BUS_NAME, MEMORY_RESERVE_MANAGER_IFACE, MEMORY_RESERVE_PATH,
+                   MEMORY_RESERVE_POOL_IFACE, MEMORY_RESERVE_POOL_PREFIX)
 
-SERVICE = 'org.kzones.MemoryReserve1'
-MANAGER = ('/org/kzones/MemoryReserve1', 'org.kzones.MemoryReserve1.Manager')
-POOL_IFACE = 'org.kzones.MemoryReserve1.Pool'
+SERVICE = MEMORY_RESERVE_BUS_NAME
+MANAGER = (MEMORY_RESERVE_PATH, MEMORY_RESERVE_MANAGER_IFACE)
+POOL_IFACE = MEMORY_RESERVE_POOL_IFACE
 UNSUPPORTED = 'Invalid service configuration: unsupported page size in config/pagesize.'
 KEEPER = os.path.join(BUILD, 'services/memory-reserve/kzones-memory-reserve')
 
 
 def pool_path(name):
-    return path_encode('/org/kzones/MemoryReserve1/pool', name)
+    return path_encode(MEMORY_RESERVE_POOL_PREFIX, name)
 
 
 class PoolBus(PrivateBusTest):

@@ -12,6 +12,8 @@ import threading
 import unittest
 
 from bustest import BUILD, MANAGER, ZONE_IFACE, BusTest, members, path_encode, zone_path
+from kzbus import (DBUS_BUS_NAME, DBUS_IFACE, DBUS_PATH, DBUS_PROPERTIES_IFACE, SYSTEMD_JOB_PREFIX, SYSTEMD_MANAGER,
+                   SYSTEMD_PATH, SYSTEMD_UNIT_IFACE, SYSTEMD_UNIT_PREFIX)
 
 
 class Interface(BusTest):
@@ -283,18 +285,18 @@ class EvacuationTarget(BusTest):
             self.zonecfg(z, 'create')
         self.wait_for(lambda: len(self.zones()) == 2)
         self.assertEqual(self.prop('kz1', 'EvacuationTarget'), '')
-        self.busctl('set-property', 'org.kzones.Restarter1', *MANAGER, 'DefaultEvacuationTarget', 's', 'ssh://root@host2')
+        self.busctl('set-property', self.bus_name, *MANAGER, 'DefaultEvacuationTarget', 's', 'ssh://root@host2')
         self.assertTrue(os.path.exists(self.dropin('zone@.service')))
         self.assertEqual(self.prop('kz1', 'EvacuationTarget'), 'ssh://root@host2')
         self.assertEqual(self.prop('kz2', 'EvacuationTarget'), 'ssh://root@host2')
-        self.busctl('set-property', 'org.kzones.Restarter1', zone_path('kz2'), ZONE_IFACE, 'EvacuationTarget', 's',
+        self.busctl('set-property', self.bus_name, zone_path('kz2'), ZONE_IFACE, 'EvacuationTarget', 's',
                     'ssh://admin@host3:2222')
         with open(self.dropin('zone@kz2.service')) as f:
             self.assertIn('[X-Kzones]\nEvacuationTarget=ssh://admin@host3:2222\n', f.read())
         self.assertEqual(self.prop('kz1', 'EvacuationTarget'), 'ssh://root@host2')
         self.assertEqual(self.prop('kz2', 'EvacuationTarget'), 'ssh://admin@host3:2222')
         # back to the default for kz2
-        self.busctl('set-property', 'org.kzones.Restarter1', zone_path('kz2'), ZONE_IFACE, 'EvacuationTarget', 's', '')
+        self.busctl('set-property', self.bus_name, zone_path('kz2'), ZONE_IFACE, 'EvacuationTarget', 's', '')
         self.assertFalse(os.path.exists(self.dropin('zone@kz2.service')))
         self.assertEqual(self.prop('kz2', 'EvacuationTarget'), 'ssh://root@host2')
 
@@ -331,18 +333,18 @@ class EvacuationTarget(BusTest):
         # /etc hides /run
         write(run, 'zone@.service', '90-late.conf', 'host-d')
         self.assertEqual(self.prop('kz1', 'EvacuationTarget'), 'host-c')
-        self.assertEqual(self.busctl('--json=short', 'get-property', 'org.kzones.Restarter1', *MANAGER,
+        self.assertEqual(self.busctl('--json=short', 'get-property', self.bus_name, *MANAGER,
                                      'DefaultEvacuationTarget').stdout.strip(), '{"type":"s","data":"host-c"}')
 
     def test_bad_target_is_refused_and_nothing_written(self):
         self.zonecfg('kz1', 'create')
         self.wait_for(lambda: 'kz1' in self.zones())
-        p = self.busctl('set-property', 'org.kzones.Restarter1', zone_path('kz1'), ZONE_IFACE, 'EvacuationTarget',
+        p = self.busctl('set-property', self.bus_name, zone_path('kz1'), ZONE_IFACE, 'EvacuationTarget',
                         's', 'rads://host2', check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("'rads://host2' is not a valid evacuation target", p.stderr)
         self.assertFalse(os.path.exists(self.dropin('zone@kz1.service')))
-        p = self.busctl('set-property', 'org.kzones.Restarter1', zone_path('kz1'), ZONE_IFACE, 'EvacuationTarget',
+        p = self.busctl('set-property', self.bus_name, zone_path('kz1'), ZONE_IFACE, 'EvacuationTarget',
                         's', 'ssh://host2', check=False, user=65534)
         self.assertIn('Access denied', p.stderr)
         self.assertFalse(os.path.exists(self.dropin('zone@kz1.service')))
@@ -454,8 +456,7 @@ class SpoofedSystemd(BusTest):
     emits them at the restarter changes nothing."""
 
     def unique_name(self):
-        out = self.busctl('--json=short', 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus',
-                          'org.freedesktop.DBus', 'GetNameOwner', 's', self.bus_name).stdout
+        out = self.busctl('--json=short', 'call', DBUS_BUS_NAME, DBUS_PATH, DBUS_IFACE, 'GetNameOwner', 's', self.bus_name).stdout
         return json.loads(out)['data'][0]
 
     def emit(self, *args):
@@ -465,13 +466,13 @@ class SpoofedSystemd(BusTest):
         self.zonecfg('kz1', 'create')
         self.wait_for(lambda: 'kz1' in self.zones())
         self.zone_call('kz1', 'Install', 'a{sv}', 0)
-        unit = path_encode('/org/freedesktop/systemd1/unit', 'zone@kz1.service')
+        unit = path_encode(SYSTEMD_UNIT_PREFIX, 'zone@kz1.service')
         for state in ('active', 'activating', 'deactivating'):
-            self.emit(unit, 'org.freedesktop.DBus.Properties', 'PropertiesChanged', 'sa{sv}as',
-                      'org.freedesktop.systemd1.Unit', 1, 'ActiveState', 's', state, 0)
-        self.emit('/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'JobRemoved', 'uoss',
-                  1, '/org/freedesktop/systemd1/job/1', 'zone@kz1.service', 'done')
-        self.emit('/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'Reloading', 'b', 'false')
+            self.emit(unit, DBUS_PROPERTIES_IFACE, 'PropertiesChanged', 'sa{sv}as',
+                      SYSTEMD_UNIT_IFACE, 1, 'ActiveState', 's', state, 0)
+        self.emit(SYSTEMD_PATH, SYSTEMD_MANAGER, 'JobRemoved', 'uoss',
+                  1, SYSTEMD_JOB_PREFIX + '/1', 'zone@kz1.service', 'done')
+        self.emit(SYSTEMD_PATH, SYSTEMD_MANAGER, 'Reloading', 'b', 'false')
         # a round trip after the signals: the restarter has seen them by now
         self.assertEqual(self.zones(), {'kz1': 'installed'})
         self.assertEqual(self.prop('kz1', 'State'), 'installed')

@@ -9,6 +9,7 @@ import re
 import unittest
 
 from bustest import BusTest
+from kzbus import RESTARTER_BUS_NAME
 
 
 class Zoneadm(BusTest):
@@ -117,7 +118,7 @@ class Zoneadm(BusTest):
 
     def test_restarter_not_running(self):
         self.stop(self.daemon)
-        self.refused(['list'], 'zoneadm: cannot reach the zone restarter (org.kzones.Restarter1)')
+        self.refused(['list'], f'zoneadm: cannot reach the zone restarter ({RESTARTER_BUS_NAME})')
 
 
 if __name__ == '__main__':

@@ -10,10 +10,11 @@ import re
 import sys
 
 import labtest
+from kzbus import RESTARTER_BUS_NAME, RESTARTER_MANAGER_IFACE, RESTARTER_PATH
 
 GUEST = '/usr/share/kzones/guest/kzguest.elf'
 HB = re.compile(r'kzguest: hb boot=([0-9a-f]{16}) n=(\d+)')
-MANAGER = ['org.kzones.Restarter1', '/org/kzones/Restarter1', 'org.kzones.Restarter1.Manager']
+MANAGER = [RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE]
 CLASSES = ['generic', 'migration-class1', 'migration-class2', 'migration-class3', 'migration-class4']
 
 

@@ -13,6 +13,7 @@ import time
 import unittest
 
 import labtest
+from kzbus import SYSTEMD_BUS
 
 QMP_KVM = ('{"execute":"qmp_capabilities"}\n{"execute":"query-kvm"}\n'
            '{"execute":"quit"}\n')
@@ -74,7 +75,7 @@ class Hosts(labtest.LabTestCase):
                       '/org/freedesktop/hostname1', 'org.freedesktop.hostname1', 'Hostname')
         self.assertEqual(r.stdout.strip(), 's "host2"')
         r = self.exec('host2', 'busctl', '-H', 'root@host1', 'list', '--no-legend')
-        self.assertIn('org.freedesktop.systemd1', r.stdout)
+        self.assertIn(SYSTEMD_BUS, r.stdout)
 
     def test_kvm_in_a_host_service(self):
         # from a unit of the host's own systemd: its capabilities, its devices

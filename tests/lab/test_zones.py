@@ -11,6 +11,8 @@ import subprocess
 import time
 
 import labtest
+from kzbus import (RESTARTER_BUS_NAME, RESTARTER_MANAGER_IFACE, RESTARTER_PATH, RESTARTER_ZONE_IFACE,
+                   RESTARTER_ZONE_PREFIX, path_encode)
 
 GUEST = '/usr/share/kzones/guest/kzguest.elf'
 HB = re.compile(r'kzguest: hb boot=([0-9a-f]{16}) n=(\d+)')
@@ -179,23 +181,23 @@ class Zones(labtest.LabTestCase):
                       msg='a heartbeat after shutdown -r')
 
     def test_5_evacuation_target(self):
-        busctl = ['busctl', 'set-property', 'org.kzones.Restarter1']
-        zone = '/org/kzones/Restarter1/zone/kz1'
-        self.exec('host1', *busctl, '/org/kzones/Restarter1', 'org.kzones.Restarter1.Manager',
+        busctl = ['busctl', 'set-property', RESTARTER_BUS_NAME]
+        zone = path_encode(RESTARTER_ZONE_PREFIX, 'kz1')
+        self.exec('host1', *busctl, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
                   'DefaultEvacuationTarget', 's', 'ssh://root@host2')
         self.exec('host1', 'zonecfg', '-z', 'kz2', 'create -t kz1')
 
         def target(z):
-            return self.exec('host1', 'busctl', 'get-property', 'org.kzones.Restarter1',
-                             f'/org/kzones/Restarter1/zone/{z}', 'org.kzones.Restarter1.Zone',
+            return self.exec('host1', 'busctl', 'get-property', RESTARTER_BUS_NAME,
+                             path_encode(RESTARTER_ZONE_PREFIX, z), RESTARTER_ZONE_IFACE,
                              'EvacuationTarget').stdout.strip()
 
-        self.wait_for(lambda: self.exec('host1', 'busctl', 'call', 'org.kzones.Restarter1', '/org/kzones/Restarter1',
-                                        'org.kzones.Restarter1.Manager', 'GetZone', 's', 'kz2',
+        self.wait_for(lambda: self.exec('host1', 'busctl', 'call', RESTARTER_BUS_NAME, RESTARTER_PATH,
+                                        RESTARTER_MANAGER_IFACE, 'GetZone', 's', 'kz2',
                                         check=False).returncode == 0, msg='kz2 to appear')
         self.assertEqual(target('kz1'), 's "ssh://root@host2"')
         self.assertEqual(target('kz2'), 's "ssh://root@host2"')
-        self.exec('host1', *busctl, zone, 'org.kzones.Restarter1.Zone', 'EvacuationTarget', 's', 'ssh://root@host3')
+        self.exec('host1', *busctl, zone, RESTARTER_ZONE_IFACE, 'EvacuationTarget', 's', 'ssh://root@host3')
         self.assertEqual(target('kz1'), 's "ssh://root@host3"')
         self.assertEqual(target('kz2'), 's "ssh://root@host2"')
         # by hand, the systemd way: edit the zone's drop-in, then reload the unit

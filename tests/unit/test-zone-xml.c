@@ -4,30 +4,10 @@
 #include <errno.h>
 #include <string.h>
 
-#include "zone-config.h"
+#include "zone-config-test.h"
 #include "zone-store.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static ZoneResource *add(ZoneResource *parent, const char *type)
-{
-        const ResourceType *t = resource_type_child(parent->type, type);
-        ZoneResource *r;
-
-        cr_assert_not_null(t, "%s has no resource type %s", parent->type->name, type);
-        r = zone_resource_new(t);
-        cr_assert_not_null(r);
-        cr_assert_eq(zone_resource_attach(parent, r), 0);
-        return r;
-}
-
-static void set(ZoneResource *r, const char *prop, const char *value)
-{
-        KzError e = {};
-
-        cr_assert_eq(zone_resource_set(r, prop, value, &e), 0, "%s: set %s=%s: %s", r->type->name, prop, value,
-                e.message);
-}
 
 static char *export_text(const ZoneConfig *c)
 {
@@ -49,59 +29,59 @@ static ZoneConfig *full_config(void)
 
         cr_assert_not_null(c);
         z = c->root;
-        set(z, "autoboot", "true");
-        set(z, "autoshutdown", "suspend");
-        set(z, "bootargs", "-v <a & \"b\" 'c'> café");
-        set(z, "hostid", "6F038B0B");
-        set(z, "cpu-arch", "migration-class1");
-        set(z, "host-compatible", "level2");
+        set_value(z, "autoboot", "true");
+        set_value(z, "autoshutdown", "suspend");
+        set_value(z, "bootargs", "-v <a & \"b\" 'c'> café");
+        set_value(z, "hostid", "6F038B0B");
+        set_value(z, "cpu-arch", "migration-class1");
+        set_value(z, "host-compatible", "level2");
 
-        a = add(z, "anet");
-        set(a, "lower-link", "net0");
-        set(a, "mac-address", "0:1:2:3:4:5");
-        set(a, "vlan-id", "10");
-        set(a, "configure-allowed-address", "false");
-        set(a, "iov", "auto");
-        set(a, "id", "0");
-        m = add(a, "mac");
-        set(m, "mac-address", "2:8:20:1:2:3");
-        set(m, "allowed-mac-address", "fa:16:3f,0:14:4f");
-        set(add(a, "vlan"), "vlan-id", "45");
-        set(add(a, "vlan"), "allowed-vlan-ids", "100-199,300");
+        a = add_child(z, "anet");
+        set_value(a, "lower-link", "net0");
+        set_value(a, "mac-address", "0:1:2:3:4:5");
+        set_value(a, "vlan-id", "10");
+        set_value(a, "configure-allowed-address", "false");
+        set_value(a, "iov", "auto");
+        set_value(a, "id", "0");
+        m = add_child(a, "mac");
+        set_value(m, "mac-address", "2:8:20:1:2:3");
+        set_value(m, "allowed-mac-address", "fa:16:3f,0:14:4f");
+        set_value(add_child(a, "vlan"), "vlan-id", "45");
+        set_value(add_child(a, "vlan"), "allowed-vlan-ids", "100-199,300");
 
-        a = add(z, "anet");
-        set(a, "lower-link", "auto");
-        set(a, "id", "1");
+        a = add_child(z, "anet");
+        set_value(a, "lower-link", "auto");
+        set_value(a, "id", "1");
 
-        d = add(z, "device");
-        set(d, "storage", "file:///var/lib/zones/%{zonename}/disk%{id}.img");
-        set(d, "id", "0");
-        set(d, "bootpri", "0");
-        set(d, "allow-mhd", "false");
-        d = add(z, "device");
-        set(d, "storage", "iscsi://zfssa/luname.naa.600144F0DBF8AF19000052E820D60003");
-        set(d, "id", "1");
+        d = add_child(z, "device");
+        set_value(d, "storage", "file:///var/lib/zones/%{zonename}/disk%{id}.img");
+        set_value(d, "id", "0");
+        set_value(d, "bootpri", "0");
+        set_value(d, "allow-mhd", "false");
+        d = add_child(z, "device");
+        set_value(d, "storage", "iscsi://zfssa/luname.naa.600144F0DBF8AF19000052E820D60003");
+        set_value(d, "id", "1");
 
-        cm = add(z, "capped-memory");
-        set(cm, "physical", "16g");
-        set(cm, "pagesize-policy", "fixed");
-        set(cm, "pagesize", "1G");
-        set(cm, "memlzs", "strict");
+        cm = add_child(z, "capped-memory");
+        set_value(cm, "physical", "16g");
+        set_value(cm, "pagesize-policy", "fixed");
+        set_value(cm, "pagesize", "1G");
+        set_value(cm, "memlzs", "strict");
 
-        set(add(z, "virtual-cpu"), "ncpus", "4");
-        set(add(z, "dedicated-cpu"), "cpus", "0-1,4");
-        set(add(z, "suspend"), "storage", "nfs://admin:staff@host/export/%{zonename}.suspend");
-        set(add(z, "keysource"), "raw", "{base64}AAECAwQFBgcICQoLDA0ODw==");
+        set_value(add_child(z, "virtual-cpu"), "ncpus", "4");
+        set_value(add_child(z, "dedicated-cpu"), "cpus", "0-1,4");
+        set_value(add_child(z, "suspend"), "storage", "nfs://admin:staff@host/export/%{zonename}.suspend");
+        set_value(add_child(z, "keysource"), "raw", "{base64}AAECAwQFBgcICQoLDA0ODw==");
 
-        adm = add(z, "admin");
-        set(adm, "user", "alice");
-        set(adm, "auths", "login,manage");
-        set(add(z, "admin"), "user", "bob");
+        adm = add_child(z, "admin");
+        set_value(adm, "user", "alice");
+        set_value(adm, "auths", "login,manage");
+        set_value(add_child(z, "admin"), "user", "bob");
 
-        b = add(z, "boot");
-        set(b, "kernel", "/boot/vmlinuz");
-        set(b, "initrd", "/boot/initrd.img");
-        set(b, "cmdline", "console=ttyS0 quiet");
+        b = add_child(z, "boot");
+        set_value(b, "kernel", "/boot/vmlinuz");
+        set_value(b, "initrd", "/boot/initrd.img");
+        set_value(b, "cmdline", "console=ttyS0 quiet");
 
         cr_assert_eq(zone_config_verify(c, NULL), 0);
         return c;
@@ -220,7 +200,7 @@ Test(xml, values_are_read_in_canonical_form)
 static void set_implies_savable(const char *type, const char *prop, const char *value)
 {
         ZoneConfig *c = zone_config_new("kz1");
-        ZoneResource *r = type ? add(c->root, type) : c->root;
+        ZoneResource *r = type ? add_child(c->root, type) : c->root;
         KzError e = {};
         char *xml = NULL;
         size_t size = 0;
@@ -228,9 +208,9 @@ static void set_implies_savable(const char *type, const char *prop, const char *
 
         /* the properties these resources cannot be saved without */
         if (type && streq(type, "boot") && !streq(prop, "kernel"))
-                set(r, "kernel", "/boot/vmlinuz");
+                set_value(r, "kernel", "/boot/vmlinuz");
         if (type && (streq(type, "device") || streq(type, "anet")) && !streq(prop, "id"))
-                set(r, "id", "0");
+                set_value(r, "id", "0");
         if (zone_resource_set(r, prop, value, NULL) < 0) {
                 zone_config_free(c);
                 return; /* refused up front: fine */

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <stdarg.h>
+
+#include "cli-util.h"
+
+int cli_usage_error(const char *prog, void (*short_usage)(FILE *f), const char *fmt, ...)
+{
+        va_list ap;
+
+        fprintf(stderr, "%s: ", prog);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        short_usage(stderr);
+        return -EINVAL;
+}
+
+int cli_getopt_error(const char *prog, void (*short_usage)(FILE *f), int c, char *argv[])
+{
+        if (c == ':')
+                return cli_usage_error(prog, short_usage, "option -%c needs a value", optopt);
+        if (optopt)
+                return cli_usage_error(prog, short_usage, "unknown option -%c", optopt);
+        return cli_usage_error(prog, short_usage, "unknown option '%s'", argv[optind - 1]);
+}
