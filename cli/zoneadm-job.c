@@ -10,7 +10,6 @@
 #include "size.h"
 #include "zoneadm.h"
 
-#define JOB_INTERFACE "org.kzones.Restarter1.Job"
 #define POLL_USEC (250u * 1000u) /* how often an interrupt is looked at while waiting */
 
 typedef struct Follow {
@@ -129,8 +128,8 @@ static int get_all(sd_bus *bus, Follow *f)
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
-        r = sd_bus_call_method(bus, RESTARTER_SERVICE, f->path, "org.freedesktop.DBus.Properties", "GetAll", &error,
-                &reply, "s", JOB_INTERFACE);
+        r = sd_bus_call_method(bus, RESTARTER_BUS_NAME, f->path, DBUS_PROPERTIES_IFACE, "GetAll", &error,
+                &reply, "s", RESTARTER_JOB_IFACE);
         if (r < 0)
                 return log_call_error(f->zone, &error, r, 0);
         r = read_properties(f, reply);
@@ -184,7 +183,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         Follow *f = userdata;
         const char *iface;
 
-        if (sd_bus_message_read(m, "s", &iface) < 0 || !streq(iface, JOB_INTERFACE))
+        if (sd_bus_message_read(m, "s", &iface) < 0 || !streq(iface, RESTARTER_JOB_IFACE))
                 return 0;
         (void) read_properties(f, m);
         if (streq_ptr(f->state, "running") && f->progress >= 0)
@@ -208,7 +207,7 @@ static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret
         Follow *f = userdata;
         const char *name, *old, *new;
 
-        if (sd_bus_message_read(m, "sss", &name, &old, &new) >= 0 && streq(name, RESTARTER_SERVICE) && isempty(new))
+        if (sd_bus_message_read(m, "sss", &name, &old, &new) >= 0 && streq(name, RESTARTER_BUS_NAME) && isempty(new))
                 f->restarter_gone = true;
         return 0;
 }
@@ -226,7 +225,7 @@ static int interrupt(sd_bus *bus, Follow *f)
                         "'zoneadm list -cv')\n", f->zone, strna(f->kind), f->path);
                 return 1;
         }
-        r = sd_bus_call_method(bus, RESTARTER_SERVICE, f->path, JOB_INTERFACE, "Cancel", &error, NULL, NULL);
+        r = sd_bus_call_method(bus, RESTARTER_BUS_NAME, f->path, RESTARTER_JOB_IFACE, "Cancel", &error, NULL, NULL);
         if (r < 0 && !sd_bus_error_has_name(&error, KZ_ERROR_WRONG_STATE)) {
                 fprintf(stderr, "zoneadm: zone '%s': the %s cannot be cancelled now: %s; it goes on (job %s)\n",
                         f->zone, strna(f->kind), error.message ?: strerror(-r), f->path);
@@ -263,11 +262,11 @@ int zone_job_call(sd_bus *bus, sd_bus_message *m, const char *zone, bool quiet)
         int r;
 
         /* before the call: a job that ends at once is not missed */
-        r = sd_bus_match_signal(bus, &removed, RESTARTER_SERVICE, RESTARTER_PATH, MANAGER_INTERFACE, "JobRemoved",
+        r = sd_bus_match_signal(bus, &removed, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE, "JobRemoved",
                 on_job_removed, &f);
         if (r >= 0)
-                r = sd_bus_match_signal(bus, &owner, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                        "org.freedesktop.DBus", "NameOwnerChanged", on_owner_changed, &f);
+                r = sd_bus_match_signal(bus, &owner, DBUS_BUS_NAME, DBUS_PATH,
+                        DBUS_IFACE, "NameOwnerChanged", on_owner_changed, &f);
         if (r < 0)
                 return log_request_error(r);
         r = sd_bus_call(bus, m, 0, &error, &reply);
@@ -283,7 +282,7 @@ int zone_job_call(sd_bus *bus, sd_bus_message *m, const char *zone, bool quiet)
         if (!path)
                 return log_bad_reply(zone, -ENOMEM);
         f.path = path;
-        r = sd_bus_match_signal(bus, &changed, RESTARTER_SERVICE, path, "org.freedesktop.DBus.Properties",
+        r = sd_bus_match_signal(bus, &changed, RESTARTER_BUS_NAME, path, DBUS_PROPERTIES_IFACE,
                 "PropertiesChanged", on_properties_changed, &f);
         if (r < 0)
                 return log_request_error(r);

@@ -179,10 +179,10 @@ static int zone_info_read(sd_bus *bus, const char *path, ZoneInfo *z, const char
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
-        r = sd_bus_call_method(bus, RESTARTER_SERVICE, path, "org.freedesktop.DBus.Properties", "GetAll", &error,
-                &reply, "s", ZONE_INTERFACE);
+        r = sd_bus_call_method(bus, RESTARTER_BUS_NAME, path, DBUS_PROPERTIES_IFACE, "GetAll", &error,
+                &reply, "s", RESTARTER_ZONE_IFACE);
         if (r < 0) {
-                if (sd_bus_error_has_names(&error, ERROR_ZONE_NOT_FOUND, SD_BUS_ERROR_UNKNOWN_OBJECT))
+                if (sd_bus_error_has_names(&error, KZ_ERROR_ZONE_NOT_FOUND, SD_BUS_ERROR_UNKNOWN_OBJECT))
                         return -ENOENT;
                 return log_call_error(zone, &error, r, 0);
         }
@@ -292,7 +292,7 @@ static int list_collect(sd_bus *bus, const char *zone, ZoneState min_state, Zone
                 return 0;
         }
 
-        r = sd_bus_call_method(bus, RESTARTER_SERVICE, RESTARTER_PATH, MANAGER_INTERFACE, "ListZones", &error,
+        r = sd_bus_call_method(bus, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE, "ListZones", &error,
                 &reply, NULL);
         if (r < 0)
                 return log_call_error(NULL, &error, r, 0);

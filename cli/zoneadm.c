@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
+#include "cli-util.h"
 #include "macro.h"
 #include "size.h"
 #include "zone-config.h"
@@ -91,18 +92,7 @@ static void help(FILE *f)
 }
 
 /* A mistake on the command line: one line saying what is wrong, then the short usage. */
-_printf_(1, 2) static int usage_error(const char *fmt, ...)
-{
-        va_list ap;
-
-        fputs("zoneadm: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        short_usage(stderr);
-        return -EINVAL;
-}
+#define usage_error(...) cli_usage_error("zoneadm", short_usage, __VA_ARGS__)
 
 /* getopt() for a subcommand's own options (opterr is 0): the next option, 0 when there are no more,
  * or -EINVAL after a usage message. */
@@ -288,10 +278,10 @@ static int log_unreachable(const sd_bus_error *e, int r)
         const char *reason = sd_bus_error_is_set(e) && !isempty(e->message) ? e->message : strerror(-r);
 
         if (arg_host)
-                fprintf(stderr, "zoneadm: cannot reach the zone restarter (%s) on '%s': %s\n", RESTARTER_SERVICE,
+                fprintf(stderr, "zoneadm: cannot reach the zone restarter (%s) on '%s': %s\n", RESTARTER_BUS_NAME,
                         arg_host, reason);
         else
-                fprintf(stderr, "zoneadm: cannot reach the zone restarter (%s): %s\n", RESTARTER_SERVICE, reason);
+                fprintf(stderr, "zoneadm: cannot reach the zone restarter (%s): %s\n", RESTARTER_BUS_NAME, reason);
         return r;
 }
 
@@ -381,9 +371,9 @@ int zone_lookup(sd_bus *bus, const char *zone, char **ret_path)
         if (!zone_name_is_valid(zone))
                 return log_not_configured(zone);
 
-        r = sd_bus_call_method(bus, RESTARTER_SERVICE, RESTARTER_PATH, MANAGER_INTERFACE, "GetZone", &error,
+        r = sd_bus_call_method(bus, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE, "GetZone", &error,
                 &reply, "s", zone);
-        if (r < 0 && sd_bus_error_has_name(&error, ERROR_ZONE_NOT_FOUND))
+        if (r < 0 && sd_bus_error_has_name(&error, KZ_ERROR_ZONE_NOT_FOUND))
                 return log_not_configured(zone);
         if (r < 0)
                 return log_call_error(zone, &error, r, 0);
@@ -413,7 +403,7 @@ static int zone_method_new(sd_bus *bus, const char *method, sd_bus_message **ret
         r = zone_lookup(bus, arg_zonename, &path);
         if (r < 0)
                 return r;
-        r = sd_bus_message_new_method_call(bus, &m, RESTARTER_SERVICE, path, ZONE_INTERFACE, method);
+        r = sd_bus_message_new_method_call(bus, &m, RESTARTER_BUS_NAME, path, RESTARTER_ZONE_IFACE, method);
         if (r < 0)
                 return log_request_error(r);
         *ret = TAKE_PTR(m);
@@ -689,12 +679,8 @@ static int parse_argv(int argc, char *argv[])
                 case 'h':
                         help(stdout);
                         return 0;
-                case ':':
-                        return usage_error("option -%c needs a value", optopt);
                 default:
-                        if (optopt)
-                                return usage_error("unknown option -%c", optopt);
-                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                        return cli_getopt_error("zoneadm", short_usage, c, argv);
                 }
 
         if (optind >= argc)

@@ -7,12 +7,11 @@
 
 #include "zone-state.h"
 
-#define RESTARTER_SERVICE "org.kzones.Restarter1"
-#define RESTARTER_PATH "/org/kzones/Restarter1"
-#define MANAGER_INTERFACE "org.kzones.Restarter1.Manager"
-#define ZONE_INTERFACE "org.kzones.Restarter1.Zone"
+#include "bus-error.h"
+#include "kzones-bus.h"
+
 #define GLOBAL_ZONE "global"
-#define ERROR_ZONE_NOT_FOUND "org.kzones.Error.ZoneNotFound"
+#define ERROR_ZONE_NOT_FOUND KZ_ERROR_ZONE_NOT_FOUND
 
 typedef enum ListFormat {
         LIST_NAMES,

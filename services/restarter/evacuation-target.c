@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "mkdir.h"
 #include "remote.h"
 #include "restarter.h"
 #include "zone-net.h"
@@ -52,25 +53,10 @@ static int write_evacuation_dropin(Manager *m, const char *unit, const char *val
                     "EvacuationTarget=%s\n",
                     value) < 0)
                 return -ENOMEM;
-        {
-                _cleanup_free_ char *parent = manager_path(m, "/etc/systemd/system");
-                _cleanup_free_ char *copy = NULL;
-
-                if (!parent)
-                        return -ENOMEM;
-                /* create /etc/systemd/system and the .d directory as needed */
-                copy = strdup(dir);
-                if (!copy)
-                        return -ENOMEM;
-                for (char *s = copy + 1; *s; s++)
-                        if (*s == '/') {
-                                *s = 0;
-                                (void) mkdir(copy, 0755);
-                                *s = '/';
-                        }
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                        return sd_bus_error_set_errnof(error, errno, "cannot create %s: %m", dir);
-        }
+        /* /etc/systemd/system and the .d directory, as needed */
+        r = mkdir_p(dir, 0755);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "cannot create %s: %s", dir, strerror(-r));
         r = write_file_atomic(path, content, strlen(content), 0644);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, -r, "cannot write %s: %s", path, strerror(-r));

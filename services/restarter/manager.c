@@ -7,6 +7,7 @@
 
 #include "dropins.h"
 #include "log.h"
+#include "mkdir.h"
 #include "remote.h"
 #include "cpu-probe.h"
 #include "restarter.h"
@@ -105,9 +106,9 @@ int zone_load_config(Zone *z, ZoneConfig **ret, sd_bus_error *error)
 
         r = zone_store_load(z->manager->root, z->name, ret, &e);
         if (r == -ENOENT)
-                return sd_bus_error_setf(error, "org.kzones.Error.ZoneNotFound", "No such zone configured");
+                return sd_bus_error_setf(error, KZ_ERROR_ZONE_NOT_FOUND, "No such zone configured");
         if (r < 0)
-                return sd_bus_error_setf(error, "org.kzones.Error.InvalidConfiguration", "%s",
+                return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION, "%s",
                         kz_error_message(&e, r));
         return 0;
 }
@@ -331,8 +332,8 @@ static void zone_query_unit(Zone *z)
                 return;
         }
         q->manager = m;
-        if (sd_bus_call_method_async(m->bus, NULL, SYSTEMD_BUS, z->unit_path, "org.freedesktop.DBus.Properties", "Get",
-                    on_unit_state, q, "ss", "org.freedesktop.systemd1.Unit", "ActiveState") < 0) {
+        if (sd_bus_call_method_async(m->bus, NULL, SYSTEMD_BUS, z->unit_path, DBUS_PROPERTIES_IFACE, "Get",
+                    on_unit_state, q, "ss", SYSTEMD_UNIT_IFACE, "ActiveState") < 0) {
                 free(q->zone);
                 free(q);
         }
@@ -366,7 +367,7 @@ static void set_systemd_owner(Manager *m, const char *owner)
                 return;
         free(m->systemd_owner);
         m->systemd_owner = isempty(owner) ? NULL : strdup(owner);
-        log_debug("org.freedesktop.systemd1 is owned by %s", strna(m->systemd_owner));
+        log_debug("%s is owned by %s", SYSTEMD_BUS, strna(m->systemd_owner));
 }
 
 static int on_systemd_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error)
@@ -375,7 +376,7 @@ static int on_systemd_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_
         const char *name, *old_owner, *new_owner;
 
         /* only the bus daemon speaks as org.freedesktop.DBus: it sets every sender */
-        if (!streq_ptr(sd_bus_message_get_sender(msg), "org.freedesktop.DBus"))
+        if (!streq_ptr(sd_bus_message_get_sender(msg), DBUS_BUS_NAME))
                 return 0;
         if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, SYSTEMD_BUS))
                 return 0;
@@ -396,7 +397,7 @@ static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_err
         if (!z)
                 return 0;
         r = sd_bus_message_read(msg, "s", &iface);
-        if (r < 0 || !streq(iface, "org.freedesktop.systemd1.Unit"))
+        if (r < 0 || !streq(iface, SYSTEMD_UNIT_IFACE))
                 return 0;
         r = sd_bus_message_enter_container(msg, 'a', "{sv}");
         if (r < 0)
@@ -679,8 +680,8 @@ static int on_startup_subscribed(sd_bus_message *reply, void *userdata, sd_bus_e
                         continue;
                 }
                 q->manager = m;
-                if (sd_bus_call_method_async(m->bus, NULL, SYSTEMD_BUS, z->unit_path, "org.freedesktop.DBus.Properties",
-                            "Get", on_startup_unit_state, q, "ss", "org.freedesktop.systemd1.Unit", "ActiveState") < 0) {
+                if (sd_bus_call_method_async(m->bus, NULL, SYSTEMD_BUS, z->unit_path, DBUS_PROPERTIES_IFACE,
+                            "Get", on_startup_unit_state, q, "ss", SYSTEMD_UNIT_IFACE, "ActiveState") < 0) {
                         free(q->zone);
                         free(q);
                         reconcile_zone(z, true);
@@ -718,13 +719,7 @@ int manager_start(Manager *m)
 
         if (!dir)
                 return -ENOMEM;
-        for (char *s = dir + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        (void) mkdir(dir, 0755);
-                        *s = '/';
-                }
-        (void) mkdir(dir, 0755);
+        (void) mkdir_p(dir, 0755);
         r = sd_event_add_inotify(m->event, &m->inotify, dir,
                 IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE, on_zones_changed, m);
         if (r < 0)
@@ -736,7 +731,7 @@ int manager_start(Manager *m)
                 on_systemd_owner_changed, NULL, m);
         if (r < 0)
                 return r;
-        r = sd_bus_match_signal_async(m->bus, NULL, SYSTEMD_BUS, NULL, "org.freedesktop.DBus.Properties",
+        r = sd_bus_match_signal_async(m->bus, NULL, SYSTEMD_BUS, NULL, DBUS_PROPERTIES_IFACE,
                 "PropertiesChanged", on_properties_changed, NULL, m);
         if (r < 0)
                 return r;
@@ -758,8 +753,8 @@ int manager_start(Manager *m)
          * blocking: each answer comes through the event loop): it learns from systemd
          * which zones run, so that nobody is ever told a running zone is installed. */
         m->reconciling++; /* the startup itself, until systemd answered */
-        r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                "org.freedesktop.DBus", "GetNameOwner", on_startup_owner, m, "s", SYSTEMD_BUS);
+        r = sd_bus_call_method_async(m->bus, NULL, DBUS_BUS_NAME, DBUS_PATH,
+                DBUS_IFACE, "GetNameOwner", on_startup_owner, m, "s", SYSTEMD_BUS);
         if (r < 0)
                 return r;
         return 0;

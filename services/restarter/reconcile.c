@@ -187,8 +187,8 @@ static void finish_suspend(Zone *z)
         }
         r = write_file_atomic(note, "", 0, 0600);
         if (r >= 0)
-                r = sd_bus_call_method_async(z->manager->bus, NULL, "org.freedesktop.systemd1",
-                        "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "StopUnit",
+                r = sd_bus_call_method_async(z->manager->bus, NULL, SYSTEMD_BUS,
+                        SYSTEMD_PATH, SYSTEMD_MANAGER, "StopUnit",
                         on_stopped_suspended, name, "ss", z->unit, "replace");
         if (r < 0) {
                 log_error("zone '%s': cannot stop the suspended zone: %s", z->name, strerror(-r));

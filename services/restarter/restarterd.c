@@ -4,6 +4,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus-error.h"
+#include "daemon-util.h"
 #include "log.h"
 #include "restarter.h"
 
@@ -22,13 +23,7 @@ static int run(void)
                 return -errno;
 
         (void) kz_bus_error_map_register();
-        r = sd_event_default(&event);
-        if (r < 0)
-                return r;
-        r = sd_event_add_signal(event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
-        if (r < 0)
-                return r;
-        r = sd_event_add_signal(event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+        r = daemon_event_new(NULL, &event);
         if (r < 0)
                 return r;
         /* WatchdogSec= of the unit: sd-event sends WATCHDOG=1 while the loop turns */
@@ -59,20 +54,7 @@ static int run(void)
         r = manager_request_name(m);
         if (r < 0)
                 return r;
-        (void) sd_notify(false, "READY=1\nSTATUS=Watching zones.");
-        r = sd_event_loop(event);
-        (void) sd_notify(false, "STOPPING=1");
-        return r;
+        return daemon_event_loop(event, "Watching zones.");
 }
 
-int main(int argc, char *argv[])
-{
-        int r;
-
-        if (argc > 1) {
-                fprintf(stderr, "usage: kzones-restarterd (takes no arguments; see kzones-restarterd(8))\n");
-                return 2;
-        }
-        r = run();
-        return r < 0 ? 1 : 0;
-}
+DEFINE_DAEMON_MAIN(run, "kzones-restarterd (takes no arguments; see kzones-restarterd(8))")

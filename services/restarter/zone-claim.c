@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "mkdir.h"
 #include "restarter.h"
 #include "storage-uri.h"
 
@@ -79,13 +80,7 @@ int zone_record_created(Zone *z, const char *path)
                 return -ENOMEM;
         if (zone_created(z, path))
                 return 0;
-        for (char *s = dir + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        (void) mkdir(dir, 0755);
-                        *s = '/';
-                }
-        (void) mkdir(dir, 0700);
+        (void) mkdir_p_full(dir, 0755, 0700);
         {
                 _cleanup_free_ char *old = NULL;
                 size_t size = 0;
@@ -126,21 +121,11 @@ int zone_forget_created(Zone *z, const char *path)
  * RuntimeDirectory=, preserved). */
 int zone_make_run_dir(Zone *z)
 {
-        _cleanup_free_ char *top = manager_path(z->manager, ZONE_RUN_DIR),
-                            *dir = manager_path(z->manager, ZONE_RUN_DIR "/%s", z->name);
+        _cleanup_free_ char *dir = manager_path(z->manager, ZONE_RUN_DIR "/%s", z->name);
 
-        if (!top || !dir)
+        if (!dir)
                 return -ENOMEM;
-        for (char *s = top + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        (void) mkdir(top, 0755);
-                        *s = '/';
-                }
-        (void) mkdir(top, 0755);
-        if (mkdir(dir, 0750) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
+        return mkdir_p_full(dir, 0755, 0750);
 }
 
 

@@ -10,6 +10,7 @@
 
 #include "hostdata.h"
 #include "log.h"
+#include "mkdir.h"
 #include "restarter.h"
 #include "storage-uri.h"
 
@@ -17,22 +18,16 @@
  * disks are nobody else's business); one that exists is left as it is. */
 static int mkdir_parents_of(const char *path)
 {
-        _cleanup_free_ char *p = strdup(path);
-        char *last;
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
 
-        if (!p)
+        if (!dir)
                 return -ENOMEM;
-        last = strrchr(p, '/');
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        if (mkdir(p, s == last ? 0700 : 0755) < 0 && errno != EEXIST)
-                                return -errno;
-                        *s = '/';
-                }
-        return 0;
+        if (!slash || slash == dir)
+                return 0;
+        *slash = 0;
+        return mkdir_p_full(dir, 0755, 0700);
 }
-
 
 /* A file that Install reads (the image to copy, the installer's ISO). Root may name
  * it by its path (under the alternate root, if any); anyone else passes a file

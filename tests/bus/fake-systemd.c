@@ -96,7 +96,7 @@ static int method_job(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (strcmp(method, "StartUnit") == 0 && u->fail_next_start) {
                 u->fail_next_start = 0;
                 set_state(u, "failed");
-                return sd_bus_emit_signal(fake.bus, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                return sd_bus_emit_signal(fake.bus, SYSTEMD_PATH, SYSTEMD_MANAGER,
                         "JobRemoved", "uoss", id, job, name, "failed");
         }
         set_state(u, strcmp(method, "StopUnit") == 0 ? "inactive" : "active");

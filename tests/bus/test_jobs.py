@@ -13,6 +13,7 @@ import subprocess
 import time
 
 from bustest import BUILD, JOB_IFACE, JOB_PREFIX, MANAGER, BusTest, members
+from kzbus import SYSTEMD_BUS
 
 MIB = 1024 * 1024
 
@@ -122,7 +123,7 @@ class BootJobs(BusTest):
             self.systemd = subprocess.Popen([os.path.join(BUILD, 'tests/bus/fake-systemd'), self.tmp], env=self.env,
                                             stderr=self.systemd_log)
             self.addCleanup(self.stop, self.systemd)
-            self.wait_for(lambda: self.busctl('status', 'org.freedesktop.systemd1', check=False).returncode == 0,
+            self.wait_for(lambda: self.busctl('status', SYSTEMD_BUS, check=False).returncode == 0,
                           what='fake-systemd on the bus')
         super().start_daemon()
 
@@ -133,7 +134,7 @@ class BootJobs(BusTest):
         self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 64 * MIB)
 
     def test_a_failed_boot_says_why_through_its_job(self):
-        self.busctl('call', 'org.freedesktop.systemd1', '/org/kzones/test', 'org.kzones.Test', 'FailNextStart', 's',
+        self.busctl('call', SYSTEMD_BUS, '/org/kzones/test', 'org.kzones.Test', 'FailNextStart', 's',
                     'zone@kz1.service')
         # what the launcher writes when it cannot start the zone
         run = os.path.join(self.root, 'run/kzones/kz1')
