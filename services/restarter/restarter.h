@@ -45,6 +45,7 @@ struct Operation {
         OperationKind kind;
         sd_bus_message *request;
         char *job;           /* the systemd job we wait for */
+        sd_bus_slot *job_slot; /* StartUnit/StopUnit called, its job not known yet */
         bool reboot;         /* shutdown -r */
         bool powered_down;   /* shutdown: system_powerdown was accepted */
         sd_event_source *timer;

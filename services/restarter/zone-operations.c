@@ -88,6 +88,7 @@ void operation_finish(Operation *o, int error, const char *error_name, const cha
         }
         z->operation = NULL;
         sd_bus_message_unref(o->request);
+        sd_bus_slot_unref(o->job_slot); /* a reply that comes later is not ours any more */
         sd_event_source_disable_unref(o->timer);
         sd_event_source_disable_unref(o->child);
         sd_event_source_disable_unref(o->output_source);
@@ -121,6 +122,7 @@ static int on_job_queued(sd_bus_message *reply, void *userdata, sd_bus_error *re
         Operation *o = userdata;
         const char *job;
 
+        o->job_slot = sd_bus_slot_unref(o->job_slot);
         if (sd_bus_message_is_method_error(reply, NULL)) {
                 const sd_bus_error *e = sd_bus_message_get_error(reply);
                 operation_finish(o, -EIO, KZ_ERROR_BOOT_FAILED, "systemd refused to act on %s: %s", o->zone->unit,
@@ -140,7 +142,8 @@ int operation_start_unit(Operation *o, const char *method)
                 return -EHOSTDOWN;
         free(o->job);
         o->job = NULL;
-        return sd_bus_call_method_async(m->bus, NULL, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, method,
+        o->job_slot = sd_bus_slot_unref(o->job_slot);
+        return sd_bus_call_method_async(m->bus, &o->job_slot, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, method,
                 on_job_queued, o, "ss", o->zone->unit, "replace");
 }
 
@@ -241,8 +244,11 @@ void manager_unit_state_changed(Zone *z)
         Operation *o = z->operation;
         int r;
 
-        if (o && o->kind == OPERATION_INSTALL && o->installer_running && !o->job && z->active_state &&
-            (streq(z->active_state, "inactive") || streq(z->active_state, "failed"))) {
+        /* a unit that is inactive while its start is still being queued (no job known yet)
+         * has not run the installer: only once the start job is done does inactive mean
+         * that the installer powered the guest off */
+        if (o && o->kind == OPERATION_INSTALL && o->installer_running && !o->job && !o->job_slot &&
+            z->active_state && (streq(z->active_state, "inactive") || streq(z->active_state, "failed"))) {
                 /* the installer powered the guest off: the zone is installed */
                 o->installer_running = false;
                 free(o->installer_iso);
@@ -252,7 +258,7 @@ void manager_unit_state_changed(Zone *z)
                 operation_installed(o);
                 return;
         }
-        if (!o || o->kind != OPERATION_SHUTDOWN || !o->powered_down || o->job)
+        if (!o || o->kind != OPERATION_SHUTDOWN || !o->powered_down || o->job || o->job_slot)
                 return;
         if (!z->active_state || !(streq(z->active_state, "inactive") || streq(z->active_state, "failed")))
                 return;
