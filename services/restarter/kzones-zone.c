@@ -1813,14 +1813,19 @@ static int verb_stopped(const char *name)
         KzError e = {};
         int r;
 
-        /* the monitors' sockets were the launcher's: nobody listens on them any more */
+        /* the monitors' sockets were the launcher's: nobody listens on them any more; the
+         * zone id the restarter kept for the running zone is no one's now (left, it would
+         * be taken for the id of the zone's next run) */
         {
                 _cleanup_free_ char *qmp = root_path(ZONE_RUN_DIR "/%s/" ZONE_QMP_SOCKET, name),
-                                    *control = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);
+                                    *control = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name),
+                                    *id = root_path(ZONE_RUN_DIR "/%s/zoneid", name);
                 if (qmp)
                         (void) unlink(qmp);
                 if (control)
                         (void) unlink(control);
+                if (id)
+                        (void) unlink(id);
         }
         r = zone_net_cleanup(name); /* its macvtaps (taps go with QEMU) */
         if (r < 0)
