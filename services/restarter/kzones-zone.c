@@ -1844,8 +1844,14 @@ static int verb_stopped(const char *name)
 static int verb_attach(const char *name, const char *option)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        /* install -b claims the zone before its installer runs: the zone stays incomplete
+         * (a restarter killed before the installer ran must not find it installed) */
+        bool installer = option && streq(option, "installer");
         KzError e = {};
         int r;
+
+        if (installer)
+                option = NULL;
 
         r = zone_store_load(arg_root, name, &c, &e);
         if (r < 0)
@@ -1863,6 +1869,8 @@ static int verb_attach(const char *name, const char *option)
                 if (r < 0)
                         return r;
         }
+        if (installer)
+                return 0;
         r = zone_index_set_state(arg_root, name, ZONE_STATE_INSTALLED, &e);
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));

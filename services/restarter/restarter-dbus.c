@@ -845,8 +845,9 @@ static int method_install(sd_bus_message *msg, void *userdata, sd_bus_error *err
         }
 claim:
         /* the host data records this host as the owner; refused if another host
-         * holds the storage; network storage must be reachable for that */
-        r = operation_run_helper(o, "attach", NULL);
+         * holds the storage; network storage must be reachable for that. With an
+         * installer to run, the zone stays incomplete meanwhile. */
+        r = operation_run_helper(o, "attach", o->installer_iso ? "installer" : NULL);
         if (r < 0)
                 operation_finish(o, r, KZ_ERROR_STORAGE, "cannot write the host data: %s", strerror(-r));
         return 1;
