@@ -38,12 +38,15 @@ suspend suspends and boot resumes, install -a, install -b and clone complete
 (on every other round, uninstall of the incomplete zone instead, which removes
 its partial disk).
 
-Figures (2-core machine, shared): 20 rounds, so 20 kills in each of the six
-operations (120 kill-operation pairs), take about 4 minutes with lab up and
-down; a round is ~10 s, most of it the retries of install, install -b and
-clone (each claim of the zone's storage waits 2 s, docs/decisions.md).
-KZ_KILL_ROUNDS sets the number of rounds, KZ_KILL_SEED the random seed (it
-is printed)."""
+Figures (the project's 2-core machine, shared with other users): the full
+count, 20 rounds, so 20 kills in each of the six operations, took 190 s and
+230 s under meson (load average 4-11), 250-330 s while the machine's load
+was 9-12; a round is 7-20 s: 2-6 s for the operations, the kill and the
+check, the rest the retries, mostly install, install -b and clone (a claim of
+a zone's storage waits 2 s, docs/decisions.md; the full retries of kib
+alternate with those of ki and kc for that). KZ_KILL_ROUNDS sets the number
+of rounds, KZ_KILL_SEED the random seed (it is printed, with each round's
+moments and outcomes, and a summary of outcomes by moment at the end)."""
 
 import concurrent.futures
 import json
