@@ -184,6 +184,7 @@ Job *manager_find_job(Manager *m, const char *path)
 /* The work's resources go when the job ends; the job itself stays readable. */
 static void job_release(Job *j)
 {
+        j->unit_call = sd_bus_slot_unref(j->unit_call);
         j->step_source = sd_event_source_disable_unref(j->step_source);
         j->timer = sd_event_source_disable_unref(j->timer);
         j->child = sd_event_source_disable_unref(j->child);
@@ -335,6 +336,7 @@ static int on_unit_job_queued(sd_bus_message *reply, void *userdata, sd_bus_erro
         Job *j = userdata;
         const char *job;
 
+        j->unit_call = sd_bus_slot_unref(j->unit_call);
         if (j->state != JOB_RUNNING)
                 return 0;
         if (sd_bus_message_is_method_error(reply, NULL)) {
@@ -358,8 +360,10 @@ int job_start_unit(Job *j, const char *method)
         j->unit_job = NULL;
         job_set_message(j, "waiting for systemd to %s %s",
                 streq(method, "StartUnit") ? "start" : streq(method, "StopUnit") ? "stop" : "restart", j->zone->unit);
-        /* the slot is floating: a reply after the job ended finds it no longer running (it lingers) */
-        return sd_bus_call_method_async(m->bus, NULL, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, method,
+        /* held until the reply: until then the unit's state says nothing of this call, and
+         * a job that ends first drops it, so that no reply comes after */
+        j->unit_call = sd_bus_slot_unref(j->unit_call);
+        return sd_bus_call_method_async(m->bus, &j->unit_call, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, method,
                 on_unit_job_queued, j, "ss", j->zone->unit, "replace");
 }
 

@@ -1813,14 +1813,19 @@ static int verb_stopped(const char *name)
         KzError e = {};
         int r;
 
-        /* the monitors' sockets were the launcher's: nobody listens on them any more */
+        /* the monitors' sockets were the launcher's: nobody listens on them any more; the
+         * zone id the restarter kept for the running zone is no one's now (left, it would
+         * be taken for the id of the zone's next run) */
         {
                 _cleanup_free_ char *qmp = root_path(ZONE_RUN_DIR "/%s/" ZONE_QMP_SOCKET, name),
-                                    *control = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);
+                                    *control = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name),
+                                    *id = root_path(ZONE_RUN_DIR "/%s/zoneid", name);
                 if (qmp)
                         (void) unlink(qmp);
                 if (control)
                         (void) unlink(control);
+                if (id)
+                        (void) unlink(id);
         }
         r = zone_net_cleanup(name); /* its macvtaps (taps go with QEMU) */
         if (r < 0)
@@ -1839,8 +1844,14 @@ static int verb_stopped(const char *name)
 static int verb_attach(const char *name, const char *option)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        /* install -b claims the zone before its installer runs: the zone stays incomplete
+         * (a restarter killed before the installer ran must not find it installed) */
+        bool installer = option && streq(option, "installer");
         KzError e = {};
         int r;
+
+        if (installer)
+                option = NULL;
 
         r = zone_store_load(arg_root, name, &c, &e);
         if (r < 0)
@@ -1858,6 +1869,8 @@ static int verb_attach(const char *name, const char *option)
                 if (r < 0)
                         return r;
         }
+        if (installer)
+                return 0;
         r = zone_index_set_state(arg_root, name, ZONE_STATE_INSTALLED, &e);
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));

@@ -88,6 +88,7 @@ struct Job {
 
         /* the work in progress */
         char *unit_job;        /* the systemd job we wait for */
+        sd_bus_slot *unit_call; /* a StartUnit/StopUnit/Reload call not answered yet: no reply after the job ends */
         bool reboot;           /* shutdown -r */
         bool powered_down;     /* shutdown: system_powerdown was accepted */
         sd_event_source *timer;

@@ -37,6 +37,7 @@ static int on_pool_reloaded(sd_bus_message *reply, void *userdata, sd_bus_error 
         Job *j = userdata;
         int r;
 
+        j->unit_call = sd_bus_slot_unref(j->unit_call);
         if (j->state != JOB_RUNNING)
                 return 0;
         if (sd_bus_message_is_method_error(reply, NULL))
@@ -119,8 +120,8 @@ static void boot_begin(Job *j)
         else {
                 log_info("zone '%s': its memory reservation pool changed; systemd reloads first", z->name);
                 job_set_message(j, "waiting for systemd to reload (the zone's memory pool changed)");
-                r = sd_bus_call_method_async(z->manager->bus, NULL, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, "Reload",
-                        on_pool_reloaded, j, NULL);
+                r = sd_bus_call_method_async(z->manager->bus, &j->unit_call, SYSTEMD_BUS, SYSTEMD_PATH,
+                        SYSTEMD_MANAGER, "Reload", on_pool_reloaded, j, NULL);
         }
         if (r < 0)
                 job_finish(j, r, KZ_ERROR_BOOT_FAILED, "cannot ask systemd to start %s: %s", z->unit, strerror(-r));
@@ -269,7 +270,7 @@ static void shutdown_unit_state_changed(Job *j)
         Zone *z = j->zone;
         int r;
 
-        if (!j->powered_down || j->unit_job)
+        if (!j->powered_down || j->unit_job || j->unit_call)
                 return;
         if (!z->active_state || !(streq(z->active_state, "inactive") || streq(z->active_state, "failed")))
                 return;

@@ -200,7 +200,7 @@ static int copy_cancel(Job *j, sd_bus_error *error)
         if (j->installer_running)
                 return sd_bus_error_setf(error, KZ_ERROR_NOT_CANCELLABLE,
                         "the installer runs in the zone; it ends when the guest powers off");
-        if (j->unit_job)
+        if (j->unit_job || j->unit_call)
                 return sd_bus_error_setf(error, KZ_ERROR_NOT_CANCELLABLE, "the installer is being started");
         job_kill_helper(j);
         job_finish(j, -ECANCELED, KZ_ERROR_CANCELLED, "cancelled");
@@ -286,7 +286,8 @@ static void claim(Job *j)
         int r;
 
         job_set_message(j, "writing the host data");
-        r = job_run_helper(j, "attach", NULL);
+        /* install -b: claimed only; the zone is installed when its installer powers off */
+        r = job_run_helper(j, "attach", j->installer_iso ? "installer" : NULL);
         if (r < 0)
                 job_finish(j, r, KZ_ERROR_STORAGE, "cannot write the host data: %s", strerror(-r));
 }
@@ -383,7 +384,8 @@ static void install_unit_state_changed(Job *j)
 {
         Zone *z = j->zone;
 
-        if (!j->installer_running || j->unit_job || !z->active_state ||
+        /* a StartUnit not answered yet, or its job not done: the unit's state is from before */
+        if (!j->installer_running || j->unit_job || j->unit_call || !z->active_state ||
             !(streq(z->active_state, "inactive") || streq(z->active_state, "failed")))
                 return;
         j->installer_running = false;
