@@ -299,7 +299,7 @@ static int query_models(const char *qemu, const char *dir, json_object **ret_def
 
 static int make_scratch_dir(const char *root, char **ret)
 {
-        _cleanup_free_ char *base = path_join(root, "/run/kzones"), *dir = NULL;
+        _cleanup_free_ char *base = path_join(root, CPU_PROBE_DIR), *dir = NULL;
 
         if (!base)
                 return -ENOMEM;
@@ -328,7 +328,7 @@ int cpu_probe_run(const char *root, const char *qemu, CpuProbe **ret, KzError *e
                 return kz_error_set(e, r, "cannot find %s: %s.", qemu, strerror(-r));
         r = make_scratch_dir(root, &dir);
         if (r < 0)
-                return kz_error_set(e, r, "cannot make a scratch directory under %s/run/kzones: %s.", root,
+                return kz_error_set(e, r, "cannot make a scratch directory under %s" CPU_PROBE_DIR ": %s.", root,
                         strerror(-r));
         r = query_models(qemu, dir, &definitions, &expansion, e);
         if (r < 0)
@@ -415,7 +415,7 @@ int cpu_probe_get(const char *root, const char *qemu, CpuProbe **ret, KzError *e
         r = cpu_probe_cache_key(qemu ?: "qemu-system-x86_64", &key);
         if (r < 0)
                 return kz_error_set(e, r, "cannot find %s: %s.", qemu ?: "qemu-system-x86_64", strerror(-r));
-        r = make_scratch_dir(root, &dir); /* makes ROOT/run/kzones */
+        r = make_scratch_dir(root, &dir); /* makes ROOT/run/kzones-cpu */
         if (r >= 0)
                 (void) rmdir(dir);
         fd = lock_file(lock);

@@ -12,11 +12,12 @@
  * answer is confirmed by starting a vCPU, because KVM hosts refuse things QEMU
  * believes they offer (an MSR that cannot be set aborts QEMU at vCPU setup).
  *
- * The result is cached in ROOT/run/kzones/cpu-probe.json for the host's boot and
+ * The result is cached in ROOT/run/kzones-cpu/cpu-probe.json for the host's boot and
  * probed again when the boot, the kernel or the QEMU binary changes. */
 
-#define CPU_PROBE_CACHE "/run/kzones/cpu-probe.json"
-#define CPU_PROBE_LOCK "/run/kzones/.cpu-probe.lock"
+#define CPU_PROBE_DIR "/run/kzones-cpu" /* beside /run/kzones, which holds only zones */
+#define CPU_PROBE_CACHE CPU_PROBE_DIR "/cpu-probe.json"
+#define CPU_PROBE_LOCK CPU_PROBE_DIR "/.cpu-probe.lock"
 
 /* cpu-arch: the zone's CPU. native (and unset) is the host's own model less what
  * KVM refuses; generic and the migration classes are fixed, vendor-neutral models
@@ -76,7 +77,7 @@ char *cpu_probe_native_model(char *const *refused);
 /* What a cached probe must match to be used: the boot, kernel and QEMU binary. */
 int cpu_probe_cache_key(const char *qemu, char **ret);
 /* Runs the probe with QEMU (default qemu-system-x86_64) in a scratch directory
- * under ROOT/run/kzones. */
+ * under ROOT/run/kzones-cpu. */
 int cpu_probe_run(const char *root, const char *qemu, CpuProbe **ret, KzError *e);
 /* The probe of this host: from the cache if it is still valid, else probed now
  * (under a lock, so concurrent callers probe once) and cached. */

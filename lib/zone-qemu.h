@@ -89,12 +89,12 @@ int zone_suspend_image_path(const ZoneConfig *c, const char *root, char **ret);
 
 /* ---- memory: huge pages and memory reservation pools (memory-reserve(8)) ---- */
 
-/* A pool POOL is ROOT/run/kzones/pools/POOL/: its hugetlbfs mounts ("extents") are
+/* A pool POOL is ROOT/run/kzones-pools/POOL/: its hugetlbfs mounts ("extents") are
  * the directories 0, 1, … in it, each with size=min_size=its share of the pool, so
  * the kernel holds the reservation. A zone's RAM is one file in one extent, named
  * for the zone and unlinked once reserved: the pages go back to the pool when the
  * last process that has it open (QEMU) ends. */
-#define ZONE_POOL_DIR ZONE_RUN_DIR "/pools"
+#define ZONE_POOL_DIR "/run/kzones-pools" /* beside ZONE_RUN_DIR, which holds only zones */
 #define ZONE_POOL_LOCK ZONE_POOL_DIR "/.lock" /* flock: held while a pool or the huge page counts change */
 #define ZONE_POOL_EXTENTS_MAX 16u
 /* The drop-in that makes zone@NAME.service want and follow memory-reserve@POOL.service,
@@ -131,7 +131,7 @@ int pagesize_candidates(PageSizePolicy policy, uint64_t fixed, uint64_t memory, 
 bool pool_name_is_valid(const char *name);
 
 typedef struct PoolExtent {
-        char *path; /* the mount point, ROOT/run/kzones/pools/POOL/N */
+        char *path; /* the mount point, ROOT/run/kzones-pools/POOL/N */
         unsigned index;
         dev_t dev;
         uint64_t page_size, size, free; /* bytes */

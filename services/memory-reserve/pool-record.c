@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A pool's record (ROOT/run/kzones/pools/POOL/state): what its service last
+/* A pool's record (ROOT/run/kzones-pools/POOL/state): what its service last
  * decided, and the huge pages it added to the host's counts. */
 #include <ctype.h>
 #include <inttypes.h>

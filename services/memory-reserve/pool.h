@@ -4,7 +4,7 @@
 #include "pool-config.h"
 
 /* A memory reservation pool on this host: its hugetlbfs extents (see zone-qemu.h),
- * the zones that hold memory in them, and its record, ROOT/run/kzones/pools/POOL/state,
+ * the zones that hold memory in them, and its record, ROOT/run/kzones-pools/POOL/state,
  * which the pool's service keeps: the state it last decided, why, and how many huge
  * pages it added to the host's counts (and gives back when the pool shrinks or goes). */
 
@@ -23,7 +23,7 @@ typedef enum PoolState {
 const char *pool_state_to_string(PoolState s);
 PoolState pool_state_from_string(const char *s);
 
-/* ROOT/run/kzones/pools/POOL, or the file of that name in it; NULL on ENOMEM. */
+/* ROOT/run/kzones-pools/POOL, or the file of that name in it; NULL on ENOMEM. */
 char *pool_path(const char *root, const char *pool, const char *file);
 
 typedef struct PoolRecord {

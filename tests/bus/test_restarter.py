@@ -44,7 +44,7 @@ class HostCpu(BusTest):
         return self.get_property(MANAGER[0], MANAGER[1], name)
 
     def cache(self):
-        with open(os.path.join(self.root, 'run/kzones/cpu-probe.json')) as f:
+        with open(os.path.join(self.root, 'run/kzones-cpu/cpu-probe.json')) as f:
             return json.load(f)
 
     def test_native_model_and_classes(self):
@@ -66,7 +66,7 @@ class HostCpu(BusTest):
     def test_cache_is_used_and_refreshed(self):
         helper = os.path.join(BUILD, 'services/restarter/kzones-zone')
         self.wait_for(lambda: self.manager_prop('NativeCpuModel') != '', timeout=60, what='the CPU probe')
-        path = os.path.join(self.root, 'run/kzones/cpu-probe.json')
+        path = os.path.join(self.root, 'run/kzones-cpu/cpu-probe.json')
         good = self.cache()
         # a valid cache is believed: the helper does not probe again
         marked = dict(good, native=dict(good['native'], model='host,-kzones-test-marker'))

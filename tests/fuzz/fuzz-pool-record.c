@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Any bytes as a memory reservation pool's record (ROOT/run/kzones/pools/POOL/state):
+/* Any bytes as a memory reservation pool's record (ROOT/run/kzones-pools/POOL/state):
  * the parser never crashes, and a record it accepts writes back and reads back the
  * same, so the pages a pool gives back are the pages it recorded. */
 #include <stdint.h>

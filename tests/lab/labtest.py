@@ -187,7 +187,7 @@ def leftovers(before):
 #     labelled 'kzones vlan', or anything else a test made;
 #   - a macvtap's device node, /dev/.kzones-tap*;
 #   - a hugetlbfs mount that was not there at lab up (under
-#     /run/kzones/pools/POOL with its pool unit not running, or anywhere else),
+#     /run/kzones-pools/POOL with its pool unit not running, or anywhere else),
 #     and any other mount under /run/kzones;
 #   - huge pages of any size (nr_hugepages, resv_hugepages, surplus_hugepages
 #     in /sys/kernel/mm/hugepages) other than at lab up: the kernel's counts,
@@ -196,8 +196,10 @@ def leftovers(before):
 #     temporary file of an atomic write (*.<16 hex digits>.tmp) under
 #     /run/kzones, /etc/zones, /var/lib/zones, /var/lib/kzones, /var/log/zones,
 #     /etc/systemd/system or /srv (/srv/shared is every host's);
-#   - a CPU probe's scratch directory, /run/kzones/.cpu-probe.XXXXXX (its lock
-#     file, .cpu-probe.lock, stays).
+#   - a CPU probe's scratch directory, /run/kzones-cpu/.cpu-probe.XXXXXX (its lock
+#     file, .cpu-probe.lock, stays);
+#   - anything in /run/kzones but a zone's directory (it holds one directory per
+#     zone and nothing else).
 #
 # Not a leak: /run/kzones/NAME of a zone that is not running, and the files in
 # it (its stale sockets, the notes between the restarter and the launcher):
@@ -218,7 +220,9 @@ def read(path):
 
 out = {'hugepages': {}, 'mounts': [], 'links': {}, 'nodes': sorted(glob.glob('/dev/.kzones-tap*')),
        'procs': [], 'units': {}, 'halfwritten': [],
-       'scratch': sorted(d for d in glob.glob('/run/kzones/.cpu-probe.*') if os.path.isdir(d))}
+       'scratch': sorted(d for d in glob.glob('/run/kzones-cpu/.cpu-probe.*') if os.path.isdir(d)),
+       'rundir': sorted(e.name for e in os.scandir('/run/kzones') if not e.is_dir(follow_symlinks=False))
+                 if os.path.isdir('/run/kzones') else []}
 for d in sorted(glob.glob('/sys/kernel/mm/hugepages/hugepages-*')):
     out['hugepages'][os.path.basename(d)] = {k: read(f'{d}/{k}')
                                             for k in ('nr_hugepages', 'resv_hugepages', 'surplus_hugepages')}
@@ -279,7 +283,7 @@ def host_leaks(before, now):
     for target, fstype in now['mounts']:
         if [target, fstype] in before['mounts']:
             continue
-        m = re.match(r'/run/kzones/pools/([^/]+)/', target + '/')
+        m = re.match(r'/run/kzones-pools/([^/]+)/', target + '/')
         if m:
             unit = f'memory-reserve@{m.group(1)}.service'
             found.append(f'{fstype} mount {target} of pool {m.group(1)}, whose unit is '
@@ -295,6 +299,8 @@ def host_leaks(before, now):
         found.append(f'half-written file {path}')
     for path in now['scratch']:
         found.append(f'CPU probe scratch directory {path}')
+    for name in now.get('rundir', []):
+        found.append(f'/run/kzones/{name}, which is no zone\'s directory')
     return found
 
 

@@ -193,10 +193,10 @@ class Confinement(labtest.LabTestCase):
         # the guest's RAM: the pool's file, unlinked, handed to QEMU's user
         uid, _, _ = self.user_ids()
         targets = {f: self.fd_target(pid, f) for f in self.exec('host1', 'ls', f'/proc/{pid}/fd').stdout.split()}
-        ram = [f for f, t in targets.items() if t.startswith('/run/kzones/pools/conf/')]
+        ram = [f for f, t in targets.items() if t.startswith('/run/kzones-pools/conf/')]
         # the launcher's descriptor, and QEMU's own that it opened again through /proc/self/fd
         self.assertTrue(ram, targets)
-        self.assertEqual({targets[f] for f in ram}, {'/run/kzones/pools/conf/0/kzp (deleted)'})
+        self.assertEqual({targets[f] for f in ram}, {'/run/kzones-pools/conf/0/kzp (deleted)'})
         self.assertEqual(self.exec('host1', 'stat', '-L', '-c', '%u', f'/proc/{pid}/fd/{ram[0]}').stdout.strip(),
                          str(uid))
         self.zoneadm('-z', 'kzp', 'halt')

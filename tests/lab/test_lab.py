@@ -172,14 +172,14 @@ class Hosts(labtest.LabTestCase):
         nr = int(labtest._read(knob))
         undo = ('systemctl stop zone@leak.service kzlab-leak-qemu.service kzlab-leak-relay.service; '
                 'rm -f /run/systemd/system/zone@leak.service; systemctl daemon-reload; '
-                'ip link del kzleak0; umount /run/kzones/pools/leak/0; '
-                'rm -rf /run/kzones/pools/leak /run/kzones/leak /run/kzones/.cpu-probe.leak /dev/.kzones-tap999 '
+                'ip link del kzleak0; umount /run/kzones-pools/leak/0; '
+                'rm -rf /run/kzones-pools/leak /run/kzones/leak /run/kzones-cpu/.cpu-probe.leak /dev/.kzones-tap999 '
                 f'/etc/zones/leak.xml.0123456789abcdef.tmp /srv/shared/leak.img.partial; echo {nr} > {knob}')
         self.addCleanup(self.exec, 'host2', 'systemd-run', '--wait', '--quiet', '--', 'sh', '-c', undo, check=False)
         self.exec('host2', 'systemd-run', '--wait', '--quiet', '--', 'sh', '-ec',
-                  f'echo {nr + 4} > {knob}; mkdir -p /run/kzones/pools/leak/0 /run/kzones/leak '
-                  '/run/kzones/.cpu-probe.leak /etc/zones; '
-                  'mount -t hugetlbfs -o pagesize=2M,size=8M,min_size=8M none /run/kzones/pools/leak/0; '
+                  f'echo {nr + 4} > {knob}; mkdir -p /run/kzones-pools/leak/0 /run/kzones/leak '
+                  '/run/kzones-cpu/.cpu-probe.leak /etc/zones; '
+                  'mount -t hugetlbfs -o pagesize=2M,size=8M,min_size=8M none /run/kzones-pools/leak/0; '
                   'ip tuntap add mode tap name kzleak0; ip link set kzleak0 alias "kzones zone leak anet 0"; '
                   'mknod /dev/.kzones-tap999 c 1 3; touch /run/kzones/leak/suspend.img.partial '
                   '/etc/zones/leak.xml.0123456789abcdef.tmp /srv/shared/leak.img.partial')
@@ -192,12 +192,12 @@ class Hosts(labtest.LabTestCase):
                   'import ctypes, time; ctypes.CDLL(None).prctl(15, b"kz-console"); time.sleep(600)')
         expected = ['zone@leak.service is active', 'a QEMU process', 'a console relay',
                     "link kzleak0 (tun) labelled 'kzones zone leak anet 0'", 'device node /dev/.kzones-tap999',
-                    'hugetlbfs mount /run/kzones/pools/leak/0 of pool leak, whose unit is not loaded',
+                    'hugetlbfs mount /run/kzones-pools/leak/0 of pool leak, whose unit is not loaded',
                     'hugepages-2048kB/nr_hugepages is', 'hugepages-2048kB/resv_hugepages is',
                     'half-written file /run/kzones/leak/suspend.img.partial',
                     'half-written file /etc/zones/leak.xml.0123456789abcdef.tmp',
                     'half-written file /srv/shared/leak.img.partial',
-                    'CPU probe scratch directory /run/kzones/.cpu-probe.leak']
+                    'CPU probe scratch directory /run/kzones-cpu/.cpu-probe.leak']
 
         def all_seen():
             found = labtest.host_leaks(self.hosts_at_up['host2'], labtest.host_snapshot('host2'))

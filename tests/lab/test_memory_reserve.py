@@ -142,7 +142,7 @@ class MemoryReserve(labtest.LabTestCase):
         self.assertEqual(table[0].split(), ['POOL', 'TOTAL_MEM', 'USED_MEM', 'FREE_MEM', 'PAGESIZE', 'STATE'])
         self.assertIn(['zones', '512M', '0', '512M', '2M', 'online'], [l.split() for l in table])
         # the kernel holds it: a hugetlbfs mount with min_size, in the host's own mount namespace
-        self.assertIn('/run/kzones/pools/zones/0', ' '.join(self.pool_mounts()))
+        self.assertIn('/run/kzones-pools/zones/0', ' '.join(self.pool_mounts()))
         self.assertIn('min_size=536870912', ' '.join(self.pool_mounts()))
         pid = self.unit('zones', 'MainPID')
         self.assertEqual(self.sh(f'readlink /proc/{pid}/ns/mnt').stdout, self.sh('readlink /proc/1/ns/mnt').stdout)
@@ -164,7 +164,7 @@ class MemoryReserve(labtest.LabTestCase):
         self.assertEqual(before['Free'] - after['Free'], 256 * M // PAGE)
         # QEMU maps the zone's file in the pool
         pid = self.exec('host1', 'systemctl', 'show', '-P', 'MainPID', 'zone@kz1').stdout.strip()
-        self.assertIn('/run/kzones/pools/zones/0/kz1', self.exec('host1', 'cat', f'/proc/{pid}/maps').stdout)
+        self.assertIn('/run/kzones-pools/zones/0/kz1', self.exec('host1', 'cat', f'/proc/{pid}/maps').stdout)
         # and its unit wants and follows the pool's
         for prop in ('Wants', 'After'):
             self.assertIn('memory-reserve@zones.service',
@@ -177,7 +177,7 @@ class MemoryReserve(labtest.LabTestCase):
         self.wait_for(lambda: self.sh(f'test -e /proc/{pid} || echo gone').stdout.strip() == 'gone',
                       msg='the pool service to die')
         self.assertEqual(hugepages(), before, 'the kill released huge pages')
-        self.assertIn('/run/kzones/pools/zones/0', ' '.join(self.pool_mounts()))
+        self.assertIn('/run/kzones-pools/zones/0', ' '.join(self.pool_mounts()))
         # systemd restarts it (Restart=on-failure) and it adopts the pool
         self.wait_for(lambda: self.unit('zones', 'ActiveState') == 'active' and self.unit('zones', 'MainPID') != pid,
                       msg='the pool service to come back')
@@ -313,7 +313,7 @@ class MemoryReserve(labtest.LabTestCase):
         self.assertEqual(self.unit('zones', 'ActiveState'), 'inactive')
         self.assertEqual(after, self.base)
         self.assertEqual(self.mrpstat('zones'), (0, 0, 0, 0, 'disabled', {}))
-        self.assertNotIn('/run/kzones/pools', ' '.join(self.pool_mounts()))
+        self.assertNotIn('/run/kzones-pools', ' '.join(self.pool_mounts()))
         self.assertEqual(self.sh('cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages').stdout.strip(),
                          self.machine_before['/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages'])
 

@@ -329,8 +329,8 @@ Test(record, round_trip)
 
 Test(holders, the_zone_is_the_files_name)
 {
-        _cleanup_free_ char *a = pool_holder_zone("/run/kzones/pools/zones/0/kz1 (deleted)");
-        _cleanup_free_ char *b = pool_holder_zone("/run/kzones/pools/zones/1/web.2");
+        _cleanup_free_ char *a = pool_holder_zone("/run/kzones-pools/zones/0/kz1 (deleted)");
+        _cleanup_free_ char *b = pool_holder_zone("/run/kzones-pools/zones/1/web.2");
         PoolHolder h[] = { { .zone = (char *) "kz1", .size = 256 * SIZE_M },
                 { .zone = (char *) "kz2", .size = SIZE_G } };
         _cleanup_free_ char *one = pool_holders_format(h, 1), *two = pool_holders_format(h, 2);
