@@ -24,6 +24,10 @@
 #define LAUNCH_RESULT_FILE "result"
 #define LAUNCH_FILE_MAX (64u * 1024u)
 #define LAUNCH_VERSION 1
+/* kzones-zone's exit status, as a unit verb or the restarter's helper, when the zone
+ * cannot run on this host as it is (its key does not open its host data, or it has
+ * none): the restarter marks it unavailable. */
+#define LAUNCH_EXIT_UNAVAILABLE 3
 
 typedef struct LaunchInstaller {
         char *path;   /* /proc/PID/fd/N: the restarter's descriptor of the medium */

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "launch-request.h"
 #include "log.h"
 #include "restarter.h"
 
@@ -33,11 +34,11 @@
 /* Notes between the restarter and a zone's unit (in ROOT/run/kzones/NAME) that mean
  * nothing once no start or stop is coming: a new start or stop writes them again. */
 static const char *const notes_not_running[] = {
-        "halt", "installer", "bootargs", "fresh", ZONE_SUSPENDING_NOTE, "zoneid", NULL,
+        LAUNCH_REQUEST_FILE, ZONE_SUSPENDING_NOTE, NULL,
 };
 /* and those a running unit has read already (its id stays) */
 static const char *const notes_running[] = {
-        "halt", "installer", "bootargs", "fresh", NULL,
+        LAUNCH_REQUEST_FILE, NULL,
 };
 
 bool zone_run_file_exists(Zone *z, const char *file)
@@ -176,16 +177,13 @@ static int on_stopped_suspended(sd_bus_message *reply, void *userdata, sd_bus_er
  * stop, which is done now, as a halt (the guest is paused and saved). */
 static void finish_suspend(Zone *z)
 {
-        _cleanup_free_ char *note = manager_path(z->manager, ZONE_RUN_DIR "/%s/halt", z->name);
         char *name = strdup(z->name);
         int r;
 
         log_info("zone '%s': an interrupted suspend had saved the guest's state; stopping the zone", z->name);
-        if (!note || !name) {
-                free(name);
+        if (!name)
                 return;
-        }
-        r = write_file_atomic(note, "", 0, 0600);
+        r = zone_request_halt(z);
         if (r >= 0)
                 r = sd_bus_call_method_async(z->manager->bus, NULL, "org.freedesktop.systemd1",
                         "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "StopUnit",
@@ -370,6 +368,7 @@ void reconcile_zone(Zone *z, bool startup)
         if (a ? !streq(a, "inactive") && !streq(a, "failed") : z->manager->have_systemd > 0)
                 return;
         remove_notes(z, notes_not_running);
+        zone_launch_ended(z); /* a start that failed while no restarter ran */
         remove_partial_image(z);
         if (z->index_state == ZONE_STATE_INCOMPLETE)
                 reconcile_created_record(z);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "launch-request.h"
 #include "log.h"
 #include "cpu-probe.h"
 #include "restarter.h"
@@ -294,7 +295,6 @@ static int boot(sd_bus_message *msg, Zone *z, bool fresh, sd_bus_error *error)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
         _cleanup_strv_free_ char **args = NULL;
-        _cleanup_free_ char *path = NULL, *buf = NULL, *fresh_note = NULL;
         Operation *o;
         size_t len = 0;
         int r;
@@ -313,7 +313,6 @@ static int boot(sd_bus_message *msg, Zone *z, bool fresh, sd_bus_error *error)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                         "the boot arguments are %zu bytes long: at most %u fit the guest's command line", len,
                         BOOT_ARGS_MAX);
-        len = 0;
         r = bus_check_authorized(z, msg, "manage", error);
         if (r < 0)
                 return r;
@@ -330,37 +329,11 @@ static int boot(sd_bus_message *msg, Zone *z, bool fresh, sd_bus_error *error)
         if (r < 0)
                 return r;
 
-        /* boot arguments for this start, picked up (and removed) by kzones-zone exec */
-        path = manager_path(z->manager, ZONE_RUN_DIR "/%s/bootargs", z->name);
-        if (!path)
-                return -ENOMEM;
-        r = zone_make_run_dir(z);
+        /* boot arguments and -R for this start, taken once by kzones-zone exec */
+        r = zone_request_boot(z, args, fresh);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, -r, "cannot create the zone's runtime directory: %s",
+                return sd_bus_error_set_errnof(error, -r, "cannot write the zone's launch request: %s",
                         strerror(-r));
-        for (char **a = args; a && *a; a++)
-                len += strlen(*a) + 1;
-        if (len > 0) {
-                char *p;
-
-                buf = malloc(len);
-                if (!buf)
-                        return -ENOMEM;
-                p = buf;
-                for (char **a = args; *a; a++)
-                        p = stpcpy(p, *a) + 1;
-                r = write_file_atomic(path, buf, len, 0600);
-                if (r < 0)
-                        return sd_bus_error_set_errnof(error, -r, "cannot write %s: %s", path, strerror(-r));
-        } else
-                (void) unlink(path);
-        fresh_note = manager_path(z->manager, ZONE_RUN_DIR "/%s/fresh", z->name);
-        if (!fresh_note)
-                return -ENOMEM;
-        if (fresh)
-                (void) write_file_atomic(fresh_note, "", 0, 0600);
-        else
-                (void) unlink(fresh_note);
 
         r = operation_start(z, OPERATION_BOOT, msg, &o);
         if (r < 0)
@@ -397,12 +370,8 @@ static int stop_like(sd_bus_message *msg, Zone *z, OperationKind kind, const cha
         r = operation_start(z, kind, msg, &o);
         if (r < 0)
                 return r;
-        {
-                /* a halt cuts the guest off: tell ExecStop not to ask it to power down */
-                _cleanup_free_ char *note = manager_path(z->manager, ZONE_RUN_DIR "/%s/halt", z->name);
-                if (note)
-                        (void) write_file_atomic(note, "", 0, 0600);
-        }
+        /* a halt cuts the guest off: ExecStop does not ask it to power down */
+        (void) zone_request_halt(z);
         r = operation_start_unit(o, unit_method);
         if (r < 0)
                 operation_finish(o, r, NULL, "cannot ask systemd to %s %s: %s", operation_kind_to_string(kind),

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "launch-request.h"
 #include "log.h"
 #include "restarter.h"
 
@@ -144,18 +145,11 @@ int operation_start_unit(Operation *o, const char *method)
                 on_job_queued, o, "ss", o->zone->unit, "replace");
 }
 
-/* Why the zone did not start, as kzones-zone wrote it. */
+/* Why the zone did not start, as kzones-zone found it (a zone found unavailable is
+ * marked so). */
 static char *boot_failure(Zone *z)
 {
-        _cleanup_free_ char *path = manager_path(z->manager, ZONE_RUN_DIR "/%s/failure", z->name);
-        char *buf = NULL;
-        size_t size;
-
-        if (!path || read_file_bounded(path, 4096, &buf, &size) < 0)
-                return NULL;
-        while (size > 0 && buf[size - 1] == '\n')
-                buf[--size] = 0;
-        return buf;
+        return zone_take_launch_result(z);
 }
 
 void manager_job_removed(Manager *m, const char *job, const char *result)
@@ -182,8 +176,6 @@ void manager_job_removed(Manager *m, const char *job, const char *result)
                         else {
                                 _cleanup_free_ char *why = boot_failure(z);
 
-                                /* the launcher may have found the zone unavailable */
-                                (void) manager_rescan(m);
                                 if (why && strchr(why, '\n')) /* the guide's lines, as they are */
                                         operation_finish(o, -EIO, KZ_ERROR_BOOT_FAILED, "%s", why);
                                 else
@@ -194,7 +186,7 @@ void manager_job_removed(Manager *m, const char *job, const char *result)
                         break;
                 case OPERATION_HALT:
                 case OPERATION_SUSPEND:
-                        (void) manager_rescan(m);
+                        zone_launch_ended(z); /* what its ExecStop and ExecStopPost found */
                         if (ok)
                                 operation_finish(o, 0, NULL, NULL);
                         else
@@ -240,6 +232,9 @@ void manager_unit_state_changed(Zone *z)
 {
         Operation *o = z->operation;
         int r;
+
+        if (z->active_state && (streq(z->active_state, "inactive") || streq(z->active_state, "failed")))
+                zone_launch_ended(z);
 
         if (o && o->kind == OPERATION_INSTALL && o->installer_running && !o->job && z->active_state &&
             (streq(z->active_state, "inactive") || streq(z->active_state, "failed"))) {
@@ -507,7 +502,7 @@ int zone_forget_created(Zone *z, const char *path)
 }
 
 /* The zone's own runtime directory, ROOT/run/kzones/NAME: every per-zone runtime
- * file (boot arguments, notes for the launcher, its failure) lives in it, so no
+ * file (the launch request and result, sockets) lives in it, so no
  * zone's name can reach another zone's files. zone@.service keeps it (its
  * RuntimeDirectory=, preserved). */
 int zone_make_run_dir(Zone *z)
@@ -537,29 +532,12 @@ void operation_installed(Operation *o)
         if (o->installer_iso && !o->installer_running) {
                 /* install -b: the disk is ready; now the installer runs from the ISO, and the
                  * zone is incomplete until the guest powers off */
-                _cleanup_free_ char *note = manager_path(o->zone->manager, ZONE_RUN_DIR "/%s/installer", o->zone->name);
-                _cleanup_free_ char *line = NULL;
-                struct stat st;
-
                 if (o->created) {
                         (void) zone_record_created(o->zone, o->created);
                         free(o->created);
                         o->created = NULL;
                 }
-                /* the launcher reads the medium through the descriptor we hold (the caller
-                 * opened it, or root named it), and checks that it is the same file */
-                if (fstat(o->installer_fd, &st) < 0) {
-                        operation_finish(o, -errno, NULL, "cannot read the installer's medium: %m");
-                        return;
-                }
-                if (!note || asprintf(&line, "/proc/%d/fd/%d %llu %llu\n", (int) getpid(), o->installer_fd,
-                                    (unsigned long long) st.st_dev, (unsigned long long) st.st_ino) < 0) {
-                        operation_finish(o, -ENOMEM, NULL, "out of memory");
-                        return;
-                }
-                r = zone_make_run_dir(o->zone);
-                if (r >= 0)
-                        r = write_file_atomic(note, line, strlen(line), 0600);
+                r = zone_request_installer(o->zone, o->installer_fd);
                 if (r >= 0)
                         r = zone_set_index_state(o->zone, ZONE_STATE_INCOMPLETE, &error);
                 if (r >= 0)
@@ -617,13 +595,13 @@ static void helper_done(Operation *o, int status, const char *output)
                 }
                 *m = 0;
         }
-        /* the helper may have changed the zone's state (unavailable, installed) */
-        (void) manager_rescan(o->zone->manager);
+        /* what the helper found: the zone unavailable, attached, detached */
+        zone_helper_ended(o->zone, o->kind, status);
         if (o->kind == OPERATION_UNINSTALL) {
                 uninstall_released(o, status, *output ? (msg ?: output) : "the zone helper failed");
                 return;
         }
-        if (status == 3) {
+        if (status == LAUNCH_EXIT_UNAVAILABLE) {
                 operation_finish(o, -EKEYREJECTED, KZ_ERROR_UNAVAILABLE, "%s", msg ?: output);
                 return;
         }
@@ -642,16 +620,13 @@ static void helper_done(Operation *o, int status, const char *output)
                 return;
         case OPERATION_ATTACH:
         case OPERATION_DETACH:
-                (void) manager_rescan(o->zone->manager);
                 operation_finish(o, 0, NULL, NULL);
                 return;
         case OPERATION_SUSPEND: {
                 /* the state is saved and the guest paused: stop the unit, as a halt */
-                _cleanup_free_ char *note = manager_path(o->zone->manager, ZONE_RUN_DIR "/%s/halt", o->zone->name);
                 int r;
 
-                if (note)
-                        (void) write_file_atomic(note, "", 0, 0600);
+                (void) zone_request_halt(o->zone);
                 r = operation_start_unit(o, "StopUnit");
                 if (r < 0)
                         operation_finish(o, r, NULL, "cannot stop the suspended zone: %s", strerror(-r));

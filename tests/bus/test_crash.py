@@ -94,6 +94,30 @@ class Crash(BusTest):
                 found.append(f'{pid}: {cmd}')
         return found
 
+    def test_a_start_that_failed_meanwhile(self):
+        # the zone's unit failed to start while no restarter ran (autoboot at host boot):
+        # its launcher found the zone's key wrong; the restarter, which alone writes the
+        # index, marks the zone unavailable when it starts, and takes the result once
+        self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 64 * MIB)
+        self.assertEqual(self.prop('kz1', 'State'), 'installed')
+        run = os.path.join(self.root, 'run/kzones/kz1')
+        os.makedirs(run, exist_ok=True)
+        self.kill_restarter()
+        with open(os.path.join(run, 'result'), 'w') as f:
+            json.dump({'version': 1, 'step': 'exec', 'error': 129, 'unavailable': True,
+                       'reason': 'error: Encryption key is incorrect.'}, f)
+        self.start_restarter()
+        self.assertEqual(self.prop('kz1', 'State'), 'unavailable')
+        with open(os.path.join(self.root, 'etc/zones/index')) as f:
+            self.assertIn('kz1:unavailable:', f.read())
+        self.assertFalse(os.path.exists(os.path.join(run, 'result')), 'the result would be applied again')
+        # attached again (the key put right), it stays installed across a restart of the restarter
+        self.zone_call('kz1', 'Attach', 'a{sv}', 0)
+        self.assertEqual(self.prop('kz1', 'State'), 'installed')
+        self.kill_restarter()
+        self.start_restarter()
+        self.assertEqual(self.prop('kz1', 'State'), 'installed')
+
     def kill_restarter(self):
         self.daemon.send_signal(signal.SIGKILL)
         self.daemon.wait()
@@ -229,10 +253,11 @@ class StaleRuntimeFiles(BusTest):
         self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 64 * MIB)
         run = os.path.join(self.root, 'run/kzones/kz1')
         os.makedirs(run, exist_ok=True)
-        notes = ['halt', 'installer', 'bootargs', 'fresh', 'suspending', 'zoneid']
+        notes = ['request', 'suspending', 'zoneid']
         for n in notes:
             with open(os.path.join(run, n), 'w') as f:
-                f.write('/proc/1/fd/3 1 2\n' if n == 'installer' else '')
+                f.write('{"version": 1, "halt": true, "installer": {"path": "/proc/1/fd/3", "device": 1, '
+                        '"inode": 2}}\n' if n == 'request' else '')
         image = os.path.join(self.root, 'var/lib/zones/kz1/suspend.img')
         with open(image + '.partial', 'wb') as f:
             f.write(b'half a guest')
