@@ -111,9 +111,30 @@ void zone_launch_ended(Zone *z)
                 (void) unlink(id);
 }
 
+int zone_note_suspending(Zone *z, bool on)
+{
+        _cleanup_free_ char *note = manager_path(z->manager, ZONE_RUN_DIR "/%s/" ZONE_SUSPENDING_NOTE, z->name);
+        char line[32];
+        int r;
+
+        if (!note)
+                return -ENOMEM;
+        if (!on)
+                return unlink(note) < 0 && errno != ENOENT ? -errno : 0;
+        r = zone_make_run_dir(z);
+        if (r < 0)
+                return r;
+        (void) snprintf(line, sizeof(line), "%d\n", (int) getpid());
+        return write_file_atomic(note, line, strlen(line), 0600);
+}
+
 void zone_helper_ended(Zone *z, OperationKind kind, int status)
 {
         sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        /* what it did is done or undone: the image is sealed and the marker written, or not */
+        if (kind == OPERATION_SUSPEND)
+                (void) zone_note_suspending(z, false);
 
         if (status == LAUNCH_EXIT_UNAVAILABLE) {
                 zone_mark_unavailable(z, "its key does not open its host data, or it has none");

@@ -970,9 +970,13 @@ static int method_suspend(sd_bus_message *msg, void *userdata, sd_bus_error *err
         r = operation_start(z, OPERATION_SUSPEND, msg, &o);
         if (r < 0)
                 return r;
-        r = operation_run_helper(o, "suspend", NULL);
-        if (r < 0)
+        r = zone_note_suspending(z, true);
+        if (r >= 0)
+                r = operation_run_helper(o, "suspend", NULL);
+        if (r < 0) {
+                (void) zone_note_suspending(z, false);
                 operation_finish(o, r, NULL, "cannot suspend: %s", strerror(-r));
+        }
         log_info("zone '%s': suspending", z->name);
         return 1;
 }

@@ -184,6 +184,9 @@ char *zone_take_launch_result(Zone *z);
 /* The unit is inactive or failed: its result is taken (unless an operation waits
  * for its systemd job and takes it then), and its zone id forgotten. */
 void zone_launch_ended(Zone *z);
+/* The note that a suspend helper runs (ZONE_SUSPENDING_NOTE), for the reconciliation
+ * after a crash: written before the helper starts, removed when it ended. */
+int zone_note_suspending(Zone *z, bool on);
 /* A helper (attach, detach, …) exited with status: the zone's state follows. */
 void zone_helper_ended(Zone *z, OperationKind kind, int status);
 

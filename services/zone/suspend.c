@@ -71,20 +71,12 @@ static void erase_chunkp(char **p)
         free(*p);
 }
 
-/* The note that a suspend is in progress: removed however the helper returns. */
-static void unlink_notep(char **p)
-{
-        if (*p)
-                (void) unlink(*p);
-        free(*p);
-}
-
 /* zoneadm suspend: QEMU's migration stream goes through a pipe into a sealed
  * image; the guest stays paused afterwards and the restarter stops the unit.
  *
  * A helper killed at any moment (with the restarter) leaves what the restarter's
- * reconciliation (reconcile.c) can read: ZONE_SUSPENDING_NOTE while it works; the
- * image as PATH.partial until it is sealed; the zone's host data naming the new
+ * reconciliation (reconcile.c) can read: the restarter's ZONE_SUSPENDING_NOTE while
+ * this helper runs; the image as PATH.partial until it is sealed; the zone's host data naming the new
  * image; and last the marker, which alone makes the suspension real. Without the
  * marker the guest is continued; with it the unit is stopped. */
 int verb_suspend(const char *name)
@@ -92,7 +84,6 @@ int verb_suspend(const char *name)
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
         _cleanup_(qmp_sync_closep) QmpSync *q = NULL;
         _cleanup_free_ char *path = NULL, *tmp = NULL, *sock = NULL, *err = NULL, *marker = NULL, *uuid = NULL;
-        _cleanup_(unlink_notep) char *note = NULL;
         _cleanup_(erase_chunkp) char *buf = malloc(SUSPEND_CHUNK); /* the guest's memory */
         _cleanup_close_ int fd = -EBADF, rd = -EBADF;
         _cleanup_key_ uint8_t key[16];
@@ -100,7 +91,6 @@ int verb_suspend(const char *name)
         int p[2], r;
         ssize_t n;
         uint64_t total = 0, generation;
-        struct timespec ts;
 
         r = zone_store_load(arg_root, name, &c, NULL);
         if (r < 0)
@@ -116,24 +106,11 @@ int verb_suspend(const char *name)
                 return failure(name, "cannot read the zone's UUID from the index.");
         /* the image's generation: the time, so each image has its own; the marker and
          * the host data record it, and only that image resumes */
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        generation = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+        generation = now_realtime();
         sock = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);
         marker = marker_path(name);
         if (!sock || !marker || asprintf(&tmp, "%s" ZONE_SUSPEND_PARTIAL_SUFFIX, path) < 0)
                 return -ENOMEM;
-        {
-                _cleanup_free_ char *np = root_path(ZONE_RUN_DIR "/%s/" ZONE_SUSPENDING_NOTE, name), *line = NULL;
-
-                if (!np || asprintf(&line, "%d\n", (int) getpid()) < 0)
-                        return -ENOMEM;
-                r = make_run_dir(name);
-                if (r >= 0)
-                        r = write_file_atomic(np, line, strlen(line), 0600);
-                if (r < 0)
-                        return failure(name, "cannot write %s: %s.", np, strerror(-r));
-                note = TAKE_PTR(np);
-        }
         r = mkdir_p(path, 0700);
         if (r >= 0)
                 (void) rmdir(path); /* made to create the parents; the image is a file */
