@@ -233,6 +233,24 @@ static int check_version(json_object *j, const char *what, KzError *e)
         return 0;
 }
 
+/* A JSON object of our version, whose members but "version" the caller reads. */
+static int parse_record(const char *buf, size_t size, const char *what, json_object **ret, KzError *e)
+{
+        json_object *j = NULL;
+        int r;
+
+        r = parse(buf, size, what, &j, e);
+        if (r >= 0)
+                r = check_version(j, what, e);
+        if (r < 0) {
+                json_object_put(j);
+                return r;
+        }
+        json_object_object_del(j, "version");
+        *ret = j;
+        return 0;
+}
+
 /* /proc/PID/fd/N, and nothing else */
 static bool installer_path_is_valid(const char *p)
 {
@@ -323,15 +341,10 @@ int launch_request_from_json(const char *buf, size_t size, LaunchRequest *ret, K
         LaunchRequest req = {};
         int r;
 
-        r = parse(buf, size, what, &j, e);
-        if (r < 0)
-                return r;
-        r = check_version(j, what, e);
+        r = parse_record(buf, size, what, &j, e);
         if (r < 0)
                 return r;
         json_object_object_foreach(j, key, v) {
-                if (streq(key, "version"))
-                        continue;
                 if (streq(key, "boot-arguments")) {
                         strv_freep(&req.boot_args);
                         r = parse_boot_args(v, what, &req.boot_args, e);
@@ -361,17 +374,12 @@ int launch_result_from_json(const char *buf, size_t size, LaunchResult *ret, KzE
         LaunchResult res = {};
         int r;
 
-        r = parse(buf, size, what, &j, e);
-        if (r < 0)
-                return r;
-        r = check_version(j, what, e);
+        r = parse_record(buf, size, what, &j, e);
         if (r < 0)
                 return r;
         json_object_object_foreach(j, key, v) {
                 uint64_t error;
 
-                if (streq(key, "version"))
-                        continue;
                 if (streq(key, "step"))
                         r = get_string(v, what, key, 16, &res.step, e);
                 else if (streq(key, "error")) {

@@ -71,39 +71,22 @@ static void write_result(const char *name, bool unavailable, int error, const ch
                 fprintf(stderr, "zone '%s': cannot write the launch result in %s: %s\n", name, dir, strerror(-r));
 }
 
-static int report(const char *name, bool unavailable, const char *fmt, va_list ap)
+int failure_full(const char *name, bool unavailable, const char *fmt, ...)
 {
         int error = unavailable ? EKEYREJECTED : EINVAL;
         _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int k;
 
-        if (vasprintf(&msg, fmt, ap) < 0)
+        va_start(ap, fmt);
+        k = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (k < 0)
                 return -ENOMEM;
         fprintf(stderr, "zone '%s': %s\n", name, msg);
         if (arg_step)
                 write_result(name, unavailable, error, msg);
         return -error;
-}
-
-int failure(const char *name, const char *fmt, ...)
-{
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = report(name, false, fmt, ap);
-        va_end(ap);
-        return r;
-}
-
-int failure_unavailable(const char *name, const char *fmt, ...)
-{
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = report(name, true, fmt, ap);
-        va_end(ap);
-        return r;
 }
 
 /* Whether QEMU (the unit's main process) still runs. It is another user's process:

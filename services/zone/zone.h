@@ -31,11 +31,12 @@ extern const char *arg_step;
 #define root_path(...) path_joinf(arg_root, __VA_ARGS__)
 
 /* util.c */
-/* Says why, on stderr, and as the launch result for a verb of the unit: -EINVAL. */
-int failure(const char *name, const char *fmt, ...) _printf_(2, 3);
-/* The same, for a zone that cannot run here as it is: -EKEYREJECTED, and the
+/* Says why, on stderr, and as the launch result for a verb of the unit: -EINVAL; or,
+ * unavailable, for a zone that cannot run here as it is: -EKEYREJECTED, and the
  * restarter marks it unavailable. */
-int failure_unavailable(const char *name, const char *fmt, ...) _printf_(2, 3);
+int failure_full(const char *name, bool unavailable, const char *fmt, ...) _printf_(3, 4);
+#define failure(name, ...) failure_full(name, false, __VA_ARGS__)
+#define failure_unavailable(name, ...) failure_full(name, true, __VA_ARGS__)
 /* The zone's runtime directory, ROOT/run/kzones/NAME, made if missing. */
 char *run_dir(const char *name);
 int make_run_dir(const char *name);
