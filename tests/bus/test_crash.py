@@ -435,6 +435,47 @@ class Reconcile(BusTest):
         self.set_unit('inactive')
         self.wait_for(lambda: self.listed() == ('installed', ''), what='kz1 installed')
 
+    def launch_request(self):
+        with open(os.path.join(self.run_dir, 'request')) as f:
+            return json.load(f)
+
+    def test_the_launch_request(self):
+        # what zoneadm boot asks of the next start is one record, private, for the launcher
+        self.zone_call('kz1', 'Boot', 'as', 2, 'single', 'console=ttyS0 quiet')
+        self.assertEqual(self.launch_request(), {'version': 1, 'boot-arguments': ['single', 'console=ttyS0 quiet'],
+                                                 'fresh': False, 'halt': False})
+        self.assertEqual(os.stat(os.path.join(self.run_dir, 'request')).st_mode & 0o777, 0o600)
+        self.assertEqual(sorted(f for f in os.listdir(self.run_dir) if 'request' in f), ['request'])
+        # and a halt asks the unit's stop to cut the guest off; a boot -R replaces both
+        self.qmp = FakeQmp(os.path.join(self.run_dir, 'qmp.sock'), 'running', delay=0)
+        self.addCleanup(self.qmp.close)
+        self.set_unit('active')
+        self.wait_for(lambda: self.listed()[0] == 'running', what='kz1 running')
+        self.zone_call('kz1', 'Halt')
+        self.assertEqual(self.launch_request(), {'version': 1, 'fresh': False, 'halt': True})
+        self.set_unit('inactive')
+        self.wait_for(lambda: self.listed()[0] == 'installed', what='kz1 installed')
+        self.zone_call('kz1', 'BootFresh', 'as', 0)
+        self.assertEqual(self.launch_request(), {'version': 1, 'fresh': True, 'halt': False})
+
+    def test_a_unit_that_failed_on_its_own(self):
+        # started without us (systemctl start, autoboot), its launcher found the zone's
+        # key wrong: when the unit has failed, the restarter marks the zone unavailable,
+        # takes the result once, and the zone's id goes
+        self.qmp = FakeQmp(os.path.join(self.run_dir, 'qmp.sock'), 'running', delay=0)
+        self.addCleanup(self.qmp.close)
+        self.set_unit('active')
+        zoneid = os.path.join(self.run_dir, 'zoneid')
+        self.wait_for(lambda: os.path.exists(zoneid), what='kz1 to get an id')
+        with open(os.path.join(self.run_dir, 'result'), 'w') as f:
+            json.dump({'version': 1, 'step': 'exec', 'error': 129, 'unavailable': True,
+                       'reason': 'error: Encryption key is incorrect.'}, f)
+        self.set_unit('failed')
+        self.wait_for(lambda: self.listed()[0] == 'unavailable', what='kz1 unavailable')
+        self.assertFalse(os.path.exists(os.path.join(self.run_dir, 'result')))
+        self.assertFalse(os.path.exists(zoneid), 'a stopped zone kept its id')
+        self.assertIn('Encryption key is incorrect', self.daemon_log())
+
 
 if __name__ == '__main__':
     unittest.main(verbosity=2)
