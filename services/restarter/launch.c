@@ -99,16 +99,16 @@ void zone_launch_ended(Zone *z)
 {
         _cleanup_free_ char *why = NULL, *id = NULL;
 
+        /* its next start gets an id again */
+        id = manager_path(z->manager, ZONE_RUN_DIR "/%s/zoneid", z->name);
+        if (id)
+                (void) unlink(id);
         /* an operation that waits for its systemd job takes the result with the job */
         if (z->operation && z->operation->job)
                 return;
         why = zone_take_launch_result(z);
         if (why)
                 log_warning("zone '%s': its unit failed: %s", z->name, why);
-        /* its next start gets an id again */
-        id = manager_path(z->manager, ZONE_RUN_DIR "/%s/zoneid", z->name);
-        if (id)
-                (void) unlink(id);
 }
 
 int zone_note_suspending(Zone *z, bool on)

@@ -181,8 +181,8 @@ int zone_request_halt(Zone *z);
 /* Why the unit's last start failed (NULL: no result), taken once; a zone found
  * unavailable is marked so. */
 char *zone_take_launch_result(Zone *z);
-/* The unit is inactive or failed: its result is taken (unless an operation waits
- * for its systemd job and takes it then), and its zone id forgotten. */
+/* The unit is inactive or failed: its zone id is forgotten, and its result taken
+ * (unless an operation waits for its systemd job and takes it then). */
 void zone_launch_ended(Zone *z);
 /* The note that a suspend helper runs (ZONE_SUSPENDING_NOTE), for the reconciliation
  * after a crash: written before the helper starts, removed when it ended. */
