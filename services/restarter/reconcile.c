@@ -6,14 +6,15 @@
  *
  *  - A zone whose unit runs: its guest is asked over QMP how it is. A guest that
  *    an interrupted suspend left paused (QEMU's postmigrate or finish-migrate, or
- *    paused with the suspend helper's note still there) is continued, unless the
+ *    paused with the suspending note still there) is continued, unless the
  *    suspend marker was written: then the suspension is complete and the unit is
  *    stopped, as the helper's restarter would have done. A migration into the
  *    helper's pipe that nobody reads any more ends by itself (QEMU's write fails);
  *    one that has not ended after a second is cancelled. A guest that stays
  *    paused is shown as such: 'running' with the auxiliary state 'paused'.
- *  - A zone whose unit does not run: notes left for a start or a stop that never
- *    came are removed.
+ *  - A zone whose unit does not run: a launch request left for a start or a stop
+ *    that never came is removed, and the launch result of a start that failed
+ *    while no restarter ran is taken (the zone may be unavailable).
  *  - Either way: a suspend image that was never sealed (PATH.partial) is
  *    removed, and an incomplete zone's record of created files forgets files
  *    that were never made.
@@ -31,8 +32,8 @@
 #define RECONCILE_CANCEL_AFTER 5u /* polls of a suspend's migration nobody feeds, before it is cancelled */
 #define RECONCILE_CONT_MAX 3u
 
-/* Notes between the restarter and a zone's unit (in ROOT/run/kzones/NAME) that mean
- * nothing once no start or stop is coming: a new start or stop writes them again. */
+/* Files in ROOT/run/kzones/NAME that mean nothing once no start or stop is coming
+ * (the launch request, the suspending note): a new start or stop writes them again. */
 static const char *const notes_not_running[] = {
         LAUNCH_REQUEST_FILE, ZONE_SUSPENDING_NOTE, NULL,
 };
