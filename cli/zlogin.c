@@ -20,7 +20,7 @@
 #include "zone-store.h"
 
 /* zlogin -C attaches the terminal to a kernel zone's serial console. The console belongs to the relay
- * that runs beside the zone's QEMU (services/restarter/console-relay.c): it sends what the guest prints
+ * that runs beside the zone's QEMU (services/zone/console-relay.c): it sends what the guest prints
  * to every client of ROOT/run/kzones/NAME/console.sock and passes what the clients write to the guest.
  * So zlogin copies bytes both ways and only watches what the user types for the escapes "~." and "~~"
  * at the beginning of a line. Logging in to the guest itself (zlogin NAME [COMMAND]) would need an

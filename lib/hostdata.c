@@ -5,7 +5,6 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <linux/fs.h>
-#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -13,6 +12,7 @@
 #include <time.h>
 
 #include "hostdata.h"
+#include "qemu-img.h"
 #include "storage-uri.h"
 #include "zone-qemu.h"
 #include "zone-key.h"
@@ -27,7 +27,6 @@
 #define UUID_AT (GENERATION_AT + 8u)
 #define HEADER_SIZE (UUID_AT + UUID_SIZE)
 
-extern char **environ;
 
 int hostdata_local_hostid(char ret[9])
 {
@@ -259,65 +258,6 @@ const char *boot_storage_uri(const BootStorage *s)
         return s->uri;
 }
 
-/* Runs argv, collects its standard output (at most max bytes) and its exit status. */
-static int run_capture(char *const argv[], char **ret_out, size_t max)
-{
-        posix_spawn_file_actions_t fa;
-        _cleanup_free_ char *out = NULL;
-        size_t len = 0;
-        int pipefd[2], status;
-        pid_t pid;
-        int r;
-
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return -errno;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
-        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        (void) close(pipefd[1]);
-        if (r != 0) {
-                (void) close(pipefd[0]);
-                return -r;
-        }
-        out = malloc(max + 1);
-        if (!out) {
-                (void) close(pipefd[0]);
-                (void) waitpid(pid, NULL, 0);
-                return -ENOMEM;
-        }
-        for (;;) {
-                ssize_t n = read(pipefd[0], out + len, max - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                len += (size_t) n;
-                if (len == max)
-                        break;
-        }
-        (void) close(pipefd[0]);
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        out[len] = 0;
-        if (ret_out)
-                *ret_out = TAKE_PTR(out);
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-static const char *last_line(char *s)
-{
-        size_t n = strlen(s);
-        char *nl;
-
-        while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
-                s[--n] = 0;
-        nl = strrchr(s, '\n');
-        return nl ? nl + 1 : s;
-}
-
 int boot_storage_open(const ZoneConfig *c, const char *root, BootStorage **ret, KzError *e)
 {
         _cleanup_(boot_storage_freep) BootStorage *s = calloc(1, sizeof(*s));
@@ -351,9 +291,9 @@ int boot_storage_open(const ZoneConfig *c, const char *root, BootStorage **ret, 
                 } else
                         s->size = (uint64_t) st.st_size;
         } else {
-                _cleanup_free_ char *out = NULL, *json = NULL;
+                _cleanup_free_ char *out = NULL, *err = NULL, *json = NULL;
                 json_object *info, *vs;
-                char *argv[] = { (char *) "qemu-img", (char *) "info", (char *) "--output=json", NULL, NULL };
+                const char *argv[] = { "qemu-img", "info", "--output=json", NULL, NULL };
 
                 r = zone_device_blockdev_json(c, boot, NULL, &json, e);
                 if (r < 0)
@@ -361,11 +301,12 @@ int boot_storage_open(const ZoneConfig *c, const char *root, BootStorage **ret, 
                 if (asprintf(&s->json, "json:%s", json) < 0)
                         return -ENOMEM;
                 argv[3] = s->json;
-                r = run_capture(argv, &out, 64 * 1024);
-                if (r < 0)
+                r = qemu_img_run(argv, 64 * 1024, &out, NULL, NULL, &err);
+                if (r < 0 && r != -EIO)
                         return kz_error_set(e, -r, "cannot run qemu-img: %s.", strerror(-r));
-                if (r != 0)
-                        return kz_error_set(e, EIO, "the boot storage %s cannot be reached: %s", s->uri, last_line(out));
+                if (r < 0)
+                        return kz_error_set(e, EIO, "the boot storage %s cannot be reached: %s", s->uri,
+                                err ?: "qemu-img failed");
                 info = json_tokener_parse(out);
                 if (!info || !json_object_object_get_ex(info, "virtual-size", &vs)) {
                         json_object_put(info);
@@ -393,17 +334,17 @@ int boot_storage_read_hostdata(BootStorage *s, uint8_t buf[HOSTDATA_BLOCK], KzEr
                         return kz_error_set(e, EIO, "cannot read the host data of %s: %m.", s->path);
                 return 0;
         } else {
-                _cleanup_free_ char *out = NULL;
+                _cleanup_free_ char *out = NULL, *err = NULL;
                 char cmd[96];
-                char *argv[] = { (char *) "qemu-io", (char *) "-r", (char *) "-c", cmd, s->json, NULL };
+                const char *argv[] = { "qemu-io", "-r", "-c", cmd, s->json, NULL };
                 size_t n = 0;
                 int r;
 
                 (void) snprintf(cmd, sizeof(cmd), "read -v %" PRIu64 " %u", hostdata_offset(s), HOSTDATA_BLOCK);
-                r = run_capture(argv, &out, 256 * 1024);
-                if (r != 0)
+                r = qemu_img_run(argv, 256 * 1024, &out, NULL, NULL, &err);
+                if (r < 0)
                         return kz_error_set(e, EIO, "cannot read the host data of %s: %s", s->uri,
-                                out ? last_line(out) : strerror(-r));
+                                err ?: strerror(-r));
                 /* "00000000:  4b 5a 48 …  KZH…" */
                 for (char *l = out; l && *l && n < HOSTDATA_BLOCK;) {
                         char *nl = strchr(l, '\n'), *p = strstr(l, ":  ");
@@ -443,9 +384,9 @@ int boot_storage_write_hostdata(BootStorage *s, const uint8_t buf[HOSTDATA_BLOCK
                 return 0;
         } else {
                 char tmp[] = "/tmp/kzones-hostdata.XXXXXX";
-                _cleanup_free_ char *out = NULL;
+                _cleanup_free_ char *out = NULL, *err = NULL;
                 char cmd[160];
-                char *argv[] = { (char *) "qemu-io", (char *) "-c", cmd, s->json, NULL };
+                const char *argv[] = { "qemu-io", "-c", cmd, s->json, NULL };
                 int fd, r;
 
                 fd = mkostemp(tmp, O_CLOEXEC);
@@ -459,11 +400,11 @@ int boot_storage_write_hostdata(BootStorage *s, const uint8_t buf[HOSTDATA_BLOCK
                 }
                 (void) snprintf(cmd, sizeof(cmd), "write -f -s %s %" PRIu64 " %u", tmp, hostdata_offset(s),
                         HOSTDATA_BLOCK);
-                r = run_capture(argv, &out, 64 * 1024);
+                r = qemu_img_run(argv, 64 * 1024, &out, NULL, NULL, &err);
                 (void) unlink(tmp);
-                if (r != 0)
+                if (r < 0)
                         return kz_error_set(e, EIO, "cannot write the host data of %s: %s", s->uri,
-                                out ? last_line(out) : strerror(-r));
+                                err ?: strerror(-r));
                 return 0;
         }
 }

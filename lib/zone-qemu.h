@@ -43,7 +43,7 @@ typedef struct ZoneQemuFds {
         size_t n_devices;
         int installer;      /* zoneadm install -b: the installer's medium (read-only), or -1 */
 } ZoneQemuFds;
-#define ZONE_SUSPENDING_NOTE "suspending"  /* a suspend helper is writing the guest's state (its pid) */
+#define ZONE_SUSPENDING_NOTE "suspending"  /* the restarter runs a suspend helper (the restarter's pid) */
 
 /* The suspend image is written as PATH.partial and renamed to PATH once sealed. */
 #define ZONE_SUSPEND_PARTIAL_SUFFIX ".partial"

@@ -369,15 +369,7 @@ int job_start_unit(Job *j, const char *method)
 
 char *zone_boot_failure(Zone *z)
 {
-        _cleanup_free_ char *path = manager_path(z->manager, ZONE_RUN_DIR "/%s/failure", z->name);
-        char *buf = NULL;
-        size_t size;
-
-        if (!path || read_file_bounded(path, 4096, &buf, &size) < 0)
-                return NULL;
-        while (size > 0 && buf[size - 1] == '\n')
-                buf[--size] = 0;
-        return buf;
+        return zone_take_launch_result(z);
 }
 
 void manager_unit_job_removed(Manager *m, const char *unit_job, const char *result)
@@ -397,6 +389,8 @@ void manager_unit_job_removed(Manager *m, const char *unit_job, const char *resu
 
 void manager_unit_state_changed(Zone *z)
 {
+        if (z->active_state && (streq(z->active_state, "inactive") || streq(z->active_state, "failed")))
+                zone_launch_ended(z);
         if (z->job && z->job->type->unit_state_changed)
                 z->job->type->unit_state_changed(z->job);
 }
@@ -557,8 +551,8 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
         while (j->output_len > 0 && (j->output[j->output_len - 1] == '\n' || j->output[j->output_len - 1] == '\r'))
                 j->output[--j->output_len] = 0;
         msg = strip_zone_prefix(j->zone->name, j->output);
-        /* the helper may have changed the zone's state (unavailable, installed) */
-        (void) manager_rescan(j->manager);
+        /* what the helper found: the zone unavailable, attached, detached */
+        zone_helper_ended(j->zone, j->type, status);
         if (j->state == JOB_RUNNING)
                 j->type->helper_done(j, status, *j->output ? (msg ?: j->output) : "");
         return 0;

@@ -6,14 +6,15 @@
  *
  *  - A zone whose unit runs: its guest is asked over QMP how it is. A guest that
  *    an interrupted suspend left paused (QEMU's postmigrate or finish-migrate, or
- *    paused with the suspend helper's note still there) is continued, unless the
+ *    paused with the suspending note still there) is continued, unless the
  *    suspend marker was written: then the suspension is complete and the unit is
  *    stopped, as the helper's restarter would have done. A migration into the
  *    helper's pipe that nobody reads any more ends by itself (QEMU's write fails);
  *    one that has not ended after a second is cancelled. A guest that stays
  *    paused is shown as such: 'running' with the auxiliary state 'paused'.
- *  - A zone whose unit does not run: notes left for a start or a stop that never
- *    came are removed.
+ *  - A zone whose unit does not run: a launch request left for a start or a stop
+ *    that never came is removed, and the launch result of a start that failed
+ *    while no restarter ran is taken (the zone may be unavailable).
  *  - Either way: a suspend image that was never sealed (PATH.partial) is
  *    removed, and an incomplete zone's record of created files forgets files
  *    that were never made.
@@ -22,6 +23,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "launch-request.h"
 #include "log.h"
 #include "restarter.h"
 
@@ -30,14 +32,14 @@
 #define RECONCILE_CANCEL_AFTER 5u /* polls of a suspend's migration nobody feeds, before it is cancelled */
 #define RECONCILE_CONT_MAX 3u
 
-/* Notes between the restarter and a zone's unit (in ROOT/run/kzones/NAME) that mean
- * nothing once no start or stop is coming: a new start or stop writes them again. */
+/* Files in ROOT/run/kzones/NAME that mean nothing once no start or stop is coming
+ * (the launch request, the suspending note): a new start or stop writes them again. */
 static const char *const notes_not_running[] = {
-        "halt", "installer", "bootargs", "fresh", ZONE_SUSPENDING_NOTE, "zoneid", NULL,
+        LAUNCH_REQUEST_FILE, ZONE_SUSPENDING_NOTE, NULL,
 };
 /* and those a running unit has read already (its id stays) */
 static const char *const notes_running[] = {
-        "halt", "installer", "bootargs", "fresh", NULL,
+        LAUNCH_REQUEST_FILE, NULL,
 };
 
 bool zone_run_file_exists(Zone *z, const char *file)
@@ -176,16 +178,13 @@ static int on_stopped_suspended(sd_bus_message *reply, void *userdata, sd_bus_er
  * stop, which is done now, as a halt (the guest is paused and saved). */
 static void finish_suspend(Zone *z)
 {
-        _cleanup_free_ char *note = manager_path(z->manager, ZONE_RUN_DIR "/%s/halt", z->name);
         char *name = strdup(z->name);
         int r;
 
         log_info("zone '%s': an interrupted suspend had saved the guest's state; stopping the zone", z->name);
-        if (!note || !name) {
-                free(name);
+        if (!name)
                 return;
-        }
-        r = write_file_atomic(note, "", 0, 0600);
+        r = zone_request_halt(z);
         if (r >= 0)
                 r = sd_bus_call_method_async(z->manager->bus, NULL, SYSTEMD_BUS,
                         SYSTEMD_PATH, SYSTEMD_MANAGER, "StopUnit",
@@ -370,6 +369,7 @@ void reconcile_zone(Zone *z, bool startup)
         if (a ? !streq(a, "inactive") && !streq(a, "failed") : z->manager->have_systemd > 0)
                 return;
         remove_notes(z, notes_not_running);
+        zone_launch_ended(z); /* a start that failed while no restarter ran */
         remove_partial_image(z);
         if (z->index_state == ZONE_STATE_INCOMPLETE)
                 reconcile_created_record(z);

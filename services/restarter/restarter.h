@@ -254,6 +254,27 @@ int zone_forget_created(Zone *z, const char *path);
 int zone_make_run_dir(Zone *z);
 bool zone_created(Zone *z, const char *path);
 
+/* The launch request and result: what passes between the restarter and a zone's unit
+ * (launch.c). The restarter alone writes the index; these apply to it what the
+ * launcher and the helpers found, for that one zone. */
+/* Before the unit starts: boot arguments (NULL or empty: none), boot -R. */
+int zone_request_boot(Zone *z, char **boot_args, bool fresh);
+/* install -b: the installer's medium, as our descriptor the launcher opens. */
+int zone_request_installer(Zone *z, int installer_fd);
+/* Before the unit stops: a halt (halt, reboot, suspend) cuts the guest off. */
+int zone_request_halt(Zone *z);
+/* Why the unit's last start failed (NULL: no result), taken once; a zone found
+ * unavailable is marked so. */
+char *zone_take_launch_result(Zone *z);
+/* The unit is inactive or failed: its zone id is forgotten, and its result taken
+ * (unless an operation waits for its systemd job and takes it then). */
+void zone_launch_ended(Zone *z);
+/* The note that a suspend helper runs (ZONE_SUSPENDING_NOTE), for the reconciliation
+ * after a crash: written before the helper starts, removed when it ended. */
+int zone_note_suspending(Zone *z, bool on);
+/* A helper (attach, detach, …) exited with status: the zone's state follows. */
+void zone_helper_ended(Zone *z, const JobType *type, int status);
+
 /* Undoing what a crash left half done (reconcile.c) */
 /* At start (startup: the bus name waits for it), and whenever a zone's unit became
  * active without an operation of ours. */

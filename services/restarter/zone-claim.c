@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "launch-request.h"
 #include "log.h"
 #include "mkdir.h"
 #include "restarter.h"
@@ -151,7 +152,7 @@ static void uninstall_helper_done(Job *j, int status, const char *message)
 
         if (status != 0) {
                 if (!j->force) {
-                        job_finish(j, -EIO, status == 3 ? KZ_ERROR_UNAVAILABLE : KZ_ERROR_IN_USE,
+                        job_finish(j, -EIO, status == LAUNCH_EXIT_UNAVAILABLE ? KZ_ERROR_UNAVAILABLE : KZ_ERROR_IN_USE,
                                 "%s\nthe zone's host data was not released; 'zoneadm uninstall -F' uninstalls it "
                                 "anyway", msg);
                         return;
@@ -239,7 +240,6 @@ static void attach_helper_done(Job *j, int status, const char *message)
                 job_storage_helper_failed(j, status, message);
                 return;
         }
-        (void) manager_rescan(j->manager);
         job_finish(j, 0, NULL, NULL);
 }
 

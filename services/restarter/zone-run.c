@@ -18,9 +18,7 @@ static void boot_unit_job_done(Job *j, bool ok, const char *result)
                 job_finish(j, 0, NULL, NULL);
                 return;
         }
-        why = zone_boot_failure(z);
-        /* the launcher may have found the zone unavailable */
-        (void) manager_rescan(j->manager);
+        why = zone_boot_failure(z); /* a zone found unavailable is marked so */
         if (why && strchr(why, '\n')) /* the guide's lines, as they are */
                 job_finish(j, -EIO, KZ_ERROR_BOOT_FAILED, "%s", why);
         else
@@ -50,43 +48,6 @@ static int on_pool_reloaded(sd_bus_message *reply, void *userdata, sd_bus_error 
         return 0;
 }
 
-/* Boot arguments and a fresh start for the launcher (kzones-zone exec), which
- * picks them up and removes them. */
-static int write_launch_notes(Job *j)
-{
-        Zone *z = j->zone;
-        _cleanup_free_ char *path = manager_path(z->manager, ZONE_RUN_DIR "/%s/bootargs", z->name),
-                            *fresh = manager_path(z->manager, ZONE_RUN_DIR "/%s/fresh", z->name), *buf = NULL;
-        size_t len = 0;
-        int r;
-
-        if (!path || !fresh)
-                return -ENOMEM;
-        r = zone_make_run_dir(z);
-        if (r < 0)
-                return r;
-        for (char **a = j->boot_args; a && *a; a++)
-                len += strlen(*a) + 1;
-        if (len > 0) {
-                char *p;
-
-                buf = malloc(len);
-                if (!buf)
-                        return -ENOMEM;
-                p = buf;
-                for (char **a = j->boot_args; *a; a++)
-                        p = stpcpy(p, *a) + 1;
-                r = write_file_atomic(path, buf, len, 0600);
-                if (r < 0)
-                        return r;
-        } else
-                (void) unlink(path);
-        if (j->fresh)
-                return write_file_atomic(fresh, "", 0, 0600);
-        (void) unlink(fresh);
-        return 0;
-}
-
 static void boot_begin(Job *j)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
@@ -96,9 +57,10 @@ static void boot_begin(Job *j)
         size_t size;
         int r;
 
-        r = write_launch_notes(j);
+        /* boot arguments and -R for this start, taken once by kzones-zone exec */
+        r = zone_request_boot(z, j->boot_args, j->fresh);
         if (r < 0) {
-                job_finish(j, r, NULL, "cannot write the zone's boot arguments: %s", strerror(-r));
+                job_finish(j, r, NULL, "cannot write the zone's launch request: %s", strerror(-r));
                 return;
         }
         r = zone_load_config(z, &c, &error);
@@ -187,18 +149,9 @@ int method_boot_fresh(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 
 /* ---- halt and reboot ---------------------------------------------------------------------------- */
 
-/* A halt cuts the guest off: ExecStop is told not to ask it to power down. */
-static void write_halt_note(Zone *z)
-{
-        _cleanup_free_ char *note = manager_path(z->manager, ZONE_RUN_DIR "/%s/halt", z->name);
-
-        if (note)
-                (void) write_file_atomic(note, "", 0, 0600);
-}
-
 static void stop_unit_job_done(Job *j, bool ok, const char *result)
 {
-        (void) manager_rescan(j->manager);
+        zone_launch_ended(j->zone); /* what its ExecStop and ExecStopPost found */
         if (ok)
                 job_finish(j, 0, NULL, NULL);
         else
@@ -219,7 +172,7 @@ static void halt_begin(Job *j)
 {
         int r;
 
-        write_halt_note(j->zone);
+        (void) zone_request_halt(j->zone); /* ExecStop cuts the guest off */
         r = job_start_unit(j, j->type == &job_halt ? "StopUnit" : "RestartUnit");
         if (r < 0)
                 job_finish(j, r, NULL, "cannot ask systemd to %s %s: %s", j->type->kind, j->zone->unit, strerror(-r));
@@ -340,7 +293,7 @@ static void suspend_helper_done(Job *j, int status, const char *message)
                 return;
         }
         /* the state is saved and the guest paused: stop the unit, as a halt */
-        write_halt_note(j->zone);
+        (void) zone_request_halt(j->zone); /* ExecStop cuts the guest off */
         r = job_start_unit(j, "StopUnit");
         if (r < 0)
                 job_finish(j, r, NULL, "cannot stop the suspended zone: %s", strerror(-r));
@@ -379,9 +332,14 @@ static void suspend_begin(Job *j)
         int r;
 
         job_set_message(j, "writing the guest's state");
-        r = job_run_helper(j, "suspend", NULL);
-        if (r < 0)
+        /* for the check after a crash: a suspend helper runs (removed when it ended) */
+        r = zone_note_suspending(j->zone, true);
+        if (r >= 0)
+                r = job_run_helper(j, "suspend", NULL);
+        if (r < 0) {
+                (void) zone_note_suspending(j->zone, false);
                 job_finish(j, r, NULL, "cannot suspend: %s", strerror(-r));
+        }
 }
 
 int method_suspend(sd_bus_message *msg, void *userdata, sd_bus_error *error)

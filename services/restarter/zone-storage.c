@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "hostdata.h"
+#include "launch-request.h"
 #include "log.h"
 #include "mkdir.h"
 #include "restarter.h"
@@ -187,7 +188,7 @@ void job_storage_helper_failed(Job *j, int status, const char *message)
 {
         const char *msg = *message ? message : "the zone helper failed";
 
-        if (status == 3)
+        if (status == LAUNCH_EXIT_UNAVAILABLE)
                 job_finish(j, -EKEYREJECTED, KZ_ERROR_UNAVAILABLE, "%s", msg);
         else
                 job_finish(j, -EIO, KZ_ERROR_IN_USE, "%s", msg);
@@ -286,8 +287,7 @@ static void claim(Job *j)
         int r;
 
         job_set_message(j, "writing the host data");
-        /* install -b: claimed only; the zone is installed when its installer powers off */
-        r = job_run_helper(j, "attach", j->installer_iso ? "installer" : NULL);
+        r = job_run_helper(j, "attach", NULL);
         if (r < 0)
                 job_finish(j, r, KZ_ERROR_STORAGE, "cannot write the host data: %s", strerror(-r));
 }
@@ -301,28 +301,12 @@ void job_installed(Job *j)
         if (j->installer_iso && !j->installer_running) {
                 /* install -b: the disk is ready; now the installer runs from the ISO, and the
                  * zone is incomplete until the guest powers off */
-                _cleanup_free_ char *note = manager_path(j->manager, ZONE_RUN_DIR "/%s/installer", j->zone->name);
-                _cleanup_free_ char *line = NULL;
-                struct stat st;
-
                 if (j->created) {
                         (void) zone_record_created(j->zone, j->created);
                         j->created = mfree_str(j->created);
                 }
-                /* the launcher reads the medium through the descriptor we hold (the caller
-                 * opened it, or root named it), and checks that it is the same file */
-                if (fstat(j->installer_fd, &st) < 0) {
-                        job_finish(j, -errno, NULL, "cannot read the installer's medium: %m");
-                        return;
-                }
-                if (!note || asprintf(&line, "/proc/%d/fd/%d %llu %llu\n", (int) getpid(), j->installer_fd,
-                                    (unsigned long long) st.st_dev, (unsigned long long) st.st_ino) < 0) {
-                        job_finish(j, -ENOMEM, NULL, "out of memory");
-                        return;
-                }
-                r = zone_make_run_dir(j->zone);
-                if (r >= 0)
-                        r = write_file_atomic(note, line, strlen(line), 0600);
+                /* the launcher reads the medium through the descriptor we hold */
+                r = zone_request_installer(j->zone, j->installer_fd);
                 if (r >= 0)
                         r = zone_set_index_state(j->zone, ZONE_STATE_INCOMPLETE, &error);
                 if (r >= 0)

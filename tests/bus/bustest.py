@@ -89,7 +89,7 @@ class PrivateBusTest(unittest.TestCase):
                         DBUS_SYSTEM_BUS_ADDRESS='unix:path=' + sock,
                         KZONES_ROOT=self.root,
                         KZONES_DATA_DIR=os.path.join(SOURCE, 'templates'),
-                        KZONES_ZONE_HELPER=os.path.join(BUILD, 'services/restarter/kzones-zone'))
+                        KZONES_ZONE_HELPER=os.path.join(BUILD, 'services/zone/kzones-zone'))
         self.daemon = None
         self.start_daemon()
 

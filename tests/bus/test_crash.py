@@ -95,6 +95,30 @@ class Crash(BusTest):
                 found.append(f'{pid}: {cmd}')
         return found
 
+    def test_a_start_that_failed_meanwhile(self):
+        # the zone's unit failed to start while no restarter ran (autoboot at host boot):
+        # its launcher found the zone's key wrong; the restarter, which alone writes the
+        # index, marks the zone unavailable when it starts, and takes the result once
+        self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 64 * MIB)
+        self.assertEqual(self.prop('kz1', 'State'), 'installed')
+        run = os.path.join(self.root, 'run/kzones/kz1')
+        os.makedirs(run, exist_ok=True)
+        self.kill_restarter()
+        with open(os.path.join(run, 'result'), 'w') as f:
+            json.dump({'version': 1, 'step': 'exec', 'error': 129, 'unavailable': True,
+                       'reason': 'error: Encryption key is incorrect.'}, f)
+        self.start_restarter()
+        self.assertEqual(self.prop('kz1', 'State'), 'unavailable')
+        with open(os.path.join(self.root, 'etc/zones/index')) as f:
+            self.assertIn('kz1:unavailable:', f.read())
+        self.assertFalse(os.path.exists(os.path.join(run, 'result')), 'the result would be applied again')
+        # attached again (the key put right), it stays installed across a restart of the restarter
+        self.zone_call('kz1', 'Attach', 'a{sv}', 0)
+        self.assertEqual(self.prop('kz1', 'State'), 'installed')
+        self.kill_restarter()
+        self.start_restarter()
+        self.assertEqual(self.prop('kz1', 'State'), 'installed')
+
     def kill_restarter(self):
         self.daemon.send_signal(signal.SIGKILL)
         self.daemon.wait()
@@ -230,10 +254,11 @@ class StaleRuntimeFiles(BusTest):
         self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 64 * MIB)
         run = os.path.join(self.root, 'run/kzones/kz1')
         os.makedirs(run, exist_ok=True)
-        notes = ['halt', 'installer', 'bootargs', 'fresh', 'suspending', 'zoneid']
+        notes = ['request', 'suspending', 'zoneid']
         for n in notes:
             with open(os.path.join(run, n), 'w') as f:
-                f.write('/proc/1/fd/3 1 2\n' if n == 'installer' else '')
+                f.write('{"version": 1, "halt": true, "installer": {"path": "/proc/1/fd/3", "device": 1, '
+                        '"inode": 2}}\n' if n == 'request' else '')
         image = os.path.join(self.root, 'var/lib/zones/kz1/suspend.img')
         with open(image + '.partial', 'wb') as f:
             f.write(b'half a guest')
@@ -410,6 +435,47 @@ class Reconcile(BusTest):
         self.wait_for(lambda: self.listed() == ('running', ''), what='kz1 running')
         self.set_unit('inactive')
         self.wait_for(lambda: self.listed() == ('installed', ''), what='kz1 installed')
+
+    def launch_request(self):
+        with open(os.path.join(self.run_dir, 'request')) as f:
+            return json.load(f)
+
+    def test_the_launch_request(self):
+        # what zoneadm boot asks of the next start is one record, private, for the launcher
+        self.zone_call('kz1', 'Boot', 'as', 2, 'single', 'console=ttyS0 quiet')
+        self.assertEqual(self.launch_request(), {'version': 1, 'boot-arguments': ['single', 'console=ttyS0 quiet'],
+                                                 'fresh': False, 'halt': False})
+        self.assertEqual(os.stat(os.path.join(self.run_dir, 'request')).st_mode & 0o777, 0o600)
+        self.assertEqual(sorted(f for f in os.listdir(self.run_dir) if 'request' in f), ['request'])
+        # and a halt asks the unit's stop to cut the guest off; a boot -R replaces both
+        self.qmp = FakeQmp(os.path.join(self.run_dir, 'qmp.sock'), 'running', delay=0)
+        self.addCleanup(self.qmp.close)
+        self.set_unit('active')
+        self.wait_for(lambda: self.listed()[0] == 'running', what='kz1 running')
+        self.zone_call('kz1', 'Halt')
+        self.assertEqual(self.launch_request(), {'version': 1, 'fresh': False, 'halt': True})
+        self.set_unit('inactive')
+        self.wait_for(lambda: self.listed()[0] == 'installed', what='kz1 installed')
+        self.zone_call('kz1', 'BootFresh', 'as', 0)
+        self.assertEqual(self.launch_request(), {'version': 1, 'fresh': True, 'halt': False})
+
+    def test_a_unit_that_failed_on_its_own(self):
+        # started without us (systemctl start, autoboot), its launcher found the zone's
+        # key wrong: when the unit has failed, the restarter marks the zone unavailable,
+        # takes the result once, and the zone's id goes
+        self.qmp = FakeQmp(os.path.join(self.run_dir, 'qmp.sock'), 'running', delay=0)
+        self.addCleanup(self.qmp.close)
+        self.set_unit('active')
+        zoneid = os.path.join(self.run_dir, 'zoneid')
+        self.wait_for(lambda: os.path.exists(zoneid), what='kz1 to get an id')
+        with open(os.path.join(self.run_dir, 'result'), 'w') as f:
+            json.dump({'version': 1, 'step': 'exec', 'error': 129, 'unavailable': True,
+                       'reason': 'error: Encryption key is incorrect.'}, f)
+        self.set_unit('failed')
+        self.wait_for(lambda: self.listed()[0] == 'unavailable', what='kz1 unavailable')
+        self.assertFalse(os.path.exists(os.path.join(self.run_dir, 'result')))
+        self.assertFalse(os.path.exists(zoneid), 'a stopped zone kept its id')
+        self.assertIn('Encryption key is incorrect', self.daemon_log())
 
 
 if __name__ == '__main__':

@@ -134,17 +134,24 @@ class BootJobs(BusTest):
         self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 64 * MIB)
 
     def test_a_failed_boot_says_why_through_its_job(self):
-        self.busctl('call', SYSTEMD_BUS, '/org/kzones/test', 'org.kzones.Test', 'FailNextStart', 's',
-                    'zone@kz1.service')
-        # what the launcher writes when it cannot start the zone
-        run = os.path.join(self.root, 'run/kzones/kz1')
-        os.makedirs(run, exist_ok=True)
-        with open(os.path.join(run, 'failure'), 'w') as f:
-            f.write('device 0: cannot open /srv/missing.img: No such file or directory.\n')
-        p = self.zoneadm('-z', 'kz1', 'boot')
+        # the zone's disk is gone: the launcher (what zone@kz1.service runs) cannot
+        # start it and leaves its launch result; systemd then reports the start failed
+        self.zonecfg('kz2', 'create; remove anet')
+        self.wait_for(lambda: 'kz2' in self.zones())
+        self.zone_call('kz2', 'Install', 'a{sv}', 1, 'install-size', 't', 4 * MIB)
+        disk = os.path.join(self.root, 'var/lib/zones/kz2/disk0.img')
+        os.unlink(disk)
+        with open(os.path.join(self.tmp, 'launcher.log'), 'w+') as log:
+            p = subprocess.run([os.path.join(BUILD, 'services/zone/kzones-zone'), 'exec', 'kz2'],
+                               env=dict(self.env, KZONES_QEMU='/bin/false'), stdout=log, stderr=log, timeout=60)
         self.assertNotEqual(p.returncode, 0)
-        self.assertEqual(p.stderr, "zoneadm: zone 'kz1': boot failed: device 0: cannot open /srv/missing.img: No such "
-                                   "file or directory. (see 'journalctl -u zone@kz1.service')\n")
+        self.busctl('call', SYSTEMD_BUS, '/org/kzones/test', 'org.kzones.Test', 'FailNextStart', 's',
+                    'zone@kz2.service')
+        p = self.zoneadm('-z', 'kz2', 'boot')
+        self.assertNotEqual(p.returncode, 0)
+        self.assertRegex(p.stderr, r"^zoneadm: zone 'kz2': boot failed: cannot open the boot storage "
+                                   r"\S*/var/lib/zones/kz2/disk0.img: No such file or directory\. "
+                                   r"\(see 'journalctl -u zone@kz2.service'\)\n$")
         job = [j for j in self.call(*MANAGER, 'ListJobs')[0] if j[2] == 'boot'][-1]
         self.assertEqual(job[3], 'failed')
         self.assertEqual(self.job_prop(job[5], 'Result')[0], 'org.kzones.Error.BootFailed')

@@ -64,7 +64,7 @@ class HostCpu(BusTest):
         self.assertEqual(self.cache()['native']['model'], native)
 
     def test_cache_is_used_and_refreshed(self):
-        helper = os.path.join(BUILD, 'services/restarter/kzones-zone')
+        helper = os.path.join(BUILD, 'services/zone/kzones-zone')
         self.wait_for(lambda: self.manager_prop('NativeCpuModel') != '', timeout=60, what='the CPU probe')
         path = os.path.join(self.root, 'run/kzones-cpu/cpu-probe.json')
         good = self.cache()
@@ -108,7 +108,7 @@ class BadInput(BusTest):
         self.assertIn('the boot arguments are 100001 bytes long: at most 2048 fit', p.stderr)
         p = self.zone_call('kz1', 'Boot', 'as', 1, 'a\nb', check=False)
         self.assertIn('may not contain a line break', p.stderr)
-        self.assertFalse(os.path.exists(os.path.join(self.root, 'run/kzones/kz1/bootargs')))
+        self.assertFalse(os.path.exists(os.path.join(self.root, 'run/kzones/kz1/request')))
 
 
 class Zones(BusTest):
@@ -307,7 +307,7 @@ class EvacuationTarget(BusTest):
         with open(os.path.join(os.path.dirname(self.dropin('zone@kz1.service')), '60-mine.conf'), 'w') as f:
             f.write('[Service]\nEnvironment=X=1\n\n[X-Kzones]\n# by hand\nEvacuationTarget = host9\n')
         # what 'systemctl reload zone@kz1' runs: kzones-zone reload kz1
-        self.run_cmd([os.path.join(BUILD, 'services/restarter/kzones-zone'),
+        self.run_cmd([os.path.join(BUILD, 'services/zone/kzones-zone'),
                       'reload', 'kz1'])
         self.assertEqual(self.prop('kz1', 'EvacuationTarget'), 'host9')
 

@@ -13,6 +13,7 @@ with a clear message and changes nothing.
   - a zone's runtime files live in its own directory: a zone named 'kz3.fresh'
     does not touch zone kz3."""
 
+import json
 import os
 import stat
 import subprocess
@@ -191,17 +192,19 @@ class RuntimeFiles(BusTest):
         os.makedirs(os.path.join(self.root, 'run/kzones/kz3.fresh'))
         # what zone@kz3.service runs (its output in a file: a console relay it may start keeps pipes open)
         with open(os.path.join(self.tmp, 'launcher.log'), 'w+') as log:
-            p = subprocess.run([os.path.join(BUILD, 'services/restarter/kzones-zone'), 'exec', 'kz3'],
+            p = subprocess.run([os.path.join(BUILD, 'services/zone/kzones-zone'), 'exec', 'kz3'],
                                env=dict(self.env, KZONES_QEMU='/bin/false'), stdout=log, stderr=log, timeout=60)
             log.seek(0)
             out = log.read()
         self.assertNotEqual(p.returncode, 0, out)
         self.assertIn('the suspend image', out)
         self.assertTrue(os.path.exists(marker), "kz3 forgot its suspended state because of zone 'kz3.fresh'")
-        # why it did not start is in kz3's own directory
-        with open(os.path.join(self.root, 'run/kzones/kz3/failure')) as f:
-            self.assertIn('the suspend image', f.read())
-        self.assertFalse(os.path.exists(os.path.join(self.root, 'run/kzones/kz3.failure')))
+        # why it did not start is kz3's launch result, in kz3's own directory
+        with open(os.path.join(self.root, 'run/kzones/kz3/result')) as f:
+            result = json.load(f)
+        self.assertIn('the suspend image', result['reason'])
+        self.assertEqual((result['step'], result['unavailable']), ('exec', False))
+        self.assertEqual(os.listdir(os.path.join(self.root, 'run/kzones/kz3.fresh')), [])
 
 
 if __name__ == '__main__':

@@ -24,7 +24,7 @@ TIMEOUT = 10.0
 
 
 class FakeRelay:
-    """services/restarter/console-relay.c in a thread: what the guest prints goes to every
+    """services/zone/console-relay.c in a thread: what the guest prints goes to every
     client, what a client writes goes to the guest. The guest here records what it gets
     and echoes it, as a guest's terminal would. A client that shuts down its side is
     dropped, as the relay drops it; halt() is QEMU ending, which closes every client."""

@@ -101,7 +101,7 @@ class RestarterKilled(labtest.LabTestCase):
 
     def files_left(self):
         r = self.exec('host1', 'sh', '-c', f'ls -d {IMAGE}.partial /run/kzones/{ZONE}/suspending '
-                      f'/run/kzones/{ZONE}/halt 2>/dev/null || true')
+                      f'/run/kzones/{ZONE}/request 2>/dev/null || true')
         return r.stdout.split()
 
     def restarter_back(self):

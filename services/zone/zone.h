@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* kzones-zone: what zone@NAME.service runs (the launcher), and the helpers the
+ * restarter runs. Each file one job:
+ *
+ *   main.c       the verbs
+ *   launch.c     exec, wait, stop, stopped, reload: the zone's unit
+ *   confine.c    what QEMU gets: its user, its descriptors, its console relay
+ *   ownership.c  the host data: claims, the lease keeper, attach and detach
+ *   storage.c    install-image, clone: copies onto the boot storage
+ *   suspend.c    suspend, and resume at the next boot
+ *   util.c       what they share: failures, the zone's key, UUID and directory */
+#pragma once
+
+#include "mkdir.h" /* mkdir_p() */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hostdata.h"
+#include "launch-request.h"
+#include "zone-key.h"
+#include "zone-qemu.h"
+#include "zone-store.h"
+
+#define EXIT_UNAVAILABLE LAUNCH_EXIT_UNAVAILABLE
+
+extern const char *arg_root;
+/* The unit's verb that runs (exec, wait, stop, stopped), whose failure goes into the
+ * launch result; NULL for a helper of the restarter, which reads our output. */
+extern const char *arg_step;
+
+#define root_path(...) path_joinf(arg_root, __VA_ARGS__)
+
+/* util.c */
+/* Says why, on stderr, and as the launch result for a verb of the unit: -EINVAL; or,
+ * unavailable, for a zone that cannot run here as it is: -EKEYREJECTED, and the
+ * restarter marks it unavailable. */
+int failure_full(const char *name, bool unavailable, const char *fmt, ...) _printf_(3, 4);
+#define failure(name, ...) failure_full(name, false, __VA_ARGS__)
+#define failure_unavailable(name, ...) failure_full(name, true, __VA_ARGS__)
+/* The zone's runtime directory, ROOT/run/kzones/NAME, made if missing. */
+char *run_dir(const char *name);
+int make_run_dir(const char *name);
+bool pid_alive(pid_t pid);
+int zone_key(const ZoneConfig *c, uint8_t key[16]);
+int zone_uuid(const char *name, char **ret);
+uint64_t now_realtime(void);
+/* Closes every descriptor but stdio and keep[]. */
+void close_all_but(int *keep, size_t n);
+
+/* confine.c */
+typedef struct QemuUser {
+        uid_t uid;
+        gid_t gid;
+        gid_t groups[64];
+        int n_groups;
+} QemuUser;
+
+int qemu_user_lookup(const char *name, QemuUser *ret);
+int qemu_user_check(const char *name, const ZoneConfig *c, const QemuUser *u);
+int drop_privileges(const QemuUser *u);
+int open_devices(const char *name, const ZoneConfig *c, const ZoneResource *const *devices, size_t n, int *fds);
+int monitor_socket(const char *name, const char *rundir, const char *sock);
+int open_installer(const char *name, const LaunchInstaller *i, int *ret_fd);
+int start_console_relay(const char *name, const char *rundir, const char *log, int serial);
+int set_affinity(const ZoneConfig *c);
+
+/* ownership.c */
+#define CLAIM_FORCE 1u   /* whatever the host data says (attach -x force-takeover, initialize-hostdata) */
+#define CLAIM_ATTACH 2u  /* the host data may come from another host, with the zone's UUID there */
+#define CLAIM_RELEASE 4u /* detach: the host data names no host */
+#define KEEP_SUSPEND UINT64_MAX
+
+int claim_full(const char *name, const ZoneConfig *c, const char *state, unsigned flags, uint64_t suspend,
+                uint64_t *ret_size);
+int claim(const char *name, const ZoneConfig *c, const char *state, uint64_t *ret_size);
+int start_lease_keeper(const char *name, const ZoneConfig *c);
+int hostdata_suspend_generation(const char *name, const ZoneConfig *c, uint64_t *ret);
+int verb_attach(const char *name, const char *option);
+int verb_detach(const char *name);
+
+/* storage.c */
+int verb_install_image(const char *name, const char *image, const char *target);
+int verb_clone(const char *name, const char *source, const char *target);
+
+/* suspend.c */
+int verb_suspend(const char *name);
+int check_resume(const char *name, const ZoneConfig *c, bool fresh, bool *ret_resume);
+bool suspended(const char *name);
+int resume(const char *name, const char *sock);
+
+/* launch.c */
+int verb_exec(const char *name);
+int verb_wait(const char *name, pid_t main_pid);
+int verb_stop(const char *name, pid_t main_pid);
+int verb_stopped(const char *name);
+int verb_reload(const char *name);
