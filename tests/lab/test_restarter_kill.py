@@ -29,8 +29,9 @@ have stopped moving, what 'zoneadm list -cp' says is what is:
     when its installer powers off;
   - ks never reboots: it runs on, or is suspended and resumes (its heartbeat
     keeps its boot id throughout);
-  - /run/kzones holds no note of an operation that will not come (halt,
-    installer, bootargs, fresh, suspending, the id of a zone not running),
+  - /run/kzones holds no note of an operation that will not come (a launch
+    request, a launch result nobody took, the suspending note, the id of a zone
+    not running),
     and no half-written file (*.partial, *.<hex>.tmp) is left anywhere.
 
 Then each operation is tried again and works: boot boots, halt halts,
@@ -79,9 +80,9 @@ ZONES = ('kb', 'kh', 'ks', 'ki', 'kib', 'kc', 'ksrc')
 INSTALLS = ('ki', 'kib', 'kc')
 # What a zone that is not running may keep in /run/kzones/NAME: its stale sockets
 # (zone@.service keeps the directory), the lock of its host data, why it failed.
-IDLE_FILES = {'console.sock', 'control.sock', 'qmp.sock', 'hostdata.lock', 'failure'}
+IDLE_FILES = {'console.sock', 'control.sock', 'qmp.sock', 'hostdata.lock'}
 # notes between the restarter and the launcher that a running zone has read already
-RUNNING_NOTES = {'halt', 'installer', 'bootargs', 'fresh', 'suspending'}
+RUNNING_NOTES = {'request', 'request.taken', 'suspending'}
 
 # In the host: one round. Starts each operation at its moment, SIGKILLs the
 # restarter's cgroup at KILL_AT, waits for the restarter to answer again and for
