@@ -14,10 +14,14 @@
 #include "storage-uri.h"
 #include "zone.h"
 
-/* "progress N" lines on our standard output, which the restarter relays to zoneadm */
+/* The bytes the copy in progress moves: its progress lines carry them. */
+static uint64_t copy_total;
+
+/* "progress PERCENT DONE TOTAL" lines on our standard output, which become the
+ * restarter's job's Progress, BytesDone and Rate (zoneadm shows them) */
 static void print_progress(int percent, void *userdata)
 {
-        printf("progress %d\n", percent);
+        printf("progress %d %" PRIu64 " %" PRIu64 "\n", percent, copy_total / 100 * (uint64_t) percent, copy_total);
         fflush(stdout);
 }
 
@@ -128,6 +132,7 @@ static int copy_to_boot(const char *name, const ZoneConfig *c, const char *sourc
         {
                 /* -n: into the storage as it is, never a file qemu-img creates */
                 const char *args[] = { "convert", "-p", "-n", "-O", "raw", source, dst, NULL };
+                copy_total = vsize;
                 r = qemu_img(args, NULL, &err);
         }
         if (r < 0)
@@ -140,8 +145,7 @@ static int copy_to_boot(const char *name, const ZoneConfig *c, const char *sourc
                 if (fd < 0 || fsync(fd) < 0)
                         return failure(name, "cannot write the boot disk %s: %m.", uri);
         }
-        printf("progress 100\n");
-        fflush(stdout);
+        print_progress(100, NULL);
         return claim(name, c, "installed", NULL);
 }
 

@@ -71,6 +71,9 @@ class Jobs(BusTest):
         state, result = self.wait_job(job)
         self.assertEqual((state, result), ('done', ['', '']))
         self.assertEqual(self.job_prop(job, 'Progress'), 1.0)
+        # the copy's size, and all of it copied
+        self.assertEqual(self.job_prop(job, 'BytesTotal'), 768 * MIB)
+        self.assertEqual(self.job_prop(job, 'BytesDone'), 768 * MIB)
         self.assertEqual(self.zones()['kz1'], 'installed')
         self.assertEqual(self.prop('kz1', 'Job'), '/')
         # a finished job stays readable for late readers
