@@ -3,14 +3,15 @@
  * (no call is held open), and the job's properties tell its progress and result.
  * Ctrl-C cancels a job that can be cancelled; any other goes on in the restarter. */
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 
 #include "bus-error.h"
 #include "macro.h"
 #include "size.h"
 #include "zoneadm.h"
 
-#define POLL_USEC (250u * 1000u) /* how often an interrupt is looked at while waiting */
 
 typedef struct Follow {
         const char *zone;
@@ -30,12 +31,8 @@ typedef struct Follow {
         bool line_open;      /* a progress line waits for its newline */
 } Follow;
 
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-        interrupted++;
-}
+/* Ctrl-Cs read from the signalfd */
+static unsigned interrupted;
 
 static void follow_done(Follow *f)
 {
@@ -212,6 +209,33 @@ static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret
         return 0;
 }
 
+/* Waits for the bus or a Ctrl-C (SIGINT is blocked and read from sigfd, so that one
+ * that comes during a call waits for the loop instead of breaking the call). */
+static int wait_bus_or_signal(sd_bus *bus, int sigfd)
+{
+        struct pollfd p[2] = { { .fd = sd_bus_get_fd(bus) }, { .fd = sigfd, .events = POLLIN } };
+        struct signalfd_siginfo si;
+        uint64_t until = UINT64_MAX, now;
+        int timeout = -1, r;
+
+        r = sd_bus_get_events(bus);
+        if (r < 0)
+                return r;
+        p[0].events = (short) r;
+        if (sd_bus_get_timeout(bus, &until) >= 0 && until != UINT64_MAX) {
+                struct timespec ts;
+
+                (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+                now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+                timeout = until > now ? (int) ((until - now + 999) / 1000) : 0;
+        }
+        if (poll(p, sigfd >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
+                return -errno;
+        while (sigfd >= 0 && read(sigfd, &si, sizeof(si)) == sizeof(si))
+                interrupted++;
+        return 0;
+}
+
 /* Ctrl-C: a job that can be cancelled is; any other goes on without us. Returns 1
  * to stop following. */
 static int interrupt(sd_bus *bus, Follow *f)
@@ -256,11 +280,22 @@ int zone_job_call(sd_bus *bus, sd_bus_message *m, const char *zone, bool quiet)
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *removed = NULL, *changed = NULL, *owner = NULL;
         _cleanup_free_ char *path = NULL;
-        struct sigaction sa = { .sa_handler = on_sigint }, old_sa;
+        _cleanup_close_ int sigfd = -EBADF;
         Follow f = { .zone = zone, .shown = -1, .progress = -1 };
+        sigset_t mask, old_mask;
         const char *p;
         int r;
 
+        /* Ctrl-C from here on is ours, read in the loop: one that comes before the job's
+         * path is known cancels the job once it is */
+        interrupted = 0;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, &old_mask) >= 0) {
+                sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+                if (sigfd < 0) /* Ctrl-C then stops zoneadm, and the job goes on */
+                        (void) sigprocmask(SIG_SETMASK, &old_mask, NULL);
+        }
         /* before the call: a job that ends at once is not missed */
         r = sd_bus_match_signal(bus, &removed, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE, "JobRemoved",
                 on_job_removed, &f);
@@ -291,14 +326,12 @@ int zone_job_call(sd_bus *bus, sd_bus_message *m, const char *zone, bool quiet)
                 follow_done(&f);
                 return r;
         }
-        (void) sigaction(SIGINT, &sa, &old_sa);
         while (streq_ptr(f.state, "running") && !f.removed && !f.restarter_gone) {
                 show_progress(&f, quiet);
                 if (interrupted && !f.removed) {
                         r = interrupt(bus, &f);
                         interrupted = interrupted > 1 ? interrupted : 0;
                         if (r > 0) {
-                                (void) sigaction(SIGINT, &old_sa, NULL);
                                 follow_done(&f);
                                 return -EINTR;
                         }
@@ -309,11 +342,10 @@ int zone_job_call(sd_bus *bus, sd_bus_message *m, const char *zone, bool quiet)
                         break;
                 if (r > 0)
                         continue;
-                r = sd_bus_wait(bus, POLL_USEC);
-                if (r < 0 && r != -EINTR)
+                r = wait_bus_or_signal(bus, sigfd);
+                if (r < 0)
                         break;
         }
-        (void) sigaction(SIGINT, &old_sa, NULL);
         if (f.removed && !f.restarter_gone)
                 r = get_all(bus, &f); /* the finished job stays readable for a while */
         if (f.restarter_gone && streq_ptr(f.state, "running")) {
