@@ -395,6 +395,58 @@ class Hostile(MigrBus):
         self.assertEqual(target.received[0][0], 6, 'the real channel was not disturbed')
         self.assertEqual(self.wait_state('incoming', 'plain', ['done'])[3], 1, 'one channel only')
 
+    def test_replayed_tls_handshake(self):
+        """The bytes a real source sent to open its channel, recorded on the wire and
+        sent again while that channel runs, do not open another: the target's
+        random and key share are new, the recorded Finished does not match."""
+        key = os.urandom(32)
+        target = TargetQemu(os.path.join(self.tmp, 'tls.sock'))
+        self.prepare('tlsreplay', key, 'aes-128-gcm', target.path)
+        wire = socket.create_server(('127.0.0.1', 0))
+        recorded = bytearray()
+
+        def tap():
+            """a man in the middle that records what the source sends"""
+            a, _ = wire.accept()
+            b = socket.create_connection(('127.0.0.1', self.port))
+
+            def back():
+                while d := b.recv(65536):
+                    a.sendall(d)
+                a.shutdown(socket.SHUT_WR)
+            t = threading.Thread(target=back)
+            t.start()
+            while d := a.recv(65536):
+                recorded.extend(d)
+                b.sendall(d)
+            b.shutdown(socket.SHUT_WR)
+            t.join()
+            a.close()
+            b.close()
+        tapper = threading.Thread(target=tap)
+        tapper.start()
+        path = self.start_out('tlsreplay', key, 'aes-128-gcm', port=wire.getsockname()[1])
+        src = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        src.connect(path)
+        src.sendall(b'first pages')
+        self.wait_state('incoming', 'tlsreplay', ['running'])
+
+        def attack():
+            r = self.connect()
+            r.sendall(bytes(recorded))
+            recv_all(r)
+            r.close()
+        self.beside_a_migration(attack, r"refused: wrong key for migration 'tlsreplay' \(TLS handshake failed")
+        src.shutdown(socket.SHUT_WR)
+        self.assertTrue(recv_all(src).startswith(b'target got'))
+        src.close()
+        target.wait()
+        tapper.join(30)
+        wire.close()
+        self.assertEqual(list(target.received.values()),
+                         [(11, hashlib.sha256(b'first pages').hexdigest())], 'the real channel only')
+        self.assertEqual(self.wait_state('incoming', 'tlsreplay', ['done'])[3], 1)
+
     def test_garbage(self):
         def attack():
             s = self.connect()
