@@ -147,13 +147,21 @@ class KzMigr:
             c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             c.connect(path)
             return c
+        cpu = self.cpu_seconds()
         try:
             mbs = timed(connect, server)
         except OSError as e:
             with open(os.path.join(self.tmp, 'log')) as f:
                 raise SystemExit(f'{cipher}: {e}\n{f.read()}')
         server.close()
-        return mbs
+        # both relays are this one process: per side, each byte costs half of it
+        per_side = SIZE / ((self.cpu_seconds() - cpu) / 2) / 1e6
+        return mbs, per_side
+
+    def cpu_seconds(self):
+        with open(f'/proc/{self.daemon.pid}/stat') as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
     def close(self):
         for p in (self.daemon, self.bus):
@@ -169,16 +177,21 @@ def main():
     base = raw()
     print(f'{SIZE >> 20} MiB through one channel, both ends and both relays on this host')
     print(f'{"":44s} {"MB/s":>8s}')
+    print('(the relay\'s own cost: MB it moves per second of CPU on one side, encrypting or decrypting)')
     print(f'{"anchor: the raw loopback TCP socket":44s} {base:8.0f}')
     k = KzMigr()
     try:
         for i, (cipher, gnutls) in enumerate((('aes-128-gcm', 'aes-128-gcm'), ('aes-128-ccm', 'aes-128-ccm'),
                                               ('chacha20-poly1305', 'chacha20-poly1305'), ('none', None))):
-            mbs = k.channel(cipher, i)
+            mbs, per_side = k.channel(cipher, i)
             line = f'{"kz-migr, " + cipher:44s} {mbs:8.0f}  ({100 * mbs / base:.0f}% of the raw socket'
             if gnutls in anchor:
                 line += f', {100 * mbs / anchor[gnutls]:.0f}% of GnuTLS {cipher} on one core: {anchor[gnutls]:.0f}'
             print(line + ')')
+            line = f'{"  per relay side, per CPU second":44s} {per_side:8.0f}'
+            if gnutls in anchor:
+                line += f'  ({100 * per_side / anchor[gnutls]:.0f}% of GnuTLS on one core)'
+            print(line)
     finally:
         k.close()
 
