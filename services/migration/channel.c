@@ -42,6 +42,11 @@ static void peer_name(int fd, char *buf, size_t size)
                 struct sockaddr_in *in = (struct sockaddr_in *) &sa;
                 (void) inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
                 (void) snprintf(buf, size, "%s:%u", host, ntohs(in->sin_port));
+        } else if (sa.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *) &sa)->sin6_addr)) {
+                /* an IPv4 peer of the dual-stack socket systemd made for ListenStream=8102 */
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &sa;
+                (void) inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host, sizeof(host));
+                (void) snprintf(buf, size, "%s:%u", host, ntohs(in6->sin6_port));
         } else if (sa.ss_family == AF_INET6) {
                 struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &sa;
                 (void) inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));

@@ -56,7 +56,10 @@ STRANGER = r'''
 import socket
 s = socket.create_connection(("host2", 8102), timeout=30)
 s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-print(repr(s.recv(100)))
+try:
+    print(repr(s.recv(100)))
+except ConnectionResetError:  # closed with the request unread
+    print(repr(b""))
 '''
 
 
@@ -75,7 +78,8 @@ class MigrationStream(labtest.LabTestCase):
             super().tearDownClass()
 
     def busctl(self, host, *args):
-        return json.loads(self.exec(host, 'busctl', '--json=short', 'call', *MANAGER, *args).stdout)['data']
+        out = self.exec(host, 'busctl', '--json=short', 'call', *MANAGER, *args).stdout
+        return json.loads(out)['data'] if out.strip() else None
 
     def test_a_stream_between_hosts(self):
         for h in ('host1', 'host2'):
