@@ -20,6 +20,10 @@
 #define KZ_ERROR_NOT_CANCELLABLE "org.kzones.Error.NotCancellable"
 #define KZ_ERROR_JOB_NOT_FOUND "org.kzones.Error.JobNotFound"
 #define KZ_ERROR_TOO_MANY_JOBS "org.kzones.Error.TooManyJobs"
+#define KZ_ERROR_MIGRATION_NOT_FOUND "org.kzones.Error.MigrationNotFound"
+#define KZ_ERROR_MIGRATION_EXISTS "org.kzones.Error.MigrationExists"
+#define KZ_ERROR_CIPHER_NOT_SUPPORTED "org.kzones.Error.CipherNotSupported"
+#define KZ_ERROR_TOO_MANY_MIGRATIONS "org.kzones.Error.TooManyMigrations"
 
 extern const sd_bus_error_map kz_bus_error_map[];
 

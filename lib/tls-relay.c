@@ -18,6 +18,7 @@ struct TlsRelay {
         gnutls_psk_server_credentials_t server;
         tls_relay_lookup_t lookup;
         void *userdata;
+        uint64_t *live_sent, *live_received; /* counted as the bytes move, for other threads */
         int fd;
 };
 
@@ -107,6 +108,18 @@ static ssize_t push(gnutls_transport_ptr_t p, const void *data, size_t size)
         if (k < 0)
                 gnutls_transport_set_errno(t->session, errno);
         return k;
+}
+
+void tls_relay_set_counters(TlsRelay *t, uint64_t *sent, uint64_t *received)
+{
+        t->live_sent = sent;
+        t->live_received = received;
+}
+
+static void count(uint64_t *c, uint64_t n)
+{
+        if (c)
+                __atomic_fetch_add(c, n, __ATOMIC_RELAXED);
 }
 
 TlsRelayCipher tls_relay_cipher(TlsRelay *t)
@@ -305,8 +318,10 @@ int tls_relay_pump(TlsRelay *t, int plain_fd, uint64_t *ret_sent, uint64_t *ret_
                                                 goto out;
                                         }
                                 }
-                        if (n > 0)
+                        if (n > 0) {
                                 sent += (uint64_t) n;
+                                count(t->live_sent, (uint64_t) n);
+                        }
                 }
                 if (tls_open && ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) || pending)) {
                         ssize_t n = gnutls_record_recv(t->session, buf, RELAY_BUFFER);
@@ -337,6 +352,7 @@ int tls_relay_pump(TlsRelay *t, int plain_fd, uint64_t *ret_sent, uint64_t *ret_
                         if (r < 0)
                                 break;
                         received += (uint64_t) n;
+                        count(t->live_received, (uint64_t) n);
                         if (peer_done) {
                                 tls_open = false;
                                 (void) shutdown(plain_fd, SHUT_WR);

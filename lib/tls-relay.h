@@ -56,4 +56,7 @@ TlsRelayCipher tls_relay_cipher(TlsRelay *t);
 /* Moves bytes both ways between the session and plain_fd until both sides are
  * done; counts the plain-text bytes sent into the session and received from it.
  * Blocking: one thread per channel. */
+/* Counters the pump adds to as the bytes move (atomically: another thread may read
+ * them), beside the totals it returns. */
+void tls_relay_set_counters(TlsRelay *t, uint64_t *sent, uint64_t *received);
 int tls_relay_pump(TlsRelay *t, int plain_fd, uint64_t *ret_sent, uint64_t *ret_received);
