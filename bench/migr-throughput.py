@@ -23,9 +23,11 @@ import threading
 import time
 
 BUILD = os.environ.get('KZONES_BUILD_DIR', os.path.join(os.path.dirname(__file__), '..', 'build'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests'))
+from kzbus import MIGRATION_BUS_NAME, MIGRATION_MANAGER_IFACE, MIGRATION_PATH  # noqa: E402
 SIZE = int(os.environ.get('KZ_BENCH_BYTES', str(1 << 30)))
 CHUNK = os.urandom(4 << 20)
-MANAGER = ['/org/kzones/Migration1', 'org.kzones.Migration1.Manager']
+MANAGER = [MIGRATION_PATH, MIGRATION_MANAGER_IFACE]
 BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig><type>system</type><listen>unix:path={path}</listen><auth>EXTERNAL</auth>
@@ -119,7 +121,7 @@ class KzMigr:
              'os.execv(sys.argv[1], sys.argv[1:])\n', os.path.join(BUILD, 'services/migration/kz-migr')],
             env=env, pass_fds=(3,) if fd != 3 else (), preexec_fn=lambda: os.dup2(fd, 3), stderr=self.log)
         for _ in range(500):
-            if self.busctl('status', 'org.kzones.Migration1').returncode == 0:
+            if self.busctl('status', MIGRATION_BUS_NAME).returncode == 0:
                 break
             time.sleep(0.02)
 
@@ -127,7 +129,7 @@ class KzMigr:
         return subprocess.run(['busctl', '--system'] + list(args), env=self.env, capture_output=True, text=True)
 
     def call(self, method, sig, *args):
-        p = self.busctl('call', 'org.kzones.Migration1', *MANAGER, method, sig, *[str(a) for a in args])
+        p = self.busctl('call', MIGRATION_BUS_NAME, *MANAGER, method, sig, *[str(a) for a in args])
         if p.returncode != 0:
             raise SystemExit(f'{method}: {p.stderr}')
         return p.stdout

@@ -8,11 +8,9 @@
 #include "bus-error.h"
 #include "hashmap.h"
 #include "kz-error.h"
+#include "kzones-bus.h"
 #include "tls-relay.h"
 
-#define MIGRATION_BUS_NAME "org.kzones.Migration1"
-#define MIGRATION_PATH "/org/kzones/Migration1"
-#define MIGRATION_MANAGER_IFACE "org.kzones.Migration1.Manager"
 
 /* Bounds on what a caller or a peer can make kz-migr hold (docs/migration.md). */
 #define MIGRATIONS_MAX 32u               /* prepared or running, each direction */

@@ -22,9 +22,10 @@ import threading
 import time
 
 from bustest import BUILD, SOURCE, PrivateBusTest, members
+from kzbus import MIGRATION_BUS_NAME, MIGRATION_MANAGER_IFACE, MIGRATION_PATH
 
-SERVICE = 'org.kzones.Migration1'
-MANAGER = ('/org/kzones/Migration1', 'org.kzones.Migration1.Manager')
+SERVICE = MIGRATION_BUS_NAME
+MANAGER = (MIGRATION_PATH, MIGRATION_MANAGER_IFACE)
 TLS_CIPHERS = ['aes-128-gcm', 'aes-128-ccm', 'chacha20-poly1305']
 PSK_PRIORITY = 'NORMAL:-VERS-ALL:+VERS-TLS1.3:-KX-ALL:+ECDHE-PSK:+PSK'
 

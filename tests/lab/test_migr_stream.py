@@ -10,8 +10,9 @@ import json
 import os
 
 import labtest
+from kzbus import MIGRATION_BUS_NAME, MIGRATION_MANAGER_IFACE, MIGRATION_PATH
 
-MANAGER = ['org.kzones.Migration1', '/org/kzones/Migration1', 'org.kzones.Migration1.Manager']
+MANAGER = [MIGRATION_BUS_NAME, MIGRATION_PATH, MIGRATION_MANAGER_IFACE]
 
 # host2: the target QEMU's stand-in, a unix socket server that reads one channel
 # to its end and writes its size and digest
