@@ -91,6 +91,7 @@ struct Job {
         sd_bus_slot *unit_call; /* a StartUnit/StopUnit/Reload call not answered yet: no reply after the job ends */
         bool reboot;           /* shutdown -r */
         bool powered_down;     /* shutdown: system_powerdown was accepted */
+        uint64_t timeout_usec; /* shutdown: how long the guest may take to power off, 0: the default */
         sd_event_source *timer;
         sd_event_source *child;
         pid_t pid;

@@ -248,7 +248,7 @@ static void shutdown_begin(Job *j)
 {
         int r;
 
-        r = job_powerdown(j, j->size ?: DEFAULT_SHUTDOWN_TIMEOUT_USEC);
+        r = job_powerdown(j, j->timeout_usec ?: DEFAULT_SHUTDOWN_TIMEOUT_USEC);
         if (r < 0)
                 job_finish(j, r, NULL, "cannot reach the guest's monitor: %s", strerror(-r));
 }
@@ -277,7 +277,7 @@ int method_shutdown(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         if (r < 0)
                 return r;
         j->reboot = reboot;
-        j->size = timeout; /* the shutdown's own timeout */
+        j->timeout_usec = timeout;
         log_info("zone '%s': shutting down%s", z->name, reboot ? " for a reboot" : "");
         return job_start(j, msg, shutdown_begin);
 }
