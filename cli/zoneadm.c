@@ -310,13 +310,16 @@ int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64_t time
                 return log_unreachable(e, r);
 
         if (zone && e->message && strchr(e->message, '\n')) {
-                /* several lines (a zone held by another host, a wrong key): each in the
-                 * guide's form, "zone 'NAME': error: …" */
+                /* several lines: a zone held by another host or a wrong key, each line in the
+                 * guide's form, "zone 'NAME': error: …"; otherwise several problems (verify),
+                 * each on a line of its own in zoneadm's form */
+                bool guide = startswith(e->message, "error:");
                 const char *p = e->message;
 
                 for (;;) {
                         const char *nl = strchr(p, '\n');
-                        fprintf(stderr, "zone '%s': %.*s\n", zone, nl ? (int) (nl - p) : (int) strlen(p), p);
+                        fprintf(stderr, "%szone '%s': %.*s\n", guide ? "" : "zoneadm: ", zone,
+                                nl ? (int) (nl - p) : (int) strlen(p), p);
                         if (!nl)
                                 break;
                         p = nl + 1;

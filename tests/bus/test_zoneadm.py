@@ -116,6 +116,31 @@ class Zoneadm(BusTest):
         self.ok('-z', 'kz1', 'install')
         self.refused(['-z', 'kz1', 'boot'], "zoneadm: zone 'kz1': systemd is not reachable on this bus")
 
+    def test_verify_reports_every_problem(self):
+        # what the host cannot give, each on its own line, all at once
+        os.makedirs(os.path.join(self.root, 'dev'))
+        open(os.path.join(self.root, 'dev/notablock'), 'w').close()
+        self.zonecfg('kz1', 'select capped-memory; set physical=2T; end; select virtual-cpu; set ncpus=512; end; '
+                     'add device; set storage=dev:/dev/nosuchdisk0; end; '
+                     'add device; set storage=dev:/dev/notablock; end; '
+                     'select anet id=0; set lower-link=nosuchlink0; end')
+        p = self.refused(['-z', 'kz1', 'verify'], '')
+        self.assertEqual(p.stdout, '')
+        lines = p.stderr.splitlines()
+        self.assertRegex(lines[0], r"^zoneadm: zone 'kz1': capped-memory: physical=2T is more than this host's "
+                         r"memory \(\d+\.\dG\)$")
+        self.assertEqual(lines[1:], [
+            f"zoneadm: zone 'kz1': virtual-cpu: ncpus=512 is more than this host's {len(os.sched_getaffinity(0))} "
+            "CPU" + ('s' if len(os.sched_getaffinity(0)) > 1 else ''),
+            "zoneadm: zone 'kz1': device 1: storage dev:/dev/nosuchdisk0: no such device on this host",
+            "zoneadm: zone 'kz1': device 2: storage dev:/dev/notablock is not a block device",
+            "zoneadm: zone 'kz1': anet 0: lower-link 'nosuchlink0' does not exist on this host.",
+        ])
+        # what fits: nothing printed, exit 0
+        self.zonecfg('kz1', 'select capped-memory; set physical=64M; end; select virtual-cpu; set ncpus=1; end; '
+                     'remove device id=1; remove device id=2; select anet id=0; set lower-link=lo; end')
+        self.assertEqual(self.ok('-z', 'kz1', 'verify'), '')
+
     def test_restarter_not_running(self):
         self.stop(self.daemon)
         self.refused(['list'], f'zoneadm: cannot reach the zone restarter ({RESTARTER_BUS_NAME})')
