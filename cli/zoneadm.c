@@ -27,6 +27,8 @@
 typedef struct Verb {
         const char *name;
         bool needs_zone;
+        const char *synopsis; /* after the name */
+        const char *summary;
         int (*parse)(int argc, char *argv[]); /* argv[0] is the subcommand */
         int (*run)(sd_bus *bus);
 } Verb;
@@ -87,7 +89,8 @@ static void help(FILE *f)
               "Options:\n"
               "  -z ZONENAME     the zone to act on\n"
               "  -H [USER@]HOST  administer the zones of HOST, over SSH\n"
-              "  -h, --help      show this help\n",
+              "  -h, --help      show this help (after a subcommand: its usage)\n"
+              "      --version   show the version\n",
                 f);
 }
 
@@ -99,9 +102,13 @@ static void help(FILE *f)
 static int verb_getopt(int argc, char *argv[], const char *options)
 {
         char optstring[32];
-        int c;
+        int c, next;
 
         (void) snprintf(optstring, sizeof(optstring), "+:%s", options);
+        /* the subcommands have short options only: name a long one whole, not as "-" */
+        next = optind > 0 ? optind : 1; /* 0: getopt() starts afresh, at argv[1] */
+        if (next < argc && startswith(argv[next], "--") && argv[next][2])
+                return usage_error("%s: unknown option '%s'", argv[0], argv[next]);
         c = getopt(argc, argv, optstring);
         switch (c) {
         case -1:
@@ -639,19 +646,49 @@ static int verb_detach(sd_bus *bus)
 }
 
 static const Verb verbs[] = {
-        { "list", false, parse_list, verb_list },
-        { "install", true, parse_install, verb_install },
-        { "uninstall", true, parse_uninstall, verb_uninstall },
-        { "boot", true, parse_boot, verb_boot },
-        { "halt", true, parse_no_options, verb_halt },
-        { "shutdown", true, parse_shutdown, verb_shutdown },
-        { "reboot", true, parse_no_options, verb_reboot },
-        { "verify", true, parse_no_options, verb_verify },
-        { "clone", true, parse_clone, verb_clone },
-        { "attach", true, parse_attach, verb_attach },
-        { "detach", true, parse_no_options, verb_detach },
-        { "suspend", true, parse_no_options, verb_suspend },
+        { "list", false, "[-c|-i] [-v|-p|-s]",
+          "Lists running zones; -i adds installed zones, -c all configured ones; -v verbose,\n"
+          "-p parsable, -s with auxiliary states.", parse_list, verb_list },
+        { "install", true, "[-x install-size=SIZE] [-a IMAGE | -b ISO] [-q]",
+          "Creates the boot disk, or copies a raw or qcow2 IMAGE to it, or boots an installer\n"
+          "from ISO: configured -> installed. -q: no progress.", parse_install, verb_install },
+        { "uninstall", true, "[-F]", "Removes the boot disk: installed -> configured. -F: without asking.",
+          parse_uninstall, verb_uninstall },
+        { "boot", true, "[-R] [-- ARGUMENTS...]",
+          "Starts the zone, resuming it if suspended (-R: afresh), passing ARGUMENTS to its\n"
+          "kernel: installed -> running.", parse_boot, verb_boot },
+        { "halt", true, "", "Stops the zone at once: running -> installed.", parse_no_options, verb_halt },
+        { "shutdown", true, "[-r]", "Powers the guest off cleanly (-r: then boots it): running -> installed.",
+          parse_shutdown, verb_shutdown },
+        { "reboot", true, "", "Halts the zone and boots it again.", parse_no_options, verb_reboot },
+        { "verify", true, "", "Checks the configuration against this host; prints every problem it finds.",
+          parse_no_options, verb_verify },
+        { "clone", true, "SOURCE", "Installs the zone as a copy of the installed zone SOURCE.", parse_clone,
+          verb_clone },
+        { "attach", true, "[-x force-takeover | -x initialize-hostdata]",
+          "Takes the zone on this host: configured -> installed.", parse_attach, verb_attach },
+        { "detach", true, "", "Releases the zone for another host: installed -> configured.", parse_no_options,
+          verb_detach },
+        { "suspend", true, "", "Saves the guest's state and stops it: running -> installed.", parse_no_options,
+          verb_suspend },
 };
+
+/* 'zoneadm -z kz1 boot --help': the subcommand's usage on stdout. */
+static void verb_help(const Verb *v)
+{
+        printf("usage: zoneadm [-H [USER@]HOST] %s%s%s%s\n\n%s\nSee zoneadm(8).\n", v->needs_zone ? "-z ZONENAME " :
+                "[-z ZONENAME] ", v->name, isempty(v->synopsis) ? "" : " ", v->synopsis, v->summary);
+}
+
+/* -h or --help among a subcommand's options, which end at '--' or the first argument
+ * that is no option. */
+static bool verb_wants_help(int argc, char *argv[])
+{
+        for (int i = 1; i < argc && argv[i][0] == '-' && !streq(argv[i], "--"); i++)
+                if (streq(argv[i], "-h") || streq(argv[i], "--help"))
+                        return true;
+        return false;
+}
 
 static const Verb *verb_find(const char *name)
 {
@@ -666,6 +703,7 @@ static int parse_argv(int argc, char *argv[])
 {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
         int c;
@@ -673,6 +711,8 @@ static int parse_argv(int argc, char *argv[])
         opterr = 0;
         while ((c = getopt_long(argc, argv, "+:hz:H:", options, NULL)) >= 0)
                 switch (c) {
+                case ARG_VERSION:
+                        return cli_version("zoneadm");
                 case 'z':
                         arg_zonename = optarg;
                         break;
@@ -695,6 +735,10 @@ static int parse_argv(int argc, char *argv[])
                         return usage_error("unknown subcommand '%s'; to name a zone, use -z: zoneadm -z %s %s",
                                 argv[optind], argv[optind], argv[optind + 1]);
                 return usage_error("unknown subcommand '%s'", argv[optind]);
+        }
+        if (verb_wants_help(argc - optind, argv + optind)) {
+                verb_help(arg_verb);
+                return 0;
         }
         if (arg_verb->needs_zone && !arg_zonename)
                 return usage_error("%s: name the zone with -z: zoneadm -z ZONENAME %s", arg_verb->name,

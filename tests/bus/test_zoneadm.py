@@ -102,6 +102,10 @@ class Zoneadm(BusTest):
         self.refused(['-z', 'kz1', 'halt'], "zoneadm: zone 'kz1': zone is configured, not running")
         self.refused(['-z', 'kz1', 'install', '-x', 'install-size=lots'], "'lots' is not a size", code=2)
         self.refused(['-z', 'kz1', 'frobnicate'], 'frobnicate', code=2)
+        # after '--', -h is the guest's: it goes to the restarter, which refuses the boot
+        p = self.refused(['-z', 'kz1', 'boot', '--', '-h'], "zoneadm: zone 'kz1': zone is configured; it must be "
+                         "installed to boot it")
+        self.assertEqual(p.stdout, '')
         self.refused(['kz1', 'reboot'], 'zoneadm -z kz1 reboot', code=2)
         self.refused(['-z', 'kz1', 'install'], "zoneadm: zone 'kz1': permission denied: only root or a zone "
                      "administrator with the 'manage' auth may do this", user=65534)
