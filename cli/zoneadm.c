@@ -5,6 +5,8 @@
 #include <locale.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <systemd/sd-bus.h>
 
 #include "cli-util.h"
@@ -18,9 +20,6 @@
  * the zone restarter, kzones-restarterd, over the D-Bus system bus (or a remote host's, with -H).
  * The restarter's error messages are sentences meant for the user, printed as they come. */
 
-
-#define USEC_PER_MINUTE (UINT64_C(60) * 1000000)
-/* How long a call may take before zoneadm gives up waiting (the work goes on in the restarter). */
 
 #define EXIT_USAGE 2
 
@@ -271,98 +270,26 @@ static int parse_no_options(int argc, char *argv[])
 
 /* ---- talking to the restarter ---- */
 
-/* The restarter is not on the bus, or the bus itself is gone (with -H: ssh failed, and said why). */
-static bool error_is_unreachable(const sd_bus_error *e, int r)
-{
-        return !sd_bus_error_is_set(e) ||
-               sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER,
-                       SD_BUS_ERROR_NO_SERVER, SD_BUS_ERROR_DISCONNECTED) ||
-               r == -ENOTCONN || r == -ECONNRESET || r == -ECONNREFUSED || r == -EPIPE || r == -ESHUTDOWN;
-}
-
-static int log_unreachable(const sd_bus_error *e, int r)
-{
-        const char *reason = sd_bus_error_is_set(e) && !isempty(e->message) ? e->message : strerror(-r);
-
-        if (arg_host)
-                fprintf(stderr, "zoneadm: cannot reach the zone restarter (%s) on '%s': %s\n", RESTARTER_BUS_NAME,
-                        arg_host, reason);
-        else
-                fprintf(stderr, "zoneadm: cannot reach the zone restarter (%s): %s\n", RESTARTER_BUS_NAME, reason);
-        return r;
-}
-
-int log_not_configured(const char *zone)
-{
-        fprintf(stderr, "zoneadm: zone '%s': No such zone configured\n", zone);
-        return -ENOENT;
-}
-
-int log_bad_reply(const char *zone, int r)
-{
-        if (zone)
-                fprintf(stderr, "zoneadm: zone '%s': cannot read the zone restarter's answer: %s\n", zone,
-                        strerror(-r));
-        else
-                fprintf(stderr, "zoneadm: cannot read the zone restarter's answer: %s\n", strerror(-r));
-        return r;
-}
-
-/* Turns a failed call into a message. @zone may be NULL (manager calls); @timeout is the call's
- * timeout, 0 for sd-bus's default. ZoneNotFound is left to the callers: after a method call it may be
- * about another zone (clone's source), so only lookups turn it into "No such zone configured". */
-int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64_t timeout)
-{
-        if (error_is_unreachable(e, r))
-                return log_unreachable(e, r);
-
-        if (zone && e->message && strchr(e->message, '\n')) {
-                /* several lines: a zone held by another host or a wrong key, each line in the
-                 * guide's form, "zone 'NAME': error: …"; otherwise several problems (verify),
-                 * each on a line of its own in zoneadm's form */
-                bool guide = startswith(e->message, "error:");
-                const char *p = e->message;
-
-                for (;;) {
-                        const char *nl = strchr(p, '\n');
-                        fprintf(stderr, "%szone '%s': %.*s\n", guide ? "" : "zoneadm: ", zone,
-                                nl ? (int) (nl - p) : (int) strlen(p), p);
-                        if (!nl)
-                                break;
-                        p = nl + 1;
-                }
-                return r;
-        }
-        fputs("zoneadm: ", stderr);
-        if (zone)
-                fprintf(stderr, "zone '%s': ", zone);
-        if (sd_bus_error_has_name(e, SD_BUS_ERROR_TIMEOUT) && r == -ETIMEDOUT) {
-                /* sd-bus gave up waiting; the restarter may still be at work. */
-                if (timeout > 0)
-                        fprintf(stderr, "no answer from the zone restarter within %" PRIu64 " minutes; ",
-                                timeout / USEC_PER_MINUTE);
-                else
-                        fputs("no answer from the zone restarter in time; ", stderr);
-                fputs("the operation may still be in progress (see 'zoneadm list -cv').\n", stderr);
-        } else if (sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY))
-                /* The restarter left the bus mid-call: it crashed or was stopped. */
-                fputs("the zone restarter stopped before answering; the operation may not have completed "
-                      "(see 'zoneadm list -cv').\n",
-                        stderr);
-        else
-                fprintf(stderr, "%s\n", !isempty(e->message) ? e->message : strerror(-r));
-        return r;
-}
-
 static int bus_open(sd_bus **ret)
 {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r;
 
         /* DBUS_SYSTEM_BUS_ADDRESS is honoured, so tests can use a private dbus-daemon. */
-        if (arg_host)
+        if (arg_host) {
+                _cleanup_close_ int saved = -EBADF;
+
+                /* ssh, which sd-bus starts now, writes its errors to a file of ours (its
+                 * prompts go to the terminal) */
+                zoneadm_ssh_errors = memfd_create("zoneadm-ssh-errors", MFD_CLOEXEC);
+                if (zoneadm_ssh_errors >= 0)
+                        saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+                if (saved >= 0 && dup2(zoneadm_ssh_errors, STDERR_FILENO) < 0)
+                        saved = safe_close_fd(saved);
                 r = sd_bus_open_system_remote(&bus, arg_host);
-        else
+                if (saved >= 0)
+                        (void) dup2(saved, STDERR_FILENO);
+        } else
                 r = sd_bus_open_system(&bus);
         if (r < 0)
                 return log_unreachable(NULL, r);
@@ -397,11 +324,6 @@ int zone_lookup(sd_bus *bus, const char *zone, char **ret_path)
         return 0;
 }
 
-int log_request_error(int r)
-{
-        fprintf(stderr, "zoneadm: cannot build the request to the zone restarter: %s\n", strerror(-r));
-        return r;
-}
 
 /* A method call on the zone arg_zonename, ready for its arguments. */
 static int zone_method_new(sd_bus *bus, const char *method, sd_bus_message **ret)
@@ -717,7 +639,7 @@ static int parse_argv(int argc, char *argv[])
                         arg_zonename = optarg;
                         break;
                 case 'H':
-                        arg_host = optarg;
+                        arg_host = zoneadm_host = optarg;
                         break;
                 case 'h':
                         help(stdout);

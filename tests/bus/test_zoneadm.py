@@ -6,6 +6,7 @@ can trust for everything it refuses."""
 
 import os
 import re
+import shutil
 import unittest
 
 from bustest import BusTest
@@ -147,7 +148,19 @@ class Zoneadm(BusTest):
 
     def test_restarter_not_running(self):
         self.stop(self.daemon)
-        self.refused(['list'], f'zoneadm: cannot reach the zone restarter ({RESTARTER_BUS_NAME})')
+        p = self.refused(['list'], f'zoneadm: cannot reach the zone restarter ({RESTARTER_BUS_NAME}): ')
+        # one line, with the next step
+        self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+        self.assertTrue(p.stderr.endswith("; is kzones-restarterd running? See 'systemctl status "
+                                          "kzones-restarterd'.\n"), p.stderr)
+
+    @unittest.skipUnless(shutil.which('ssh'), 'needs ssh')
+    def test_host_that_does_not_answer(self):
+        # nothing listens on port 1: one line naming the host and ssh's reason, not ssh's
+        # own message followed by "Transport endpoint is not connected"
+        p = self.refused(['-H', '127.0.0.1:1', '-z', 'kz1', 'halt'], '')
+        self.assertEqual(p.stderr, "zoneadm: cannot reach host '127.0.0.1:1' over SSH: connect to host 127.0.0.1 "
+                         "port 1: Connection refused\n")
 
 
 if __name__ == '__main__':
