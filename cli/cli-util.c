@@ -25,3 +25,9 @@ int cli_getopt_error(const char *prog, void (*short_usage)(FILE *f), int c, char
                 return cli_usage_error(prog, short_usage, "unknown option -%c", optopt);
         return cli_usage_error(prog, short_usage, "unknown option '%s'", argv[optind - 1]);
 }
+
+int cli_version(const char *prog)
+{
+        printf("%s (kzones) %s\n", prog, KZONES_VERSION);
+        return 0;
+}

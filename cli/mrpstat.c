@@ -6,6 +6,7 @@
 #include <systemd/sd-bus.h>
 
 #include "bus-error.h"
+#include "cli-util.h"
 #include "kzones-bus.h"
 #include "macro.h"
 #include "size.h"
@@ -40,7 +41,8 @@ static void help(FILE *f)
               "  -p          parsable output: one line per pool,\n"
               "              POOL:TOTAL:USED:FREE:PAGESIZE:STATE:ZONE=BYTES,...\n"
               "              with sizes in bytes\n"
-              "  -h, --help  show this help\n",
+              "  -h, --help  show this help\n"
+              "  --version   show the version\n",
                 f);
 }
 
@@ -168,12 +170,15 @@ static int parse_argv(int argc, char *argv[])
 {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
         int c;
 
         while ((c = getopt_long(argc, argv, "+ph", options, NULL)) >= 0)
                 switch (c) {
+                case ARG_VERSION:
+                        return cli_version("mrpstat");
                 case 'p':
                         arg_parsable = true;
                         break;

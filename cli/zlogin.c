@@ -74,6 +74,7 @@ static void help(FILE *f)
               "  -d          leave the console when the zone halts (what -C does anyway)\n"
               "  -e C        use C instead of '~' as the escape character\n"
               "  -h, --help  show this help\n"
+              "  --version   show the version\n"
               "\n"
               "Escapes, at the beginning of a line:\n"
               "  ~.  disconnect from the console\n"
@@ -108,6 +109,7 @@ static int parse_argv(int argc, char *argv[])
 {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
         bool disconnect_on_halt = false;
@@ -117,6 +119,8 @@ static int parse_argv(int argc, char *argv[])
         /* '+': options end at the zone name; what follows it is the command to run in the zone. */
         while ((c = getopt_long(argc, argv, "+:hCde:", options, NULL)) >= 0)
                 switch (c) {
+                case ARG_VERSION:
+                        return cli_version("zlogin");
                 case 'C':
                         arg_console = true;
                         break;

@@ -5,6 +5,8 @@
 #include <locale.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <systemd/sd-bus.h>
 
 #include "cli-util.h"
@@ -19,14 +21,13 @@
  * The restarter's error messages are sentences meant for the user, printed as they come. */
 
 
-#define USEC_PER_MINUTE (UINT64_C(60) * 1000000)
-/* How long a call may take before zoneadm gives up waiting (the work goes on in the restarter). */
-
 #define EXIT_USAGE 2
 
 typedef struct Verb {
         const char *name;
         bool needs_zone;
+        const char *synopsis; /* after the name */
+        const char *summary;
         int (*parse)(int argc, char *argv[]); /* argv[0] is the subcommand */
         int (*run)(sd_bus *bus);
 } Verb;
@@ -87,7 +88,8 @@ static void help(FILE *f)
               "Options:\n"
               "  -z ZONENAME     the zone to act on\n"
               "  -H [USER@]HOST  administer the zones of HOST, over SSH\n"
-              "  -h, --help      show this help\n",
+              "  -h, --help      show this help (after a subcommand: its usage)\n"
+              "      --version   show the version\n",
                 f);
 }
 
@@ -99,9 +101,13 @@ static void help(FILE *f)
 static int verb_getopt(int argc, char *argv[], const char *options)
 {
         char optstring[32];
-        int c;
+        int c, next;
 
         (void) snprintf(optstring, sizeof(optstring), "+:%s", options);
+        /* the subcommands have short options only: name a long one whole, not as "-" */
+        next = optind > 0 ? optind : 1; /* 0: getopt() starts afresh, at argv[1] */
+        if (next < argc && startswith(argv[next], "--") && argv[next][2])
+                return usage_error("%s: unknown option '%s'", argv[0], argv[next]);
         c = getopt(argc, argv, optstring);
         switch (c) {
         case -1:
@@ -264,95 +270,26 @@ static int parse_no_options(int argc, char *argv[])
 
 /* ---- talking to the restarter ---- */
 
-/* The restarter is not on the bus, or the bus itself is gone (with -H: ssh failed, and said why). */
-static bool error_is_unreachable(const sd_bus_error *e, int r)
-{
-        return !sd_bus_error_is_set(e) ||
-               sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER,
-                       SD_BUS_ERROR_NO_SERVER, SD_BUS_ERROR_DISCONNECTED) ||
-               r == -ENOTCONN || r == -ECONNRESET || r == -ECONNREFUSED || r == -EPIPE || r == -ESHUTDOWN;
-}
-
-static int log_unreachable(const sd_bus_error *e, int r)
-{
-        const char *reason = sd_bus_error_is_set(e) && !isempty(e->message) ? e->message : strerror(-r);
-
-        if (arg_host)
-                fprintf(stderr, "zoneadm: cannot reach the zone restarter (%s) on '%s': %s\n", RESTARTER_BUS_NAME,
-                        arg_host, reason);
-        else
-                fprintf(stderr, "zoneadm: cannot reach the zone restarter (%s): %s\n", RESTARTER_BUS_NAME, reason);
-        return r;
-}
-
-int log_not_configured(const char *zone)
-{
-        fprintf(stderr, "zoneadm: zone '%s': No such zone configured\n", zone);
-        return -ENOENT;
-}
-
-int log_bad_reply(const char *zone, int r)
-{
-        if (zone)
-                fprintf(stderr, "zoneadm: zone '%s': cannot read the zone restarter's answer: %s\n", zone,
-                        strerror(-r));
-        else
-                fprintf(stderr, "zoneadm: cannot read the zone restarter's answer: %s\n", strerror(-r));
-        return r;
-}
-
-/* Turns a failed call into a message. @zone may be NULL (manager calls); @timeout is the call's
- * timeout, 0 for sd-bus's default. ZoneNotFound is left to the callers: after a method call it may be
- * about another zone (clone's source), so only lookups turn it into "No such zone configured". */
-int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64_t timeout)
-{
-        if (error_is_unreachable(e, r))
-                return log_unreachable(e, r);
-
-        if (zone && e->message && strchr(e->message, '\n')) {
-                /* several lines (a zone held by another host, a wrong key): each in the
-                 * guide's form, "zone 'NAME': error: …" */
-                const char *p = e->message;
-
-                for (;;) {
-                        const char *nl = strchr(p, '\n');
-                        fprintf(stderr, "zone '%s': %.*s\n", zone, nl ? (int) (nl - p) : (int) strlen(p), p);
-                        if (!nl)
-                                break;
-                        p = nl + 1;
-                }
-                return r;
-        }
-        fputs("zoneadm: ", stderr);
-        if (zone)
-                fprintf(stderr, "zone '%s': ", zone);
-        if (sd_bus_error_has_name(e, SD_BUS_ERROR_TIMEOUT) && r == -ETIMEDOUT) {
-                /* sd-bus gave up waiting; the restarter may still be at work. */
-                if (timeout > 0)
-                        fprintf(stderr, "no answer from the zone restarter within %" PRIu64 " minutes; ",
-                                timeout / USEC_PER_MINUTE);
-                else
-                        fputs("no answer from the zone restarter in time; ", stderr);
-                fputs("the operation may still be in progress (see 'zoneadm list -cv').\n", stderr);
-        } else if (sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY))
-                /* The restarter left the bus mid-call: it crashed or was stopped. */
-                fputs("the zone restarter stopped before answering; the operation may not have completed "
-                      "(see 'zoneadm list -cv').\n",
-                        stderr);
-        else
-                fprintf(stderr, "%s\n", !isempty(e->message) ? e->message : strerror(-r));
-        return r;
-}
-
 static int bus_open(sd_bus **ret)
 {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r;
 
         /* DBUS_SYSTEM_BUS_ADDRESS is honoured, so tests can use a private dbus-daemon. */
-        if (arg_host)
+        if (arg_host) {
+                _cleanup_close_ int saved = -EBADF;
+
+                /* ssh, which sd-bus starts now, writes its errors to a file of ours (its
+                 * prompts go to the terminal) */
+                zoneadm_ssh_errors = memfd_create("zoneadm-ssh-errors", MFD_CLOEXEC);
+                if (zoneadm_ssh_errors >= 0)
+                        saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+                if (saved >= 0 && dup2(zoneadm_ssh_errors, STDERR_FILENO) < 0)
+                        saved = safe_close_fd(saved);
                 r = sd_bus_open_system_remote(&bus, arg_host);
-        else
+                if (saved >= 0)
+                        (void) dup2(saved, STDERR_FILENO);
+        } else
                 r = sd_bus_open_system(&bus);
         if (r < 0)
                 return log_unreachable(NULL, r);
@@ -387,11 +324,6 @@ int zone_lookup(sd_bus *bus, const char *zone, char **ret_path)
         return 0;
 }
 
-int log_request_error(int r)
-{
-        fprintf(stderr, "zoneadm: cannot build the request to the zone restarter: %s\n", strerror(-r));
-        return r;
-}
 
 /* A method call on the zone arg_zonename, ready for its arguments. */
 static int zone_method_new(sd_bus *bus, const char *method, sd_bus_message **ret)
@@ -636,19 +568,49 @@ static int verb_detach(sd_bus *bus)
 }
 
 static const Verb verbs[] = {
-        { "list", false, parse_list, verb_list },
-        { "install", true, parse_install, verb_install },
-        { "uninstall", true, parse_uninstall, verb_uninstall },
-        { "boot", true, parse_boot, verb_boot },
-        { "halt", true, parse_no_options, verb_halt },
-        { "shutdown", true, parse_shutdown, verb_shutdown },
-        { "reboot", true, parse_no_options, verb_reboot },
-        { "verify", true, parse_no_options, verb_verify },
-        { "clone", true, parse_clone, verb_clone },
-        { "attach", true, parse_attach, verb_attach },
-        { "detach", true, parse_no_options, verb_detach },
-        { "suspend", true, parse_no_options, verb_suspend },
+        { "list", false, "[-c|-i] [-v|-p|-s]",
+          "Lists running zones; -i adds installed zones, -c all configured ones; -v verbose,\n"
+          "-p parsable, -s with auxiliary states.", parse_list, verb_list },
+        { "install", true, "[-x install-size=SIZE] [-a IMAGE | -b ISO] [-q]",
+          "Creates the boot disk, or copies a raw or qcow2 IMAGE to it, or boots an installer\n"
+          "from ISO: configured -> installed. -q: no progress.", parse_install, verb_install },
+        { "uninstall", true, "[-F]", "Removes the boot disk: installed -> configured. -F: without asking.",
+          parse_uninstall, verb_uninstall },
+        { "boot", true, "[-R] [-- ARGUMENTS...]",
+          "Starts the zone, resuming it if suspended (-R: afresh), passing ARGUMENTS to its\n"
+          "kernel: installed -> running.", parse_boot, verb_boot },
+        { "halt", true, "", "Stops the zone at once: running -> installed.", parse_no_options, verb_halt },
+        { "shutdown", true, "[-r]", "Powers the guest off cleanly (-r: then boots it): running -> installed.",
+          parse_shutdown, verb_shutdown },
+        { "reboot", true, "", "Halts the zone and boots it again.", parse_no_options, verb_reboot },
+        { "verify", true, "", "Checks the configuration against this host; prints every problem it finds.",
+          parse_no_options, verb_verify },
+        { "clone", true, "SOURCE", "Installs the zone as a copy of the installed zone SOURCE.", parse_clone,
+          verb_clone },
+        { "attach", true, "[-x force-takeover | -x initialize-hostdata]",
+          "Takes the zone on this host: configured -> installed.", parse_attach, verb_attach },
+        { "detach", true, "", "Releases the zone for another host: installed -> configured.", parse_no_options,
+          verb_detach },
+        { "suspend", true, "", "Saves the guest's state and stops it: running -> installed.", parse_no_options,
+          verb_suspend },
 };
+
+/* 'zoneadm -z kz1 boot --help': the subcommand's usage on stdout. */
+static void verb_help(const Verb *v)
+{
+        printf("usage: zoneadm [-H [USER@]HOST] %s%s%s%s\n\n%s\nSee zoneadm(8).\n", v->needs_zone ? "-z ZONENAME " :
+                "[-z ZONENAME] ", v->name, isempty(v->synopsis) ? "" : " ", v->synopsis, v->summary);
+}
+
+/* -h or --help among a subcommand's options, which end at '--' or the first argument
+ * that is no option. */
+static bool verb_wants_help(int argc, char *argv[])
+{
+        for (int i = 1; i < argc && argv[i][0] == '-' && !streq(argv[i], "--"); i++)
+                if (streq(argv[i], "-h") || streq(argv[i], "--help"))
+                        return true;
+        return false;
+}
 
 static const Verb *verb_find(const char *name)
 {
@@ -663,6 +625,7 @@ static int parse_argv(int argc, char *argv[])
 {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
         int c;
@@ -670,11 +633,13 @@ static int parse_argv(int argc, char *argv[])
         opterr = 0;
         while ((c = getopt_long(argc, argv, "+:hz:H:", options, NULL)) >= 0)
                 switch (c) {
+                case ARG_VERSION:
+                        return cli_version("zoneadm");
                 case 'z':
                         arg_zonename = optarg;
                         break;
                 case 'H':
-                        arg_host = optarg;
+                        arg_host = zoneadm_host = optarg;
                         break;
                 case 'h':
                         help(stdout);
@@ -692,6 +657,10 @@ static int parse_argv(int argc, char *argv[])
                         return usage_error("unknown subcommand '%s'; to name a zone, use -z: zoneadm -z %s %s",
                                 argv[optind], argv[optind], argv[optind + 1]);
                 return usage_error("unknown subcommand '%s'", argv[optind]);
+        }
+        if (verb_wants_help(argc - optind, argv + optind)) {
+                verb_help(arg_verb);
+                return 0;
         }
         if (arg_verb->needs_zone && !arg_zonename)
                 return usage_error("%s: name the zone with -z: zoneadm -z ZONENAME %s", arg_verb->name,

@@ -23,8 +23,14 @@ typedef enum ListFormat {
 } ListFormat;
 
 
-/* zoneadm.c: messages, each one line saying what went wrong */
+/* zoneadm-errors.c: messages, each one line saying what went wrong. With -H, the
+ * host, and a file that ssh's stderr goes to (its last line is the reason a host
+ * cannot be reached). */
+extern const char *zoneadm_host;
+extern int zoneadm_ssh_errors;
 int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64_t timeout);
+/* The restarter (or, with -H, the host) cannot be reached: what to do next. */
+int log_unreachable(const sd_bus_error *e, int r);
 int log_bad_reply(const char *zone, int r);
 int log_request_error(int r);
 int log_not_configured(const char *zone);

@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <locale.h>
 
+#include "cli-util.h"
 #include "zonecfg-cmd.h"
 
 #define COMMAND_FILE_MAX (1024u * 1024u)
@@ -22,7 +23,8 @@ static void help(FILE *f)
               "  -z ZONENAME  the zone to configure\n"
               "  -R ROOT      use ROOT/etc/zones instead of /etc/zones\n"
               "  -f FILE      read subcommands from FILE ('-' for standard input)\n"
-              "  -h, --help   show this help\n",
+              "  -h, --help   show this help\n"
+              "  --version    show the version\n",
                 f);
 }
 
@@ -42,12 +44,15 @@ static int parse_argv(int argc, char *argv[])
 {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
         int c;
 
         while ((c = getopt_long(argc, argv, "+z:R:f:rh", options, NULL)) >= 0)
                 switch (c) {
+                case ARG_VERSION:
+                        return cli_version("zonecfg");
                 case 'z':
                         arg_zonename = optarg;
                         break;

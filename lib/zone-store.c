@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <libgen.h>
@@ -9,6 +10,7 @@
 
 #include "fs-util.h"
 #include "mkdir.h"
+#include "strv.h"
 #include "zone-store.h"
 
 #define INDEX_MAX_BYTES (4u * 1024u * 1024u)
@@ -23,6 +25,40 @@ static bool valid_template_name(const char *s)
                 if (!isalnum((unsigned char) *c) && *c != '-' && *c != '_')
                         return false;
         return true;
+}
+
+/* "SYSkz, SYSkz-minimal": the templates there are, for a message; NULL if none can be read. */
+static char *template_names(void)
+{
+        _cleanup_strv_free_ char **l = NULL;
+        DIR *d = opendir(kzones_data_dir());
+        struct dirent *de;
+
+        if (!d)
+                return NULL;
+        while ((de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+                _cleanup_free_ char *name = NULL;
+
+                if (strncmp(de->d_name, "SYS", 3) != 0 || n < 5 || !streq(de->d_name + n - 4, ".xml"))
+                        continue;
+                name = strndup(de->d_name, n - 4);
+                if (!name || !valid_template_name(name) || strv_add_unique(&l, name) < 0)
+                        continue;
+        }
+        closedir(d);
+        if (!l)
+                return NULL;
+        qsort(l, strv_length(l), sizeof(char *), strv_cmp);
+        return strv_join(l, ", ");
+}
+
+static int no_such_template(KzError *e, int error, const char *template, const char *why)
+{
+        _cleanup_free_ char *names = template_names();
+
+        return kz_error_set(e, error, "%s: %s; the templates are %s, or the name of a configured zone.", template,
+                why, names ?: "(none installed)");
 }
 
 static char *zone_path(const char *root, const char *name, const char *suffix)
@@ -460,12 +496,12 @@ int zone_template_load(const char *root, const char *template, const char *name,
 
         if (strncmp(template, "SYS", 3) == 0) {
                 if (!valid_template_name(template))
-                        return kz_error_set(e, EINVAL, "%s: invalid template name.", template);
+                        return no_such_template(e, EINVAL, template, "invalid template name");
                 if (asprintf(&path, "%s/%s.xml", kzones_data_dir(), template) < 0)
                         return -ENOMEM;
                 r = read_file_bounded(path, ZONE_CONFIG_MAX_BYTES, &buf, &size);
                 if (r == -ENOENT)
-                        return kz_error_set(e, ENOENT, "%s: no such template.", template);
+                        return no_such_template(e, ENOENT, template, "no such template");
                 if (r < 0)
                         return kz_error_set(e, r, "cannot read %s: %s", path, strerror(-r));
                 r = zone_config_from_xml(buf, size, path, ZONE_XML_TEMPLATE, &c, e);

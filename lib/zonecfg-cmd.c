@@ -303,7 +303,9 @@ static int cmd_revert(Zonecfg *z, char **argv, size_t argc)
 
         if (!(argc == 0 || (argc == 1 && streq(argv[0], "-F"))))
                 return zc_fail(z, "usage: revert [-F]");
-        if (argc == 0 && z->o.mode == ZONECFG_INTERACTIVE && !zc_confirm(z, "Are you sure you want to revert"))
+        /* nothing to lose, nothing to ask: no pending changes and no resource scope open */
+        if (argc == 0 && z->o.mode == ZONECFG_INTERACTIVE && (z->dirty || z->depth > 0) &&
+            !zc_confirm(z, "Are you sure you want to revert"))
                 return 0;
         /* the name the zone has in the store, which a pending rename has not changed */
         name = strdup(z->cfg && z->cfg->loaded_name ? z->cfg->loaded_name : z->zonename);
@@ -417,7 +419,9 @@ static const Command commands[] = {
         { "end", zc_cmd_end, "end", "Checks the resource and leaves its scope, keeping the changes." },
         { "exit", cmd_exit, "exit [-F]", "Commits pending changes and leaves; -F leaves without saving." },
         { "export", cmd_export, "export [-f FILE]", "Prints the configuration as zonecfg commands." },
-        { "help", cmd_help, "help [COMMAND]", "Prints this help." },
+        { "help", cmd_help, "help [usage | commands | syntax | COMMAND | RESOURCE | PROPERTY]",
+                "Prints this help, how zonecfg is run, every command, the resources and their properties, or "
+                "about one command, resource type or property." },
         { "info", cmd_info, "info [RESOURCE [PROPERTY=VALUE …] | PROPERTY …]",
                 "Shows the configuration, a resource type or properties." },
         { "reload", cmd_revert, "reload [-F]", "Same as revert." },
@@ -429,11 +433,95 @@ static const Command commands[] = {
         { "verify", cmd_verify, "verify", "Checks the configuration." },
 };
 
+static void help_resource(Zonecfg *z, const ResourceType *t)
+{
+        fprintf(z->o.out, "%s properties:", t->name);
+        for (size_t i = 0; i < t->n_props; i++)
+                fprintf(z->o.out, " %s", t->props[i].name);
+        fputc('\n', z->o.out);
+        if (t->children) {
+                fprintf(z->o.out, "%s resources:", t->name);
+                for (const ResourceType *const *c = t->children; *c; c++)
+                        fprintf(z->o.out, " %s", (*c)->name);
+                fputc('\n', z->o.out);
+        }
+}
+
+static bool help_property_of(Zonecfg *z, const ResourceType *t, const char *name)
+{
+        const PropInfo *p = resource_type_prop(t, name, NULL);
+
+        if (!p)
+                return false;
+        fprintf(z->o.out, "%s%s%s: %s", t == zone_type() ? "" : t->name, t == zone_type() ? "" : " ", p->name,
+                prop_type_to_string(p->type));
+        if (p->values) {
+                fputs(", one of:", z->o.out);
+                for (const char *const *v = p->values; *v; v++)
+                        fprintf(z->o.out, " %s", *v);
+        }
+        fputc('\n', z->o.out);
+        return true;
+}
+
+/* A property: of the current scope if it has one by that name, else of every resource
+ * type that has one; its type and, if enumerated, its values. */
+static bool help_property(Zonecfg *z, const char *name)
+{
+        bool found = false;
+
+        if (z->cfg && help_property_of(z, zc_current(z)->type, name))
+                return true;
+        if (help_property_of(z, zone_type(), name))
+                return true;
+        for (const ResourceType *const *c = zone_type()->children; c && *c; c++) {
+                found = help_property_of(z, *c, name) || found;
+                for (const ResourceType *const *g = (*c)->children; g && *g; g++)
+                        found = help_property_of(z, *g, name) || found;
+        }
+        return found;
+}
+
+static void help_usage(Zonecfg *z)
+{
+        fputs("usage: zonecfg -z ZONENAME                  (interactive)\n"
+              "       zonecfg -z ZONENAME SUBCOMMAND[;SUBCOMMAND...]\n"
+              "       zonecfg -z ZONENAME -f COMMAND-FILE|-\n"
+              "       zonecfg -h | --help | --version\n"
+              "Options: -R ROOT (an alternate root). Type 'help commands' for the subcommands.\n",
+                z->o.out);
+}
+
+static void help_syntax(Zonecfg *z)
+{
+        fputs("Resources are added with 'add RESOURCE' or chosen with 'select RESOURCE PROPERTY=VALUE',\n"
+              "changed with 'set PROPERTY=VALUE' and closed with 'end'. Lists are written [a,b].\n",
+                z->o.out);
+        help_resource(z, zone_type());
+        for (const ResourceType *const *c = zone_type()->children; c && *c; c++)
+                help_resource(z, *c);
+}
+
 static int cmd_help(Zonecfg *z, char **argv, size_t argc)
 {
         const ResourceType *t;
 
+        if (argc > 1)
+                return zc_fail(z, "usage: help [usage | commands | syntax | COMMAND | RESOURCE | PROPERTY]");
         if (argc == 1) {
+                if (streq(argv[0], "usage")) {
+                        help_usage(z);
+                        return 0;
+                }
+                if (streq(argv[0], "commands")) {
+                        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                                fprintf(z->o.out, "%s\n    %s\n", commands[i].usage, commands[i].help);
+                        return 0;
+                }
+                if (streq(argv[0], "syntax")) {
+                        help_syntax(z);
+                        return 0;
+                }
                 for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                         if (streq(commands[i].name, argv[0])) {
                                 fprintf(z->o.out, "usage: %s\n    %s\n", commands[i].usage, commands[i].help);
@@ -443,19 +531,13 @@ static int cmd_help(Zonecfg *z, char **argv, size_t argc)
                 if (!t)
                         t = resource_type_child(resource_type_child(zone_type(), "anet"), argv[0]);
                 if (t) {
-                        fprintf(z->o.out, "%s properties:", t->name);
-                        for (size_t i = 0; i < t->n_props; i++)
-                                fprintf(z->o.out, " %s", t->props[i].name);
-                        fputc('\n', z->o.out);
-                        if (t->children) {
-                                fprintf(z->o.out, "%s resources:", t->name);
-                                for (const ResourceType *const *c = t->children; *c; c++)
-                                        fprintf(z->o.out, " %s", (*c)->name);
-                                fputc('\n', z->o.out);
-                        }
+                        help_resource(z, t);
                         return 0;
                 }
-                return zc_fail(z, "help: unknown command or resource: %s", argv[0]);
+                if (help_property(z, argv[0]))
+                        return 0;
+                return zc_fail(z, "help: %s is no command, resource or property; type 'help' for the list.",
+                        argv[0]);
         }
         fputs("Commands:\n", z->o.out);
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
@@ -471,6 +553,7 @@ static int cmd_help(Zonecfg *z, char **argv, size_t argc)
                         fprintf(z->o.out, " %s", (*c)->name);
                 fputc('\n', z->o.out);
         }
+        fputs("Type 'help usage', 'help commands', 'help syntax' or 'help NAME' for more.\n", z->o.out);
         return 0;
 }
 

@@ -73,6 +73,10 @@ static int run(void)
 
 int main(int argc, char *argv[])
 {
+        if (argc == 2 && streq(argv[1], "--version")) {
+                printf("kz-migr (kzones) %s\n", KZONES_VERSION);
+                return 0;
+        }
         if (argc > 1) {
                 fprintf(stderr, "usage: kz-migr (takes no arguments; see kz-migr(8))\n");
                 return 2;

@@ -11,6 +11,7 @@
 #include "zone-net.h"
 #include "storage-uri.h"
 #include "hostdata.h"
+#include "strv.h"
 #include "zone-qemu.h"
 
 /* ---- authorization ------------------------------------------------------------------------- */
@@ -240,7 +241,8 @@ int bus_read_option(sd_bus_message *msg, const char *what, const char *key, cons
 static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
-        _cleanup_free_ char *default_link = NULL;
+        _cleanup_strv_free_ char **problems = NULL;
+        _cleanup_free_ char *text = NULL;
         Zone *z = userdata;
         int r;
 
@@ -251,41 +253,15 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         r = zone_load_kz_config(z, &c, error);
         if (r < 0)
                 return r;
-        /* what this host must provide */
-        r = zone_unit_setting(z->manager->root, z->name, "DefaultLowerLink", &default_link);
+        r = zone_verify_host(z, c, &problems);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < c->root->n_children; i++) {
-                const ZoneResource *res = c->root->children[i];
-                ZoneLowerLink l;
-                KzError e = {};
-
-                if (res->type != resource_type_child(zone_type(), "anet"))
-                        continue;
-                r = zone_anet_lower_link(res, default_link, &l, &e);
-                if (r < 0)
-                        return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION, "%s",
-                                kz_error_message(&e, r));
-        }
-        if (z->manager->cpu) {
-                _cleanup_free_ char *model = NULL;
-                KzError e = {};
-
-                r = cpu_probe_zone_model(z->manager->cpu, zone_resource_get(c->root, "cpu-arch"), &model, &e);
-                if (r < 0)
-                        return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION, "%s",
-                                kz_error_message(&e, r));
-        }
-        {
-                const ZoneResource *boot = zone_resource_first(c->root, resource_type_child(zone_type(), "boot"));
-                const char *kernel = zone_resource_get(boot, "kernel");
-                _cleanup_free_ char *k = kernel ? path_join(z->manager->root, kernel) : NULL;
-
-                if (kernel && (!k || access(k, R_OK) < 0))
-                        return sd_bus_error_setf(error, KZ_ERROR_INVALID_CONFIGURATION,
-                                "boot: kernel %s cannot be read on this host", kernel);
-        }
-        return sd_bus_reply_method_return(msg, NULL);
+        if (!problems)
+                return sd_bus_reply_method_return(msg, NULL);
+        text = strv_join(problems, "\n");
+        if (!text)
+                return -ENOMEM;
+        return sd_bus_error_set(error, KZ_ERROR_INVALID_CONFIGURATION, text);
 }
 
 /* zlogin -C for whoever may log in: the restarter connects to the console relay's

@@ -316,5 +316,10 @@ int bus_read_option(sd_bus_message *msg, const char *what, const char *key, cons
                 sd_bus_error *error);
 /* The zone's configuration, of brand kz and verified: otherwise InvalidConfiguration. */
 int zone_load_kz_config(Zone *z, ZoneConfig **ret, sd_bus_error *error);
+/* What this host cannot give the zone (verify.c): memory, CPUs, dev: storage, anet
+ * lower-links, the CPU model, the boot kernel; one line each, NULL if none. */
+int zone_verify_host(Zone *z, const ZoneConfig *c, char ***ret_problems);
+int host_memory_bytes(uint64_t *ret);
+unsigned host_cpus(void);
 int zone_need_state(Zone *z, sd_bus_error *error, ZoneState want, const char *what);
 int zone_need_systemd(Zone *z, sd_bus_error *error);

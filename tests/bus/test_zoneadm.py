@@ -6,6 +6,7 @@ can trust for everything it refuses."""
 
 import os
 import re
+import shutil
 import unittest
 
 from bustest import BusTest
@@ -102,6 +103,10 @@ class Zoneadm(BusTest):
         self.refused(['-z', 'kz1', 'halt'], "zoneadm: zone 'kz1': zone is configured, not running")
         self.refused(['-z', 'kz1', 'install', '-x', 'install-size=lots'], "'lots' is not a size", code=2)
         self.refused(['-z', 'kz1', 'frobnicate'], 'frobnicate', code=2)
+        # after '--', -h is the guest's: it goes to the restarter, which refuses the boot
+        p = self.refused(['-z', 'kz1', 'boot', '--', '-h'], "zoneadm: zone 'kz1': zone is configured; it must be "
+                         "installed to boot it")
+        self.assertEqual(p.stdout, '')
         self.refused(['kz1', 'reboot'], 'zoneadm -z kz1 reboot', code=2)
         self.refused(['-z', 'kz1', 'install'], "zoneadm: zone 'kz1': permission denied: only root or a zone "
                      "administrator with the 'manage' auth may do this", user=65534)
@@ -116,9 +121,46 @@ class Zoneadm(BusTest):
         self.ok('-z', 'kz1', 'install')
         self.refused(['-z', 'kz1', 'boot'], "zoneadm: zone 'kz1': systemd is not reachable on this bus")
 
+    def test_verify_reports_every_problem(self):
+        # what the host cannot give, each on its own line, all at once
+        os.makedirs(os.path.join(self.root, 'dev'))
+        open(os.path.join(self.root, 'dev/notablock'), 'w').close()
+        self.zonecfg('kz1', 'select capped-memory; set physical=2T; end; select virtual-cpu; set ncpus=512; end; '
+                     'add device; set storage=dev:/dev/nosuchdisk0; end; '
+                     'add device; set storage=dev:/dev/notablock; end; '
+                     'select anet id=0; set lower-link=nosuchlink0; end')
+        p = self.refused(['-z', 'kz1', 'verify'], '')
+        self.assertEqual(p.stdout, '')
+        lines = p.stderr.splitlines()
+        self.assertRegex(lines[0], r"^zoneadm: zone 'kz1': capped-memory: physical=2T is more than this host's "
+                         r"memory \(\d+\.\dG\)$")
+        self.assertEqual(lines[1:], [
+            f"zoneadm: zone 'kz1': virtual-cpu: ncpus=512 is more than this host's {len(os.sched_getaffinity(0))} "
+            "CPU" + ('s' if len(os.sched_getaffinity(0)) > 1 else ''),
+            "zoneadm: zone 'kz1': device 1: storage dev:/dev/nosuchdisk0: no such device on this host",
+            "zoneadm: zone 'kz1': device 2: storage dev:/dev/notablock is not a block device",
+            "zoneadm: zone 'kz1': anet 0: lower-link 'nosuchlink0' does not exist on this host.",
+        ])
+        # what fits: nothing printed, exit 0
+        self.zonecfg('kz1', 'select capped-memory; set physical=64M; end; select virtual-cpu; set ncpus=1; end; '
+                     'remove device id=1; remove device id=2; select anet id=0; set lower-link=lo; end')
+        self.assertEqual(self.ok('-z', 'kz1', 'verify'), '')
+
     def test_restarter_not_running(self):
         self.stop(self.daemon)
-        self.refused(['list'], f'zoneadm: cannot reach the zone restarter ({RESTARTER_BUS_NAME})')
+        p = self.refused(['list'], f'zoneadm: cannot reach the zone restarter ({RESTARTER_BUS_NAME}): ')
+        # one line, with the next step
+        self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+        self.assertTrue(p.stderr.endswith("; is kzones-restarterd running? See 'systemctl status "
+                                          "kzones-restarterd'.\n"), p.stderr)
+
+    @unittest.skipUnless(shutil.which('ssh'), 'needs ssh')
+    def test_host_that_does_not_answer(self):
+        # nothing listens on port 1: one line naming the host and ssh's reason, not ssh's
+        # own message followed by "Transport endpoint is not connected"
+        p = self.refused(['-H', '127.0.0.1:1', '-z', 'kz1', 'halt'], '')
+        self.assertEqual(p.stderr, "zoneadm: cannot reach host '127.0.0.1:1' over SSH: connect to host 127.0.0.1 "
+                         "port 1: Connection refused\n")
 
 
 if __name__ == '__main__':

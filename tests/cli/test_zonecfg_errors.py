@@ -213,6 +213,29 @@ class DamagedStore(ZoneTest):
         self.assertIn("names zone 'kz2', not 'kz1'", self.damage(b'<zone zonename="kz2" brand="kz"/>'))
 
 
+class Questions(ZoneTest):
+
+    def test_reload_asks_only_with_changes_to_lose(self):
+        self.zonecfg('kz1', 'create -t SYSkz')
+        s = self.interactive('kz1')
+        # nothing pending: reloads without a question
+        out = s.send('reload')
+        self.assertNotIn('(y/[n])?', out)
+        self.assertTrue(out.endswith('zonecfg:kz1> '), out)
+        # a change to lose: asked, and 'n' keeps it
+        s.send('set autoboot=true')
+        out = s.send('reload')
+        self.assertIn('Are you sure you want to revert (y/[n])? ', out)
+        s.send('n')
+        self.assertIn('autoboot: true', s.send('info autoboot'))
+        self.assertEqual(s.close('exit -F'), 0)
+
+    def test_unknown_template_names_the_templates(self):
+        p = self.zonecfg('kz1', 'create -t SYSsolaris-kz', check=False)
+        self.assertRefused(p, 'SYSsolaris-kz: no such template; the templates are SYSkz, SYSkz-minimal, or the '
+                           'name of a configured zone.')
+
+
 class ConcurrentEdit(ZoneTest):
 
     def test_second_writer_is_refused(self):

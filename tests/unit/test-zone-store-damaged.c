@@ -287,10 +287,12 @@ Test(template, bad_template_names)
         KzError e = {};
 
         cr_assert_eq(zone_template_load(root, "SYSnope", "kz1", &c, &e), -ENOENT);
-        cr_assert_str_eq(e.message, "SYSnope: no such template.");
+        cr_assert_str_eq(e.message, "SYSnope: no such template; the templates are SYSkz, SYSkz-minimal, or the name "
+                "of a configured zone.");
         kz_error_clear(&e);
         cr_assert_eq(zone_template_load(root, "SYS../../etc/passwd", "kz1", &c, &e), -EINVAL);
-        cr_assert_str_eq(e.message, "SYS../../etc/passwd: invalid template name.");
+        cr_assert_str_eq(e.message, "SYS../../etc/passwd: invalid template name; the templates are SYSkz, "
+                "SYSkz-minimal, or the name of a configured zone.");
         kz_error_clear(&e);
         cr_assert_eq(zone_template_load(root, "SYSkz", "global", &c, &e), -EINVAL);
         cr_assert(strstr(e.message, "is not a valid zone name"), "%s", e.message);

@@ -504,3 +504,34 @@ Test(zonecfg, help_lists_the_commands)
         free(out);
         session_free(s);
 }
+
+Test(zonecfg, help_usage_commands_syntax_and_properties)
+{
+        Session *s = session("kz1", ZONECFG_INTERACTIVE);
+        char *out, *err;
+
+        ok(s, "help usage");
+        out = take_out(s);
+        cr_assert(strncmp(out, "usage: zonecfg -z ZONENAME ", 27) == 0, "%s", out);
+        cr_assert(strstr(out, "zonecfg -z ZONENAME -f COMMAND-FILE|-\n"), "%s", out);
+        free(out);
+        ok(s, "help commands");
+        out = take_out(s);
+        /* every command with what it does */
+        cr_assert(strstr(out, "set [RESOURCE:]PROPERTY=VALUE\n    Sets a property.\n"), "%s", out);
+        cr_assert(strstr(out, "revert [-F]\n    Discards uncommitted changes"), "%s", out);
+        free(out);
+        ok(s, "help syntax");
+        out = take_out(s);
+        cr_assert(strstr(out, "\nvirtual-cpu properties: ncpus\n"), "%s", out);
+        free(out);
+        /* a property: of the current scope, else of every resource that has it */
+        ok(s, "help autoboot");
+        assert_out(s, "autoboot: boolean, one of: true false\n");
+        ok(s, "help ncpus");
+        assert_out(s, "virtual-cpu ncpus: integer\ndedicated-cpu ncpus: integer\n");
+        err = fails(s, "help frobnicate");
+        cr_assert_str_eq(err, "help: frobnicate is no command, resource or property; type 'help' for the list.\n");
+        free(err);
+        session_free(s);
+}
