@@ -12,7 +12,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from kzbus import (RESTARTER_BUS_NAME, RESTARTER_JOB_IFACE, RESTARTER_JOB_PREFIX, RESTARTER_MANAGER_IFACE,
+from kzbus import (SYSTEMD_BUS, RESTARTER_BUS_NAME, RESTARTER_JOB_IFACE, RESTARTER_JOB_PREFIX, RESTARTER_MANAGER_IFACE,
                    RESTARTER_PATH, RESTARTER_ZONE_IFACE, RESTARTER_ZONE_PREFIX, path_encode)
 
 BUILD = os.environ.get('KZONES_BUILD_DIR', os.path.join(os.path.dirname(__file__), '..', '..', 'build'))
@@ -217,3 +217,19 @@ class BusTest(PrivateBusTest):
     def zones(self):
         out = self.call(*MANAGER, 'ListZones')
         return {z[0]: z[1] for z in out[0]}
+
+
+class FakeSystemdBusTest(BusTest):
+    """BusTest with a stand-in for systemd's manager on the private bus
+    (tests/bus/fake-systemd), started once before the restarter."""
+
+    def start_daemon(self):
+        if not getattr(self, 'systemd', None):
+            self.systemd_log = open(os.path.join(self.tmp, 'systemd.log'), 'w')
+            self.addCleanup(self.systemd_log.close)
+            self.systemd = subprocess.Popen([os.path.join(BUILD, 'tests/bus/fake-systemd'), self.tmp], env=self.env,
+                                            stderr=self.systemd_log)
+            self.addCleanup(self.stop, self.systemd)
+            self.wait_for(lambda: self.busctl('status', SYSTEMD_BUS, check=False).returncode == 0,
+                          what='fake-systemd on the bus')
+        super().start_daemon()

@@ -23,7 +23,7 @@ import threading
 import time
 import unittest
 
-from bustest import BUILD, BusTest
+from bustest import BUILD, BusTest, FakeSystemdBusTest
 from kzbus import SYSTEMD_BUS
 
 GIB = 1024 ** 3
@@ -325,20 +325,9 @@ class FakeQmp:
                     f.flush()
 
 
-class Reconcile(BusTest):
+class Reconcile(FakeSystemdBusTest):
     """kz1, installed, with a suspend resource; its unit 'runs' (fake-systemd) and its
     QEMU monitor is a FakeQmp; the restarter is killed and started again on it."""
-
-    def start_daemon(self):
-        if not getattr(self, 'systemd', None):
-            self.systemd_log = open(os.path.join(self.tmp, 'systemd.log'), 'w')
-            self.addCleanup(self.systemd_log.close)
-            self.systemd = subprocess.Popen([os.path.join(BUILD, 'tests/bus/fake-systemd'), self.tmp], env=self.env,
-                                            stderr=self.systemd_log)
-            self.addCleanup(self.stop, self.systemd)
-            self.wait_for(lambda: self.busctl('status', SYSTEMD_BUS, check=False).returncode == 0,
-                          what='fake-systemd on the bus')
-        super().start_daemon()
 
     def setUp(self):
         super().setUp()

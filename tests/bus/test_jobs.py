@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 
-from bustest import BUILD, JOB_IFACE, JOB_PREFIX, MANAGER, BusTest, members
+from bustest import BUILD, JOB_IFACE, JOB_PREFIX, MANAGER, BusTest, members, FakeSystemdBusTest
 from kzbus import SYSTEMD_BUS
 
 MIB = 1024 * 1024
@@ -116,19 +116,8 @@ class Jobs(BusTest):
         self.assertEqual(self.zones()['kz1'], 'configured')
 
 
-class BootJobs(BusTest):
+class BootJobs(FakeSystemdBusTest):
     """With a stand-in for systemd: a failed start, and jobs that cannot be cancelled."""
-
-    def start_daemon(self):
-        if not getattr(self, 'systemd', None):
-            self.systemd_log = open(os.path.join(self.tmp, 'systemd.log'), 'w')
-            self.addCleanup(self.systemd_log.close)
-            self.systemd = subprocess.Popen([os.path.join(BUILD, 'tests/bus/fake-systemd'), self.tmp], env=self.env,
-                                            stderr=self.systemd_log)
-            self.addCleanup(self.stop, self.systemd)
-            self.wait_for(lambda: self.busctl('status', SYSTEMD_BUS, check=False).returncode == 0,
-                          what='fake-systemd on the bus')
-        super().start_daemon()
 
     def setUp(self):
         super().setUp()
