@@ -75,7 +75,10 @@ int set_affinity(const ZoneConfig *c);
 int claim_full(const char *name, const ZoneConfig *c, const char *state, unsigned flags, uint64_t suspend,
                 uint64_t *ret_size);
 int claim(const char *name, const ZoneConfig *c, const char *state, uint64_t *ret_size);
-int start_lease_keeper(const char *name, const ZoneConfig *c);
+/* incoming: the zone is not ours until its source hands it over (hand_over_to() there) */
+int start_lease_keeper(const char *name, const ZoneConfig *c, bool incoming);
+int boot_size_unclaimed(const char *name, const ZoneConfig *c, uint64_t *ret);
+int hand_over_to(const char *name, const ZoneConfig *c, const char *hostid);
 int hostdata_suspend_generation(const char *name, const ZoneConfig *c, uint64_t *ret);
 int verb_attach(const char *name, const char *option);
 int verb_detach(const char *name);
