@@ -184,6 +184,8 @@ Job *manager_find_job(Manager *m, const char *path)
 /* The work's resources go when the job ends; the job itself stays readable. */
 static void job_release(Job *j)
 {
+        if (j->type->release)
+                j->type->release(j);
         j->unit_call = sd_bus_slot_unref(j->unit_call);
         j->step_source = sd_event_source_disable_unref(j->step_source);
         j->timer = sd_event_source_disable_unref(j->timer);
