@@ -213,11 +213,13 @@ static void on_status(Qmp *q, json_object *reply, const char *error, void *userd
         if (streq(s, "inmigrate"))
                 return;
         if (streq(s, "running")) {
+                Zone *z = j->zone; /* the job lets go of it when it finished */
+
                 /* kz-migr's record ends with the stream; the host data comes from the source */
                 m->prepared = false;
-                log_info("zone '%s': incoming migration %s complete; the zone runs here", j->zone->name, m->id);
+                log_info("zone '%s': incoming migration %s complete; the zone runs here", z->name, m->id);
                 job_finish(j, 0, NULL, NULL);
-                zone_update_aux(j->zone);
+                zone_update_aux(z);
                 return;
         }
         migrate_in_fail(j, -EIO, NULL, "the guest is %s after the migration, not running", s);
@@ -345,9 +347,9 @@ static void migrate_in_begin(Job *j)
         if (r >= 0)
                 r = sd_bus_message_append_array(call, 'y', m->key, sizeof(m->key));
         if (r >= 0)
-                r = sd_bus_message_append(call, "sstu", m->cipher, sock, m->timeout_usec, 1);
+                r = sd_bus_message_append(call, "sst", m->cipher, sock, m->timeout_usec);
         if (r >= 0)
-                r = sd_bus_message_append(call, "{sv}", "Channels", "u", m->channels);
+                r = sd_bus_message_append(call, "a{sv}", 1, "Channels", "u", m->channels);
         if (r >= 0)
                 r = sd_bus_call_async(j->manager->bus, &j->unit_call, call, on_prepared, j, 0);
         if (r < 0)
