@@ -60,6 +60,11 @@ int zone_request_halt(Zone *z)
         return zone_write_launch_request(z, &(LaunchRequest) { .halt = true });
 }
 
+int zone_request_handover(Zone *z, const char *hostid)
+{
+        return zone_write_launch_request(z, &(LaunchRequest) { .halt = true, .handover = (char *) hostid });
+}
+
 int zone_request_incoming(Zone *z, const char *id, uint32_t channels)
 {
         _cleanup_free_ char *sock = manager_path(z->manager, ZONE_RUN_DIR "/%s/" ZONE_INCOMING_SOCKET, z->name),

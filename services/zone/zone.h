@@ -8,6 +8,7 @@
  *   ownership.c  the host data: claims, the lease keeper, attach and detach
  *   storage.c    install-image, clone: copies onto the boot storage
  *   suspend.c    suspend, and resume at the next boot
+ *   migrate-out.c  the source side of a live migration
  *   util.c       what they share: failures, the zone's key, UUID and directory */
 #pragma once
 
@@ -92,6 +93,9 @@ int verb_suspend(const char *name);
 int check_resume(const char *name, const ZoneConfig *c, bool fresh, bool *ret_resume);
 bool suspended(const char *name);
 int resume(const char *name, const char *sock);
+
+/* migrate-out.c */
+int verb_migrate_out(const char *name, const char *destination, const char *options);
 
 /* launch.c */
 int verb_exec(const char *name);
