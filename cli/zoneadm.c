@@ -46,6 +46,8 @@ static bool arg_boot_fresh;
 static bool arg_quiet;
 static const char *arg_image;
 static const char *arg_iso;
+static const char *arg_migrate_destination;
+static const char *arg_migrate_cipher;
 
 static void short_usage(FILE *f)
 {
@@ -83,6 +85,8 @@ static void help(FILE *f)
               "  attach [-x force-takeover|-x initialize-hostdata]\n"
               "                                  take the zone on this host: configured -> installed\n"
               "  detach                          release it for another host: installed -> configured\n"
+              "  migrate [-q] [-c CIPHER|list] [-t auto|live] [ssh://][USER@]HOST\n"
+              "                                  move the running zone to HOST, live\n"
               "\n"
               "Options:\n"
               "  -z ZONENAME     the zone to act on\n"
@@ -249,6 +253,34 @@ static int parse_clone(int argc, char *argv[])
         if (optind >= argc)
                 return usage_error("clone: name the source zone: zoneadm -z ZONENAME clone SOURCE");
         arg_clone_source = argv[optind++];
+        return no_more_arguments(argc, argv);
+}
+
+static int parse_migrate(int argc, char *argv[])
+{
+        int c;
+
+        while ((c = verb_getopt(argc, argv, "nqc:t:")) > 0)
+                switch (c) {
+                case 'q':
+                        arg_quiet = true;
+                        break;
+                case 'c':
+                        arg_migrate_cipher = optarg;
+                        break;
+                case 't':
+                        /* live is the only kind built yet: auto picks it for a running zone */
+                        if (!streq(optarg, "auto") && !streq(optarg, "live"))
+                                return usage_error("migrate: -t takes auto or live");
+                        break;
+                case 'n':
+                        return usage_error("migrate: dry runs (-n) are not available yet");
+                }
+        if (c < 0)
+                return c;
+        if (optind >= argc)
+                return usage_error("migrate: name the destination: zoneadm -z ZONENAME migrate [ssh://][user@]host");
+        arg_migrate_destination = argv[optind++];
         return no_more_arguments(argc, argv);
 }
 
@@ -635,6 +667,11 @@ static int verb_detach(sd_bus *bus)
         return zone_job_simple(bus, "Detach");
 }
 
+static int verb_migrate(sd_bus *bus)
+{
+        return zoneadm_migrate(bus, arg_zonename, arg_migrate_destination, arg_migrate_cipher, arg_quiet);
+}
+
 static const Verb verbs[] = {
         { "list", false, parse_list, verb_list },
         { "install", true, parse_install, verb_install },
@@ -648,6 +685,7 @@ static const Verb verbs[] = {
         { "attach", true, parse_attach, verb_attach },
         { "detach", true, parse_no_options, verb_detach },
         { "suspend", true, parse_no_options, verb_suspend },
+        { "migrate", true, parse_migrate, verb_migrate },
 };
 
 static const Verb *verb_find(const char *name)
