@@ -17,7 +17,7 @@ import subprocess
 import sys
 import unittest
 
-from bustest import BUILD, MANAGER, BusTest
+from bustest import BUILD, JOB_IFACE, BusTest
 from kzbus import MIGRATION_BUS_NAME, MIGRATION_MANAGER_IFACE, MIGRATION_PATH
 from kzbus import SYSTEMD_BUS
 from test_crash import FakeQmp
@@ -112,7 +112,7 @@ class MigrateIn(BusTest):
         job = self.prepare()[0]
         self.wait_for(lambda: self.job_prop(job, 'Message') == 'waiting for the migration stream',
                       what=f'the zone to wait for the stream\n{self.daemon_log()}')
-        self.call(job, 'org.kzones.Restarter1.Job', 'Cancel')
+        self.call(job, JOB_IFACE, 'Cancel')
         state, (name, _) = self.wait_job(job)
         self.assertEqual((state, name), ('cancelled', 'org.kzones.Error.Cancelled'))
         self.assertEqual(self.unit_calls(), ['StartUnit zone@kz1.service', 'StopUnit zone@kz1.service'])
