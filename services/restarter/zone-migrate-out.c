@@ -150,7 +150,11 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         if (channels < 1 || channels > LAUNCH_INCOMING_CHANNELS_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: Channels must be 1–%u",
                         LAUNCH_INCOMING_CHANNELS_MAX);
-        r = bus_check_authorized(z, msg, "migrate", error);
+        /* the helper reaches the destination with root's SSH identity: a zone
+         * administrator's migrate auth here says nothing of the destination, so only
+         * root migrates until the destination checks the caller's own credentials
+         * (docs/migration.md, "What is next") */
+        r = bus_check_root(msg, "migrate a zone (for now)", error);
         if (r < 0)
                 return r;
         r = zone_need_state(z, error, ZONE_STATE_RUNNING, "migrate it live");
