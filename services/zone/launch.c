@@ -33,6 +33,17 @@
 
 #define WAIT_TIMEOUT_USEC (120u * 1000000u)
 
+/* An incoming start's directory: its socket, then itself (nothing else is put there). */
+static int rm_rf_dir_socket(const char *dir)
+{
+        _cleanup_free_ char *sock = NULL;
+
+        if (asprintf(&sock, "%s/migr.sock", dir) < 0)
+                return -ENOMEM;
+        (void) unlink(sock);
+        return rmdir(dir) < 0 && errno != ENOENT ? -errno : 0;
+}
+
 /* An incoming live migration (the launch request's incoming): QEMU binds its
  * listening socket itself (QEMU 7.2 takes no listening descriptor for migrations),
  * in a directory of its own user; the note tells kzones-zone wait what to start. */
@@ -53,6 +64,10 @@ static int prepare_incoming(const char *name, const char *rundir, LaunchIncoming
                         uri);
         if (strpbrk(in->migration_id, " \n"))
                 return failure(name, "the launch request's migration id is not a word.");
+        /* QEMU's user reaches its directory through the zone's: the group lets it pass
+         * (what is in there is root's, 0600; a later plain start gives it back to root) */
+        if (user && (chown(rundir, 0, user->gid) < 0 || chmod(rundir, 0750) < 0))
+                return failure(name, "cannot let QEMU's user reach %s: %m.", rundir);
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return failure(name, "cannot create %s: %m.", dir);
         if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -205,6 +220,14 @@ int verb_exec(const char *name)
                 r = prepare_incoming(name, rundir, &req.incoming, drop ? &user : NULL);
                 if (r < 0)
                         return r;
+        } else if (drop) {
+                _cleanup_free_ char *dir = NULL;
+
+                /* what an incoming start let QEMU's user reach goes back to root */
+                if (asprintf(&dir, "%s/" ZONE_INCOMING_DIR, rundir) < 0)
+                        return -ENOMEM;
+                (void) rm_rf_dir_socket(dir);
+                (void) chown(rundir, 0, 0);
         }
 
         r = set_affinity(c);
