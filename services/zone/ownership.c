@@ -231,8 +231,10 @@ static int lease_renew(const char *name, const ZoneConfig *c, const char *me, bo
         if (lock < 0)
                 return lock;
         r = boot_storage_read_hostdata(s, buf, NULL);
+        /* handed over from another host, where the zone has another UUID: the key
+         * proves the record is the zone's, and its hostid that it was given to us */
         if (r >= 0)
-                r = hostdata_open(buf, key, uuid, 0, &hd);
+                r = hostdata_open(buf, key, adopt ? NULL : uuid, 0, &hd);
         if (r < 0)
                 return r;
         if (!streq(hd.hostid, me))
@@ -244,9 +246,11 @@ static int lease_renew(const char *name, const ZoneConfig *c, const char *me, bo
                 r = hostdata_for_this_host("running", zone_config_brand(c), &mine);
                 if (r < 0)
                         return r;
+                if (strlen(uuid) >= sizeof(mine.uuid))
+                        return -EINVAL;
                 mine.generation = hd.generation;
                 mine.suspend = hd.suspend;
-                strcpy(mine.uuid, hd.uuid);
+                strcpy(mine.uuid, uuid);
                 hd = mine;
         }
         hd.updated = now_realtime();
