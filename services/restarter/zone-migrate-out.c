@@ -42,11 +42,13 @@ static void migrate_helper_done(Job *j, int status, const char *message)
         int r;
 
         if (status != 0) {
+                Zone *z = j->zone; /* the job lets go of it when it finished */
+
                 if (j->cancelling)
                         job_finish(j, -ECANCELED, KZ_ERROR_CANCELLED, "cancelled; the guest runs on here");
                 else
                         job_finish(j, -EIO, NULL, "%s", *message ? message : "the migration failed");
-                zone_update_aux(j->zone);
+                zone_update_aux(z);
                 return;
         }
         /* the last line: "migrated HOSTID DOWNTIME_MS" */

@@ -27,7 +27,9 @@ EXEC_WITH_LISTEN_PID = ('import os, sys\n'
                         'os.execv(sys.argv[1], sys.argv[1:])\n')
 
 
-class MigrateIn(BusTest):
+class Migration(BusTest):
+    """kz1, configured; fake-systemd, kz-migr, the restarter; a QMP stand-in."""
+
     def start_daemon(self):
         if not getattr(self, 'systemd', None):
             self.systemd_log = open(os.path.join(self.tmp, 'systemd.log'), 'w')
@@ -88,6 +90,9 @@ class MigrateIn(BusTest):
 
     def state(self):
         return self.prop('kz1', 'State'), self.prop('kz1', 'AuxiliaryStates')
+
+
+class MigrateIn(Migration):
 
     def test_waits_in_migrating_in_then_runs(self):
         job = self.prepare(channels=3)[0]
@@ -157,6 +162,46 @@ class MigrateIn(BusTest):
         p = self.prepare(mid='again', check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn('must be configured or installed', p.stderr)
+
+
+class MigrateOut(Migration):
+    """The source's Migrate on the same private bus: what it refuses, and a
+    destination that cannot be reached fails the job with the guest running on."""
+
+    def setUp(self):
+        super().setUp()
+        self.qmp.status = 'running'
+        self.busctl('call', SYSTEMD_BUS, '/org/kzones/test', 'org.kzones.Test', 'SetActiveState',
+                    'ss', 'zone@kz1.service', 'active')
+
+    def migrate(self, dest, *opts, check=True):
+        return self.zone_call('kz1', 'Migrate', 'sa{sv}', dest, len(opts) // 3, *opts, check=check, wait=False)
+
+    def test_refusals(self):
+        for dest, opts, what in [('ftp://host2', (), "is not ssh://"),
+                                 ('host2', ('Cipher', 's', 'AES;rm'), 'is not a cipher name'),
+                                 ('host2', ('Channels', 'u', 0), 'Channels must be'),
+                                 ('host2', ('Nonsense', 'b', 1), "unknown option 'Nonsense'")]:
+            p = self.migrate(dest, *opts, check=False)
+            self.assertNotEqual(p.returncode, 0, what)
+            self.assertIn(what, p.stderr)
+
+    def test_configured_zone_is_not_migrated_live(self):
+        self.busctl('call', SYSTEMD_BUS, '/org/kzones/test', 'org.kzones.Test', 'SetActiveState',
+                    'ss', 'zone@kz1.service', 'inactive')
+        self.wait_for(lambda: self.prop('kz1', 'State') == 'configured')
+        p = self.migrate('host2', check=False)
+        self.assertIn('it must be running to migrate it live', p.stderr)
+
+    def test_unreachable_destination_leaves_the_zone_running(self):
+        # port 1 of this host: SSH is refused at once
+        p = self.zoneadm('-z', 'kz1', 'migrate', '-q', 'ssh://root@127.0.0.1:1')
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn('Checking migration compatibility.', p.stdout)
+        self.assertIn("cannot reach the destination", p.stderr)
+        self.assertEqual(self.state(), ('running', []))
+        self.assertEqual(self.unit_calls(), [], 'the unit was neither stopped nor started')
+        self.assertNotIn('migrate', self.qmp.commands, 'QEMU was never asked to migrate')
 
 
 if __name__ == '__main__':
