@@ -549,6 +549,19 @@ int verb_stopped(const char *name)
                 return 0;
         if (req.handover)
                 return hand_over_to(name, c, req.handover);
+        {
+                _cleanup_free_ char *incoming = NULL;
+
+                /* an incoming migration that never completed here: the zone was never
+                 * this host's, and its host data stays as its source keeps it */
+                if (asprintf(&incoming, "%s/" ZONE_INCOMING_DIR, dir) < 0)
+                        return -ENOMEM;
+                if (access(incoming, F_OK) >= 0 && !hostdata_names_this_host(name, c)) {
+                        fprintf(stderr, "zone '%s': the incoming migration did not complete here; the host data "
+                                "is left to its source\n", name);
+                        return 0;
+                }
+        }
         return claim(name, c, "installed", NULL);
 }
 

@@ -320,6 +320,22 @@ int start_lease_keeper(const char *name, const ZoneConfig *c, bool incoming)
         return 0;
 }
 
+/* Whether the zone's host data names this host (any UUID: a record handed over
+ * still carries the source's until this host's keeper rewrote it). */
+bool hostdata_names_this_host(const char *name, const ZoneConfig *c)
+{
+        _cleanup_(boot_storage_freep) BootStorage *s = NULL;
+        _cleanup_key_ uint8_t key[16];
+        uint8_t buf[HOSTDATA_BLOCK];
+        char me[9];
+        HostData hd = {};
+
+        if (zone_key(c, key) < 0 || hostdata_local_hostid(me) < 0 || boot_storage_open(c, arg_root, &s, NULL) < 0 ||
+            boot_storage_read_hostdata(s, buf, NULL) < 0 || hostdata_open(buf, key, NULL, 0, &hd) < 0)
+                return false;
+        return streq(hd.hostid, me);
+}
+
 /* An incoming migration does not claim the zone: the size of its boot storage
  * (for QEMU's view of the disk, less the host data area) is read alone. */
 int boot_size_unclaimed(const char *name, const ZoneConfig *c, uint64_t *ret)

@@ -80,6 +80,7 @@ int claim(const char *name, const ZoneConfig *c, const char *state, uint64_t *re
 int start_lease_keeper(const char *name, const ZoneConfig *c, bool incoming);
 int boot_size_unclaimed(const char *name, const ZoneConfig *c, uint64_t *ret);
 int hand_over_to(const char *name, const ZoneConfig *c, const char *hostid);
+bool hostdata_names_this_host(const char *name, const ZoneConfig *c);
 int hostdata_suspend_generation(const char *name, const ZoneConfig *c, uint64_t *ret);
 int verb_attach(const char *name, const char *option);
 int verb_detach(const char *name);
