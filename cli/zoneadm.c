@@ -48,6 +48,7 @@ static const char *arg_image;
 static const char *arg_iso;
 static const char *arg_migrate_destination;
 static const char *arg_migrate_cipher;
+static bool arg_migrate_dry_run;
 
 static void short_usage(FILE *f)
 {
@@ -85,8 +86,8 @@ static void help(FILE *f)
               "  attach [-x force-takeover|-x initialize-hostdata]\n"
               "                                  take the zone on this host: configured -> installed\n"
               "  detach                          release it for another host: installed -> configured\n"
-              "  migrate [-q] [-c CIPHER|list] [-t auto|live] [ssh://][USER@]HOST\n"
-              "                                  move the running zone to HOST, live\n"
+              "  migrate [-nq] [-c CIPHER|list] [-t auto|live] [ssh://][USER@]HOST\n"
+              "                                  move the running zone to HOST, live (-n: check only)\n"
               "\n"
               "Options:\n"
               "  -z ZONENAME     the zone to act on\n"
@@ -274,7 +275,8 @@ static int parse_migrate(int argc, char *argv[])
                                 return usage_error("migrate: -t takes auto or live");
                         break;
                 case 'n':
-                        return usage_error("migrate: dry runs (-n) are not available yet");
+                        arg_migrate_dry_run = true;
+                        break;
                 }
         if (c < 0)
                 return c;
@@ -669,7 +671,8 @@ static int verb_detach(sd_bus *bus)
 
 static int verb_migrate(sd_bus *bus)
 {
-        return zoneadm_migrate(bus, arg_zonename, arg_migrate_destination, arg_migrate_cipher, arg_quiet);
+        return zoneadm_migrate(bus, arg_zonename, arg_migrate_destination, arg_migrate_cipher, arg_migrate_dry_run,
+                arg_quiet);
 }
 
 static const Verb verbs[] = {

@@ -51,9 +51,14 @@ static void migrate_helper_done(Job *j, int status, const char *message)
                 zone_update_aux(z);
                 return;
         }
-        /* the last line: "migrated HOSTID DOWNTIME_MS" */
+        /* the last line: "migrated HOSTID DOWNTIME_MS", or "dry-run HOSTID" */
         while ((p = strchr(line, '\n')))
                 line = p + 1;
+        if (startswith(line, "dry-run ")) {
+                job_set_message(j, "Dry run: the zone can migrate; nothing was changed on either host.");
+                job_finish(j, 0, NULL, NULL);
+                return;
+        }
         if (sscanf(line, "migrated %8[0-9a-f] %llu", hostid, &downtime) != 2 || strlen(hostid) != 8) {
                 job_finish(j, -EIO, NULL, "the migration helper ended without saying where the zone runs: %s",
                         message);
@@ -103,7 +108,9 @@ static void migrate_begin(Job *j)
 }
 
 /* Zone.Migrate(s destination, a{sv} options) -> o job; options: Cipher (s, default:
- * the first both hosts offer), Channels (u, 1–64, default 1). */
+ * the first both hosts offer), Channels (u, 1–64, default 1), DryRun (b: every check
+ * of the real run, the destination's zone started in migrating-in mode and stopped
+ * again; nothing moves). */
 int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
         _cleanup_(remote_uri_done) RemoteUri uri = {};
@@ -111,6 +118,7 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         Zone *z = userdata;
         const char *dest, *cipher = "", *reason = NULL;
         uint32_t channels = 1;
+        int dry_run = false;
         Job *j;
         int r;
 
@@ -130,6 +138,8 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                         r = bus_read_option(msg, "Migrate", k, "s", &cipher, error);
                 else if (streq(k, "Channels"))
                         r = bus_read_option(msg, "Migrate", k, "u", &channels, error);
+                else if (streq(k, "DryRun"))
+                        r = bus_read_option(msg, "Migrate", k, "b", &dry_run, error);
                 else
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: unknown option '%s'", k);
                 if (r < 0)
@@ -172,7 +182,7 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         if (r < 0)
                 return r;
         j->destination = strdup(dest);
-        if (!j->destination || asprintf(&j->option, "%s:%" PRIu32, cipher, channels) < 0) {
+        if (!j->destination || asprintf(&j->option, "%s:%" PRIu32 "%s", cipher, channels, dry_run ? ":dry" : "") < 0) {
                 j->option = NULL;
                 job_finish(j, -ENOMEM, NULL, "out of memory");
                 return -ENOMEM;

@@ -409,6 +409,8 @@ int verb_migrate_out(const char *name, const char *destination, const char *opti
         _cleanup_free_ char *bus_host = NULL, *hostid = NULL, *socket_path = NULL, *want = NULL;
         Migration m = { .name = name, .channels = 1 };
         const char *reason = NULL, *colon;
+        bool dry_run = false;
+        size_t len;
         uint8_t *key = NULL;
         uint8_t nonce[8];
         uint64_t downtime = 0;
@@ -420,9 +422,15 @@ int verb_migrate_out(const char *name, const char *destination, const char *opti
         r = remote_uri_parse(destination, &dest, &reason);
         if (r < 0)
                 return say_error(name, "the destination %s is not a host: %s", destination, strna(reason));
-        colon = options ? strrchr(options, ':') : NULL;
+        /* CIPHER:CHANNELS, or CIPHER:CHANNELS:dry for a dry run */
+        len = options ? strlen(options) : 0;
+        if (len > 4 && streq(options + len - 4, ":dry")) {
+                dry_run = true;
+                len -= 4;
+        }
+        colon = options ? memrchr(options, ':', len) : NULL;
         if (!colon || (unsigned) atoi(colon + 1) < 1 || (unsigned) atoi(colon + 1) > LAUNCH_INCOMING_CHANNELS_MAX)
-                return say_error(name, "bad options '%s' (CIPHER:CHANNELS)", strna(options));
+                return say_error(name, "bad options '%s' (CIPHER:CHANNELS[:dry])", strna(options));
         m.channels = (unsigned) atoi(colon + 1);
         want = strndup(options, (size_t) (colon - options));
         bus_host = remote_uri_to_bus_host(&dest);
@@ -466,6 +474,27 @@ int verb_migrate_out(const char *name, const char *destination, const char *opti
                 hostid);
         fflush(stdout);
         r = prepare_remote(&m, key);
+        if (r >= 0 && dry_run) {
+                /* every check of the real run has passed: the destination's zone goes */
+                explicit_bzero(key, MIGRATE_KEY_SIZE);
+                roll_back(&m, false);
+                /* the destination's zone is stopped and configured again before we say so */
+                for (uint64_t deadline = now_usec() + PREPARE_TIMEOUT_USEC;; (void) usleep(POLL_USEC)) {
+                        _cleanup_free_ char *state = NULL, *message = NULL;
+
+                        if (remote_job_state(&m, &state, &message) < 0 || !streq(state, "running"))
+                                break;
+                        if (now_usec() > deadline) {
+                                r = say_error(name, "the destination did not stop its zone after the dry run: %s",
+                                        strna(message));
+                                goto out;
+                        }
+                }
+                printf("step Dry run: the zone can migrate; nothing was changed on either host.\n");
+                printf("dry-run %s\n", hostid);
+                fflush(stdout);
+                goto out;
+        }
         if (r >= 0)
                 r = start_outgoing(&m, &dest, key, &socket_path);
         explicit_bzero(key, MIGRATE_KEY_SIZE);

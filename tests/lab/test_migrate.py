@@ -3,8 +3,9 @@
 """Live migration between two real hosts that share the zone's storage (NBD): the
 guest's heartbeat goes on on host2 with the same boot id and a counter that goes
 on, the source ends with the zone configured and its unit stopped, and the host
-data names host2 (host1 is refused an attach); a cipher host2 lacks fails before
-anything moves and the zone runs on at the source."""
+data names host2 (host1 is refused an attach); a cipher the hosts lack fails before
+anything moves and the zone runs on at the source; a dry run (-n) starts the zone
+in migrating-in mode on host2 and changes nothing on either host."""
 
 import re
 
@@ -65,7 +66,19 @@ class LiveMigration(labtest.LabTestCase):
         n = len(self.heartbeats('host1'))
         self.wait_beats('host1', n + 2)
 
-    def test_2_live_migration(self):
+    def test_2_dry_run_changes_nothing(self):
+        n = len(self.heartbeats('host1'))
+        r = self.zoneadm('host1', 'migrate', '-n', 'ssh://root@host2', check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("Booting zone in 'migrating-in' mode.", r.stdout)
+        self.assertIn('Dry run: the zone can migrate; nothing was changed on either host.', r.stdout)
+        self.assertEqual(self.listed('host2'), 'configured')
+        self.assertEqual(self.exec('host2', 'systemctl', 'is-active', 'zone@kzm', check=False).stdout.strip(),
+                         'inactive')
+        self.assertEqual(self.listed('host1'), 'running')
+        self.wait_beats('host1', n + 2)
+
+    def test_3_live_migration(self):
         boot, n = self.wait_beats('host1', 3)
         r = self.zoneadm('host1', 'migrate', 'ssh://root@host2', check=False)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
