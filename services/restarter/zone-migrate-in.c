@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The target of a live migration: Zone.PrepareIncoming starts a migrate-in job.
  *
- *   1. the launch request says incoming (its id, QEMU's socket, the channels), and
- *      kz-migr on this host is told to expect the migration (PrepareIncoming: id,
- *      key, cipher, that socket), so only the holder of the key reaches QEMU;
+ *   1. the launch request says incoming (its id, QEMU's socket, the channels);
  *   2. zone@NAME.service starts: the launcher starts QEMU with -incoming defer and
  *      without claiming the zone's host data, and kzones-zone wait returns once QEMU
  *      listens; the zone is running with the auxiliary state migrating-in;
+ *   2b. kz-migr on this host is told to expect the migration (PrepareIncoming: id,
+ *      key, cipher, that socket, and the unit's MainPID, the only process it hands
+ *      the stream to), so only the holder of the key reaches this QEMU; then the
+ *      job says "waiting for the migration stream", which the source waits for;
  *   3. the job follows QEMU (query-status) and kz-migr (GetMigration) until the guest
  *      runs here: done. The zone's source hands its host data over when it stops
  *      (launch-request.h, handover), and the lease keeper here takes it from there.
@@ -225,11 +227,12 @@ static void on_status(Qmp *q, json_object *reply, const char *error, void *userd
         migrate_in_fail(j, -EIO, NULL, "the guest is %s after the migration, not running", s);
 }
 
+static int on_main_pid(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
+
 static void migrate_in_unit_job_done(Job *j, bool ok, const char *result)
 {
         JobMigration *m = j->migration;
         _cleanup_free_ char *why = NULL;
-        _cleanup_free_ char *sock = NULL;
         int r;
 
         if (m->stopping) {
@@ -245,18 +248,12 @@ static void migrate_in_unit_job_done(Job *j, bool ok, const char *result)
         }
         m->listening = true;
         zone_update_aux(j->zone);
-        sock = manager_path(j->manager, ZONE_RUN_DIR "/%s/" ZONE_QMP_SOCKET, j->zone->name);
-        if (!sock) {
-                migrate_in_fail(j, -ENOMEM, NULL, "out of memory");
-                return;
-        }
-        r = qmp_connect(j->manager->event, sock, NULL, NULL, NULL, &j->qmp);
-        if (r < 0) {
-                migrate_in_fail(j, r, NULL, "cannot reach the guest's monitor: %s", strerror(-r));
-                return;
-        }
-        job_set_message(j, "waiting for the migration stream");
-        schedule_poll(j);
+        /* QEMU listens: kz-migr is told which process it is (SO_PEERCRED), so that only
+         * this zone's QEMU can take the stream (all QEMUs share one user) */
+        r = sd_bus_call_method_async(j->manager->bus, &j->unit_call, SYSTEMD_BUS, j->zone->unit_path,
+                DBUS_PROPERTIES_IFACE, "Get", on_main_pid, j, "ss", SYSTEMD_SERVICE_IFACE, "MainPID");
+        if (r < 0)
+                migrate_in_fail(j, r, NULL, "cannot ask systemd for the zone's QEMU: %s", strerror(-r));
 }
 
 static void migrate_in_unit_state_changed(Job *j)
@@ -293,6 +290,7 @@ static int on_prepared(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
 {
         Job *j = userdata;
         JobMigration *m = j->migration;
+        _cleanup_free_ char *sock = NULL;
         const sd_bus_error *e;
         int r;
 
@@ -306,25 +304,68 @@ static int on_prepared(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
         }
         m->prepared = true;
         explicit_bzero(m->key, sizeof(m->key)); /* kz-migr holds it now */
-        r = job_start_unit(j, "StartUnit");
+        sock = manager_path(j->manager, ZONE_RUN_DIR "/%s/" ZONE_QMP_SOCKET, j->zone->name);
+        if (!sock) {
+                migrate_in_fail(j, -ENOMEM, NULL, "out of memory");
+                return 0;
+        }
+        r = qmp_connect(j->manager->event, sock, NULL, NULL, NULL, &j->qmp);
+        if (r < 0) {
+                migrate_in_fail(j, r, NULL, "cannot reach the guest's monitor: %s", strerror(-r));
+                return 0;
+        }
+        /* what the source waits for before it sends a byte */
+        job_set_message(j, "waiting for the migration stream");
+        schedule_poll(j);
+        return 0;
+}
+
+static int on_main_pid(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        _cleanup_free_ char *sock = NULL;
+        Job *j = userdata;
+        JobMigration *m = j->migration;
+        uint32_t pid = 0;
+        int r;
+
+        j->unit_call = sd_bus_slot_unref(j->unit_call);
+        if (j->state != JOB_RUNNING || m->stopping)
+                return 0;
+        if (sd_bus_message_is_method_error(reply, NULL) || sd_bus_message_read(reply, "v", "u", &pid) < 0 ||
+            pid == 0) {
+                migrate_in_fail(j, -ESRCH, NULL, "systemd does not say which process is the zone's QEMU");
+                return 0;
+        }
+        sock = incoming_socket(j->zone);
+        if (!sock) {
+                migrate_in_fail(j, -ENOMEM, NULL, "out of memory");
+                return 0;
+        }
+        job_set_message(j, "preparing kz-migr for migration %s", m->id);
+        r = sd_bus_message_new_method_call(j->manager->bus, &call, MIGRATION_BUS_NAME, MIGRATION_PATH,
+                MIGRATION_MANAGER_IFACE, "PrepareIncoming");
+        if (r >= 0)
+                r = sd_bus_message_append(call, "s", m->id);
+        if (r >= 0)
+                r = sd_bus_message_append_array(call, 'y', m->key, sizeof(m->key));
+        if (r >= 0)
+                r = sd_bus_message_append(call, "sst", m->cipher, sock, m->timeout_usec);
+        if (r >= 0)
+                r = sd_bus_message_append(call, "a{sv}", 2, "Channels", "u", m->channels, "PeerPid", "u", pid);
+        if (r >= 0)
+                r = sd_bus_call_async(j->manager->bus, &j->unit_call, call, on_prepared, j, 0);
         if (r < 0)
-                migrate_in_fail(j, r, KZ_ERROR_BOOT_FAILED, "cannot ask systemd to start %s: %s", j->zone->unit,
-                        strerror(-r));
+                migrate_in_fail(j, r, NULL, "cannot ask kz-migr to prepare the migration: %s", strerror(-r));
         return 0;
 }
 
 static void migrate_in_begin(Job *j)
 {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
-        _cleanup_free_ char *sock = incoming_socket(j->zone);
         JobMigration *m = j->migration;
         sd_bus_error e = SD_BUS_ERROR_NULL;
         int r;
 
-        if (!sock) {
-                migrate_in_fail(j, -ENOMEM, NULL, "out of memory");
-                return;
-        }
         if (m->was_configured) {
                 /* the source holds the zone: installed here without a claim */
                 r = zone_set_index_state(j->zone, ZONE_STATE_INSTALLED, &e);
@@ -339,21 +380,10 @@ static void migrate_in_begin(Job *j)
                 migrate_in_fail(j, r, NULL, "cannot write the zone's launch request: %s", strerror(-r));
                 return;
         }
-        job_set_message(j, "preparing kz-migr for migration %s", m->id);
-        r = sd_bus_message_new_method_call(j->manager->bus, &call, MIGRATION_BUS_NAME, MIGRATION_PATH,
-                MIGRATION_MANAGER_IFACE, "PrepareIncoming");
-        if (r >= 0)
-                r = sd_bus_message_append(call, "s", m->id);
-        if (r >= 0)
-                r = sd_bus_message_append_array(call, 'y', m->key, sizeof(m->key));
-        if (r >= 0)
-                r = sd_bus_message_append(call, "sst", m->cipher, sock, m->timeout_usec);
-        if (r >= 0)
-                r = sd_bus_message_append(call, "a{sv}", 1, "Channels", "u", m->channels);
-        if (r >= 0)
-                r = sd_bus_call_async(j->manager->bus, &j->unit_call, call, on_prepared, j, 0);
+        r = job_start_unit(j, "StartUnit");
         if (r < 0)
-                migrate_in_fail(j, r, NULL, "cannot ask kz-migr to prepare the migration: %s", strerror(-r));
+                migrate_in_fail(j, r, KZ_ERROR_BOOT_FAILED, "cannot ask systemd to start %s: %s", j->zone->unit,
+                        strerror(-r));
 }
 
 /* Zone.PrepareIncoming(a{sv} options) -> o job; options: MigrationId (s), Key (ay,
