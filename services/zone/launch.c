@@ -72,7 +72,8 @@ static int prepare_incoming(const char *name, const char *rundir, LaunchIncoming
                 return failure(name, "cannot create %s: %m.", dir);
         if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
                 return failure(name, "%s is not a directory.", dir);
-        if ((user && chown(dir, user->uid, user->gid) < 0) || chmod(dir, 0700) < 0)
+        /* chmod first: once it is QEMU's, root may not (no CAP_FOWNER in the unit) */
+        if (chmod(dir, 0700) < 0 || (user && chown(dir, user->uid, user->gid) < 0))
                 return failure(name, "cannot hand %s to QEMU's user: %m.", dir);
         if (unlink(sock) < 0 && errno != ENOENT)
                 return failure(name, "cannot remove the old %s: %m.", sock);
