@@ -395,19 +395,14 @@ static int start_incoming(const char *name, const char *sock, pid_t main_pid)
 
 int verb_wait(const char *name, pid_t main_pid)
 {
-        _cleanup_free_ char *sock = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);
+        _cleanup_free_ char *sock = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name),
+                            *note = root_path(ZONE_RUN_DIR "/%s/" ZONE_INCOMING_NOTE, name);
         uint64_t deadline = now_usec() + WAIT_TIMEOUT_USEC;
 
         if (!sock)
                 return -ENOMEM;
-        {
-                _cleanup_free_ char *note = root_path(ZONE_RUN_DIR "/%s/" ZONE_INCOMING_NOTE, name);
-
-                if (!note)
-                        return -ENOMEM;
-                if (access(note, F_OK) >= 0)
-                        return start_incoming(name, sock, main_pid);
-        }
+        if (!note)
+                return -ENOMEM;
         if (suspended(name)) {
                 json_object *st = NULL, *status;
                 bool incoming = false;
@@ -434,11 +429,16 @@ int verb_wait(const char *name, pid_t main_pid)
                 r = qmp_command_sync(sock, "query-status", NULL, 5 * 1000000u, &ret, &err);
                 if (r >= 0 && json_object_object_get_ex(ret, "status", &status)) {
                         const char *s = json_object_get_string(status);
-                        bool ok = streq(s, "running");
+                        bool ok = streq(s, "running"), inmigrate = streq(s, "inmigrate");
 
                         json_object_put(ret);
                         if (ok)
                                 return 0;
+                        /* an incoming migration's QEMU: the launcher left its note before it
+                         * became QEMU, so once QEMU answers the note is there (we may have
+                         * started before the launcher wrote it) */
+                        if (inmigrate && access(note, F_OK) >= 0)
+                                return start_incoming(name, sock, main_pid);
                         if (streq(s, "shutdown") || streq(s, "internal-error") || streq(s, "guest-panicked"))
                                 return failure(name, "the guest stopped while starting (%s).", s);
                 } else if (ret)
