@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "remote.h"
 #include "zoneadm.h"
 
 #define USEC_PER_MINUTE (UINT64_C(60) * 1000000)
@@ -24,30 +25,6 @@ static bool error_is_unreachable(const sd_bus_error *e, int r)
 }
 
 
-/* The last line ssh wrote, without "ssh: ", in buf; NULL if it wrote nothing. */
-static const char *ssh_reason(char *buf, size_t size)
-{
-        ssize_t n;
-        char *line;
-
-        if (zoneadm_ssh_errors < 0)
-                return NULL;
-        n = pread(zoneadm_ssh_errors, buf, size - 1, 0);
-        if (n <= 0)
-                return NULL;
-        buf[n] = 0;
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-                buf[--n] = 0;
-        line = strrchr(buf, '\n');
-        line = line ? line + 1 : buf;
-        if (startswith(line, "ssh: "))
-                line += strlen("ssh: ");
-        for (char *c = line; *c; c++)
-                if ((unsigned char) *c < ' ')
-                        *c = ' ';
-        return isempty(line) ? NULL : line;
-}
-
 int log_unreachable(const sd_bus_error *e, int r)
 {
         const char *reason = sd_bus_error_is_set(e) && !isempty(e->message) ? e->message : strerror(-r);
@@ -55,7 +32,7 @@ int log_unreachable(const sd_bus_error *e, int r)
         char buf[4096];
         const char *ssh;
 
-        if (zoneadm_host && !no_restarter && (ssh = ssh_reason(buf, sizeof(buf))))
+        if (zoneadm_host && !no_restarter && (ssh = remote_ssh_reason(zoneadm_ssh_errors, buf, sizeof(buf))))
                 fprintf(stderr, "zoneadm: cannot reach host '%s' over SSH: %s\n", zoneadm_host, ssh);
         else if (zoneadm_host)
                 fprintf(stderr, "zoneadm: cannot reach the zone restarter (%s) on '%s': %s; is kzones-restarterd "

@@ -29,6 +29,7 @@ typedef struct Follow {
         bool restarter_gone; /* the restarter left the bus */
         int shown;           /* the percentage on screen, -1 none */
         bool line_open;      /* a progress line waits for its newline */
+        char *shown_message; /* migrate: the step last printed */
 } Follow;
 
 /* Ctrl-Cs read from the signalfd */
@@ -41,6 +42,7 @@ static void follow_done(Follow *f)
         free(f->message);
         free(f->result_name);
         free(f->result_text);
+        free(f->shown_message);
 }
 
 static int set_string(char **field, const char *value)
@@ -173,6 +175,19 @@ static void end_line(Follow *f)
                 putchar('\n');
         f->line_open = false;
         fflush(stdout);
+}
+
+/* A migration's steps (the guide's messages), each once, as the job's Message says them. */
+static void show_step(Follow *f)
+{
+        if (!streq_ptr(f->kind, "migrate") || !f->message || streq_ptr(f->message, f->shown_message) ||
+            !(streq_ptr(f->state, "running") || streq_ptr(f->state, "done")))
+                return;
+        end_line(f);
+        printf("%s\n", f->message);
+        fflush(stdout);
+        f->shown = -1;
+        (void) set_string(&f->shown_message, f->message);
 }
 
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -327,6 +342,7 @@ int zone_job_call(sd_bus *bus, sd_bus_message *m, const char *zone, bool quiet)
                 return r;
         }
         while (streq_ptr(f.state, "running") && !f.removed && !f.restarter_gone) {
+                show_step(&f);
                 show_progress(&f, quiet);
                 if (interrupted && !f.removed) {
                         r = interrupt(bus, &f);
@@ -361,6 +377,7 @@ int zone_job_call(sd_bus *bus, sd_bus_message *m, const char *zone, bool quiet)
         }
         if (streq_ptr(f.state, "done"))
                 show_progress(&f, quiet || !(f.reported || f.total > 0));
+        show_step(&f);
         end_line(&f);
         r = job_result(&f);
         follow_done(&f);

@@ -14,6 +14,7 @@
 #include "size.h"
 #include "zone-config.h"
 #include "zone-state.h"
+#include "remote.h"
 #include "zoneadm.h"
 
 /* zoneadm administers kernel zones. It keeps no state of its own: every subcommand is one call to
@@ -47,6 +48,9 @@ static bool arg_boot_fresh;
 static bool arg_quiet;
 static const char *arg_image;
 static const char *arg_iso;
+static const char *arg_migrate_destination;
+static const char *arg_migrate_cipher;
+static bool arg_migrate_dry_run;
 
 static void short_usage(FILE *f)
 {
@@ -84,6 +88,8 @@ static void help(FILE *f)
               "  attach [-x force-takeover|-x initialize-hostdata]\n"
               "                                  take the zone on this host: configured -> installed\n"
               "  detach                          release it for another host: installed -> configured\n"
+              "  migrate [-nq] [-c CIPHER|list] [-t auto|live] [ssh://][USER@]HOST\n"
+              "                                  move the running zone to HOST, live (-n: check only)\n"
               "\n"
               "Options:\n"
               "  -z ZONENAME     the zone to act on\n"
@@ -258,6 +264,35 @@ static int parse_clone(int argc, char *argv[])
         return no_more_arguments(argc, argv);
 }
 
+static int parse_migrate(int argc, char *argv[])
+{
+        int c;
+
+        while ((c = verb_getopt(argc, argv, "nqc:t:")) > 0)
+                switch (c) {
+                case 'q':
+                        arg_quiet = true;
+                        break;
+                case 'c':
+                        arg_migrate_cipher = optarg;
+                        break;
+                case 't':
+                        /* live is the only kind built yet: auto picks it for a running zone */
+                        if (!streq(optarg, "auto") && !streq(optarg, "live"))
+                                return usage_error("migrate: -t takes auto or live");
+                        break;
+                case 'n':
+                        arg_migrate_dry_run = true;
+                        break;
+                }
+        if (c < 0)
+                return c;
+        if (optind >= argc)
+                return usage_error("migrate: name the destination: zoneadm -z ZONENAME migrate [ssh://][user@]host");
+        arg_migrate_destination = argv[optind++];
+        return no_more_arguments(argc, argv);
+}
+
 static int parse_no_options(int argc, char *argv[])
 {
         int r;
@@ -277,18 +312,8 @@ static int bus_open(sd_bus **ret)
 
         /* DBUS_SYSTEM_BUS_ADDRESS is honoured, so tests can use a private dbus-daemon. */
         if (arg_host) {
-                _cleanup_close_ int saved = -EBADF;
-
-                /* ssh, which sd-bus starts now, writes its errors to a file of ours (its
-                 * prompts go to the terminal) */
-                zoneadm_ssh_errors = memfd_create("zoneadm-ssh-errors", MFD_CLOEXEC);
-                if (zoneadm_ssh_errors >= 0)
-                        saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-                if (saved >= 0 && dup2(zoneadm_ssh_errors, STDERR_FILENO) < 0)
-                        saved = safe_close_fd(saved);
-                r = sd_bus_open_system_remote(&bus, arg_host);
-                if (saved >= 0)
-                        (void) dup2(saved, STDERR_FILENO);
+                /* ssh's errors go to a file of ours, for a one-line message */
+                r = remote_bus_open(&bus, arg_host, &zoneadm_ssh_errors);
         } else
                 r = sd_bus_open_system(&bus);
         if (r < 0)
@@ -567,6 +592,12 @@ static int verb_detach(sd_bus *bus)
         return zone_job_simple(bus, "Detach");
 }
 
+static int verb_migrate(sd_bus *bus)
+{
+        return zoneadm_migrate(bus, arg_zonename, arg_migrate_destination, arg_migrate_cipher, arg_migrate_dry_run,
+                arg_quiet);
+}
+
 static const Verb verbs[] = {
         { "list", false, "[-c|-i] [-v|-p|-s]",
           "Lists running zones; -i adds installed zones, -c all configured ones; -v verbose,\n"
@@ -593,6 +624,9 @@ static const Verb verbs[] = {
           verb_detach },
         { "suspend", true, "", "Saves the guest's state and stops it: running -> installed.", parse_no_options,
           verb_suspend },
+        { "migrate", true, "[-nq] [-c CIPHER|list] [-t auto|live] [ssh://][USER@]HOST[:PORT]",
+          "Moves the running zone to HOST with its memory (live migration); -n checks only,\n"
+          "-c picks the stream's cipher (list: those both hosts offer).", parse_migrate, verb_migrate },
 };
 
 /* 'zoneadm -z kz1 boot --help': the subcommand's usage on stdout. */

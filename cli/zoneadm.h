@@ -42,5 +42,10 @@ int zone_job_call(sd_bus *bus, sd_bus_message *m, const char *zone, bool quiet);
 /* zoneadm.c: the zone's object path, or a message */
 int zone_lookup(sd_bus *bus, const char *zone, char **ret_path);
 
+/* zoneadm-migrate.c: 'zoneadm migrate'; cipher NULL: the restarter's choice, "list": both
+ * hosts' ciphers */
+int zoneadm_migrate(sd_bus *bus, const char *zone, const char *destination, const char *cipher, bool dry_run,
+                bool quiet);
+
 /* zoneadm-list.c: 'zoneadm list', of every zone from min_state on, or of zone */
 int zoneadm_list(sd_bus *bus, const char *zone, ZoneState min_state, ListFormat format);

@@ -48,6 +48,7 @@
 #define SYSTEMD_JOB_PREFIX "/org/freedesktop/systemd1/job"
 #define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
 #define SYSTEMD_UNIT_IFACE "org.freedesktop.systemd1.Unit"
+#define SYSTEMD_SERVICE_IFACE "org.freedesktop.systemd1.Service"
 
 /* The bus itself */
 #define DBUS_BUS_NAME "org.freedesktop.DBus"

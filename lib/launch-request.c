@@ -22,6 +22,7 @@ void launch_request_done(LaunchRequest *r)
         free(r->installer.path);
         free(r->incoming.migration_id);
         free(r->incoming.uri);
+        free(r->handover);
         *r = (LaunchRequest) {};
 }
 
@@ -110,7 +111,11 @@ int launch_request_to_json(const LaunchRequest *r, char **ret)
                         k = add_string(i, "migration-id", r->incoming.migration_id);
                 if (k >= 0)
                         k = add_string(i, "uri", r->incoming.uri);
+                if (k >= 0)
+                        k = add(i, "channels", json_object_new_uint64(r->incoming.channels ?: 1));
         }
+        if (k >= 0)
+                k = add_string(j, "handover", r->handover);
         if (k < 0)
                 return k;
         return to_string(j, ret);
@@ -323,7 +328,14 @@ static int parse_incoming(json_object *v, const char *what, LaunchIncoming *ret,
                         r = get_string(m, what, "migration-id", 128, &ret->migration_id, e);
                 else if (streq(key, "uri"))
                         r = get_string(m, what, "uri", 4096, &ret->uri, e);
-                else
+                else if (streq(key, "channels")) {
+                        uint64_t n;
+
+                        r = get_uint(m, what, "channels", LAUNCH_INCOMING_CHANNELS_MAX, &n, e);
+                        if (r >= 0 && n == 0)
+                                r = kz_error_set(e, EBADMSG, "the %s's incoming migration has no channel.", what);
+                        ret->channels = (uint32_t) n;
+                } else
                         r = kz_error_set(e, EBADMSG, "the %s's incoming migration has an unknown member \"%s\".",
                                 what, key);
                 if (r < 0)
@@ -331,6 +343,8 @@ static int parse_incoming(json_object *v, const char *what, LaunchIncoming *ret,
         }
         if (isempty(ret->migration_id))
                 return kz_error_set(e, EBADMSG, "the %s's incoming migration has no id.", what);
+        if (ret->channels == 0)
+                ret->channels = 1;
         return 0;
 }
 
@@ -356,7 +370,12 @@ int launch_request_from_json(const char *buf, size_t size, LaunchRequest *ret, K
                         r = parse_installer(v, what, &req.installer, e);
                 else if (streq(key, "incoming") && !req.incoming.migration_id)
                         r = parse_incoming(v, what, &req.incoming, e);
-                else
+                else if (streq(key, "handover") && !req.handover) {
+                        r = get_string(v, what, key, 8, &req.handover, e);
+                        if (r >= 0 && (strlen(req.handover) != 8 ||
+                                       strspn(req.handover, "0123456789abcdef") != 8))
+                                r = kz_error_set(e, EBADMSG, "the %s's handover is not a hostid.", what);
+                } else
                         r = kz_error_set(e, EBADMSG, "the %s has an unknown or repeated member \"%s\".", what, key);
                 if (r < 0) {
                         launch_request_done(&req);

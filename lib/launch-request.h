@@ -35,11 +35,16 @@ typedef struct LaunchInstaller {
         uint64_t ino;
 } LaunchInstaller;
 
-/* Room for a live migration into this host: QEMU starts with -incoming defer and
- * waits for the stream of migration id on uri. Carried, not acted on yet. */
+/* A live migration into this host: QEMU starts with -incoming defer, and once it
+ * is up (kzones-zone wait) listens on uri for the stream of migration id, with
+ * channels connections (more than one: multifd, channels - 1 of them). The zone's
+ * host data is not claimed by this start: the source hands it over once the zone
+ * runs here (handover below, on the source). */
+#define LAUNCH_INCOMING_CHANNELS_MAX 64u
 typedef struct LaunchIncoming {
         char *migration_id;
-        char *uri;
+        char *uri;          /* unix:/run/kzones/NAME/incoming/migr.sock, the launcher's own */
+        uint32_t channels;  /* 1..LAUNCH_INCOMING_CHANNELS_MAX; 0 when written means 1 */
 } LaunchIncoming;
 
 typedef struct LaunchRequest {
@@ -48,6 +53,9 @@ typedef struct LaunchRequest {
         bool halt;                 /* halt, reboot, suspend: ExecStop cuts the guest off at once */
         LaunchInstaller installer; /* install -b: path NULL without one */
         LaunchIncoming incoming;   /* migration_id NULL without one */
+        char *handover;            /* with halt, after a migration out: the hostid (8 hex digits)
+                                    * the host data names once the unit stopped, as a lease, so the
+                                    * zone's new host renews it; NULL: this host keeps it */
 } LaunchRequest;
 
 typedef struct LaunchResult {

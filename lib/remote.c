@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "macro.h"
 #include "remote.h"
@@ -104,4 +107,45 @@ char *remote_uri_to_bus_host(const RemoteUri *u)
         if (asprintf(&s, "%s%s%s%s", u->user ?: "", u->user ? "@" : "", u->host, port) < 0)
                 return NULL;
         return s;
+}
+
+int remote_bus_open(sd_bus **ret, const char *bus_host, int *ret_errors)
+{
+        _cleanup_close_ int saved = -EBADF, errors = -EBADF;
+        int r;
+
+        /* ssh, which sd-bus starts now, inherits our stderr (its prompts go to the terminal) */
+        errors = memfd_create("kzones-ssh-errors", MFD_CLOEXEC);
+        if (errors >= 0)
+                saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (saved >= 0 && dup2(errors, STDERR_FILENO) < 0)
+                saved = safe_close_fd(saved);
+        r = sd_bus_open_system_remote(ret, bus_host);
+        if (saved >= 0)
+                (void) dup2(saved, STDERR_FILENO);
+        *ret_errors = TAKE_FD(errors);
+        return r;
+}
+
+const char *remote_ssh_reason(int errors, char *buf, size_t size)
+{
+        ssize_t n;
+        char *line;
+
+        if (errors < 0 || size < 2)
+                return NULL;
+        n = pread(errors, buf, size - 1, 0);
+        if (n <= 0)
+                return NULL;
+        buf[n] = 0;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                buf[--n] = 0;
+        line = strrchr(buf, '\n');
+        line = line ? line + 1 : buf;
+        if (startswith(line, "ssh: "))
+                line += strlen("ssh: ");
+        for (char *c = line; *c; c++)
+                if ((unsigned char) *c < ' ')
+                        *c = ' ';
+        return isempty(line) ? NULL : line;
 }

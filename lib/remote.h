@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <systemd/sd-bus.h>
 
 /* Remote host URIs: ssh://[USER@]HOST[:PORT], or a bare HOST meaning ssh://HOST.
  * They name the host whose system bus is reached over SSH, as busctl -H does. */
@@ -15,3 +18,10 @@ int remote_uri_parse(const char *s, RemoteUri *ret, const char **ret_reason);
 void remote_uri_done(RemoteUri *u);
 /* "[USER@]HOST[:PORT]" as sd_bus_open_system_remote() takes it. */
 char *remote_uri_to_bus_host(const RemoteUri *u);
+
+/* sd_bus_open_system_remote() with ssh's stderr going to a memory file, *ret_errors (which
+ * the caller closes), instead of to ours: remote_ssh_reason() then says why ssh failed in
+ * one line. ssh keeps writing there for as long as it runs. */
+int remote_bus_open(sd_bus **ret, const char *bus_host, int *ret_errors);
+/* The last line ssh wrote to @errors, without "ssh: ", in @buf; NULL if it wrote nothing. */
+const char *remote_ssh_reason(int errors, char *buf, size_t size);

@@ -18,6 +18,12 @@
  * write there; the launcher binds the monitors' sockets and hands them to QEMU): */
 #define ZONE_QMP_SOCKET "qmp.sock"         /* the restarter's monitor */
 #define ZONE_CONTROL_SOCKET "control.sock" /* a second monitor for helpers */
+/* An incoming live migration: QEMU's own listening socket, in a directory of QEMU's
+ * user (QEMU binds it; kz-migr connects to it), and the launcher's note of the
+ * migration for kzones-zone wait ("CHANNELS ID\n"). */
+#define ZONE_INCOMING_DIR "incoming"
+#define ZONE_INCOMING_SOCKET ZONE_INCOMING_DIR "/migr.sock"
+#define ZONE_INCOMING_NOTE "incoming.note"
 #define ZONE_CONSOLE_SOCKET "console.sock" /* the serial console, for zlogin -C (the relay's) */
 
 /* QEMU runs as this unprivileged system user (sysusers.d/kzones.conf), a member of

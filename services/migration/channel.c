@@ -367,6 +367,19 @@ static void *channel_in(void *p)
                 log_error("migration '%s' (incoming): %s", mig->id, why);
                 return channel_end(c, plain, why);
         }
+        if (mig->peer_pid > 0) {
+                /* all QEMUs share a user: only the zone's own QEMU may take its stream */
+                struct ucred cred = {};
+                socklen_t len = sizeof(cred);
+
+                if (getsockopt(plain, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid != mig->peer_pid) {
+                        (void) snprintf(why, sizeof(why), "the process listening at %s is pid %d, not the zone's "
+                                "QEMU (pid %d)", mig->socket_path, (int) cred.pid, (int) mig->peer_pid);
+                        log_error("migration '%s' (incoming): %s", mig->id, why);
+                        (void) close(plain);
+                        return channel_end(c, -EPERM, why);
+                }
+        }
         pthread_mutex_lock(&m->lock);
         c->plain_fd = plain;
         r = migration_is_active(mig) ? 0 : -ECANCELED;

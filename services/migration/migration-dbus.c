@@ -47,6 +47,7 @@ static int reply_error(sd_bus_error *error, int r, const KzError *e)
 typedef struct Options {
         unsigned channels;
         uid_t socket_user;
+        pid_t peer_pid; /* incoming: the process that must listen on the target's socket, 0: any */
 } Options;
 
 static int read_options(sd_bus_message *msg, bool outgoing, Options *o, sd_bus_error *error)
@@ -63,13 +64,16 @@ static int read_options(sd_bus_message *msg, bool outgoing, Options *o, sd_bus_e
                 r = sd_bus_message_read(msg, "s", &name);
                 if (r < 0)
                         return r;
-                if (!streq(name, "Channels") && !(outgoing && streq(name, "SocketUser")))
+                if (!streq(name, "Channels") && !(outgoing && streq(name, "SocketUser")) &&
+                    !(!outgoing && streq(name, "PeerPid")))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "unknown option '%s'", name);
                 r = sd_bus_message_read(msg, "v", "u", &v);
                 if (r < 0)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option '%s' takes a 'u'", name);
                 if (streq(name, "Channels"))
                         o->channels = v;
+                else if (streq(name, "PeerPid"))
+                        o->peer_pid = (pid_t) v;
                 else
                         o->socket_user = (uid_t) v;
                 r = sd_bus_message_exit_container(msg);
@@ -115,7 +119,8 @@ static int method_prepare_incoming(sd_bus_message *msg, void *userdata, sd_bus_e
                 if (c < 0)
                         r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "unknown cipher '%s'", cipher);
                 else {
-                        r = manager_prepare_incoming(m, id, key, key_size, c, path, timeout, o.channels, &e);
+                        r = manager_prepare_incoming(m, id, key, key_size, c, path, timeout, o.channels,
+                                o.peer_pid, &e);
                         if (r < 0)
                                 r = reply_error(error, r, &e);
                 }

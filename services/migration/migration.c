@@ -428,7 +428,7 @@ static int migration_publish(Manager *m, Migration *mig)
 }
 
 int manager_prepare_incoming(Manager *m, const char *id, const void *key, size_t key_size, MigrCipher cipher,
-                const char *socket_path, uint64_t timeout_usec, unsigned channels, KzError *e)
+                const char *socket_path, uint64_t timeout_usec, unsigned channels, pid_t peer_pid, KzError *e)
 {
         _cleanup_(migration_unrefp) Migration *mig = NULL;
         struct sockaddr_un sa;
@@ -443,6 +443,7 @@ int manager_prepare_incoming(Manager *m, const char *id, const void *key, size_t
         mig->socket_path = strdup(socket_path);
         if (!mig->socket_path)
                 return -ENOMEM;
+        mig->peer_pid = peer_pid > 0 ? peer_pid : 0;
         r = migration_publish(m, mig);
         if (r < 0)
                 return r;

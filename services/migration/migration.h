@@ -77,6 +77,7 @@ typedef struct Migration {
         MigrCipher cipher;
         uint8_t *key; /* a page of its own, locked in memory; NULL once wiped */
         char *socket_path; /* incoming: the target QEMU's; outgoing: ours */
+        pid_t peer_pid;    /* incoming: the process listening on socket_path (SO_PEERCRED), 0: any */
         char *host;
         uint16_t port;
         unsigned channels; /* QEMU's main channel and its multifd channels, all authenticated */
@@ -136,7 +137,7 @@ static inline void manager_freep(Manager **m)
 
 /* The bus's view; each returns -errno with a sentence in e. */
 int manager_prepare_incoming(Manager *m, const char *id, const void *key, size_t key_size, MigrCipher cipher,
-                const char *socket_path, uint64_t timeout_usec, unsigned channels, KzError *e);
+                const char *socket_path, uint64_t timeout_usec, unsigned channels, pid_t peer_pid, KzError *e);
 int manager_start_outgoing(Manager *m, const char *id, const void *key, size_t key_size, MigrCipher cipher,
                 const char *host, uint16_t port, uint64_t timeout_usec, unsigned channels, uid_t socket_uid,
                 char **ret_socket_path, KzError *e);

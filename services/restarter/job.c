@@ -184,6 +184,8 @@ Job *manager_find_job(Manager *m, const char *path)
 /* The work's resources go when the job ends; the job itself stays readable. */
 static void job_release(Job *j)
 {
+        if (j->type->release)
+                j->type->release(j);
         j->unit_call = sd_bus_slot_unref(j->unit_call);
         j->step_source = sd_event_source_disable_unref(j->step_source);
         j->timer = sd_event_source_disable_unref(j->timer);
@@ -220,6 +222,8 @@ Job *job_free(Job *j)
         free(j->source_name);
         free(j->installer_iso);
         free(j->option);
+        free(j->destination);
+        free(j->handover);
         strv_freep(&j->boot_args);
         free(j);
         return NULL;
@@ -454,12 +458,20 @@ int job_powerdown(Job *j, uint64_t timeout_usec)
 
 /* ---- helper processes: host data, disk copies, suspend ------------------------------------------ */
 
-/* "progress PERCENT [DONE TOTAL]": the copy helper's report, never part of its output */
+/* "progress PERCENT [DONE TOTAL]": the copy helper's report, never part of its output;
+ * "step TEXT": what the helper does now (migrate-out), the job's Message */
 static bool progress_line(Job *j, const char *line, size_t len)
 {
         unsigned long long done = 0, total = 0;
-        char buf[80];
+        char buf[256];
         int pct;
+
+        if (len > 5 && len < sizeof(buf) && strncmp(line, "step ", 5) == 0) {
+                memcpy(buf, line + 5, len - 5);
+                buf[len - 5] = 0;
+                job_set_message(j, "%s", buf);
+                return true;
+        }
 
         if (len < 10 || len >= sizeof(buf) || strncmp(line, "progress ", 9) != 0)
                 return false;
@@ -631,6 +643,13 @@ int job_run_copy_helper(Job *j, const char *verb, const char *arg)
 {
         char *argv[] = { (char *) helper_path(), (char *) verb, j->zone->name, (char *) arg,
                 (char *) (j->target_fd >= 0 ? "/proc/self/fd/4" : NULL), NULL };
+
+        return spawn(j, argv);
+}
+
+int job_run_helper2(Job *j, const char *verb, const char *arg, const char *arg2)
+{
+        char *argv[] = { (char *) helper_path(), (char *) verb, j->zone->name, (char *) arg, (char *) arg2, NULL };
 
         return spawn(j, argv);
 }

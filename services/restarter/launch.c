@@ -60,6 +60,23 @@ int zone_request_halt(Zone *z)
         return zone_write_launch_request(z, &(LaunchRequest) { .halt = true });
 }
 
+int zone_request_handover(Zone *z, const char *hostid)
+{
+        return zone_write_launch_request(z, &(LaunchRequest) { .halt = true, .handover = (char *) hostid });
+}
+
+int zone_request_incoming(Zone *z, const char *id, uint32_t channels)
+{
+        _cleanup_free_ char *sock = manager_path(z->manager, ZONE_RUN_DIR "/%s/" ZONE_INCOMING_SOCKET, z->name),
+                            *uri = NULL;
+        LaunchRequest req = {};
+
+        if (!sock || asprintf(&uri, "unix:%s", sock) < 0)
+                return -ENOMEM;
+        req.incoming = (LaunchIncoming) { .migration_id = (char *) id, .uri = uri, .channels = channels };
+        return zone_write_launch_request(z, &req);
+}
+
 static void zone_mark_unavailable(Zone *z, const char *why)
 {
         sd_bus_error error = SD_BUS_ERROR_NULL;

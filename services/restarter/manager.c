@@ -208,7 +208,7 @@ static void zone_update_id(Zone *z)
 void zone_update_aux(Zone *z)
 {
         _cleanup_free_ char *marker = manager_path(z->manager, "/var/lib/kzones/%s.suspended", z->name);
-        const char *want[4];
+        const char *want[6];
         size_t n = 0, had = 0;
         char **l;
 
@@ -216,6 +216,11 @@ void zone_update_aux(Zone *z)
                 want[n++] = "suspended";
         if (z->job && z->job->type == &job_suspend)
                 want[n++] = "suspending";
+        /* an incoming migration: while the unit is up and the guest not yet running here */
+        if (z->job && z->job->type == &job_migrate_in && z->active_state && streq(z->active_state, "active"))
+                want[n++] = "migrating-in";
+        if (z->job && z->job->type == &job_migrate)
+                want[n++] = "migrating-out";
         /* known only while the unit is active (zone_update_state() forgets it otherwise) */
         if (z->guest_status && !streq(z->guest_status, "running"))
                 want[n++] = streq(z->guest_status, "guest-panicked") ? "panicked" : "paused";

@@ -335,6 +335,10 @@ const sd_bus_vtable zone_vtable[] = {
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_NO_ARGS, SD_BUS_RESULT("o", job), method_detach,
                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Migrate", SD_BUS_ARGS("s", destination, "a{sv}", options), SD_BUS_RESULT("o", job),
+                method_migrate, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("PrepareIncoming", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", job),
+                method_prepare_incoming, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Clone", SD_BUS_ARGS("s", source), SD_BUS_RESULT("o", job), method_clone,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", console), method_open_console,
@@ -443,11 +447,23 @@ static int property_get_cpu_migration_classes(sd_bus *bus, const char *path, con
         return sd_bus_message_close_container(reply);
 }
 
+/* The hostid host data records (hostdata.h): the source of a migration hands the
+ * zone's host data to the target's. */
+static int property_get_host_id(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        char id[9] = "";
+
+        (void) hostdata_local_hostid(id);
+        return sd_bus_message_append(reply, "s", id);
+}
+
 const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_WRITABLE_PROPERTY("DefaultEvacuationTarget", "s", bus_property_get_evacuation_target,
                 bus_property_set_evacuation_target, 0,
                 SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("HostId", "s", property_get_host_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("NativeCpuModel", "s", property_get_native_cpu, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("NativeCpuSignature", "s", property_get_native_cpu, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("NativeCpuFeatures", "as", property_get_native_cpu, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

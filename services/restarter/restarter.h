@@ -22,6 +22,7 @@ typedef struct Manager Manager;
 typedef struct Zone Zone;
 typedef struct Job Job;
 typedef struct JobType JobType;
+typedef struct JobMigration JobMigration;
 
 
 /* The journal's MESSAGE_ID= of the restarter's records: 'journalctl
@@ -62,6 +63,8 @@ struct JobType {
         /* Cancel(): >= 0 if the job is being cancelled (it ends as cancelled, now or
          * soon), or an error saying why it cannot be */
         int (*cancel)(Job *j, sd_bus_error *error);
+        /* the job ended: what the kind keeps of its own (Job.migration) goes */
+        void (*release)(Job *j);
 };
 
 /* One piece of work on a zone, an org.kzones.Restarter1.Job object: the method
@@ -115,6 +118,9 @@ struct Job {
         char *option;          /* attach: force-takeover or initialize-hostdata */
         char **boot_args;      /* boot */
         bool fresh;            /* boot -R: not from a suspend image */
+        JobMigration *migration; /* migrate-in (zone-migrate-in.c) */
+        char *destination;     /* migrate: ssh://[user@]host[:port] */
+        char *handover;        /* migrate: the destination's hostid, once the guest runs there */
 };
 
 struct Zone {
@@ -227,6 +233,8 @@ int job_start_unit(Job *j, const char *method);
 int job_powerdown(Job *j, uint64_t timeout_usec);
 /* Runs kzones-zone VERB NAME [ARG] (attach, detach, suspend) */
 int job_run_helper(Job *j, const char *verb, const char *arg);
+/* Runs kzones-zone VERB NAME ARG ARG2 (migrate-out NAME DESTINATION CIPHER:CHANNELS) */
+int job_run_helper2(Job *j, const char *verb, const char *arg, const char *arg2);
 /* Runs kzones-zone install-image|clone NAME ARG [TARGET]: the copy onto the boot
  * storage, the helper's "progress" lines becoming the job's progress. */
 int job_run_copy_helper(Job *j, const char *verb, const char *arg);
@@ -243,6 +251,7 @@ int zone_check_idle(Zone *z, sd_bus_error *error);
 /* The job kinds (zone-run.c, zone-storage.c) */
 extern const JobType job_boot, job_halt, job_reboot, job_shutdown, job_suspend;
 extern const JobType job_install, job_clone, job_uninstall, job_attach, job_detach;
+extern const JobType job_migrate_in, job_migrate;
 void job_installed(Job *j);
 /* A helper's failure on the boot storage: 3 is a key that does not open the host data. */
 void job_storage_helper_failed(Job *j, int status, const char *message);
@@ -264,6 +273,10 @@ int zone_request_boot(Zone *z, char **boot_args, bool fresh);
 int zone_request_installer(Zone *z, int installer_fd);
 /* Before the unit stops: a halt (halt, reboot, suspend) cuts the guest off. */
 int zone_request_halt(Zone *z);
+/* After a migration out: a halt whose ExecStopPost hands the host data to hostid. */
+int zone_request_handover(Zone *z, const char *hostid);
+/* An incoming live migration: QEMU waits for migration id, with channels connections. */
+int zone_request_incoming(Zone *z, const char *id, uint32_t channels);
 /* Why the unit's last start failed (NULL: no result), taken once; a zone found
  * unavailable is marked so. */
 char *zone_take_launch_result(Zone *z);
@@ -311,6 +324,10 @@ int method_uninstall(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int method_clone(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int method_detach(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* The target of a live migration (zone-migrate-in.c) */
+int method_prepare_incoming(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* The source of a live migration (zone-migrate-out.c) */
+int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 /* An option's variant, of the one type it must have: otherwise InvalidArgs naming the key. */
 int bus_read_option(sd_bus_message *msg, const char *what, const char *key, const char *type, void *ret,
                 sd_bus_error *error);

@@ -33,6 +33,58 @@
 
 #define WAIT_TIMEOUT_USEC (120u * 1000000u)
 
+/* An incoming start's directory: its socket, then itself (nothing else is put there). */
+static int rm_rf_dir_socket(const char *dir)
+{
+        _cleanup_free_ char *sock = NULL;
+
+        if (asprintf(&sock, "%s/migr.sock", dir) < 0)
+                return -ENOMEM;
+        (void) unlink(sock);
+        return rmdir(dir) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* An incoming live migration (the launch request's incoming): QEMU binds its
+ * listening socket itself (QEMU 7.2 takes no listening descriptor for migrations),
+ * in a directory of its own user; the note tells kzones-zone wait what to start. */
+static int prepare_incoming(const char *name, const char *rundir, LaunchIncoming *in, const QemuUser *user)
+{
+        _cleanup_free_ char *dir = NULL, *sock = NULL, *uri = NULL, *note = NULL, *line = NULL;
+        struct stat st;
+        int r;
+
+        if (asprintf(&dir, "%s/" ZONE_INCOMING_DIR, rundir) < 0 ||
+            asprintf(&sock, "%s/" ZONE_INCOMING_SOCKET, rundir) < 0 || asprintf(&uri, "unix:%s", sock) < 0 ||
+            asprintf(&note, "%s/" ZONE_INCOMING_NOTE, rundir) < 0 ||
+            asprintf(&line, "%" PRIu32 " %s\n", in->channels ?: 1, in->migration_id) < 0)
+                return -ENOMEM;
+        /* the socket is the launcher's choice: a request naming another is refused */
+        if (in->uri && !streq(in->uri, uri))
+                return failure(name, "the launch request's incoming migration names %s; this zone's is %s.", in->uri,
+                        uri);
+        if (strpbrk(in->migration_id, " \n"))
+                return failure(name, "the launch request's migration id is not a word.");
+        /* QEMU's user reaches its directory through the zone's: the group lets it pass
+         * (what is in there is root's, 0600; a later plain start gives it back to root) */
+        if (user && (chown(rundir, 0, user->gid) < 0 || chmod(rundir, 0750) < 0))
+                return failure(name, "cannot let QEMU's user reach %s: %m.", rundir);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return failure(name, "cannot create %s: %m.", dir);
+        if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+                return failure(name, "%s is not a directory.", dir);
+        /* chmod first: once it is QEMU's, root may not (no CAP_FOWNER in the unit) */
+        if (chmod(dir, 0700) < 0 || (user && chown(dir, user->uid, user->gid) < 0))
+                return failure(name, "cannot hand %s to QEMU's user: %m.", dir);
+        if (unlink(sock) < 0 && errno != ENOENT)
+                return failure(name, "cannot remove the old %s: %m.", sock);
+        r = write_file_atomic(note, line, strlen(line), 0600);
+        if (r < 0)
+                return failure(name, "cannot write %s: %s.", note, strerror(-r));
+        fprintf(stderr, "zone '%s': incoming migration %s on %s, %" PRIu32 " channel(s)\n", name, in->migration_id,
+                uri, in->channels ?: 1);
+        return 0;
+}
+
 int verb_exec(const char *name)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
@@ -43,7 +95,7 @@ int verb_exec(const char *name)
         int taps[64];
         size_t n_taps = 0;
         uint64_t boot_size = 0;
-        bool resuming = false;
+        bool resuming = false, incoming;
         _cleanup_close_ int installer = -EBADF, qmp = -EBADF, control = -EBADF;
         _cleanup_free_ const ZoneResource **devices = NULL;
         _cleanup_free_ int *device_fds = NULL;
@@ -67,9 +119,15 @@ int verb_exec(const char *name)
         r = launch_request_take(rundir, &req, &e);
         if (r < 0 && r != -ENOENT)
                 return failure(name, "%s", kz_error_message(&e, r));
-        if (req.incoming.migration_id)
-                return failure(name, "the launch request asks for an incoming migration (%s), which this "
-                        "launcher does not take yet.", req.incoming.migration_id);
+        incoming = req.incoming.migration_id != NULL;
+        {
+                /* a note of an earlier incoming start is not this start's */
+                _cleanup_free_ char *note = NULL;
+
+                if (asprintf(&note, "%s/" ZONE_INCOMING_NOTE, rundir) < 0)
+                        return -ENOMEM;
+                (void) unlink(note);
+        }
 
         r = zone_store_load(arg_root, name, &c, &e);
         if (r < 0)
@@ -128,16 +186,19 @@ int verb_exec(const char *name)
         if (memory.fd >= 0)
                 (void) fcntl(memory.fd, F_SETFD, 0); /* handed to QEMU across exec */
 
-        /* the zone runs on one host at a time: claim it in its host data first */
+        /* the zone runs on one host at a time: claim it in its host data first; an incoming
+         * migration's source holds it until the zone runs here, and then hands it over */
         if (zone_boot_device(c)) {
-                r = claim(name, c, "running", &boot_size);
+                r = incoming ? boot_size_unclaimed(name, c, &boot_size) : claim(name, c, "running", &boot_size);
                 if (r < 0)
                         return r;
         }
 
-        r = check_resume(name, c, req.fresh, &resuming);
-        if (r < 0)
-                return r;
+        if (!incoming) {
+                r = check_resume(name, c, req.fresh, &resuming);
+                if (r < 0)
+                        return r;
+        }
 
         /* QEMU runs as its own unprivileged user (as root only when the launcher is not root,
          * in tests): what it must open itself is tried as that user first */
@@ -155,6 +216,20 @@ int verb_exec(const char *name)
                 r = cpu_probe_zone_model(probe, zone_resource_get(c->root, "cpu-arch"), &cpu_model, &e);
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
+
+        if (incoming) {
+                r = prepare_incoming(name, rundir, &req.incoming, drop ? &user : NULL);
+                if (r < 0)
+                        return r;
+        } else if (drop) {
+                _cleanup_free_ char *dir = NULL;
+
+                /* what an incoming start let QEMU's user reach goes back to root */
+                if (asprintf(&dir, "%s/" ZONE_INCOMING_DIR, rundir) < 0)
+                        return -ENOMEM;
+                (void) rm_rf_dir_socket(dir);
+                (void) chown(rundir, 0, 0);
+        }
 
         r = set_affinity(c);
         if (r < 0)
@@ -202,7 +277,7 @@ int verb_exec(const char *name)
                         .n_taps = n_taps,
                         .boot_args = req.boot_args,
                         .boot_size = boot_size,
-                        .incoming = resuming,
+                        .incoming = resuming || incoming,
                         .memory = &memory,
                 };
                 r = zone_qemu_argv(c, &o, &argv, &e);
@@ -216,7 +291,7 @@ int verb_exec(const char *name)
         r = start_console_relay(name, rundir, console, serial[0]);
         (void) close(serial[0]);
         if (r >= 0)
-                r = start_lease_keeper(name, c);
+                r = start_lease_keeper(name, c, incoming);
         if (r < 0)
                 return r;
 
@@ -255,12 +330,78 @@ int verb_exec(const char *name)
         return -errno;
 }
 
+/* After QEMU started with -incoming defer for a live migration: the capabilities
+ * both sides must share (multifd for more than one channel), then the listening
+ * socket. The unit is started once QEMU listens: the guest stays paused
+ * (inmigrate) until the migration completes, which the restarter's migrate-in job
+ * follows. */
+static int start_incoming(const char *name, const char *sock, pid_t main_pid)
+{
+        _cleanup_free_ char *note = root_path(ZONE_RUN_DIR "/%s/" ZONE_INCOMING_NOTE, name),
+                            *listen = root_path(ZONE_RUN_DIR "/%s/" ZONE_INCOMING_SOCKET, name), *buf = NULL,
+                            *err = NULL, *args = NULL;
+        _cleanup_(qmp_sync_closep) QmpSync *q = NULL;
+        unsigned channels;
+        size_t size;
+        char id[129];
+        struct stat st;
+        int r;
+
+        if (!note || !listen)
+                return -ENOMEM;
+        r = read_file_bounded(note, 256, &buf, &size);
+        if (r < 0)
+                return failure(name, "cannot read the incoming migration's note: %s.", strerror(-r));
+        (void) unlink(note);
+        if (sscanf(buf, "%u %128s", &channels, id) != 2 || channels < 1 || channels > LAUNCH_INCOMING_CHANNELS_MAX)
+                return failure(name, "the incoming migration's note is not one.");
+        for (uint64_t deadline = now_usec() + 30 * 1000000u;;) {
+                r = qmp_sync_open(sock, 10 * 1000000u, &q);
+                if (r >= 0 || now_usec() > deadline || (main_pid > 0 && !pid_alive(main_pid)))
+                        break;
+                (void) usleep(20 * 1000);
+        }
+        if (r < 0)
+                return failure(name, "cannot reach the guest's monitor: %s.", strerror(-r));
+        if (channels > 1) {
+                r = qmp_sync_execute(q, "migrate-set-capabilities", json_tokener_parse(
+                        "{\"capabilities\": [{\"capability\": \"multifd\", \"state\": true}]}"), NULL, &err);
+                if (r >= 0 && asprintf(&args, "{\"multifd-channels\": %u}", channels - 1) < 0)
+                        return -ENOMEM;
+                if (r >= 0)
+                        r = qmp_sync_execute(q, "migrate-set-parameters", json_tokener_parse(args), NULL, &err);
+                if (r < 0)
+                        return failure(name, "QEMU did not take %u migration channels: %s.", channels,
+                                err ?: strerror(-r));
+        }
+        {
+                json_object *a = json_object_new_object();
+                _cleanup_free_ char *uri = NULL;
+
+                if (!a || asprintf(&uri, "unix:%s", listen) < 0 ||
+                    json_object_object_add(a, "uri", json_object_new_string(uri)) < 0) {
+                        json_object_put(a);
+                        return -ENOMEM;
+                }
+                r = qmp_sync_execute(q, "migrate-incoming", a, NULL, &err);
+        }
+        if (r < 0)
+                return failure(name, "QEMU did not listen for migration %s: %s.", id, err ?: strerror(-r));
+        if (stat(listen, &st) < 0 || !S_ISSOCK(st.st_mode))
+                return failure(name, "QEMU does not listen on %s for migration %s.", listen, id);
+        fprintf(stderr, "zone '%s': waiting for migration %s on %s\n", name, id, listen);
+        return 0;
+}
+
 int verb_wait(const char *name, pid_t main_pid)
 {
-        _cleanup_free_ char *sock = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name);
+        _cleanup_free_ char *sock = root_path(ZONE_RUN_DIR "/%s/" ZONE_CONTROL_SOCKET, name),
+                            *note = root_path(ZONE_RUN_DIR "/%s/" ZONE_INCOMING_NOTE, name);
         uint64_t deadline = now_usec() + WAIT_TIMEOUT_USEC;
 
         if (!sock)
+                return -ENOMEM;
+        if (!note)
                 return -ENOMEM;
         if (suspended(name)) {
                 json_object *st = NULL, *status;
@@ -288,11 +429,16 @@ int verb_wait(const char *name, pid_t main_pid)
                 r = qmp_command_sync(sock, "query-status", NULL, 5 * 1000000u, &ret, &err);
                 if (r >= 0 && json_object_object_get_ex(ret, "status", &status)) {
                         const char *s = json_object_get_string(status);
-                        bool ok = streq(s, "running");
+                        bool ok = streq(s, "running"), inmigrate = streq(s, "inmigrate");
 
                         json_object_put(ret);
                         if (ok)
                                 return 0;
+                        /* an incoming migration's QEMU: the launcher left its note before it
+                         * became QEMU, so once QEMU answers the note is there (we may have
+                         * started before the launcher wrote it) */
+                        if (inmigrate && access(note, F_OK) >= 0)
+                                return start_incoming(name, sock, main_pid);
                         if (streq(s, "shutdown") || streq(s, "internal-error") || streq(s, "guest-panicked"))
                                 return failure(name, "the guest stopped while starting (%s).", s);
                 } else if (ret)
@@ -329,8 +475,11 @@ int verb_stop(const char *name, pid_t main_pid)
 
         if (!dir)
                 return -ENOMEM;
-        /* a request for the next start stays for it; a halt is this stop's */
+        /* a request for the next start stays for it; a halt is this stop's (one that
+         * hands the zone over after a migration out stays for ExecStopPost, which does) */
         if (launch_request_read(dir, &req, NULL) >= 0 && req.halt) {
+                if (req.handover)
+                        return 0;
                 launch_request_done(&req);
                 (void) launch_request_take(dir, &req, NULL);
                 return 0;
@@ -368,8 +517,18 @@ int verb_stop(const char *name, pid_t main_pid)
 int verb_stopped(const char *name)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        _cleanup_(launch_request_done) LaunchRequest req = {};
+        _cleanup_free_ char *dir = run_dir(name);
         KzError e = {};
         int r;
+
+        if (!dir)
+                return -ENOMEM;
+        /* after a migration out: the halt that hands the zone to its new host */
+        if (launch_request_read(dir, &req, NULL) >= 0 && req.halt && req.handover)
+                (void) launch_request_take(dir, &req, NULL);
+        else
+                launch_request_done(&req);
 
         /* the monitors' sockets were the launcher's: nobody listens on them any more */
         {
@@ -389,6 +548,21 @@ int verb_stopped(const char *name)
                 return failure(name, "%s", kz_error_message(&e, r));
         if (!zone_boot_device(c))
                 return 0;
+        if (req.handover)
+                return hand_over_to(name, c, req.handover);
+        {
+                _cleanup_free_ char *incoming = NULL;
+
+                /* an incoming migration that never completed here: the zone was never
+                 * this host's, and its host data stays as its source keeps it */
+                if (asprintf(&incoming, "%s/" ZONE_INCOMING_DIR, dir) < 0)
+                        return -ENOMEM;
+                if (access(incoming, F_OK) >= 0 && !hostdata_names_this_host(name, c)) {
+                        fprintf(stderr, "zone '%s': the incoming migration did not complete here; the host data "
+                                "is left to its source\n", name);
+                        return 0;
+                }
+        }
         return claim(name, c, "installed", NULL);
 }
 

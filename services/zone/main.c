@@ -60,6 +60,8 @@ static int run(int argc, char *argv[])
                 return verb_attach(name, arg);
         if (streq(verb, "detach"))
                 return verb_detach(name);
+        if (streq(verb, "migrate-out") && arg && arg2)
+                return verb_migrate_out(name, arg, arg2);
         return -EINVAL;
 }
 
@@ -76,9 +78,11 @@ int main(int argc, char *argv[])
             !(streq(argv[1], "exec") || streq(argv[1], "wait") || streq(argv[1], "stop") ||
               streq(argv[1], "stopped") || streq(argv[1], "reload") || streq(argv[1], "suspend") ||
               streq(argv[1], "attach") || streq(argv[1], "detach") ||
-              ((streq(argv[1], "install-image") || streq(argv[1], "clone")) && argc >= 4))) {
+              ((streq(argv[1], "install-image") || streq(argv[1], "clone")) && argc >= 4) ||
+              (streq(argv[1], "migrate-out") && argc == 5))) {
                 fprintf(stderr, "usage: kzones-zone exec|wait|stop|stopped|reload|suspend|attach|detach ZONENAME [ARG]\n"
                         "       kzones-zone install-image|clone ZONENAME SOURCE [TARGET]\n"
+                        "       kzones-zone migrate-out ZONENAME DESTINATION CIPHER:CHANNELS\n"
                         "       kzones-zone cpu-probe\n");
                 return 2;
         }

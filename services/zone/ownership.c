@@ -212,7 +212,7 @@ int claim_full(const char *name, const ZoneConfig *c, const char *state, unsigne
  * only after each renewal, so a host that cannot renew has its QEMU killed by
  * systemd (WatchdogSec=) before another host may take the zone. If another host
  * took it over, QEMU (its parent) is killed at once. Runs until QEMU exits. */
-static int lease_renew(const char *name, const ZoneConfig *c, const char *me)
+static int lease_renew(const char *name, const ZoneConfig *c, const char *me, bool adopt)
 {
         _cleanup_(boot_storage_freep) BootStorage *s = NULL;
         _cleanup_free_ char *uuid = NULL;
@@ -231,12 +231,28 @@ static int lease_renew(const char *name, const ZoneConfig *c, const char *me)
         if (lock < 0)
                 return lock;
         r = boot_storage_read_hostdata(s, buf, NULL);
+        /* handed over from another host, where the zone has another UUID: the key
+         * proves the record is the zone's, and its hostid that it was given to us */
         if (r >= 0)
-                r = hostdata_open(buf, key, uuid, 0, &hd);
+                r = hostdata_open(buf, key, adopt ? NULL : uuid, 0, &hd);
         if (r < 0)
                 return r;
         if (!streq(hd.hostid, me))
                 return -EOWNERDEAD;
+        if (adopt) {
+                /* handed over by the zone's previous host: the record becomes this host's own */
+                HostData mine = {};
+
+                r = hostdata_for_this_host("running", zone_config_brand(c), &mine);
+                if (r < 0)
+                        return r;
+                if (strlen(uuid) >= sizeof(mine.uuid))
+                        return -EINVAL;
+                mine.generation = hd.generation;
+                mine.suspend = hd.suspend;
+                strcpy(mine.uuid, uuid);
+                hd = mine;
+        }
         hd.updated = now_realtime();
         hd.generation++;
         r = hostdata_seal(&hd, key, buf);
@@ -245,7 +261,7 @@ static int lease_renew(const char *name, const ZoneConfig *c, const char *me)
         return r;
 }
 
-_noreturn_ static void lease_keeper(const char *name, const ZoneConfig *c, pid_t qemu)
+_noreturn_ static void lease_keeper(const char *name, const ZoneConfig *c, pid_t qemu, bool incoming)
 {
         char me[9] = "";
 
@@ -262,7 +278,18 @@ _noreturn_ static void lease_keeper(const char *name, const ZoneConfig *c, pid_t
 
                 (void) usleep(LEASE_RENEW_USEC);
                 if (zone_boot_device(c))
-                        r = lease_renew(name, c, me);
+                        r = lease_renew(name, c, me, incoming);
+                if (r == -EOWNERDEAD && incoming) {
+                        /* an incoming migration: the source holds the zone until it hands it
+                         * over, and the guest here is paused until the migration completes
+                         * (the restarter's migrate-in job bounds the wait and stops the unit) */
+                        (void) sd_notify(false, "WATCHDOG=1");
+                        continue;
+                }
+                if (r >= 0 && incoming) {
+                        fprintf(stderr, "zone '%s': the zone's host data was handed over to this host\n", name);
+                        incoming = false;
+                }
                 if (r == -EOWNERDEAD) {
                         fprintf(stderr, "zone '%s': another host took the zone over: stopping it here\n", name);
                         (void) kill(qemu, SIGKILL);
@@ -282,14 +309,97 @@ _noreturn_ static void lease_keeper(const char *name, const ZoneConfig *c, pid_t
         }
 }
 
-int start_lease_keeper(const char *name, const ZoneConfig *c)
+int start_lease_keeper(const char *name, const ZoneConfig *c, bool incoming)
 {
         pid_t qemu = getpid(), pid = fork();
 
         if (pid < 0)
                 return failure(name, "cannot start the lease keeper: %m.");
         if (pid == 0)
-                lease_keeper(name, c, qemu);
+                lease_keeper(name, c, qemu, incoming);
+        return 0;
+}
+
+/* Whether the zone's host data names this host (any UUID: a record handed over
+ * still carries the source's until this host's keeper rewrote it). */
+bool hostdata_names_this_host(const char *name, const ZoneConfig *c)
+{
+        _cleanup_(boot_storage_freep) BootStorage *s = NULL;
+        _cleanup_key_ uint8_t key[16];
+        uint8_t buf[HOSTDATA_BLOCK];
+        char me[9];
+        HostData hd = {};
+
+        if (zone_key(c, key) < 0 || hostdata_local_hostid(me) < 0 || boot_storage_open(c, arg_root, &s, NULL) < 0 ||
+            boot_storage_read_hostdata(s, buf, NULL) < 0 || hostdata_open(buf, key, NULL, 0, &hd) < 0)
+                return false;
+        return streq(hd.hostid, me);
+}
+
+/* An incoming migration does not claim the zone: the size of its boot storage
+ * (for QEMU's view of the disk, less the host data area) is read alone. */
+int boot_size_unclaimed(const char *name, const ZoneConfig *c, uint64_t *ret)
+{
+        _cleanup_(boot_storage_freep) BootStorage *s = NULL;
+        KzError e = {};
+        int r;
+
+        r = boot_storage_open(c, arg_root, &s, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        *ret = boot_storage_size(s);
+        return 0;
+}
+
+/* After a migration out (the launch request's handover, from ExecStopPost once the
+ * guest here is stopped): the host data names the zone's new host, as a running
+ * zone's lease, which that host's lease keeper (waiting for it) renews and makes its
+ * own. Only a record this host holds is handed over. */
+int hand_over_to(const char *name, const ZoneConfig *c, const char *hostid)
+{
+        _cleanup_(boot_storage_freep) BootStorage *s = NULL;
+        _cleanup_free_ char *uuid = NULL;
+        _cleanup_close_ int lock = -EBADF;
+        _cleanup_key_ uint8_t key[16];
+        uint8_t buf[HOSTDATA_BLOCK];
+        char me[9];
+        HostData hd = {};
+        KzError e = {};
+        int r;
+
+        if (zone_key(c, key) < 0 || zone_uuid(name, &uuid) < 0)
+                return failure(name, "cannot read the zone's key or UUID to hand its host data over.");
+        r = hostdata_local_hostid(me);
+        if (r < 0)
+                return failure(name, "cannot tell this host's hostid: %s.", strerror(-r));
+        r = boot_storage_open(c, arg_root, &s, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        lock = hostdata_local_lock(name);
+        if (lock < 0)
+                return failure(name, "cannot lock the zone's host data on this host: %s.", strerror(-lock));
+        r = boot_storage_read_hostdata(s, buf, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        r = hostdata_open(buf, key, uuid, generation_seen(name, uuid), &hd);
+        if (r < 0)
+                return failure(name, "cannot open the host data of %s to hand it over: %s.", boot_storage_uri(s),
+                        strerror(-r));
+        if (!streq(hd.hostid, me))
+                return in_use(name, &hd, "error: this host does not hold the zone; it cannot hand it over.");
+        (void) snprintf(hd.hostid, sizeof(hd.hostid), "%s", hostid);
+        hd.hostname[0] = 0; /* the new host writes its own with its first renewal */
+        (void) snprintf(hd.state, sizeof(hd.state), "running");
+        hd.updated = now_realtime();
+        hd.generation++;
+        r = hostdata_seal(&hd, key, buf);
+        if (r < 0)
+                return failure(name, "cannot seal the host data: %s.", strerror(-r));
+        r = boot_storage_write_hostdata(s, buf, &e);
+        if (r < 0)
+                return failure(name, "%s", kz_error_message(&e, r));
+        generation_remember(name, uuid, hd.generation);
+        fprintf(stderr, "zone '%s': host data handed over to host %s\n", name, hostid);
         return 0;
 }
 

@@ -8,6 +8,7 @@
  *   ownership.c  the host data: claims, the lease keeper, attach and detach
  *   storage.c    install-image, clone: copies onto the boot storage
  *   suspend.c    suspend, and resume at the next boot
+ *   migrate-out.c  the source side of a live migration
  *   util.c       what they share: failures, the zone's key, UUID and directory */
 #pragma once
 
@@ -75,7 +76,11 @@ int set_affinity(const ZoneConfig *c);
 int claim_full(const char *name, const ZoneConfig *c, const char *state, unsigned flags, uint64_t suspend,
                 uint64_t *ret_size);
 int claim(const char *name, const ZoneConfig *c, const char *state, uint64_t *ret_size);
-int start_lease_keeper(const char *name, const ZoneConfig *c);
+/* incoming: the zone is not ours until its source hands it over (hand_over_to() there) */
+int start_lease_keeper(const char *name, const ZoneConfig *c, bool incoming);
+int boot_size_unclaimed(const char *name, const ZoneConfig *c, uint64_t *ret);
+int hand_over_to(const char *name, const ZoneConfig *c, const char *hostid);
+bool hostdata_names_this_host(const char *name, const ZoneConfig *c);
 int hostdata_suspend_generation(const char *name, const ZoneConfig *c, uint64_t *ret);
 int verb_attach(const char *name, const char *option);
 int verb_detach(const char *name);
@@ -89,6 +94,9 @@ int verb_suspend(const char *name);
 int check_resume(const char *name, const ZoneConfig *c, bool fresh, bool *ret_resume);
 bool suspended(const char *name);
 int resume(const char *name, const char *sock);
+
+/* migrate-out.c */
+int verb_migrate_out(const char *name, const char *destination, const char *options);
 
 /* launch.c */
 int verb_exec(const char *name);

@@ -6,13 +6,15 @@
  * org.kzones.Test.SetActiveState(unit, state) on /org/kzones/test, and reads the
  * jobs it was asked for in DIR/calls, one "METHOD UNIT" line each. With
  * org.kzones.Test.FailNextStart(unit) the next StartUnit of that unit ends as a
- * failed start does: JobRemoved "failed", ActiveState "failed".
+ * failed start does: JobRemoved "failed", ActiveState "failed". A unit's MainPID is
+ * this stand-in's own pid.
  *
  *   fake-systemd DIR */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
@@ -183,6 +185,19 @@ static const sd_bus_vtable unit_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+/* a service's main process: this stand-in itself */
+static int property_main_pid(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        return sd_bus_message_append(reply, "u", (uint32_t) getpid());
+}
+
+static const sd_bus_vtable service_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("MainPID", "u", property_main_pid, 0, 0),
+        SD_BUS_VTABLE_END,
+};
+
 static const sd_bus_vtable test_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD("SetActiveState", "ss", "", method_set_state, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -209,6 +224,9 @@ int main(int argc, char *argv[])
         if (r >= 0)
                 r = sd_bus_add_fallback_vtable(fake.bus, NULL, SYSTEMD_UNIT_PREFIX,
                         SYSTEMD_UNIT_IFACE, unit_vtable, unit_find, NULL);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(fake.bus, NULL, SYSTEMD_UNIT_PREFIX,
+                        SYSTEMD_SERVICE_IFACE, service_vtable, unit_find, NULL);
         if (r >= 0)
                 r = sd_bus_add_object_vtable(fake.bus, NULL, "/org/kzones/test", "org.kzones.Test", test_vtable, NULL);
         if (r >= 0)

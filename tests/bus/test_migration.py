@@ -45,6 +45,7 @@ class TargetQemu:
     def __init__(self, path, channels=1):
         self.path = path
         self.received = {}
+        self.errors = {}
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
         self.sock.listen(16)
@@ -65,15 +66,20 @@ class TargetQemu:
     def serve(self, i, c):
         h = hashlib.sha256()
         n = 0
-        while True:
-            b = c.recv(1 << 20)
-            if not b:
-                break
-            h.update(b)
-            n += len(b)
-        self.received[i] = (n, h.hexdigest())
-        c.sendall(b'target got ' + h.hexdigest().encode())
-        c.close()
+        try:
+            while True:
+                b = c.recv(1 << 20)
+                if not b:
+                    break
+                h.update(b)
+                n += len(b)
+            self.received[i] = (n, h.hexdigest())
+            c.sendall(b'target got ' + h.hexdigest().encode())
+        except OSError as e:
+            # kept for the test's message: a channel cut short by the relay
+            self.errors[i] = f'channel {i} after {n} bytes: {e!r}'
+        finally:
+            c.close()
 
     def wait(self, timeout=60):
         self.acceptor.join(timeout)
@@ -155,9 +161,13 @@ class MigrBus(PrivateBusTest):
                 raise TypeError(a)
         return super().call(*MANAGER, method, sig, *values, check=check, user=user)
 
-    def prepare(self, mid, key, cipher, path, timeout_usec=60_000_000, channels=1, check=True, user=None):
-        return self.call('PrepareIncoming', mid, key, cipher, path, ('t', timeout_usec),
-                         ('a{sv}', 1, 'Channels', 'u', channels), check=check, user=user)
+    def prepare(self, mid, key, cipher, path, timeout_usec=60_000_000, channels=1, check=True, user=None,
+                peer_pid=None):
+        opts = ('a{sv}', 1, 'Channels', 'u', channels)
+        if peer_pid is not None:
+            opts = ('a{sv}', 2, 'Channels', 'u', channels, 'PeerPid', 'u', peer_pid)
+        return self.call('PrepareIncoming', mid, key, cipher, path, ('t', timeout_usec), opts, check=check,
+                         user=user)
 
     def start_out(self, mid, key, cipher, port=None, timeout_usec=60_000_000, channels=1, check=True, user=None):
         out = self.call('StartOutgoing', mid, key, cipher, '127.0.0.1', ('q', port or self.port),
@@ -187,7 +197,8 @@ class MigrBus(PrivateBusTest):
         target.wait()
         sent = sorted((len(d), hashlib.sha256(d).hexdigest()) for d in datas)
         self.assertEqual(sorted(target.received.values()), sent,
-                         'the target got exactly what the source sent\n' + self.daemon_log())
+                         f'the target got exactly what the source sent (errors: {target.errors})\n' +
+                         self.daemon_log())
         self.assertEqual(sorted(answers), sorted(b'target got ' + h.encode() for _, h in sent),
                          'the answers came back')
         total = sum(len(d) for d in datas)
@@ -260,6 +271,30 @@ class Migrate(MigrBus):
 
     def test_several_channels(self):
         self.migrate('multifd', 'aes-128-gcm', channels=4, size=1 << 20)
+
+    def test_only_the_named_process_gets_the_stream(self):
+        """PeerPid: the target QEMU's pid. The stand-in listens in this process: named,
+        it gets the stream; another pid named (the daemon's own), it gets nothing."""
+        key = os.urandom(32)
+        target = TargetQemu(os.path.join(self.tmp, 'pid-ok.sock'))
+        self.prepare('pid-ok', key, 'aes-128-gcm', target.path, peer_pid=os.getpid())
+        path = self.start_out('pid-ok', key, 'aes-128-gcm')
+        source_qemu(path, b'x' * 4096)
+        target.wait()
+        self.assertEqual(list(target.received.values())[0][0], 4096)
+        self.assertEqual(self.wait_state('incoming', 'pid-ok', ['done', 'failed'])[0], 'done')
+
+        impostor = TargetQemu(os.path.join(self.tmp, 'pid-bad.sock'))
+        self.prepare('pid-bad', key, 'aes-128-gcm', impostor.path, peer_pid=self.daemon.pid)
+        path = self.start_out('pid-bad', key, 'aes-128-gcm')
+        try:
+            source_qemu(path, b'secret' * 1000)
+        except OSError:  # the channel is closed under it
+            pass
+        refusal = f"is pid {os.getpid()}, not the zone's QEMU \\(pid {self.daemon.pid}\\)"
+        self.wait_for(lambda: self.log_lines(refusal), what='the refusal')
+        impostor.wait(2)
+        self.assertEqual([n for n, _ in impostor.received.values() if n], [], 'the impostor read nothing')
 
     def test_only_root_hands_over_keys(self):
         key = os.urandom(32)

@@ -81,7 +81,9 @@ static LaunchRequest sample(void)
                 .boot_args = args,
                 .fresh = true,
                 .installer = { .path = "/proc/1234/fd/17", .dev = 0xfd01, .ino = UINT64_MAX - 1 },
-                .incoming = { .migration_id = "m-42", .uri = "unix:/run/kzones/kz1/migrate.sock" },
+                .incoming = { .migration_id = "m-42", .uri = "unix:/run/kzones/kz1/incoming/migr.sock",
+                              .channels = 5 },
+                .handover = "0a1b2c3d",
         };
 }
 
@@ -102,6 +104,8 @@ Test(launch, request_round_trip)
         cr_assert_eq(got.installer.ino, want.installer.ino);
         cr_assert_str_eq(got.incoming.migration_id, "m-42");
         cr_assert_str_eq(got.incoming.uri, want.incoming.uri);
+        cr_assert_eq(got.incoming.channels, 5);
+        cr_assert_str_eq(got.handover, "0a1b2c3d");
         launch_request_done(&got);
 
         /* an empty request is a plain boot: nothing is invented */
@@ -110,6 +114,7 @@ Test(launch, request_round_trip)
         cr_assert_null(got.boot_args);
         cr_assert_null(got.installer.path);
         cr_assert_null(got.incoming.migration_id);
+        cr_assert_null(got.handover);
         cr_assert(got.halt && !got.fresh);
         launch_request_done(&got);
 }
@@ -217,6 +222,10 @@ Test(launch, garbled_and_hostile)
                 "out of range");
         refused("{\"version\": 1, \"installer\": {\"path\": \"/proc/1/fd/3\"}}", "lacks");
         refused("{\"version\": 1, \"incoming\": {\"uri\": \"tcp:0:8102\"}}", "no id");
+        refused("{\"version\": 1, \"incoming\": {\"migration-id\": \"m\", \"channels\": 0}}", "no channel");
+        refused("{\"version\": 1, \"incoming\": {\"migration-id\": \"m\", \"channels\": 65}}", "channels");
+        refused("{\"version\": 1, \"halt\": true, \"handover\": \"../etc\"}", "not a hostid");
+        refused("{\"version\": 1, \"halt\": true, \"handover\": \"0A1B2C3D\"}", "not a hostid");
         {
                 /* a NUL byte in the file itself */
                 char p[512];

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The source of a live migration: Zone.Migrate starts a migrate job, whose work runs
+ * in the helper kzones-zone migrate-out (services/zone/migrate-out.c: the
+ * destination over SSH, kz-migr, QEMU), blocking there and not here. The job relays
+ * the helper's "step" lines as its Message and its "progress" lines as its
+ * progress; the zone shows migrating-out meanwhile.
+ *
+ * When the helper says "migrated HOSTID DOWNTIME" the guest runs on the destination:
+ * the unit here stops as a halt whose ExecStopPost hands the zone's host data to
+ * HOSTID (launch-request.h, handover), and the zone is detached here (configured).
+ * A failed helper has rolled back: the guest runs on here. A Cancel while the helper
+ * works sends it SIGTERM, and it rolls back the same way. */
+#include <signal.h>
+
+#include "launch-request.h"
+#include "log.h"
+#include "remote.h"
+#include "restarter.h"
+
+static void migrate_unit_job_done(Job *j, bool ok, const char *result)
+{
+        Zone *z = j->zone;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        zone_launch_ended(z);
+        if (!ok) {
+                /* the guest runs on the destination; the stop here failed */
+                job_finish(j, -EIO, NULL, "the zone runs on %s now, but its unit here did not stop (systemd job %s); "
+                        "halt it with 'zoneadm -z %s halt'", j->destination, result, z->name);
+                return;
+        }
+        (void) zone_set_index_state(z, ZONE_STATE_CONFIGURED, &e);
+        sd_bus_error_free(&e);
+        job_finish(j, 0, NULL, NULL);
+}
+
+static void migrate_helper_done(Job *j, int status, const char *message)
+{
+        const char *line = message, *p;
+        char hostid[9] = "";
+        unsigned long long downtime = 0;
+        int r;
+
+        if (status != 0) {
+                Zone *z = j->zone; /* the job lets go of it when it finished */
+
+                if (j->cancelling)
+                        job_finish(j, -ECANCELED, KZ_ERROR_CANCELLED, "cancelled; the guest runs on here");
+                else
+                        job_finish(j, -EIO, NULL, "%s", *message ? message : "the migration failed");
+                zone_update_aux(z);
+                return;
+        }
+        /* the last line: "migrated HOSTID DOWNTIME_MS", or "dry-run HOSTID" */
+        while ((p = strchr(line, '\n')))
+                line = p + 1;
+        if (startswith(line, "dry-run ")) {
+                job_set_message(j, "Dry run: the zone can migrate; nothing was changed on either host.");
+                job_finish(j, 0, NULL, NULL);
+                return;
+        }
+        if (sscanf(line, "migrated %8[0-9a-f] %llu", hostid, &downtime) != 2 || strlen(hostid) != 8) {
+                job_finish(j, -EIO, NULL, "the migration helper ended without saying where the zone runs: %s",
+                        message);
+                return;
+        }
+        j->handover = strdup(hostid);
+        if (!j->handover) {
+                job_finish(j, -ENOMEM, NULL, "out of memory");
+                return;
+        }
+        job_set_message(j, "Halting and detaching zone on source host. (downtime %llu ms)", downtime);
+        r = zone_request_handover(j->zone, j->handover);
+        if (r >= 0)
+                r = job_start_unit(j, "StopUnit");
+        if (r < 0)
+                job_finish(j, r, NULL, "the zone runs on %s now, but cannot stop its unit here: %s", j->destination,
+                        strerror(-r));
+}
+
+static int migrate_cancel(Job *j, sd_bus_error *error)
+{
+        if (j->pid <= 0 || j->handover)
+                return sd_bus_error_setf(error, KZ_ERROR_NOT_CANCELLABLE,
+                        "the zone runs on the destination already; it is being halted here");
+        /* the helper rolls back (QEMU, kz-migr, the destination) and exits */
+        if (kill(j->pid, SIGTERM) < 0)
+                return -errno;
+        job_set_message(j, "cancelling: the guest goes on here");
+        return 0;
+}
+
+const JobType job_migrate = {
+        .kind = "migrate",
+        .unit_job_done = migrate_unit_job_done,
+        .helper_done = migrate_helper_done,
+        .cancel = migrate_cancel,
+};
+
+static void migrate_begin(Job *j)
+{
+        int r;
+
+        job_set_message(j, "Checking migration compatibility.");
+        r = job_run_helper2(j, "migrate-out", j->destination, j->option);
+        if (r < 0)
+                job_finish(j, r, NULL, "cannot start the migration helper: %s", strerror(-r));
+}
+
+/* Zone.Migrate(s destination, a{sv} options) -> o job; options: Cipher (s, default:
+ * the first both hosts offer), Channels (u, 1–64, default 1), DryRun (b: every check
+ * of the real run, the destination's zone started in migrating-in mode and stopped
+ * again; nothing moves). */
+int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(remote_uri_done) RemoteUri uri = {};
+        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        Zone *z = userdata;
+        const char *dest, *cipher = "", *reason = NULL;
+        uint32_t channels = 1;
+        int dry_run = false;
+        Job *j;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &dest);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const char *k;
+
+                r = sd_bus_message_read(msg, "s", &k);
+                if (r < 0)
+                        return r;
+                if (streq(k, "Cipher"))
+                        r = bus_read_option(msg, "Migrate", k, "s", &cipher, error);
+                else if (streq(k, "Channels"))
+                        r = bus_read_option(msg, "Migrate", k, "u", &channels, error);
+                else if (streq(k, "DryRun"))
+                        r = bus_read_option(msg, "Migrate", k, "b", &dry_run, error);
+                else
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: unknown option '%s'", k);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+                return r;
+        if (remote_uri_parse(dest, &uri, &reason) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: the destination '%s' is not "
+                        "ssh://[user@]host[:port]: %s", dest, strna(reason));
+        if (strlen(cipher) > 32 || strspn(cipher, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(cipher))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: '%s' is not a cipher name",
+                        cipher);
+        if (channels < 1 || channels > LAUNCH_INCOMING_CHANNELS_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: Channels must be 1–%u",
+                        LAUNCH_INCOMING_CHANNELS_MAX);
+        /* the helper reaches the destination with root's SSH identity: a zone
+         * administrator's migrate auth here says nothing of the destination, so only
+         * root migrates until the destination checks the caller's own credentials
+         * (docs/migration.md, "What is next") */
+        r = bus_check_root(msg, "migrate a zone (for now)", error);
+        if (r < 0)
+                return r;
+        r = zone_need_state(z, error, ZONE_STATE_RUNNING, "migrate it live");
+        if (r < 0)
+                return r;
+        r = zone_need_systemd(z, error);
+        if (r < 0)
+                return r;
+        r = zone_load_kz_config(z, &c, error);
+        if (r < 0)
+                return r;
+        r = job_new(z, &job_migrate, msg, error, &j);
+        if (r < 0)
+                return r;
+        j->destination = strdup(dest);
+        if (!j->destination || asprintf(&j->option, "%s:%" PRIu32 "%s", cipher, channels, dry_run ? ":dry" : "") < 0) {
+                j->option = NULL;
+                job_finish(j, -ENOMEM, NULL, "out of memory");
+                return -ENOMEM;
+        }
+        log_info("zone '%s': migrating to %s", z->name, dest);
+        return job_start(j, msg, migrate_begin);
+}
