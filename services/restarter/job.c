@@ -111,7 +111,8 @@ int job_start(Job *j, sd_bus_message *msg, void (*step)(Job *j))
         Manager *m = j->manager;
         int r;
 
-        r = sd_bus_reply_method_return(msg, "o", j->path);
+        /* no caller: a job of the restarter's own (an interrupted migration resolved) */
+        r = msg ? sd_bus_reply_method_return(msg, "o", j->path) : 0;
         if (r < 0) {
                 job_finish(j, r, NULL, "cannot reply: %s", strerror(-r));
                 return r;

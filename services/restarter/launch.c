@@ -145,6 +145,45 @@ int zone_note_suspending(Zone *z, bool on)
         return write_file_atomic(note, line, strlen(line), 0600);
 }
 
+int zone_note_migrating(Zone *z, const char *destination)
+{
+        _cleanup_free_ char *note = manager_path(z->manager, ZONE_RUN_DIR "/%s/" ZONE_MIGRATING_NOTE, z->name);
+        _cleanup_free_ char *line = NULL;
+        int r;
+
+        if (!note)
+                return -ENOMEM;
+        if (!destination)
+                return unlink(note) < 0 && errno != ENOENT ? -errno : 0;
+        r = zone_make_run_dir(z);
+        if (r < 0)
+                return r;
+        if (asprintf(&line, "%s\n", destination) < 0)
+                return -ENOMEM;
+        return write_file_atomic(note, line, strlen(line), 0600);
+}
+
+char *zone_read_migrating_note(Zone *z)
+{
+        _cleanup_free_ char *note = manager_path(z->manager, ZONE_RUN_DIR "/%s/" ZONE_MIGRATING_NOTE, z->name);
+        char buf[600];
+        ssize_t n;
+        int fd;
+
+        if (!note)
+                return NULL;
+        fd = open(note, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return NULL;
+        n = read(fd, buf, sizeof(buf) - 1);
+        (void) close(fd);
+        if (n <= 0)
+                return NULL;
+        buf[n] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+        return isempty(buf) ? NULL : strdup(buf);
+}
+
 void zone_helper_ended(Zone *z, const JobType *type, int status)
 {
         sd_bus_error error = SD_BUS_ERROR_NULL;

@@ -286,6 +286,16 @@ void zone_launch_ended(Zone *z);
 /* The note that a suspend helper runs (ZONE_SUSPENDING_NOTE), for the reconciliation
  * after a crash: written before the helper starts, removed when it ended. */
 int zone_note_suspending(Zone *z, bool on);
+/* The note that a live migration out runs (ZONE_MIGRATING_NOTE, holding the
+ * destination; NULL removes it): after a crash, a guest that QEMU paused at the
+ * migration's end is continued only if it does not run at the destination. */
+int zone_note_migrating(Zone *z, const char *destination);
+/* Its destination, or NULL. */
+char *zone_read_migrating_note(Zone *z);
+/* Started by the reconciliation: asks the destination of an interrupted live
+ * migration whether the guest runs there (then the zone is halted and handed over
+ * here, as at a migration's end) or not (then it is continued here). */
+int zone_resolve_migration(Zone *z, const char *destination);
 /* A helper (attach, detach, …) exited with status: the zone's state follows. */
 void zone_helper_ended(Zone *z, const JobType *type, int status);
 

@@ -31,6 +31,7 @@ static void migrate_unit_job_done(Job *j, bool ok, const char *result)
         }
         (void) zone_set_index_state(z, ZONE_STATE_CONFIGURED, &e);
         sd_bus_error_free(&e);
+        (void) zone_note_migrating(z, NULL);
         job_finish(j, 0, NULL, NULL);
 }
 
@@ -44,6 +45,10 @@ static void migrate_helper_done(Job *j, int status, const char *message)
         if (status != 0) {
                 Zone *z = j->zone; /* the job lets go of it when it finished */
 
+                /* 2: the guest stays paused here, as its destination could not say whether it
+                 * runs there (a resolve); otherwise it goes on here and the migration is over */
+                if (status != MIGRATE_HELPER_STILL_PAUSED)
+                        (void) zone_note_migrating(z, NULL);
                 if (j->cancelling)
                         job_finish(j, -ECANCELED, KZ_ERROR_CANCELLED, "cancelled; the guest runs on here");
                 else
@@ -55,6 +60,7 @@ static void migrate_helper_done(Job *j, int status, const char *message)
         while ((p = strchr(line, '\n')))
                 line = p + 1;
         if (startswith(line, "dry-run ")) {
+                (void) zone_note_migrating(j->zone, NULL);
                 job_set_message(j, "Dry run: the zone can migrate; nothing was changed on either host.");
                 job_finish(j, 0, NULL, NULL);
                 return;
@@ -102,9 +108,44 @@ static void migrate_begin(Job *j)
         int r;
 
         job_set_message(j, "Checking migration compatibility.");
-        r = job_run_helper2(j, "migrate-out", j->destination, j->option);
+        /* for the check after a crash: the guest QEMU pauses at the end may run elsewhere */
+        r = zone_note_migrating(j->zone, j->destination);
+        if (r >= 0)
+                r = job_run_helper2(j, "migrate-out", j->destination, j->option);
+        if (r < 0) {
+                (void) zone_note_migrating(j->zone, NULL);
+                job_finish(j, r, NULL, "cannot start the migration helper: %s", strerror(-r));
+        }
+}
+
+static void resolve_begin(Job *j)
+{
+        int r;
+
+        job_set_message(j, "asking %s whether the guest runs there", j->destination);
+        r = job_run_helper2(j, "migrate-out", j->destination, "resolve");
         if (r < 0)
                 job_finish(j, r, NULL, "cannot start the migration helper: %s", strerror(-r));
+}
+
+int zone_resolve_migration(Zone *z, const char *destination)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        Job *j;
+        int r;
+
+        r = job_new(z, &job_migrate, NULL, &e, &j);
+        if (r < 0)
+                return r;
+        j->destination = strdup(destination);
+        j->option = strdup("resolve");
+        if (!j->destination || !j->option) {
+                job_finish(j, -ENOMEM, NULL, "out of memory");
+                return -ENOMEM;
+        }
+        log_warning("zone '%s': a live migration to %s ended while no restarter ran, with the guest paused here; "
+                "asking the destination whether it runs there", z->name, destination);
+        return job_start(j, NULL, resolve_begin);
 }
 
 /* Zone.Migrate(s destination, a{sv} options) -> o job; options: Cipher (s, default:

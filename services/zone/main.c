@@ -82,10 +82,13 @@ int main(int argc, char *argv[])
               (streq(argv[1], "migrate-out") && argc == 5))) {
                 fprintf(stderr, "usage: kzones-zone exec|wait|stop|stopped|reload|suspend|attach|detach ZONENAME [ARG]\n"
                         "       kzones-zone install-image|clone ZONENAME SOURCE [TARGET]\n"
-                        "       kzones-zone migrate-out ZONENAME DESTINATION CIPHER:CHANNELS\n"
+                        "       kzones-zone migrate-out ZONENAME DESTINATION CIPHER:CHANNELS[:dry]|resolve\n"
                         "       kzones-zone cpu-probe\n");
                 return 2;
         }
+        /* its exit status says where the guest is (migrate-resolve.c) */
+        if (streq(argv[1], "migrate-out") && streq(argv[4], "resolve"))
+                return verb_migrate_resolve(argv[2], argv[3]);
         r = run(argc, argv);
         return r == -EKEYREJECTED ? EXIT_UNAVAILABLE : r < 0 ? 1 : 0;
 }

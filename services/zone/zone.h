@@ -9,6 +9,7 @@
  *   storage.c    install-image, clone: copies onto the boot storage
  *   suspend.c    suspend, and resume at the next boot
  *   migrate-out.c  the source side of a live migration
+ *   migrate-resolve.c  after a restarter died: does the guest run at the destination?
  *   util.c       what they share: failures, the zone's key, UUID and directory */
 #pragma once
 
@@ -97,6 +98,9 @@ int resume(const char *name, const char *sock);
 
 /* migrate-out.c */
 int verb_migrate_out(const char *name, const char *destination, const char *options);
+/* migrate-resolve.c: returns the exit status (0: handed over there, 1: continued
+ * here, MIGRATE_HELPER_STILL_PAUSED) */
+int verb_migrate_resolve(const char *name, const char *destination);
 
 /* launch.c */
 int verb_exec(const char *name);

@@ -18,6 +18,10 @@ import re
 import threading
 
 import labtest
+from kzbus import MIGRATION_BUS_NAME, MIGRATION_MANAGER_IFACE, MIGRATION_PATH
+
+# what the scripts run inside a host call kz-migr with: busctl call BUS PATH IFACE
+MIGR = (MIGRATION_BUS_NAME, MIGRATION_PATH, MIGRATION_MANAGER_IFACE)
 
 GUEST = '/usr/share/kzones/guest/kzguest.elf'
 HB = re.compile(r'kzguest: hb boot=([0-9a-f]{16}) n=(\d+)')
@@ -33,8 +37,7 @@ import json, os, signal, subprocess, sys, time
 STOP_AFTER = 4 << 20
 deadline = time.monotonic() + 120
 def call(*a):
-    r = subprocess.run(['busctl', '--json=short', 'call', 'org.kzones.Migration1', '/org/kzones/Migration1',
-                        'org.kzones.Migration1.Manager', *a], capture_output=True, text=True)
+    r = subprocess.run(['busctl', '--json=short', 'call', *sys.argv[1:4], *a], capture_output=True, text=True)
     return json.loads(r.stdout)['data'] if r.returncode == 0 else None
 mid = None
 while mid is None:
@@ -57,6 +60,24 @@ os.kill(pid, signal.SIGSTOP)
 time.sleep(1)
 os.kill(pid, signal.SIGKILL)
 print(f'killed qemu {pid} after {info[5]} bytes of the stream')
+"""
+
+# Run inside the source host: once kz-migr sends the zone's migration, freezes the
+# restarter and its migration helper (SIGSTOP to the unit's processes; QEMU, in the
+# zone's unit, goes on migrating).
+FREEZE_SOURCE_RESTARTER = r"""
+import json, subprocess, sys, time
+deadline = time.monotonic() + 120
+def migrations():
+    r = subprocess.run(['busctl', '--json=short', 'call', *sys.argv[1:4], 'ListMigrations'], capture_output=True,
+                       text=True)
+    return json.loads(r.stdout)['data'][0] if r.returncode == 0 else []
+while not any(d == 'outgoing' and i.startswith('kzm-') and s == 'running' for d, i, s, _ in migrations()):
+    if time.monotonic() > deadline:
+        sys.exit('no outgoing migration of kzm began')
+    time.sleep(0.01)
+subprocess.run(['systemctl', 'kill', '--signal=SIGSTOP', 'kzones-restarterd'], check=True)
+print('froze the restarter')
 """
 
 # Run inside a host: the payload of every TCP segment to or from port 8102 on
@@ -251,7 +272,7 @@ class LiveMigration(labtest.LabTestCase):
         killer = {}
 
         def kill():
-            killer['r'] = labtest.lab('exec', 'host2', 'python3', '-c', KILL_TARGET_QEMU, timeout=180)
+            killer['r'] = labtest.lab('exec', 'host2', 'python3', '-c', KILL_TARGET_QEMU, *MIGR, timeout=180)
         t = threading.Thread(target=kill)
         t.start()
         r = self.zoneadm('host1', 'migrate', 'ssh://root@host2', check=False)
@@ -316,6 +337,44 @@ class LiveMigration(labtest.LabTestCase):
         self.assertEqual(self.listed('host1'), 'running')
         self.assertEqual(self.listed('host2'), 'configured')
         self.beating_on('host1', boot)
+
+
+    def test_7_restarter_dies_at_the_migrations_end(self):
+        """The source's restarter (and its helper) stop during the stream and are
+        killed once the guest runs on host2: QEMU on host1 paused the guest for good
+        at the stream's end, and the restarter that starts again must not continue
+        it (two copies on shared storage) but ask host2, which runs it, and hand the
+        zone over."""
+        boot, _ = self.wait_beats('host1', 1)
+        result = {}
+
+        def migrate():
+            result['r'] = self.zoneadm('host1', 'migrate', 'ssh://root@host2', check=False)
+        t = threading.Thread(target=migrate)
+        t.start()
+        try:
+            self.exec('host1', 'python3', '-c', FREEZE_SOURCE_RESTARTER, *MIGR, timeout=180)
+
+            def settled_on_host2():
+                f = self.zoneadm('host2', 'list', '-p', check=False).stdout.strip().split(':')
+                return len(f) > 9 and f[2] == 'running' and f[9] == ''
+            self.wait_for(settled_on_host2, timeout=120, msg='the guest runs on host2, its migrate-in job done')
+        finally:
+            self.exec('host1', 'systemctl', 'kill', '--signal=SIGKILL', 'kzones-restarterd', check=False)
+            t.join(300)
+        self.assertNotEqual(result['r'].returncode, 0, 'zoneadm lost its restarter: ' + result['r'].stdout)
+        # the restarter starts again, asks host2 and hands the zone over
+        self.wait_for(lambda: self.listed('host1') == 'configured', timeout=120,
+                      msg='host1 halted its paused copy and detached it')
+        self.assertIn('asking the destination whether it runs there',
+                      self.exec('host1', 'journalctl', '-u', 'kzones-restarterd', '--no-pager', '-o', 'cat').stdout)
+        self.assertEqual(self.listed('host2'), 'running')
+        self.beating_on('host2', boot)
+
+        def refused_for_host2():
+            r = self.zoneadm('host1', 'attach', check=False)
+            return r.returncode == 1 and 'hostname: host2' in r.stderr
+        self.wait_for(refused_for_host2, timeout=60, msg="host1's attach refused: host2 took the handed-over zone")
 
 
 if __name__ == '__main__':
