@@ -120,6 +120,7 @@ void zone_launch_ended(Zone *z)
         id = manager_path(z->manager, ZONE_RUN_DIR "/%s/zoneid", z->name);
         if (id)
                 (void) unlink(id);
+        (void) zone_write_run_note(z, ZONE_INCOMING_RUNNING_NOTE, NULL);
         /* a job that waits for its systemd job takes the result with the job */
         if (z->job && (z->job->unit_job || z->job->unit_call))
                 return;
@@ -145,22 +146,28 @@ int zone_note_suspending(Zone *z, bool on)
         return write_file_atomic(note, line, strlen(line), 0600);
 }
 
-int zone_note_migrating(Zone *z, const char *destination)
+int zone_write_run_note(Zone *z, const char *file, const char *content)
 {
-        _cleanup_free_ char *note = manager_path(z->manager, ZONE_RUN_DIR "/%s/" ZONE_MIGRATING_NOTE, z->name);
-        _cleanup_free_ char *line = NULL;
+        _cleanup_free_ char *note = manager_path(z->manager, ZONE_RUN_DIR "/%s/%s", z->name, file);
         int r;
 
         if (!note)
                 return -ENOMEM;
-        if (!destination)
+        if (!content)
                 return unlink(note) < 0 && errno != ENOENT ? -errno : 0;
         r = zone_make_run_dir(z);
         if (r < 0)
                 return r;
-        if (asprintf(&line, "%s\n", destination) < 0)
+        return write_file_atomic(note, content, strlen(content), 0600);
+}
+
+int zone_note_migrating(Zone *z, const char *destination)
+{
+        _cleanup_free_ char *line = NULL;
+
+        if (destination && asprintf(&line, "%s\n", destination) < 0)
                 return -ENOMEM;
-        return write_file_atomic(note, line, strlen(line), 0600);
+        return zone_write_run_note(z, ZONE_MIGRATING_NOTE, destination ? line : NULL);
 }
 
 char *zone_read_migrating_note(Zone *z)

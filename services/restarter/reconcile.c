@@ -40,7 +40,7 @@
 /* Files in ROOT/run/kzones/NAME that mean nothing once no start or stop is coming
  * (the launch request, the suspending and migrating notes): a new start or stop writes them again. */
 static const char *const notes_not_running[] = {
-        LAUNCH_REQUEST_FILE, ZONE_SUSPENDING_NOTE, ZONE_MIGRATING_NOTE, NULL,
+        LAUNCH_REQUEST_FILE, ZONE_SUSPENDING_NOTE, ZONE_MIGRATING_NOTE, ZONE_INCOMING_RUNNING_NOTE, NULL,
 };
 /* and those a running unit has read already (its id stays) */
 static const char *const notes_running[] = {

@@ -290,6 +290,8 @@ int zone_note_suspending(Zone *z, bool on);
  * destination; NULL removes it): after a crash, a guest that QEMU paused at the
  * migration's end is continued only if it does not run at the destination. */
 int zone_note_migrating(Zone *z, const char *destination);
+/* ROOT/run/kzones/NAME/FILE written atomically (0600) with content, or removed (NULL). */
+int zone_write_run_note(Zone *z, const char *file, const char *content);
 /* Its destination, or NULL. */
 char *zone_read_migrating_note(Zone *z);
 /* Started by the reconciliation: asks the destination of an interrupted live

@@ -377,5 +377,44 @@ class LiveMigration(labtest.LabTestCase):
         self.wait_for(refused_for_host2, timeout=60, msg="host1's attach refused: host2 took the handed-over zone")
 
 
+    def test_8_source_dies_before_the_handover(self):
+        """host2 -> host1, and host2 dies as a host would between the stream's end and
+        the handover: its restarter and helper frozen during the stream, then, once
+        host1 runs the guest, its zone's QEMU and lease keeper killed (no handover is
+        written). host1's keeper takes the lease once it expired, so the zone runs
+        on host1 alone and holds it: host2 cannot take it back."""
+        boot, _ = self.wait_beats('host2', 1)
+        result = {}
+
+        def migrate():
+            result['r'] = self.exec('host2', 'zoneadm', '-z', 'kzm', 'migrate', 'ssh://root@host1', check=False,
+                                    timeout=300)
+        t = threading.Thread(target=migrate)
+        t.start()
+        try:
+            self.exec('host2', 'python3', '-c', FREEZE_SOURCE_RESTARTER, *MIGR, timeout=180)
+
+            def settled_on_host1():
+                f = self.zoneadm('host1', 'list', '-p', check=False).stdout.strip().split(':')
+                return len(f) > 9 and f[2] == 'running' and f[9] == ''
+            self.wait_for(settled_on_host1, timeout=120, msg='the guest runs on host1, its migrate-in job done')
+            self.exec('host2', 'systemctl', 'kill', '--signal=SIGKILL', 'zone@kzm')
+        finally:
+            self.exec('host2', 'systemctl', 'kill', '--signal=SIGKILL', 'kzones-restarterd', check=False)
+            t.join(300)
+        self.wait_for(lambda: 'this host took it after' in
+                      self.exec('host1', 'journalctl', '-u', 'zone@kzm', '--no-pager', '-o', 'cat').stdout,
+                      timeout=90, msg="host1's lease keeper took the expired lease")
+        self.assertEqual(self.listed('host1'), 'running')
+        self.beating_on('host1', boot)
+        self.assertNotIn(self.exec('host2', 'systemctl', 'is-active', 'zone@kzm', check=False).stdout.strip(),
+                         ('active', 'activating'))
+        self.exec('host2', 'systemctl', 'reset-failed', 'zone@kzm', check=False)
+        r = self.exec('host2', 'zoneadm', '-z', 'kzm', 'boot', check=False, timeout=300)
+        self.assertNotEqual(r.returncode, 0, 'host2 must not boot a zone host1 runs: ' + r.stdout)
+        self.assertEqual(self.listed('host1'), 'running')
+        self.beating_on('host1', boot)
+
+
 if __name__ == '__main__':
     labtest.main()
