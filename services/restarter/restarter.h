@@ -121,6 +121,8 @@ struct Job {
         JobMigration *migration; /* migrate-in (zone-migrate-in.c) */
         char *destination;     /* migrate: ssh://[user@]host[:port] */
         char *handover;        /* migrate: the destination's hostid, once the guest runs there */
+        int connection_fd;     /* migrate: a zone administrator's own connection to the
+                                * destination's bus, made by zoneadm (the helper's fd 3) */
 };
 
 struct Zone {

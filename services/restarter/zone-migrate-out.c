@@ -10,6 +10,7 @@
  * HOSTID (launch-request.h, handover), and the zone is detached here (configured).
  * A failed helper has rolled back: the guest runs on here. A Cancel while the helper
  * works sends it SIGTERM, and it rolls back the same way. */
+#include <fcntl.h>
 #include <signal.h>
 
 #include "launch-request.h"
@@ -159,7 +160,8 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         Zone *z = userdata;
         const char *dest, *cipher = "", *reason = NULL;
         uint32_t channels = 1;
-        int dry_run = false;
+        int dry_run = false, connection = -EBADF;
+        uid_t uid;
         Job *j;
         int r;
 
@@ -181,6 +183,8 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                         r = bus_read_option(msg, "Migrate", k, "u", &channels, error);
                 else if (streq(k, "DryRun"))
                         r = bus_read_option(msg, "Migrate", k, "b", &dry_run, error);
+                else if (streq(k, "Connection"))
+                        r = bus_read_option(msg, "Migrate", k, "h", &connection, error);
                 else
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: unknown option '%s'", k);
                 if (r < 0)
@@ -203,13 +207,19 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         if (channels < 1 || channels > LAUNCH_INCOMING_CHANNELS_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: Channels must be 1–%u",
                         LAUNCH_INCOMING_CHANNELS_MAX);
-        /* the helper reaches the destination with root's SSH identity: a zone
-         * administrator's migrate auth here says nothing of the destination, so only
-         * root migrates until the destination checks the caller's own credentials
-         * (docs/migration.md, "What is next") */
-        r = bus_check_root(msg, "migrate a zone (for now)", error);
+        /* root's helper reaches the destination with root's SSH identity; a zone
+         * administrator's with the administrator's own, a connection zoneadm made and
+         * passes (Connection): the destination checks its migrate auth there */
+        r = bus_check_authorized(z, msg, "migrate", error);
         if (r < 0)
                 return r;
+        r = bus_caller_uid(msg, &uid, error);
+        if (r < 0)
+                return r;
+        if (uid != 0 && connection < 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "Migrate: a zone administrator's migration goes over the administrator's own connection to "
+                        "the destination (the Connection option, as zoneadm passes it)");
         r = zone_need_state(z, error, ZONE_STATE_RUNNING, "migrate it live");
         if (r < 0)
                 return r;
@@ -223,6 +233,14 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         if (r < 0)
                 return r;
         j->destination = strdup(dest);
+        if (connection >= 0) {
+                j->connection_fd = fcntl(connection, F_DUPFD_CLOEXEC, 10);
+                if (j->connection_fd < 0) {
+                        r = -errno;
+                        job_finish(j, r, NULL, "cannot keep the destination connection: %s", strerror(-r));
+                        return r;
+                }
+        }
         if (!j->destination || asprintf(&j->option, "%s:%" PRIu32 "%s", cipher, channels, dry_run ? ":dry" : "") < 0) {
                 j->option = NULL;
                 job_finish(j, -ENOMEM, NULL, "out of memory");

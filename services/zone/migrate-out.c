@@ -409,7 +409,7 @@ int verb_migrate_out(const char *name, const char *destination, const char *opti
         _cleanup_free_ char *bus_host = NULL, *hostid = NULL, *socket_path = NULL, *want = NULL;
         Migration m = { .name = name, .channels = 1 };
         _cleanup_close_ int ssh_errors = -EBADF;
-        const char *reason = NULL, *colon, *ssh_reason;
+        const char *reason = NULL, *colon, *ssh_reason, *fd;
         char ssh_buf[1024];
         bool dry_run = false;
         size_t len;
@@ -442,7 +442,13 @@ int verb_migrate_out(const char *name, const char *destination, const char *opti
         r = sd_bus_open_system(&m.local);
         if (r < 0)
                 return say_error(name, "cannot connect to this host's system bus: %s", strerror(-r));
-        r = remote_bus_open(&m.remote, bus_host, &ssh_errors);
+        fd = getenv("KZONES_DESTINATION_FD");
+        if (fd)
+                /* a zone administrator's migration: the administrator's own connection,
+                 * made by zoneadm with their SSH identity (the destination checks them) */
+                r = remote_bus_from_fd(&m.remote, atoi(fd));
+        else
+                r = remote_bus_open(&m.remote, bus_host, &ssh_errors);
         if (r >= 0)
                 r = sd_bus_get_property_string(m.remote, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
                         "HostId", &error, &hostid);
