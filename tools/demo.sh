@@ -61,6 +61,14 @@ diff <(zonecfg -z kz1 export) <(zonecfg -z kz2 export) && echo "identical, key i
 
 printf '\n\033[1mPart 2: a zone on a real host\033[0m\n'
 step "Start two plain hosts (systemd in containers, KVM, sshd, shared NBD storage, no bridge) with this build installed"
+# one lab per machine: hold its lock (a flock on /run, as the lab tool and the
+# tests take it) for the whole part, so that no test run takes the lab meanwhile
+exec {lab_lock}</run
+if ! flock -n "$lab_lock"; then
+    echo "waiting for another lab user to finish"
+    flock "$lab_lock"
+fi
+export KZLAB_LOCKED=1
 lab_up=1
 show "$lab" up 2 --plain --build "$top/$build"
 

@@ -10,8 +10,10 @@ nothing on either host; strangers on 8102 (garbage, TLS without a key, a stale
 migration's identity) are refused while the zone runs on; the target's QEMU killed
 mid-stream, and a target whose migration listener is stopped, leave the zone running
 on the source alone; the stream between the hosts never holds the guest's marker
-with a cipher, and does with -c none (the capture can see it), which also brings the
-zone back to host1 alive."""
+with a cipher, and does with -c none (the capture can see it), as a zone
+administrator brings the zone back to host1 over its own SSH connection (the
+destination checks its migrate auth); a restarter killed at the migration's end, and
+a source that dies before the handover, leave the zone running on one host."""
 
 import os
 import re
@@ -61,6 +63,21 @@ time.sleep(1)
 os.kill(pid, signal.SIGKILL)
 print(f'killed qemu {pid} after {info[5]} bytes of the stream')
 """
+
+# Run inside each host: a zone administrator, zadm, with an SSH identity that
+# every host's zadm accepts (the lab's), and no other privilege.
+ZONE_ADMIN_SETUP = r"""
+set -e
+id zadm >/dev/null 2>&1 || useradd -m -s /bin/bash zadm
+install -d -m 700 -o zadm -g zadm /home/zadm/.ssh
+install -m 600 -o zadm -g zadm /root/.ssh/id_ed25519 /home/zadm/.ssh/id_ed25519
+install -m 600 -o zadm -g zadm /root/.ssh/id_ed25519.pub /home/zadm/.ssh/authorized_keys
+printf 'Host *\n\tBatchMode yes\n\tStrictHostKeyChecking accept-new\n\tConnectTimeout 10\n\tLogLevel ERROR\n' \
+    > /home/zadm/.ssh/config
+chown zadm:zadm /home/zadm/.ssh/config
+chmod 600 /home/zadm/.ssh/config
+"""
+AS_ZADM = ('setpriv', '--reuid=zadm', '--regid=zadm', '--init-groups')
 
 # Run inside the source host: once kz-migr sends the zone's migration, freezes the
 # restarter and its migration helper (SIGSTOP to the unit's processes; QEMU, in the
@@ -126,11 +143,13 @@ class LiveMigration(labtest.LabTestCase):
         labtest.lab('exec', 'host1', 'zonecfg', '-z', 'kzm',
                     'create -t SYSkz-minimal; set capped-memory:physical=256M; '
                     'select device id=0; set storage=nbd://storage:10809/disk2; end; '
-                    f'add boot; set kernel={GUEST}; set cmdline="dirty=160M rate=2560 interval=200 marker={MARKER}"; end', check=True)
+                    f'add boot; set kernel={GUEST}; set cmdline="dirty=160M rate=2560 interval=200 marker={MARKER}"; end; '
+                    'add admin; set user=zadm; set auths=migrate; end', check=True)
         export = labtest.lab('exec', 'host1', 'zonecfg', '-z', 'kzm', 'export', check=True).stdout
         labtest.lab('exec', 'host2', 'zonecfg', '-z', 'kzm', '-f', '-', input=export, check=True)
         for h in ('host1', 'host2'):
             labtest.lab('exec', h, 'systemctl', 'start', 'kz-migr.socket', check=True)
+            labtest.lab('exec', h, 'bash', '-c', ZONE_ADMIN_SETUP, check=True)
         labtest.lab('exec', 'host1', 'zoneadm', '-z', 'kzm', 'install', check=True, timeout=300)
 
     @classmethod
@@ -322,14 +341,25 @@ class LiveMigration(labtest.LabTestCase):
         self.assertEqual(self.listed('host2'), 'running')
 
 
-    def test_6_back_with_no_cipher(self):
-        """host2 -> host1 with -c none: the marker crosses the link in the clear
-        (which shows the capture of test 5 could have seen it), and the zone runs
-        on host1 again, the same guest."""
+    def test_6_back_by_the_zone_administrator_with_no_cipher(self):
+        """host2 -> host1 by zadm, a zone administrator with the migrate auth, over
+        zadm's own SSH connection: refused while host1's configuration denies zadm
+        that auth, done once it grants it; with -c none the marker crosses the link
+        in the clear (which shows the capture of test 5 could have seen it), and the
+        same guest runs on host1 again."""
         boot, _ = self.wait_beats('host2', 1)
+        self.exec('host1', 'zonecfg', '-z', 'kzm', 'select admin user=zadm; set auths=manage; end')
+        r = self.exec('host2', *AS_ZADM, 'zoneadm', '-z', 'kzm', 'migrate', '-c', 'none', 'ssh://zadm@host1',
+                      check=False, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("'migrate' auth", r.stderr, 'the destination checked zadm, not root')
+        self.assertEqual(self.listed('host2'), 'running')
+        self.assertEqual(self.listed('host1'), 'configured')
+        self.exec('host1', 'zonecfg', '-z', 'kzm', 'select admin user=zadm; set auths=migrate; end')
+
         finish = self.capture('host1')
-        r = self.exec('host2', 'zoneadm', '-z', 'kzm', 'migrate', '-c', 'none', 'ssh://root@host1', check=False,
-                      timeout=300)
+        r = self.exec('host2', *AS_ZADM, 'zoneadm', '-z', 'kzm', 'migrate', '-c', 'none', 'ssh://zadm@host1',
+                      check=False, timeout=300)
         seen, hits = finish()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertGreater(seen, 8 << 20, 'the capture saw the stream')
@@ -337,7 +367,6 @@ class LiveMigration(labtest.LabTestCase):
         self.assertEqual(self.listed('host1'), 'running')
         self.assertEqual(self.listed('host2'), 'configured')
         self.beating_on('host1', boot)
-
 
     def test_7_restarter_dies_at_the_migrations_end(self):
         """The source's restarter (and its helper) stop during the stream and are
