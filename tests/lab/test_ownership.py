@@ -17,8 +17,9 @@ HOSTS = ('host1', 'host2')
 LEASE_EXPIRY = 20  # seconds, LEASE_EXPIRY_USEC in lib/hostdata.h
 
 
-# what a host says of the zone: "yes|no STATE" (pgrep asks the processes, not kzones)
-LOOK = ('if pgrep -f "guest=kzo," >/dev/null; then r=yes; else r=no; fi; '
+# what a host says of the zone: "yes|no STATE" (pgrep asks the processes, not kzones;
+# kz[o] so that it does not find this shell, whose command line holds the pattern)
+LOOK = ('if pgrep -f "guest=kz[o]," >/dev/null; then r=yes; else r=no; fi; '
         'echo "$r $(zoneadm -z kzo list -p | cut -d: -f3)"')
 # halts and detaches the zone on a host that holds it
 RELEASE = ('s=$(zoneadm -z kzo list -p | cut -d: -f3); '
