@@ -452,11 +452,15 @@ int verb_migrate_out(const char *name, const char *destination, const char *opti
         if (r >= 0)
                 r = sd_bus_get_property_string(m.remote, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
                         "HostId", &error, &hostid);
-        if (r < 0 && (ssh_reason = remote_ssh_reason(ssh_errors, ssh_buf, sizeof(ssh_buf))))
-                return say_error(name, "cannot reach the destination %s over SSH: %s", dest.host, ssh_reason);
-        if (r < 0 || strlen(hostid) != 8)
-                return say_error(name, "cannot reach the destination's restarter on %s: %s", dest.host,
+        if (r < 0 && (ssh_reason = remote_ssh_reason(ssh_errors, ssh_buf, sizeof(ssh_buf)))) {
+                r = say_error(name, "cannot reach the destination %s over SSH: %s", dest.host, ssh_reason);
+                goto out;
+        }
+        if (r < 0 || strlen(hostid) != 8) {
+                r = say_error(name, "cannot reach the destination's restarter on %s: %s", dest.host,
                         r < 0 ? error.message ?: strerror(-r) : "it has no HostId");
+                goto out;
+        }
         printf("step Checking migration compatibility.\n");
         fflush(stdout);
         r = pick_cipher(&m, want);
