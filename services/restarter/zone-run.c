@@ -122,6 +122,9 @@ static int boot(sd_bus_message *msg, Zone *z, bool fresh, sd_bus_error *error)
         r = zone_need_state(z, error, ZONE_STATE_INSTALLED, "boot it");
         if (r < 0)
                 return r;
+        r = maintenance_check(z->manager, z->name, "boot", error);
+        if (r < 0)
+                return r;
         r = zone_need_systemd(z, error);
         if (r < 0)
                 return r;
