@@ -263,5 +263,74 @@ class Evacuate(Evacuation):
         self.assertIn('sysadm: kz3: evacuation failed:', p.stderr)
 
 
+class Interrupted(Evacuation):
+    """A record that says zones were moving when the service died, and a cancel."""
+
+    def job_state(self, job):
+        p = self.busctl('--json=short', 'get-property', EVACUATION_BUS_NAME, job, EVACUATION_JOB_IFACE, 'State')
+        return json.loads(p.stdout)['data']
+
+    def test_restart_asks_where_each_zone_really_is(self):
+        self.set_running()
+        self.zonecfg('kz2', 'create')
+        self.wait_for(lambda: 'kz2' in self.zones())
+        self.stop(self.evac)
+        os.makedirs(os.path.dirname(self.record_file()), exist_ok=True)
+        with open(self.record_file(), 'w') as f:
+            json.dump({'kind': 'evacuate', 'return': 'ssh://here', 'zones': [
+                {'zone': 'kz1', 'brand': 'kz', 'state': 'MIGRATING', 'destination': 'ssh://root@127.0.0.1:1',
+                 'error': '', 'cold': False},
+                {'zone': 'kz2', 'brand': 'kz', 'state': 'MIGRATING', 'destination': 'ssh://root@127.0.0.1:1',
+                 'error': '', 'cold': False}]}, f)
+        self.start_evacuated()
+
+        def settled():
+            rows = self.sysadm('evacuate', '-l').stdout.splitlines()[1:]
+            return rows if rows and not any(' MIGRATING ' in r for r in rows) else None
+        rows = {r.split()[0]: r for r in self.wait_for_value(settled)}
+        # kz1 runs here and no migration of it is at work: it never left
+        self.assertIn('FAILED', rows['kz1'])
+        self.assertIn('interrupted: the zone runs here', rows['kz1'])
+        # kz2 is not here: its destination is asked, and cannot say it has it
+        self.assertIn('FAILED', rows['kz2'])
+        self.assertIn('cannot reach the zone on ssh://root@127.0.0.1:1', rows['kz2'])
+        self.assertIn('the last evacuation was interrupted', self.evac_text())
+        self.assertEqual(self.state(), ('running', []))
+
+    def wait_for_value(self, f, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = f()
+            if v:
+                return v
+            time.sleep(0.1)
+        self.fail(f'timed out\n{self.evac_text()}')
+
+    def test_cancel_leaves_the_zone_running_here(self):
+        import socket
+        # a "host" that takes the connection and never says a word: the migration hangs
+        silent = socket.socket()
+        silent.bind(('127.0.0.1', 0))
+        silent.listen(4)
+        self.addCleanup(silent.close)
+        self.set_running()
+        self.busctl('set-property', 'org.kzones.Restarter1', '/org/kzones/Restarter1',
+                    'org.kzones.Restarter1.Manager', 'DefaultEvacuationTarget', 's',
+                    f'ssh://root@127.0.0.1:{silent.getsockname()[1]}')
+        job = self.ecall(*EVAC, 'Evacuate', 'a{sv}', 0)[0]
+        self.wait_for(lambda: 'MIGRATING' in self.busctl('get-property', EVACUATION_BUS_NAME, job,
+                                                         EVACUATION_JOB_IFACE, 'Zones').stdout)
+        p = self.sysadm('evacuate')
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('an evacuation is at work already', p.stderr)
+        self.ecall(job, EVACUATION_JOB_IFACE, 'Cancel')
+        self.wait_for(lambda: self.job_state(job) != 'running', timeout=30, what='the evacuation to end')
+        self.assertEqual(self.job_state(job), 'cancelled')
+        rows = self.sysadm('evacuate', '-l').stdout.splitlines()
+        self.assertEqual(rows[1].split()[:2], ['kz1', 'CANCELLED'])
+        self.assertEqual(self.state(), ('running', []))
+        self.assertNotIn('migrate', self.qmp.commands)
+
+
 if __name__ == '__main__':
     unittest.main()
