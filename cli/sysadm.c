@@ -29,7 +29,8 @@
 static void short_usage(FILE *f)
 {
         fputs("usage: sysadm maintain -s [-m message] | -e | -l\n"
-              "       sysadm evacuate [-a] [-n] [-q] [-v] [-r] [-W|-w] | -l\n",
+              "       sysadm evacuate [-a] [-n] [-q] [-v] [-r] [-W|-w] | -l\n"
+              "       sysadm --help | --version\n",
                 f);
 }
 

@@ -11,14 +11,16 @@ no active evacuation; bad requests are refused and change nothing."""
 
 import json
 import os
+import socket
 import stat
 import subprocess
 import time
 import unittest
+import xml.etree.ElementTree as ET
 
-from bustest import BUILD, MANAGER, PrivateBusTest, zone_path
+from bustest import BUILD, members
 from kzbus import (EVACUATION_BUS_NAME, EVACUATION_JOB_IFACE, EVACUATION_MANAGER_IFACE, EVACUATION_PATH,
-                   RESTARTER_ZONE_IFACE, SYSTEMD_BUS)
+                   RESTARTER_BUS_NAME, RESTARTER_MANAGER_IFACE, RESTARTER_PATH, SYSTEMD_BUS)
 from test_migrate_in import Migration
 
 EVAC = (EVACUATION_PATH, EVACUATION_MANAGER_IFACE)
@@ -84,13 +86,10 @@ class Interface(Evacuation):
         self.assertEqual(self.members_of(job, EVACUATION_JOB_IFACE), self.documented(EVACUATION_JOB_IFACE))
 
     def members_of(self, path, iface):
-        from bustest import members
-        import xml.etree.ElementTree as ET
         p = self.busctl('introspect', '--xml-interface', EVACUATION_BUS_NAME, path)
         return members(ET.fromstring(p.stdout).find(f"interface[@name='{iface}']"))
 
     def documented(self, iface):
-        from bustest import members
         return members(self.documented_interface(iface))
 
 
@@ -206,8 +205,8 @@ class Evacuate(Evacuation):
 
     def test_unreachable_target_fails_zone_keeps_running_and_rerun_retries(self):
         self.set_running()
-        self.busctl('set-property', 'org.kzones.Restarter1', '/org/kzones/Restarter1',
-                    'org.kzones.Restarter1.Manager', 'DefaultEvacuationTarget', 's', 'ssh://root@127.0.0.1:1')
+        self.busctl('set-property', RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
+                    'DefaultEvacuationTarget', 's', 'ssh://root@127.0.0.1:1')
         self.zonecfg('ngz', 'create; set brand=solaris')
         self.wait_for(lambda: 'ngz' in self.zones())
         self.busctl('call', SYSTEMD_BUS, '/org/kzones/test', 'org.kzones.Test', 'SetActiveState',
@@ -254,8 +253,8 @@ class Evacuate(Evacuation):
 
     def test_cold_migration_gap_is_said(self):
         self.install('kz3')
-        self.busctl('set-property', 'org.kzones.Restarter1', '/org/kzones/Restarter1',
-                    'org.kzones.Restarter1.Manager', 'DefaultEvacuationTarget', 's', 'ssh://host2')
+        self.busctl('set-property', RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
+                    'DefaultEvacuationTarget', 's', 'ssh://host2')
         p = self.sysadm('evacuate')
         self.assertEqual(p.returncode, 0, 'without -a an installed zone stays: ' + p.stderr)
         p = self.sysadm('evacuate', '-a')
@@ -307,15 +306,14 @@ class Interrupted(Evacuation):
         self.fail(f'timed out\n{self.evac_text()}')
 
     def test_cancel_leaves_the_zone_running_here(self):
-        import socket
         # a "host" that takes the connection and never says a word: the migration hangs
         silent = socket.socket()
         silent.bind(('127.0.0.1', 0))
         silent.listen(4)
         self.addCleanup(silent.close)
         self.set_running()
-        self.busctl('set-property', 'org.kzones.Restarter1', '/org/kzones/Restarter1',
-                    'org.kzones.Restarter1.Manager', 'DefaultEvacuationTarget', 's',
+        self.busctl('set-property', RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
+                    'DefaultEvacuationTarget', 's',
                     f'ssh://root@127.0.0.1:{silent.getsockname()[1]}')
         job = self.ecall(*EVAC, 'Evacuate', 'a{sv}', 0)[0]
         self.wait_for(lambda: 'MIGRATING' in self.busctl('get-property', EVACUATION_BUS_NAME, job,

@@ -10,6 +10,8 @@ migration while in maintenance, and after 'sysadm maintain -e' 'sysadm evacuate
 evacuation."""
 
 import labtest
+from kzbus import (RESTARTER_BUS_NAME, RESTARTER_MANAGER_IFACE, RESTARTER_PATH, RESTARTER_ZONE_IFACE,
+                   RESTARTER_ZONE_PREFIX, path_encode)
 
 ZONES = {'kza': ('disk2', 'ssh://root@host2'), 'kzb': ('disk3', 'ssh://root@host3')}
 HOSTS = ('host1', 'host2', 'host3')
@@ -36,10 +38,10 @@ class Evacuate(labtest.GuestMixin, labtest.LabTestCase):
         for zone in ZONES:
             labtest.lab('exec', 'host1', 'zoneadm', '-z', zone, 'install', check=True, timeout=300)
         # all zones to host2, kzb to host3 (the guide's svccfg setprop evacuation/target)
-        labtest.lab('exec', 'host1', 'busctl', 'set-property', 'org.kzones.Restarter1', '/org/kzones/Restarter1',
-                    'org.kzones.Restarter1.Manager', 'DefaultEvacuationTarget', 's', ZONES['kza'][1], check=True)
-        labtest.lab('exec', 'host1', 'busctl', 'set-property', 'org.kzones.Restarter1',
-                    '/org/kzones/Restarter1/zone/kzb', 'org.kzones.Restarter1.Zone', 'EvacuationTarget', 's',
+        labtest.lab('exec', 'host1', 'busctl', 'set-property', RESTARTER_BUS_NAME, RESTARTER_PATH,
+                    RESTARTER_MANAGER_IFACE, 'DefaultEvacuationTarget', 's', ZONES['kza'][1], check=True)
+        labtest.lab('exec', 'host1', 'busctl', 'set-property', RESTARTER_BUS_NAME,
+                    path_encode(RESTARTER_ZONE_PREFIX, 'kzb'), RESTARTER_ZONE_IFACE, 'EvacuationTarget', 's',
                     ZONES['kzb'][1], check=True)
 
     @classmethod
