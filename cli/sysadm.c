@@ -276,24 +276,31 @@ static void show_changes(Follow *f)
         if (!f->planned || f->dry_run)
                 return;
         if (!f->announced) {
-                size_t pending = 0;
+                bool running = streq_ptr(f->state, "running");
+                size_t moving = 0;
 
+                /* from the rows, not the job's Message: a job that ended before we
+                 * looked says its end there */
                 f->announced = true;
                 if (f->verbose)
-                        printf(PROG ": %s ...\n", f->message);
+                        printf(PROG ": preparing %zu zone(s) for %s ...\n", f->n_rows,
+                                f->ret ? "return" : "evacuation");
                 for (size_t i = 0; i < f->n_rows; i++) {
-                        if (!streq(f->rows[i].state, "PENDING") && !streq(f->rows[i].state, "MIGRATING") &&
-                            !streq(f->rows[i].state, "RETURNING"))
+                        const Row *row = &f->rows[i];
+
+                        /* what moves: a zone with a destination, not skipped, not away already */
+                        if (isempty(row->dest) || streq(row->state, "SKIPPED") ||
+                            (running && !f->ret && streq(row->state, "EVACUATED")))
                                 continue;
-                        pending++;
+                        moving++;
                         if (f->verbose && f->ret)
-                                printf(PROG ": initializing return of %s\n", f->rows[i].zone);
+                                printf(PROG ": initializing return of %s\n", row->zone);
                         else if (f->verbose)
-                                printf(PROG ": initializing migration of %s to %s ...\n", f->rows[i].zone,
-                                        host_of(f->rows[i].dest));
+                                printf(PROG ": initializing migration of %s to %s ...\n", row->zone,
+                                        host_of(row->dest));
                 }
                 if (f->verbose)
-                        printf(PROG ": %s %zu zone(s) ...\n", f->ret ? "returning" : "evacuating", pending);
+                        printf(PROG ": %s %zu zone(s) ...\n", f->ret ? "returning" : "evacuating", moving);
         }
         for (size_t i = 0; i < f->n_rows; i++) {
                 const Row *row = &f->rows[i];

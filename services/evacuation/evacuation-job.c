@@ -611,7 +611,7 @@ void evacuation_planned(Evacuation *ev)
         for (size_t i = 0; i < ev->n_entries; i++) {
                 Entry *e = ev->entries[i];
 
-                n += e->state != ENTRY_EVACUATED || ev->kind != EVACUATION_EVACUATE;
+                n++;
                 if (e->state == ENTRY_SKIPPED || e->state == ENTRY_FAILED)
                         entry_set_state(e, e->state); /* logged and in the journal */
         }

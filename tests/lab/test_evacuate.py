@@ -4,8 +4,8 @@
 guide's chapter 6 does it: host1 in maintenance mode, 'sysadm evacuate -v' moves
 two running test guests live, one to the all-zones target host2 and one to its own
 target host3 (their heartbeats go on with the same boot ids), '-l' lists them
-EVACUATED with their destinations, host1 refuses an attach and an incoming
-migration while in maintenance, and after 'sysadm maintain -e' 'sysadm evacuate
+EVACUATED with their destinations, host1 refuses a boot, an attach and an
+incoming migration while in maintenance, and after 'sysadm maintain -e' 'sysadm evacuate
 -r' brings both back running on host1 and '-l' says there is no active
 evacuation."""
 
@@ -93,7 +93,10 @@ class Evacuate(labtest.GuestMixin, labtest.LabTestCase):
                                 ['kza', 'EVACUATED', 'ssh://root@host2', '-'],
                                 ['kzb', 'EVACUATED', 'ssh://root@host3', '-']])
 
-        # host1 in maintenance takes no zone: not by attach, not by migration
+        # host1 in maintenance takes no zone: not by boot, attach or migration
+        r = self.exec('host1', 'zoneadm', '-z', 'kza', 'boot', check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot boot zone 'kza': this host is in maintenance mode", r.stderr)
         r = self.exec('host1', 'zoneadm', '-z', 'kza', 'attach', check=False)
         self.assertEqual(r.returncode, 1)
         self.assertIn("cannot attach zone 'kza': this host is in maintenance mode", r.stderr)
