@@ -222,7 +222,7 @@ typedef struct Follow {
         size_t n_rows;
         sd_bus_message *zones_msg; /* holds the strings rows point to */
         unsigned interrupts;
-        bool cancel_sent;
+        bool waiting; /* for another job to end: Ctrl-C leaves it alone */
 } Follow;
 
 static const char *host_of(const char *uri)
@@ -403,6 +403,8 @@ static int on_sigint(sd_event_source *s, const struct signalfd_siginfo *si, void
         Follow *f = userdata;
         int r;
 
+        if (f->waiting)
+                return sd_event_exit(f->event, -EINTR);
         if (f->interrupts++ > 0 || !f->path) {
                 fprintf(stderr, PROG ": interrupted; the %s goes on in kzones-evacuated (%s)\n",
                         f->ret ? "return" : "evacuation", strna(f->path));
@@ -474,17 +476,17 @@ static void follow_done(Follow *f)
         free(f->result_text);
 }
 
-/* Evacuate or Return with options, then the job to its end; Ctrl-C cancels. */
-static int run_job(sd_bus *bus, sd_bus_message *call, Follow *f)
+/* Follows the job at path until its State is no longer running, on an event loop
+ * of its own (one that has exited cannot run again). */
+static int follow_job(sd_bus *bus, const char *path, Follow *f)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL, *props = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *props = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *changed = NULL, *owner = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
-        const char *path;
         int r;
 
-        r = sd_event_default(&event);
+        r = sd_event_new(&event);
         if (r >= 0)
                 r = sd_event_add_signal(event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_sigint, f);
         if (r >= 0)
@@ -495,29 +497,104 @@ static int run_job(sd_bus *bus, sd_bus_message *call, Follow *f)
         }
         f->bus = bus;
         f->event = event;
+        free(f->path);
+        f->path = strdup(path);
+        if (!f->path)
+                return -ENOMEM;
+        /* the matches first, then GetAll: no change is missed */
         r = sd_bus_match_signal(bus, &owner, DBUS_BUS_NAME, DBUS_PATH, DBUS_IFACE, "NameOwnerChanged", on_owner, f);
         if (r >= 0)
-                r = sd_bus_call(bus, call, 0, &error, &reply);
-        if (r < 0)
-                return call_failed(NULL, &error, r);
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0 || !(f->path = strdup(path)))
-                return call_failed("bad reply", NULL, r < 0 ? r : -ENOMEM);
-        /* the match first, then GetAll: no change is missed */
-        r = sd_bus_match_signal(bus, &changed, EVACUATION_BUS_NAME, f->path, DBUS_PROPERTIES_IFACE,
-                "PropertiesChanged", on_changed, f);
+                r = sd_bus_match_signal(bus, &changed, EVACUATION_BUS_NAME, f->path, DBUS_PROPERTIES_IFACE,
+                        "PropertiesChanged", on_changed, f);
         if (r >= 0)
                 r = sd_bus_call_method(bus, EVACUATION_BUS_NAME, f->path, DBUS_PROPERTIES_IFACE, "GetAll", &error,
                         &props, "s", EVACUATION_JOB_IFACE);
-        if (r < 0)
-                return call_failed("cannot follow the job", &error, r);
-        (void) read_job(f, props);
-        if (streq_ptr(f->state, "running")) {
+        if (r >= 0)
+                (void) read_job(f, props);
+        if (r >= 0 && streq_ptr(f->state, "running"))
                 r = sd_event_loop(event);
+        (void) sd_bus_detach_event(bus);
+        if (r < 0 && error.message)
+                return call_failed("cannot follow the job", &error, r);
+        return r;
+}
+
+/* Manager.Job: the job at work, -ENOENT if none. */
+static int job_at_work(sd_bus *bus, char **ret)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *path;
+        int r;
+
+        r = sd_bus_get_property(bus, EVACUATION_BUS_NAME, EVACUATION_PATH, EVACUATION_MANAGER_IFACE, "Job", NULL,
+                &reply, "o");
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return r;
+        if (streq(path, "/"))
+                return -ENOENT;
+        *ret = strdup(path);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* Evacuate or Return with options; a job at work already (a recovery after a crash,
+ * another administrator's run) is waited for, once. */
+static int start_job(sd_bus *bus, const char *method, bool all, bool dry_run, bool overwrite, char **ret_path)
+{
+        for (unsigned attempt = 0;; attempt++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+                _cleanup_free_ char *busy = NULL;
+                Follow w = { .quiet = true, .waiting = true };
+                const char *path;
+                int r;
+
+                r = sd_bus_message_new_method_call(bus, &m, EVACUATION_BUS_NAME, EVACUATION_PATH,
+                        EVACUATION_MANAGER_IFACE, method);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'a', "{sv}");
+                if (r >= 0 && all)
+                        r = sd_bus_message_append(m, "{sv}", "All", "b", 1);
+                if (r >= 0 && dry_run)
+                        r = sd_bus_message_append(m, "{sv}", "DryRun", "b", 1);
+                if (r >= 0 && overwrite)
+                        r = sd_bus_message_append(m, "{sv}", "Overwrite", "b", 1);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r < 0) {
+                        fprintf(stderr, PROG ": cannot build the request: %s\n", strerror(-r));
+                        return r;
+                }
+                r = sd_bus_call(bus, m, 0, &error, &reply);
+                if (r >= 0) {
+                        r = sd_bus_message_read(reply, "o", &path);
+                        if (r < 0 || !(*ret_path = strdup(path)))
+                                return call_failed("bad reply", NULL, r < 0 ? r : -ENOMEM);
+                        return 0;
+                }
+                if (attempt > 0 || !sd_bus_error_has_name(&error, KZ_ERROR_BUSY) || job_at_work(bus, &busy) < 0)
+                        return call_failed(NULL, &error, r);
+                fprintf(stderr, PROG ": waiting for the evacuation at work (%s) to end ...\n", busy);
+                r = follow_job(bus, busy, &w);
+                follow_done(&w);
                 if (r < 0)
                         return r;
         }
-        (void) sd_bus_detach_event(bus);
+}
+
+/* Evacuate or Return, then the job to its end; Ctrl-C cancels. */
+static int run_job(sd_bus *bus, const char *method, bool all, bool dry_run, bool overwrite, Follow *f)
+{
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = start_job(bus, method, all, dry_run, overwrite, &path);
+        if (r < 0)
+                return r;
+        r = follow_job(bus, path, f);
+        if (r < 0)
+                return r;
         print_result(f);
         return streq_ptr(f->state, "done") ? 0 : -EIO;
 }
@@ -528,7 +605,6 @@ static int evacuate(sd_bus *bus, int argc, char *argv[])
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         bool all = false, dry_run = false, quiet = false, verbose = false, ret = false, overwrite = false,
              list = false;
         Follow f = {};
@@ -578,24 +654,8 @@ static int evacuate(sd_bus *bus, int argc, char *argv[])
                 return cli_usage_error(PROG, short_usage, "evacuate: -r takes neither -n nor -W");
         if (list)
                 return evacuate_list(bus);
-        r = sd_bus_message_new_method_call(bus, &m, EVACUATION_BUS_NAME, EVACUATION_PATH, EVACUATION_MANAGER_IFACE,
-                ret ? "Return" : "Evacuate");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && all)
-                r = sd_bus_message_append(m, "{sv}", "All", "b", 1);
-        if (r >= 0 && dry_run)
-                r = sd_bus_message_append(m, "{sv}", "DryRun", "b", 1);
-        if (r >= 0 && overwrite)
-                r = sd_bus_message_append(m, "{sv}", "Overwrite", "b", 1);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0) {
-                fprintf(stderr, PROG ": cannot build the request: %s\n", strerror(-r));
-                return r;
-        }
         f = (Follow) { .ret = ret, .dry_run = dry_run, .verbose = verbose, .quiet = quiet };
-        r = run_job(bus, m, &f);
+        r = run_job(bus, ret ? "Return" : "Evacuate", all, dry_run, overwrite, &f);
         follow_done(&f);
         return r;
 }
