@@ -7,7 +7,8 @@ target host3 (their heartbeats go on with the same boot ids), '-l' lists them
 EVACUATED with their destinations, host1 refuses a boot, an attach and an
 incoming migration while in maintenance, and after 'sysadm maintain -e' 'sysadm evacuate
 -r' brings both back running on host1 and '-l' says there is no active
-evacuation."""
+evacuation. Then kzones-evacuated is killed mid-evacuation: 'sysadm evacuate' run
+again finishes with each zone running on exactly one host, its target."""
 
 import labtest
 from kzbus import (RESTARTER_BUS_NAME, RESTARTER_MANAGER_IFACE, RESTARTER_PATH, RESTARTER_ZONE_IFACE,
@@ -58,7 +59,11 @@ class Evacuate(labtest.GuestMixin, labtest.LabTestCase):
     def sysadm(self, *args, check=False):
         return self.exec('host1', 'sysadm', *args, check=check, timeout=300)
 
-    def test_evacuate_and_return(self):
+    def where(self, zone):
+        """The hosts where ZONE runs."""
+        return [h for h in HOSTS if self.listed(h, zone) == 'running']
+
+    def test_1_evacuate_and_return(self):
         for zone in ZONES:
             self.exec('host1', 'zoneadm', '-z', zone, 'boot')
         before = {z: self.wait_beats('host1', z, 3) for z in ZONES}
@@ -121,6 +126,28 @@ class Evacuate(labtest.GuestMixin, labtest.LabTestCase):
             self.assertEqual(boot, before[zone][0], f'{zone}: the same boot back on host1')
         r = self.sysadm('evacuate', '-l')
         self.assertEqual(r.stdout, 'sysadm: no active evacuation\n')
+
+    def test_2_killed_mid_evacuation_then_run_again(self):
+        before = {z: self.wait_beats('host1', z, len(self.heartbeats('host1', z)) + 1) for z in ZONES}
+        self.sysadm('maintain', '-s', '-m', 'crash drill', check=True)
+        self.exec('host1', 'systemd-run', '--unit=kz-evacuate-bg', '--collect', 'sysadm', 'evacuate')
+        self.wait_for(lambda: 'MIGRATING' in self.sysadm('evacuate', '-l').stdout, timeout=60, interval=0.1,
+                      msg='a zone migrating')
+        self.exec('host1', 'systemctl', 'kill', '-s', 'KILL', 'kzones-evacuated.service')
+        # run again: the service starts, checks the record against the hosts, and finishes
+        r = self.sysadm('evacuate')
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for zone, (_, dest) in ZONES.items():
+            self.assertEqual(self.where(zone), [dest.split('@')[1]], f'{zone} runs on exactly its target')
+            boot, _ = self.wait_beats(dest.split('@')[1], zone, 2)
+            self.assertEqual(boot, before[zone][0])
+        rows = [l.split()[:2] for l in self.sysadm('evacuate', '-l').stdout.splitlines()[1:]]
+        self.assertEqual(rows, [['kza', 'EVACUATED'], ['kzb', 'EVACUATED']])
+        self.sysadm('maintain', '-e', check=True)
+        r = self.sysadm('evacuate', '-r')
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for zone in ZONES:
+            self.assertEqual(self.where(zone), ['host1'])
 
 
 if __name__ == '__main__':
