@@ -6,6 +6,7 @@
  * each evacuate or return is a job there, followed here through its properties (its
  * Zones entries) and cancelled by Ctrl-C. See sysadm(8). */
 #include <getopt.h>
+#include <json-c/json.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,7 +30,7 @@
 static void short_usage(FILE *f)
 {
         fputs("usage: sysadm maintain -s [-m message] | -e | -l\n"
-              "       sysadm evacuate [-a] [-n] [-q] [-v] [-r] [-W|-w] | -l\n"
+              "       sysadm evacuate [-a] [-n] [-q] [-v] [-r] [-W|-w] | -l [--json=pretty|short]\n"
               "       sysadm --help | --version\n",
                 f);
 }
@@ -174,7 +175,35 @@ static int read_rows(sd_bus_message *m, Row **ret, size_t *ret_n)
         return 0;
 }
 
-static int evacuate_list(sd_bus *bus)
+/* --json=pretty|short: the rows as systemd's tools print theirs, an array of objects. */
+static int print_json(const Row *rows, size_t n, int flags)
+{
+        json_object *a = json_object_new_array();
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_object *o = json_object_new_object();
+
+                if (!o || json_object_array_add(a, o) < 0) {
+                        json_object_put(o);
+                        json_object_put(a);
+                        return -ENOMEM;
+                }
+                json_object_object_add(o, "zone", json_object_new_string(rows[i].zone));
+                json_object_object_add(o, "state", json_object_new_string(rows[i].state));
+                json_object_object_add(o, "destination", isempty(rows[i].dest) ? NULL :
+                        json_object_new_string(rows[i].dest));
+                json_object_object_add(o, "progress", json_object_new_double(rows[i].progress));
+                json_object_object_add(o, "error", isempty(rows[i].error) ? NULL :
+                        json_object_new_string(rows[i].error));
+        }
+        printf("%s\n", json_object_to_json_string_ext(a, flags | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(a);
+        return 0;
+}
+
+static int evacuate_list(sd_bus *bus, int json_flags)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -185,6 +214,8 @@ static int evacuate_list(sd_bus *bus)
         r = sd_bus_call_method(bus, EVACUATION_BUS_NAME, EVACUATION_PATH, EVACUATION_MANAGER_IFACE, "ListZones",
                 &error, &reply, NULL);
         if (r < 0 && sd_bus_error_has_name(&error, KZ_ERROR_NO_EVACUATION)) {
+                if (json_flags >= 0)
+                        return print_json(NULL, 0, json_flags);
                 printf(PROG ": no active evacuation\n");
                 return 0;
         }
@@ -195,6 +226,8 @@ static int evacuate_list(sd_bus *bus)
                 fprintf(stderr, PROG ": bad reply from kzones-evacuated: %s\n", strerror(-r));
                 return r;
         }
+        if (json_flags >= 0)
+                return print_json(rows, n, json_flags);
         for (size_t i = 0; i < n; i++) {
                 wz = MAX(wz, strlen(rows[i].zone));
                 wd = MAX(wd, strlen(rows[i].dest));
@@ -603,8 +636,10 @@ static int evacuate(sd_bus *bus, int argc, char *argv[])
 {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
+                { "json", required_argument, NULL, 'J' },
                 {}
         };
+        int json_flags = -1;
         bool all = false, dry_run = false, quiet = false, verbose = false, ret = false, overwrite = false,
              list = false;
         Follow f = {};
@@ -639,11 +674,22 @@ static int evacuate(sd_bus *bus, int argc, char *argv[])
                 case 'h':
                         short_usage(stdout);
                         return 0;
+                case 'J':
+                        if (streq(optarg, "pretty"))
+                                json_flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
+                        else if (streq(optarg, "short"))
+                                json_flags = JSON_C_TO_STRING_PLAIN;
+                        else
+                                return cli_usage_error(PROG, short_usage,
+                                        "evacuate: --json takes pretty or short, not '%s'", optarg);
+                        break;
                 default:
                         return cli_getopt_error(PROG, short_usage, c, argv);
                 }
         if (optind < argc)
                 return cli_usage_error(PROG, short_usage, "evacuate: unexpected argument '%s'", argv[optind]);
+        if (json_flags >= 0 && !list)
+                return cli_usage_error(PROG, short_usage, "evacuate: --json goes with -l");
         if (list && (all || dry_run || quiet || verbose || ret || overwrite))
                 return cli_usage_error(PROG, short_usage, "evacuate: -l goes alone");
         if (dry_run && overwrite)
@@ -653,7 +699,7 @@ static int evacuate(sd_bus *bus, int argc, char *argv[])
         if (ret && (dry_run || overwrite))
                 return cli_usage_error(PROG, short_usage, "evacuate: -r takes neither -n nor -W");
         if (list)
-                return evacuate_list(bus);
+                return evacuate_list(bus, json_flags);
         f = (Follow) { .ret = ret, .dry_run = dry_run, .verbose = verbose, .quiet = quiet };
         r = run_job(bus, ret ? "Return" : "Evacuate", all, dry_run, overwrite, &f);
         follow_done(&f);

@@ -141,6 +141,7 @@ class Maintain(Evacuation):
                            (['maintain', '-e', '-m', 'x'], '-m goes with -s'),
                            (['evacuate', '-n', '-W'], '-n and -W exclude'),
                            (['evacuate', '-l', '-a'], '-l goes alone'), (['evacuate', '-x'], ''),
+                           (['evacuate', '-l', '--json=long'], 'pretty or short'), (['evacuate', '--json=short'], '-l'),
                            (['frobnicate'], "unknown subcommand 'frobnicate'")]:
             p = self.sysadm(*args)
             self.assertEqual(p.returncode, 2, args)
@@ -176,6 +177,8 @@ class Evacuate(Evacuation):
     def test_no_active_evacuation(self):
         p = self.sysadm('evacuate', '-l')
         self.assertEqual((p.returncode, p.stdout), (0, 'sysadm: no active evacuation\n'))
+        p = self.sysadm('evacuate', '-l', '--json=pretty')
+        self.assertEqual((p.returncode, json.loads(p.stdout)), (0, []))
         p = self.sysadm('evacuate', '-r')
         self.assertEqual(p.returncode, 1)
         self.assertIn('sysadm: no active evacuation', p.stderr)
@@ -197,6 +200,9 @@ class Evacuate(Evacuation):
         rows = self.sysadm('evacuate', '-l').stdout.splitlines()
         self.assertEqual(rows[0].split(), ['ZONENAME', 'STATE', 'DEST', 'ERROR'])
         self.assertEqual(rows[1].split()[:3], ['kz1', 'FAILED', '-'])
+        p = self.sysadm('evacuate', '-l', '--json=short')
+        self.assertEqual(json.loads(p.stdout), [{'zone': 'kz1', 'state': 'FAILED', 'destination': None,
+                                                 'progress': 0.0, 'error': rows[1].split(None, 3)[3]}])
         with open(self.record_file()) as f:
             rec = json.load(f)
         self.assertEqual([(z['zone'], z['state']) for z in rec['zones']], [('kz1', 'FAILED')])
