@@ -18,7 +18,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from bustest import BUILD, members
+from bustest import BUILD, SANITIZER_MARKS, members
 from kzbus import (EVACUATION_BUS_NAME, EVACUATION_JOB_IFACE, EVACUATION_MANAGER_IFACE, EVACUATION_PATH,
                    RESTARTER_BUS_NAME, RESTARTER_MANAGER_IFACE, RESTARTER_PATH, SYSTEMD_BUS)
 from test_migrate_in import Migration
@@ -38,9 +38,16 @@ class Evacuation(Migration):
         self.addCleanup(self.evac_log.close)
         self.evac = subprocess.Popen([os.path.join(BUILD, 'services/evacuation/kzones-evacuated')], env=self.env,
                                      stderr=self.evac_log)
+        # last-in first-out: the service stops, then its log is read
+        self.addCleanup(self.assert_no_evac_sanitizer_report)
         self.addCleanup(self.stop, self.evac)
         self.wait_for(lambda: self.busctl('status', EVACUATION_BUS_NAME, check=False).returncode == 0,
                       what='kzones-evacuated on the bus')
+
+    def assert_no_evac_sanitizer_report(self):
+        for mark in SANITIZER_MARKS:
+            if mark in self.evac_text():
+                self.fail(f'kzones-evacuated: sanitizer report in its log:\n{self.evac_text()}')
 
     def evac_text(self):
         with open(os.path.join(self.tmp, 'evacuated.log')) as f:
