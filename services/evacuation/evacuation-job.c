@@ -328,6 +328,9 @@ static int on_migrate_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 if (e->cold && sd_bus_error_has_name(err, SD_BUS_ERROR_INVALID_ARGS) && strstr(err->message, "Kind"))
                         entry_fail(e, "cold migration is not available on %s yet", e->remote ? e->destination :
                                 "this host");
+                else if (e->evacuation->overwrite && sd_bus_error_has_name(err, SD_BUS_ERROR_INVALID_ARGS) &&
+                         strstr(err->message, "OverwriteConfig"))
+                        entry_fail(e, "overwriting the destination's configuration (-W) is not available yet");
                 else
                         entry_fail(e, "%s", err->message);
                 return 0;

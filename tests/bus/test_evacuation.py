@@ -239,6 +239,16 @@ class Evacuate(Evacuation):
             self.assertEqual(self.state(), ('running', []))
         self.assertNotIn('migrate', self.qmp.commands)
 
+    def test_overwrite_gap_is_said(self):
+        self.set_running()
+        self.busctl('set-property', RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
+                    'DefaultEvacuationTarget', 's', 'ssh://host2')
+        p = self.sysadm('evacuate', '-W')
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("sysadm: kz1: evacuation failed: overwriting the destination's configuration (-W) is not "
+                      "available yet", p.stderr)
+        self.assertEqual(self.state(), ('running', []))
+
     def test_dry_run_touches_no_record(self):
         self.set_running()
         p = self.sysadm('evacuate', '-n')
