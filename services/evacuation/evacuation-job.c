@@ -175,13 +175,22 @@ static void entry_fail(Entry *e, const char *fmt, ...)
         if (vasprintf(&s, fmt, ap) < 0)
                 s = NULL;
         va_end(ap);
-        (void) entry_set_error(e, "%s", s ?: "out of memory");
-        free(s);
         e->call = sd_bus_slot_unref(e->call);
         e->job_changed = sd_bus_slot_unref(e->job_changed);
+        if (ev->kind == EVACUATION_RECOVER && e->state == ENTRY_MIGRATING && !e->job) {
+                /* it left this host (the restarter here let it go only once it ran on the
+                 * destination), and the destination cannot say: it stays in the record as
+                 * away, with why it is not confirmed, so that a return looks for it */
+                entry_set_state(e, ENTRY_EVACUATED);
+                (void) entry_set_error(e, "not confirmed by %s: %s", e->destination, s ?: "out of memory");
+                bus_job_send_changed(ev, "Zones", NULL);
+        } else {
+                (void) entry_set_error(e, "%s", s ?: "out of memory");
+                e->state = ev->cancelling ? ENTRY_CANCELLED : ENTRY_FAILED;
+                entry_set_state(e, e->state);
+        }
+        free(s);
         e->job = mfree_str(e->job);
-        e->state = ev->cancelling ? ENTRY_CANCELLED : ENTRY_FAILED;
-        entry_set_state(e, e->state);
         evacuation_pump(ev);
 }
 
