@@ -256,6 +256,8 @@ typedef struct Follow {
         sd_bus_message *zones_msg; /* holds the strings rows point to */
         unsigned interrupts;
         bool waiting; /* for another job to end: Ctrl-C leaves it alone */
+        bool stopped; /* the loop ends, with stop_error */
+        int stop_error;
 } Follow;
 
 static const char *host_of(const char *uri)
@@ -358,6 +360,13 @@ static void show_changes(Follow *f)
         fflush(stdout);
 }
 
+static int follow_stop(Follow *f, int error)
+{
+        f->stopped = true;
+        f->stop_error = error;
+        return 0;
+}
+
 static int read_job(Follow *f, sd_bus_message *m)
 {
         int r;
@@ -403,7 +412,7 @@ static int read_job(Follow *f, sd_bus_message *m)
         if (r >= 0)
                 show_changes(f);
         if (f->state && !streq(f->state, "running"))
-                (void) sd_event_exit(f->event, 0);
+                follow_stop(f, 0);
         return r;
 }
 
@@ -425,7 +434,7 @@ static int on_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
             isempty(new)) {
                 fprintf(stderr, PROG ": kzones-evacuated stopped before the %s ended; run 'sysadm evacuate -l' "
                         "to see where each zone is\n", f->ret ? "return" : "evacuation");
-                (void) sd_event_exit(f->event, -ECONNRESET);
+                follow_stop(f, -ECONNRESET);
         }
         return 0;
 }
@@ -437,11 +446,11 @@ static int on_sigint(sd_event_source *s, const struct signalfd_siginfo *si, void
         int r;
 
         if (f->waiting)
-                return sd_event_exit(f->event, -EINTR);
+                return follow_stop(f, -EINTR);
         if (f->interrupts++ > 0 || !f->path) {
                 fprintf(stderr, PROG ": interrupted; the %s goes on in kzones-evacuated (%s)\n",
                         f->ret ? "return" : "evacuation", strna(f->path));
-                return sd_event_exit(f->event, -EINTR);
+                return follow_stop(f, -EINTR);
         }
         r = sd_bus_call_method(f->bus, EVACUATION_BUS_NAME, f->path, EVACUATION_JOB_IFACE, "Cancel", &error, NULL,
                 NULL);
@@ -544,8 +553,13 @@ static int follow_job(sd_bus *bus, const char *path, Follow *f)
                         &props, "s", EVACUATION_JOB_IFACE);
         if (r >= 0)
                 (void) read_job(f, props);
-        if (r >= 0 && streq_ptr(f->state, "running"))
-                r = sd_event_loop(event);
+        /* sd_event_run(), not sd_event_loop() and sd_event_exit(): an exiting loop
+         * closes the bus attached to it, which a retry still needs; read_job() stops
+         * it once the job is no longer running */
+        while (r >= 0 && !f->stopped)
+                r = sd_event_run(event, UINT64_MAX);
+        if (r >= 0)
+                r = f->stop_error;
         (void) sd_bus_detach_event(bus);
         if (r < 0 && error.message)
                 return call_failed("cannot follow the job", &error, r);

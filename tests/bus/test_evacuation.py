@@ -356,11 +356,24 @@ class Interrupted(Evacuation):
         out, err = waiter.communicate(timeout=10)
         self.assertIn('sysadm: waiting for the evacuation at work (' + job + ') to end ...', err)
         self.assertEqual(self.job_state(job), 'running', "Ctrl-C while waiting leaves the other job alone")
+        # a waiter that is not interrupted starts its own evacuation once the first ended
+        waiter = subprocess.Popen([os.path.join(BUILD, 'cli/sysadm'), 'evacuate'], env=self.env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(self.stop, waiter)
+        time.sleep(0.5)
+        self.busctl('set-property', RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
+                    'DefaultEvacuationTarget', 's', 'ssh://root@127.0.0.1:1')
         self.ecall(job, EVACUATION_JOB_IFACE, 'Cancel')
         self.wait_for(lambda: self.job_state(job) != 'running', timeout=30, what='the evacuation to end')
         self.assertEqual(self.job_state(job), 'cancelled')
+        p = self.busctl('--json=short', 'get-property', EVACUATION_BUS_NAME, job, EVACUATION_JOB_IFACE, 'Zones')
+        self.assertEqual(json.loads(p.stdout)['data'][0][:2], ['kz1', 'CANCELLED'])
+        out, err = waiter.communicate(timeout=30)
+        self.assertEqual(waiter.returncode, 1, out + err)
+        self.assertIn('sysadm: waiting for the evacuation at work', err)
+        self.assertIn('sysadm: kz1: evacuation failed: cannot reach the destination 127.0.0.1 over SSH', err)
         rows = self.sysadm('evacuate', '-l').stdout.splitlines()
-        self.assertEqual(rows[1].split()[:2], ['kz1', 'CANCELLED'])
+        self.assertEqual(rows[1].split()[:2], ['kz1', 'FAILED'], 'the record is the last run\'s')
         self.assertEqual(self.state(), ('running', []))
         self.assertNotIn('migrate', self.qmp.commands)
 
