@@ -307,6 +307,9 @@ int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *error)
             !(z->state == ZONE_STATE_INSTALLED && option))
                 return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "zone is %s; only a configured (detached) or "
                         "unavailable zone can be attached", zone_state_to_string(z->state));
+        r = maintenance_check(z->manager, z->name, "attach", error);
+        if (r < 0)
+                return r;
         r = job_new(z, &job_attach, msg, error, &j);
         if (r < 0)
                 return r;

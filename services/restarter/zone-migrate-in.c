@@ -469,6 +469,9 @@ int method_prepare_incoming(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (z->state != ZONE_STATE_INSTALLED && z->state != ZONE_STATE_CONFIGURED)
                 return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "zone is %s; it must be configured or "
                         "installed to take an incoming migration", zone_state_to_string(z->state));
+        r = maintenance_check(z->manager, z->name, "migrate in", error);
+        if (r < 0)
+                return r;
         r = zone_need_systemd(z, error);
         if (r < 0)
                 return r;

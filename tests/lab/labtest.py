@@ -512,6 +512,30 @@ class LabTestCase(unittest.TestCase):
             time.sleep(interval)
 
 
+# kzguest, the test zones' kernel (tests/guest), and its heartbeat on the console:
+# a boot id that a live migration keeps and a counter that goes on
+GUEST = '/usr/share/kzones/guest/kzguest.elf'
+HEARTBEAT = re.compile(r'kzguest: hb boot=([0-9a-f]{16}) n=(\d+)')
+
+
+class GuestMixin:
+    """Heartbeats of kzguest zones, for LabTestCase classes whose guests move."""
+
+    def heartbeats(self, host, zone):
+        r = self.exec(host, 'cat', f'/var/log/zones/{zone}.console', check=False)
+        return [(m.group(1), int(m.group(2))) for m in HEARTBEAT.finditer(r.stdout)]
+
+    def wait_beats(self, host, zone, count, timeout=90):
+        """The last (boot id, counter) once HOST's console of ZONE shows COUNT beats."""
+        self.wait_for(lambda: len(self.heartbeats(host, zone)) >= count, timeout=timeout,
+                      msg=f'{count} heartbeats of {zone} on {host}')
+        return self.heartbeats(host, zone)[-1]
+
+    def listed(self, host, zone):
+        """The zone's state as zoneadm list -p says it on HOST."""
+        return self.exec(host, 'zoneadm', '-z', zone, 'list', '-p').stdout.strip().split(':')[2]
+
+
 def main():
     """unittest.main() for a lab test file run by hand. meson runs the files
     under tests/taprun.py instead: when the lab cannot run here, each case is
