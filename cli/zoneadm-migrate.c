@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* zoneadm -z NAME migrate [-nq] [-c CIPHER|list|none] [-t auto|live] [ssh://][user@]host[:port]:
+/* zoneadm -z NAME migrate [-nqw] [-c CIPHER|list|none] [-t auto|live] [ssh://][user@]host[:port]:
  * the restarter's Zone.Migrate on the zone's host, followed as every job is, its
- * steps (the job's Message) printed as they come. -c list asks both hosts' kz-migr. */
+ * steps (the job's Message) printed as they come. -c list asks both hosts' kz-migr.
+ * The zone's state picks live, warm or cold (the restarter does); -t live refuses
+ * any but a running zone; -w replaces the destination's configuration. */
 #include <stdio.h>
 
 #include "macro.h"
@@ -33,8 +35,8 @@ static int list_ciphers(sd_bus *bus, const char *zone, const char *what)
         return 0;
 }
 
-int zoneadm_migrate(sd_bus *bus, const char *zone, const char *destination, const char *cipher, bool dry_run,
-                bool quiet)
+int zoneadm_migrate(sd_bus *bus, const char *zone, const char *destination, const char *cipher, const char *type,
+                bool dry_run, bool overwrite, bool quiet)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(remote_uri_done) RemoteUri uri = {};
@@ -71,9 +73,11 @@ int zoneadm_migrate(sd_bus *bus, const char *zone, const char *destination, cons
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", destination);
         if (r >= 0 && cipher)
-                r = sd_bus_message_append(m, "a{sv}", 2, "Cipher", "s", cipher, "DryRun", "b", dry_run);
+                r = sd_bus_message_append(m, "a{sv}", 4, "Cipher", "s", cipher, "DryRun", "b", dry_run, "Type", "s",
+                        type, "Overwrite", "b", overwrite);
         else if (r >= 0)
-                r = sd_bus_message_append(m, "a{sv}", 1, "DryRun", "b", dry_run);
+                r = sd_bus_message_append(m, "a{sv}", 3, "DryRun", "b", dry_run, "Type", "s", type, "Overwrite", "b",
+                        overwrite);
         if (r < 0)
                 return log_request_error(r);
         return zone_job_call(bus, m, zone, quiet);

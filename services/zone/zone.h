@@ -98,6 +98,10 @@ int resume(const char *name, const char *sock);
 /* migrate-out.c */
 int verb_migrate_out(const char *name, const char *destination, const char *options);
 
+/* migrate-cold.c: cold and warm migration; the warm destination's attach */
+int verb_migrate_cold(const char *name, const char *destination, const char *options);
+int verb_attach_suspended(const char *name);
+
 /* launch.c */
 int verb_exec(const char *name);
 int verb_wait(const char *name, pid_t main_pid);
