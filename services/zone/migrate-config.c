@@ -282,6 +282,8 @@ int migrate_config_apply(MigrateConfig *mc)
                 migrate_step("Replacing zone configuration on destination with this host's (-w).");
         else
                 migrate_step("Using existing zone configuration on destination.");
+        if (mc->configured && !mc->overwrite && mc->dry_run)
+                return 0; /* a dry run changes nothing there, not even the UUID */
         r = sd_bus_call_method(mc->remote, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE, "ImportZone",
                 &error, NULL, "ssa{sv}", mc->name, write ? mc->xml : "", 2, "Overwrite", "b", mc->overwrite, "Uuid",
                 "s", mc->uuid);

@@ -24,6 +24,7 @@ typedef struct MigrateConfig {
         const char *name;
         MigrateKind kind;
         bool overwrite;         /* -w: the source's configuration replaces the destination's */
+        bool dry_run;           /* -n: an existing configuration there is not touched (not even its UUID) */
         sd_bus *local, *remote; /* borrowed */
         ZoneConfig *config;     /* the source's */
         char *xml;              /* the same, as the destination's store takes it (key included) */

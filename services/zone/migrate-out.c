@@ -466,6 +466,7 @@ int verb_migrate_out(const char *name, const char *destination, const char *opti
         /* migrate-config.c: every check, then the destination's configuration */
         mc.local = m.local;
         mc.remote = m.remote;
+        mc.dry_run = dry_run;
         r = migrate_config_check(&mc);
         if (r >= 0)
                 r = migrate_config_apply(&mc);
