@@ -19,6 +19,7 @@
  * and a configuration imported in step 3 is removed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,23 @@
 
 #define ATTACH_TIMEOUT_USEC (120ull * 1000000)
 #define POLL_USEC (250u * 1000u)
+
+/* A Cancel (SIGTERM) is taken between steps: before the destination's attach the
+ * migration rolls back; once that attach was asked for, it runs to its end. */
+static volatile sig_atomic_t cancelled;
+
+static void on_signal(int sig)
+{
+        cancelled = 1;
+}
+
+static int check_cancelled(const char *name)
+{
+        if (!cancelled)
+                return 0;
+        printf("zone '%s': cancelled\n", name);
+        return -ECANCELED;
+}
 
 /* The destination's Attach job, followed to its end. */
 static int attach_remote(sd_bus *remote, const char *name, bool warm)
@@ -105,6 +123,8 @@ int verb_migrate_cold(const char *name, const char *destination, const char *opt
         bool dry_run = false, detached = false;
         int r;
 
+        (void) signal(SIGTERM, on_signal);
+        (void) signal(SIGINT, on_signal);
         r = remote_uri_parse(destination, &dest, &reason);
         if (r < 0) {
                 printf("zone '%s': the destination %s is not a host: %s\n", name, destination, strna(reason));
@@ -153,7 +173,11 @@ int verb_migrate_cold(const char *name, const char *destination, const char *opt
                 printf("dry-run %s\n", hostid);
                 goto out;
         }
-        r = migrate_config_apply(&mc);
+        r = check_cancelled(name);
+        if (r >= 0)
+                r = migrate_config_apply(&mc);
+        if (r >= 0)
+                r = check_cancelled(name);
         if (r < 0)
                 goto fail;
         migrate_step("Detaching zone on source host.");
@@ -161,6 +185,9 @@ int verb_migrate_cold(const char *name, const char *destination, const char *opt
         if (r < 0)
                 goto fail;
         detached = true;
+        r = check_cancelled(name);
+        if (r < 0)
+                goto fail;
         migrate_step("Attaching zone.");
         r = attach_remote(remote, name, mc.kind == MIGRATE_WARM);
         if (r < 0)
