@@ -8,13 +8,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include "bus-error.h"
 #include "kzones-bus.h"
 #include "migrate-config.h"
 #include "size.h"
 #include "storage-uri.h"
 #include "strv.h"
 #include "zone.h"
+
+#define FORGET_TIMEOUT_USEC (30ull * 1000000)
 
 static const char *const kind_table[_MIGRATE_KIND_MAX] = {
         [MIGRATE_LIVE] = "live",
@@ -303,12 +307,19 @@ void migrate_config_roll_back(MigrateConfig *mc)
 
         if (!mc->imported || !mc->remote)
                 return;
-        if (sd_bus_call_method(mc->remote, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
-                    "ForgetIncoming", &error, NULL, "ss", mc->name, mc->uuid) < 0)
-                printf("zone '%s': the configuration imported on the destination stays there: %s\n", mc->name,
-                        error.message ?: "unknown error");
-        else
-                mc->imported = false;
+        /* a cancelled migrating-in start is configured again once its unit stopped */
+        for (uint64_t deadline = now_usec() + FORGET_TIMEOUT_USEC;; (void) usleep(250 * 1000)) {
+                sd_bus_error_free(&error);
+                if (sd_bus_call_method(mc->remote, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
+                            "ForgetIncoming", &error, NULL, "ss", mc->name, mc->uuid) >= 0) {
+                        mc->imported = false;
+                        return;
+                }
+                if (!sd_bus_error_has_name(&error, KZ_ERROR_WRONG_STATE) || now_usec() > deadline)
+                        break;
+        }
+        printf("zone '%s': the configuration imported on the destination stays there: %s\n", mc->name,
+                error.message ?: "unknown error");
         fflush(stdout);
 }
 

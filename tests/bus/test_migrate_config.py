@@ -181,6 +181,23 @@ class Source(BusTest):
         self.assertEqual(p.returncode, 1)
         self.assertIn('it must be running to migrate it live, or installed to migrate it cold', p.stderr)
 
+    def test_warm_attach_without_a_suspend_image_is_refused_and_leaves_nothing(self):
+        # the destination of a warm migration: the host data records no image here
+        self.zonecfg('kz1', 'add suspend; set path=/srv/kz1.suspend; end; commit')
+        self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 64 << 20)
+        self.zone_call('kz1', 'Detach')
+        self.assertEqual(self.prop('kz1', 'State'), 'configured')
+        p = self.zone_call('kz1', 'Attach', 'a{sv}', 1, 'resume-suspended', 'b', 'true', check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("the zone's host data records no suspend image", p.stderr)
+        self.assertEqual(self.prop('kz1', 'State'), 'configured')
+        self.assertEqual(self.prop('kz1', 'AuxiliaryStates'), [])
+        self.assertFalse(os.path.exists(os.path.join(self.root, 'var/lib/kzones/kz1.suspended')))
+        # and it is not an option for an installed zone (unlike force-takeover)
+        self.zone_call('kz1', 'Attach', 'a{sv}', 0)
+        p = self.zone_call('kz1', 'Attach', 'a{sv}', 1, 'resume-suspended', 'b', 'true', check=False)
+        self.assertIn('only a configured (detached) or unavailable zone can be attached', p.stderr)
+
     def test_dry_run_and_overwrite_exclude_each_other(self):
         p = self.zoneadm('-z', 'kz1', 'migrate', '-n', '-w', 'host2')
         self.assertEqual(p.returncode, 2)
