@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Migration kinds other than live, and what every kind checks first, between two
 real hosts that share the zone's storage (NBD) and a directory for its suspend
-image (/srv/shared): a dry run of a cold migration changes nothing on either
+image (/srv/shared): a zone on local storage is refused before anything moves
+with the guide's message; a dry run of a cold migration changes nothing on either
 host; a vCPU difference from the destination's own configuration stops a live
 migration before anything moves, with the difference named, and the guest beats
 on; a warm migration of a suspended zone imports its configuration (key and UUID
@@ -43,7 +44,24 @@ class MigrationKinds(labtest.LabTestCase, labtest.ZoneHelpers):
             super().tearDownClass()
 
     def migrate(self, host, *args):
-        return self.zoneadm_on(host, ZONE, 'migrate', *args, check=False)
+        return self.migrate_zone(host, ZONE, *args)
+
+    def migrate_zone(self, host, zone, *args):
+        return self.zoneadm_on(host, zone, 'migrate', *args, check=False)
+
+    def test_0_local_storage_is_refused_before_anything_moves(self):
+        self.exec('host1', 'zonecfg', '-z', 'kzl', 'create -t SYSkz-minimal; set capped-memory:physical=256M')
+        try:
+            self.zoneadm_on('host1', 'kzl', 'install', '-x', 'install-size=64M')
+            r = self.migrate_zone('host1', 'kzl', 'ssh://root@host2')
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn('configuration check failed: The storage property file:///var/lib/zones/kzl/disk0.img '
+                          'is not a shared storage URI.', r.stderr)
+            self.assertEqual(self.zone_state('host1', 'kzl')[0], 'installed')
+            self.assertEqual(self.zone_state('host2', 'kzl'), (None, None))
+        finally:
+            self.zoneadm_on('host1', 'kzl', 'uninstall', '-F', check=False)
+            self.exec('host1', 'zonecfg', '-z', 'kzl', 'delete -F', check=False)
 
     def test_1_cold_dry_run_changes_nothing(self):
         r = self.migrate('host1', '-n', 'ssh://root@host2')
