@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* zoneadm -z NAME migrate [-nq] [-c CIPHER|list|none] [-t auto|live] [ssh://][user@]host[:port]:
+/* zoneadm -z NAME migrate [-nqw] [-c CIPHER|list|none] [-t auto|live] [ssh://][user@]host[:port]:
  * the restarter's Zone.Migrate on the zone's host, followed as every job is, its
  * steps (the job's Message) printed as they come. -c list asks both hosts' kz-migr.
+ * The zone's state picks live, warm or cold (the restarter does); -t live refuses
+ * any but a running zone; -w replaces the destination's configuration.
  * A caller who is not root reaches the destination with their own SSH identity:
  * zoneadm starts ssh and hands its end to the restarter (Connection), so the
  * destination's restarter checks that caller's migrate auth there. */
@@ -38,8 +40,8 @@ static int list_ciphers(sd_bus *bus, const char *zone, const char *what)
         return 0;
 }
 
-int zoneadm_migrate(sd_bus *bus, const char *zone, const char *destination, const char *cipher, bool dry_run,
-                bool quiet)
+int zoneadm_migrate(sd_bus *bus, const char *zone, const char *destination, const char *cipher, const char *type,
+                bool dry_run, bool overwrite, bool quiet)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(remote_uri_done) RemoteUri uri = {};
@@ -83,6 +85,10 @@ int zoneadm_migrate(sd_bus *bus, const char *zone, const char *destination, cons
                 r = sd_bus_message_append(m, "{sv}", "Cipher", "s", cipher);
         if (r >= 0)
                 r = sd_bus_message_append(m, "{sv}", "DryRun", "b", dry_run);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}", "Type", "s", type);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}", "Overwrite", "b", overwrite);
         if (r >= 0 && geteuid() != 0 && !zoneadm_host) {
                 r = remote_ssh_bridge(&uri, -EBADF, &connection, &ssh);
                 if (r < 0) {

@@ -331,17 +331,7 @@ static int on_migrate_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret
 
         e->call = sd_bus_slot_unref(e->call);
         if (err) {
-                /* GAP (cold migration): kzones-restarterd takes Kind=cold once 'zoneadm migrate'
-                 * does warm and cold migration (branch warmcold); until then it says the
-                 * option is unknown, which is said here as what it means */
-                if (e->cold && sd_bus_error_has_name(err, SD_BUS_ERROR_INVALID_ARGS) && strstr(err->message, "Kind"))
-                        entry_fail(e, "cold migration is not available on %s yet", e->remote ? e->destination :
-                                "this host");
-                else if (e->evacuation->overwrite && sd_bus_error_has_name(err, SD_BUS_ERROR_INVALID_ARGS) &&
-                         strstr(err->message, "OverwriteConfig"))
-                        entry_fail(e, "overwriting the destination's configuration (-W) is not available yet");
-                else
-                        entry_fail(e, "%s", err->message);
+                entry_fail(e, "%s", err->message);
                 return 0;
         }
         if (sd_bus_message_read(m, "o", &job) < 0) {
@@ -371,10 +361,12 @@ static void entry_migrate(Entry *e, const char *uri)
                 r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r >= 0 && ev->dry_run)
                 r = sd_bus_message_append(m, "{sv}", "DryRun", "b", 1);
-        if (r >= 0 && e->cold) /* GAP: see on_migrate_reply */
-                r = sd_bus_message_append(m, "{sv}", "Kind", "s", "cold");
-        if (r >= 0 && ev->overwrite) /* GAP: the configuration import of branch warmcold */
-                r = sd_bus_message_append(m, "{sv}", "OverwriteConfig", "b", 1);
+        /* the zone's state picks the kind (running: live; installed: cold; suspended:
+         * warm); a zone moved live must still be running when the restarter looks */
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}", "Type", "s", e->cold ? "auto" : "live");
+        if (r >= 0 && ev->overwrite)
+                r = sd_bus_message_append(m, "{sv}", "Overwrite", "b", 1);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)

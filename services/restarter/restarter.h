@@ -256,7 +256,7 @@ int zone_check_idle(Zone *z, sd_bus_error *error);
 /* The job kinds (zone-run.c, zone-storage.c) */
 extern const JobType job_boot, job_halt, job_reboot, job_shutdown, job_suspend;
 extern const JobType job_install, job_clone, job_uninstall, job_attach, job_detach;
-extern const JobType job_migrate_in, job_migrate;
+extern const JobType job_migrate_in, job_migrate, job_migrate_cold;
 void job_installed(Job *j);
 /* A helper's failure on the boot storage: 3 is a key that does not open the host data. */
 void job_storage_helper_failed(Job *j, int status, const char *message);
@@ -345,6 +345,15 @@ int method_detach(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int method_prepare_incoming(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 /* The source of a live migration (zone-migrate-out.c) */
 int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* zone-import.c: the destination of a migration, before anything moves */
+int method_check_incoming(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_import_zone(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_forget_incoming(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* zone-migrate-cold.c: the kind a zone's state picks (type: auto or live), and the
+ * cold and warm migrate job */
+int zone_migration_kind(Zone *z, const char *type, const char **ret_kind, sd_bus_error *error);
+int zone_migrate_cold(Zone *z, sd_bus_message *msg, const char *dest, const char *kind, bool dry_run, bool overwrite,
+                int connection, sd_bus_error *error);
 /* An option's variant, of the one type it must have: otherwise InvalidArgs naming the key. */
 int bus_read_option(sd_bus_message *msg, const char *what, const char *key, const char *type, void *ret,
                 sd_bus_error *error);

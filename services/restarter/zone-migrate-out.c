@@ -158,9 +158,9 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         _cleanup_(remote_uri_done) RemoteUri uri = {};
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
         Zone *z = userdata;
-        const char *dest, *cipher = "", *reason = NULL;
+        const char *dest, *cipher = "", *reason = NULL, *type = "auto", *kind = NULL;
         uint32_t channels = 1;
-        int dry_run = false, connection = -EBADF;
+        int dry_run = false, overwrite = false, connection = -EBADF;
         uid_t uid;
         Job *j;
         int r;
@@ -185,6 +185,10 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                         r = bus_read_option(msg, "Migrate", k, "b", &dry_run, error);
                 else if (streq(k, "Connection"))
                         r = bus_read_option(msg, "Migrate", k, "h", &connection, error);
+                else if (streq(k, "Overwrite"))
+                        r = bus_read_option(msg, "Migrate", k, "b", &overwrite, error);
+                else if (streq(k, "Type"))
+                        r = bus_read_option(msg, "Migrate", k, "s", &type, error);
                 else
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: unknown option '%s'", k);
                 if (r < 0)
@@ -220,9 +224,15 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
                         "Migrate: a zone administrator's migration goes over the administrator's own connection to "
                         "the destination (the Connection option, as zoneadm passes it)");
-        r = zone_need_state(z, error, ZONE_STATE_RUNNING, "migrate it live");
+        if (dry_run && overwrite)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: DryRun and Overwrite exclude "
+                        "each other");
+        /* the zone's state picks the kind: cold and warm in zone-migrate-cold.c */
+        r = zone_migration_kind(z, type, &kind, error);
         if (r < 0)
                 return r;
+        if (!streq(kind, "live"))
+                return zone_migrate_cold(z, msg, dest, kind, dry_run, overwrite, connection, error);
         r = zone_need_systemd(z, error);
         if (r < 0)
                 return r;
@@ -241,7 +251,8 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                         return r;
                 }
         }
-        if (!j->destination || asprintf(&j->option, "%s:%" PRIu32 "%s", cipher, channels, dry_run ? ":dry" : "") < 0) {
+        if (!j->destination || asprintf(&j->option, "%s:%" PRIu32 "%s", cipher, channels,
+                                               dry_run ? ":dry" : overwrite ? ":w" : "") < 0) {
                 j->option = NULL;
                 job_finish(j, -ENOMEM, NULL, "out of memory");
                 return -ENOMEM;

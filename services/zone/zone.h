@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <systemd/sd-bus.h>
 
 #include "hostdata.h"
 #include "launch-request.h"
@@ -48,6 +49,11 @@ bool pid_alive(pid_t pid);
 int zone_key(const ZoneConfig *c, uint8_t key[16]);
 int zone_uuid(const char *name, char **ret);
 uint64_t now_realtime(void);
+/* The destination's system bus for a migration helper: the connection a zone
+ * administrator's zoneadm made with its own SSH identity, which the restarter passed
+ * as fd KZONES_DESTINATION_FD, or else SSH as this (root's) helper, its errors to
+ * *ret_errors (remote.h). */
+int destination_bus_open(sd_bus **ret, const char *bus_host, int *ret_errors);
 /* Closes every descriptor but stdio and keep[]. */
 void close_all_but(int *keep, size_t n);
 
@@ -101,6 +107,10 @@ int verb_migrate_out(const char *name, const char *destination, const char *opti
 /* migrate-resolve.c: returns the exit status (0: handed over there, 1: continued
  * here, MIGRATE_HELPER_STILL_PAUSED) */
 int verb_migrate_resolve(const char *name, const char *destination);
+
+/* migrate-cold.c: cold and warm migration; the warm destination's attach */
+int verb_migrate_cold(const char *name, const char *destination, const char *options);
+int verb_attach_suspended(const char *name);
 
 /* launch.c */
 int verb_exec(const char *name);

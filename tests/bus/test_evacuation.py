@@ -239,14 +239,16 @@ class Evacuate(Evacuation):
             self.assertEqual(self.state(), ('running', []))
         self.assertNotIn('migrate', self.qmp.commands)
 
-    def test_overwrite_gap_is_said(self):
+    def test_overwrite_goes_to_the_restarter(self):
+        """-W is the restarter's Overwrite: accepted, the migration then fails at the
+        unreachable destination and the zone runs on."""
         self.set_running()
         self.busctl('set-property', RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
-                    'DefaultEvacuationTarget', 's', 'ssh://host2')
+                    'DefaultEvacuationTarget', 's', 'ssh://root@127.0.0.1:1')
         p = self.sysadm('evacuate', '-W')
         self.assertEqual(p.returncode, 1)
-        self.assertIn("sysadm: kz1: evacuation failed: overwriting the destination's configuration (-W) is not "
-                      "available yet", p.stderr)
+        self.assertIn("sysadm: kz1: evacuation failed: ", p.stderr)
+        self.assertIn('cannot reach the destination', p.stderr)
         self.assertEqual(self.state(), ('running', []))
 
     def test_dry_run_touches_no_record(self):
@@ -274,15 +276,19 @@ class Evacuate(Evacuation):
         self.assertIn('permission denied', p.stderr)
         self.assertFalse(os.path.exists(self.record_file()))
 
-    def test_cold_migration_gap_is_said(self):
+    def test_installed_zones_move_only_with_a(self):
+        """Without -a an installed zone stays; with -a it is cold-migrated (here to an
+        unreachable host, so it fails and stays installed)."""
         self.install('kz3')
         self.busctl('set-property', RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
-                    'DefaultEvacuationTarget', 's', 'ssh://host2')
+                    'DefaultEvacuationTarget', 's', 'ssh://root@127.0.0.1:1')
         p = self.sysadm('evacuate')
         self.assertEqual(p.returncode, 0, 'without -a an installed zone stays: ' + p.stderr)
         p = self.sysadm('evacuate', '-a')
         self.assertEqual(p.returncode, 1)
         self.assertIn('sysadm: kz3: evacuation failed:', p.stderr)
+        self.assertIn('cannot reach the destination', p.stderr)
+        self.assertEqual(self.prop('kz3', 'State'), 'installed')
 
 
 class Interrupted(Evacuation):

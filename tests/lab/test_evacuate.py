@@ -19,7 +19,7 @@ HOSTS = ('host1', 'host2', 'host3')
 MAINTENANCE_STARTED = '3b9e52d07a144ce19f06b82de451a7c3'
 
 
-class Evacuate(labtest.GuestMixin, labtest.LabTestCase):
+class Evacuate(labtest.ZoneHelpers, labtest.LabTestCase):
     hosts = 3
 
     @classmethod
