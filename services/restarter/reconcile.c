@@ -66,7 +66,7 @@ static void remove_partial_image(Zone *z)
 {
         _cleanup_free_ char *path = NULL, *partial = NULL;
 
-        if (zone_peek_suspend_image(z->manager, z->name, &path) < 0 ||
+        if (zone_config_suspend_image(z->manager, z->name, &path) < 0 ||
             asprintf(&partial, "%s" ZONE_SUSPEND_PARTIAL_SUFFIX, path) < 0)
                 return;
         if (unlink(partial) >= 0)

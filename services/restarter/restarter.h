@@ -11,6 +11,7 @@
 #include "kzones-bus.h"
 #include "qmp.h"
 #include "zone-qemu.h"
+#include "zone-peek.h"
 #include "zone-store.h"
 #include "storage-uri.h"
 
@@ -205,22 +206,12 @@ void zone_remove(Zone *z);
 /* Asks systemd for the zone's unit's ActiveState. */
 void zone_query_unit(Zone *z);
 
-/* What the restarter reads of a configuration without parsing and verifying it
- * whole (scan.c): the zone element's brand and autoboot, and with
- * ZONE_PEEK_SUSPEND the suspend resource. -EBADMSG if the file does not name the
- * zone in a zone element. */
-typedef struct ZonePeek {
-        char *brand;
-        bool autoboot;
-        bool has_suspend;
-        char *suspend_path, *suspend_storage;
-} ZonePeek;
-#define ZONE_PEEK_SUSPEND 1u
+/* The zone's configuration file, peeked at (zone-peek.h): -EBADMSG also if it does
+ * not name the zone; ret_stat: the file read. */
 int zone_config_peek(Manager *m, const char *name, unsigned flags, ZonePeek *ret, struct stat *ret_stat);
-void zone_peek_done(ZonePeek *p);
 /* The suspend image path as zone_suspend_image_path() gives it (-ENOENT without a
  * suspend resource, -EOPNOTSUPP if it is not a local file). */
-int zone_peek_suspend_image(Manager *m, const char *name, char **ret);
+int zone_config_suspend_image(Manager *m, const char *name, char **ret);
 Zone *manager_find_zone(Manager *m, const char *name);
 Zone *manager_find_zone_by_path(Manager *m, const char *path);
 /* ROOT/PATH, PATH formatted as printf does. */

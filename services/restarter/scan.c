@@ -5,97 +5,19 @@
  * from a file that changed since it was last read: the whole configuration is
  * parsed and verified when an operation needs it (zone_load_config()). With a
  * thousand zones this is what keeps a rescan (each zonecfg commit makes one) and
- * the restarter's start cheap, and libxml2's schema out of its memory. */
+ * the restarter's start cheap, and libxml2 and its schema out of its memory
+ * (zone-peek.h). */
 #include <dirent.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <libxml/xmlreader.h>
 
 #include "log.h"
 #include "mkdir.h"
 #include "restarter.h"
 
-void zone_peek_done(ZonePeek *p)
-{
-        free(p->brand);
-        free(p->suspend_path);
-        free(p->suspend_storage);
-        *p = (ZonePeek) {};
-}
-
-static char *reader_attribute(xmlTextReaderPtr reader, const char *name, int *error)
-{
-        xmlChar *v = xmlTextReaderGetAttribute(reader, BAD_CAST name);
-        char *s;
-
-        if (!v)
-                return NULL;
-        s = strdup((const char *) v);
-        xmlFree(v);
-        if (!s)
-                *error = -ENOMEM;
-        return s;
-}
-
-/* The zone element's name, brand and autoboot; with ZONE_PEEK_SUSPEND also the
- * first suspend resource's path and storage. No schema, no verification: what a
- * malformed file says before it goes wrong may be taken. */
-static int peek_buffer(const char *buf, size_t size, const char *origin, const char *name, unsigned flags,
-                ZonePeek *ret)
-{
-        _cleanup_(zone_peek_done) ZonePeek p = {};
-        _cleanup_free_ char *zonename = NULL, *autoboot = NULL;
-        xmlTextReaderPtr reader;
-        bool root_seen = false;
-        int r = 0, k;
-
-        /* as zone_config_from_xml(): no document type, no entities */
-        if (memmem(buf, size, "<!DOCTYPE", 9) || memmem(buf, size, "<!ENTITY", 8) || memchr(buf, 0, size))
-                return -EBADMSG;
-        reader = xmlReaderForMemory(buf, (int) size, origin, "UTF-8",
-                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS);
-        if (!reader)
-                return -ENOMEM;
-        while (r >= 0 && (k = xmlTextReaderRead(reader)) == 1) {
-                const char *element;
-                int depth;
-
-                if (xmlTextReaderNodeType(reader) != XML_READER_TYPE_ELEMENT)
-                        continue;
-                element = (const char *) xmlTextReaderConstLocalName(reader);
-                depth = xmlTextReaderDepth(reader);
-                if (depth == 0) {
-                        if (!element || !streq(element, "zone")) {
-                                r = -EBADMSG;
-                                break;
-                        }
-                        root_seen = true;
-                        zonename = reader_attribute(reader, "zonename", &r);
-                        p.brand = reader_attribute(reader, "brand", &r);
-                        autoboot = reader_attribute(reader, "autoboot", &r);
-                        if (!(flags & ZONE_PEEK_SUSPEND))
-                                break;
-                } else if (depth == 1 && element && streq(element, "suspend") && !p.has_suspend) {
-                        p.has_suspend = true;
-                        p.suspend_path = reader_attribute(reader, "path", &r);
-                        p.suspend_storage = reader_attribute(reader, "storage", &r);
-                }
-        }
-        if (r >= 0 && k < 0 && !root_seen)
-                r = -EBADMSG;
-        xmlFreeTextReader(reader);
-        if (r < 0)
-                return r;
-        if (!root_seen || !streq_ptr(zonename, name))
-                return -EBADMSG;
-        p.autoboot = streq_ptr(autoboot, "true");
-        *ret = p;
-        p = (ZonePeek) {};
-        return 0;
-}
-
 int zone_config_peek(Manager *m, const char *name, unsigned flags, ZonePeek *ret, struct stat *ret_stat)
 {
+        _cleanup_(zone_peek_done) ZonePeek p = {};
         _cleanup_free_ char *path = manager_path(m, "/etc/zones/%s.xml", name), *buf = NULL;
         struct stat st;
         size_t size;
@@ -110,29 +32,26 @@ int zone_config_peek(Manager *m, const char *name, unsigned flags, ZonePeek *ret
         r = read_file_bounded(path, ZONE_CONFIG_MAX_BYTES, &buf, &size);
         if (r < 0)
                 return r;
-        return peek_buffer(buf, size, path, name, flags, ret);
+        r = zone_peek(buf, size, flags, &p);
+        if (r < 0)
+                return r;
+        if (!streq_ptr(p.name, name))
+                return -EBADMSG;
+        *ret = p;
+        p = (ZonePeek) {};
+        return 0;
 }
 
-/* The suspend image of the zone's configuration, as zone_suspend_image_path() makes
- * it from the whole configuration. */
-int zone_peek_suspend_image(Manager *m, const char *name, char **ret)
+/* The suspend image of the zone's configuration (zone_peek_suspend_image()). */
+int zone_config_suspend_image(Manager *m, const char *name, char **ret)
 {
         _cleanup_(zone_peek_done) ZonePeek p = {};
-        const char *path;
         int r;
 
         r = zone_config_peek(m, name, ZONE_PEEK_SUSPEND, &p, NULL);
         if (r < 0)
                 return r;
-        if (!p.has_suspend)
-                return -ENOENT;
-        path = p.suspend_path;
-        if (!path && p.suspend_storage && strncmp(p.suspend_storage, "file://", 7) == 0)
-                path = p.suspend_storage + 7;
-        if (!path)
-                return -EOPNOTSUPP;
-        *ret = path_join(m->root, path);
-        return *ret ? 0 : -ENOMEM;
+        return zone_peek_suspend_image(&p, m->root, ret);
 }
 
 static bool same_file(const Zone *z, const struct stat *st)
