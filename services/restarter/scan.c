@@ -27,8 +27,6 @@ int zone_config_peek(Manager *m, const char *name, unsigned flags, ZonePeek *ret
                 return -ENOMEM;
         if (stat(path, &st) < 0)
                 return -errno;
-        if (ret_stat)
-                *ret_stat = st;
         r = read_file_bounded(path, ZONE_CONFIG_MAX_BYTES, &buf, &size);
         if (r < 0)
                 return r;
@@ -37,6 +35,8 @@ int zone_config_peek(Manager *m, const char *name, unsigned flags, ZonePeek *ret
                 return r;
         if (!streq_ptr(p.name, name))
                 return -EBADMSG;
+        if (ret_stat)
+                *ret_stat = st;
         *ret = p;
         p = (ZonePeek) {};
         return 0;
