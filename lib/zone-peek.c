@@ -137,6 +137,8 @@ static int attribute_value(Scanner *s, char **ret)
                 const char *semi;
                 size_t len;
 
+                if (*c == '\r' && c + 1 < e && c[1] == '\n')
+                        continue; /* a line end is one character, as XML reads it */
                 if (*c != '&') {
                         *o++ = is_space(*c) ? ' ' : *c; /* attribute-value normalization */
                         continue;

@@ -96,7 +96,7 @@ Test(zone_peek, declarations_comments_references_and_nesting)
                           "<zone\n zonename = \"k&#x7a;&#49;\" brand='k&#122;' autoboot=\"true\">"
                           "<anet id='0'><suspend path='/nested'/></anet>"
                           "<!-- <suspend path='/comment'/> --><![CDATA[<suspend path='/cdata'/>]]>"
-                          "<suspend path='/a&amp;b&#x20AC;\tc'/><suspend path='/second'/></zone>";
+                          "<suspend path='/a&amp;b&#x20AC;\tc\r\nd&#9;e'/><suspend path='/second'/></zone>";
         ZonePeek p = {};
         _cleanup_free_ char *path = NULL;
 
@@ -104,10 +104,10 @@ Test(zone_peek, declarations_comments_references_and_nesting)
         cr_assert_str_eq(p.name, "kz1");
         cr_assert_str_eq(p.brand, "kz");
         cr_assert(p.autoboot);
-        cr_assert_str_eq(p.suspend_path, "/a&b\xe2\x82\xac c");
+        cr_assert_str_eq(p.suspend_path, "/a&b\xe2\x82\xac c d\te");
         cr_assert_null(p.suspend_storage);
         cr_assert_eq(zone_peek_suspend_image(&p, "/root", &path), 0);
-        cr_assert_str_eq(path, "/root/a&b\xe2\x82\xac c");
+        cr_assert_str_eq(path, "/root/a&b\xe2\x82\xac c d\te");
         zone_peek_done(&p);
 
         peeks("<zone zonename='e' brand='solaris'/>", ZONE_PEEK_SUSPEND, &p);
