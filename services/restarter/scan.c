@@ -96,7 +96,12 @@ static void index_free(Hashmap *h, ZoneIndexEntry *l, size_t n)
         zone_index_free(l, n);
 }
 
-int manager_rescan(Manager *m)
+/* dropins: the evacuation targets in the zone units' drop-ins are read again too (10
+ * directories per zone). Not after a change in /etc/zones, which cannot change
+ * them: the drop-ins change through the EvacuationTarget properties (which read
+ * them again) or by hand followed by 'systemctl reload', whose Reloading signal
+ * makes a whole rescan, as Rescan() does. */
+static int rescan(Manager *m, bool dropins)
 {
         ZoneIndexEntry *l = NULL;
         Hashmap *index = NULL;
@@ -179,6 +184,9 @@ int manager_rescan(Manager *m)
                         /* a zone the restarter did not know: it appears in the state it is
                          * in (its objects say so), which is no change of state */
                         z->state = z->index_state;
+                        /* and its evacuation target is known, so that a change is announced */
+                        if (!dropins)
+                                (void) evacuation_target(m, name, &z->evacuation_target);
                         if (m->name_requested) {
                                 log_info("zone '%s' configured", name);
                                 (void) sd_bus_emit_object_added(m->bus, z->path);
@@ -215,7 +223,8 @@ int manager_rescan(Manager *m)
                                 zone_remove(z);
                 }
         }
-        evacuation_targets_changed(m);
+        if (dropins)
+                evacuation_targets_changed(m);
         /* autoboot comes from kzones-generator: when it would decide otherwise, let
          * systemd run it again, so that 'systemctl is-enabled zone@NAME' is right now */
         if (reload && m->have_systemd > 0) {
@@ -226,12 +235,17 @@ int manager_rescan(Manager *m)
         return 0;
 }
 
+int manager_rescan(Manager *m)
+{
+        return rescan(m, true);
+}
+
 static int on_rescan_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Manager *m = userdata;
 
         m->rescan_timer = sd_event_source_unref(m->rescan_timer);
-        (void) manager_rescan(m);
+        (void) rescan(m, false);
         return 0;
 }
 
