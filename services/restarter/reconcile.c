@@ -64,14 +64,14 @@ static void remove_notes(Zone *z, const char *const *notes)
         }
 }
 
-/* The suspend image a killed helper did not finish. */
+/* The suspend image a killed helper did not finish. Every zone that is not running
+ * is looked at when the restarter starts: its suspend resource alone is read, not
+ * the whole configuration. */
 static void remove_partial_image(Zone *z)
 {
-        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
         _cleanup_free_ char *path = NULL, *partial = NULL;
 
-        if (zone_store_load(z->manager->root, z->name, &c, NULL) < 0 ||
-            zone_suspend_image_path(c, z->manager->root, &path) < 0 ||
+        if (zone_config_suspend_image(z->manager, z->name, &path) < 0 ||
             asprintf(&partial, "%s" ZONE_SUSPEND_PARTIAL_SUFFIX, path) < 0)
                 return;
         if (unlink(partial) >= 0)

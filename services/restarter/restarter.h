@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <sys/stat.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 #include <systemd/sd-id128.h>
@@ -10,6 +11,7 @@
 #include "kzones-bus.h"
 #include "qmp.h"
 #include "zone-qemu.h"
+#include "zone-peek.h"
 #include "zone-store.h"
 #include "storage-uri.h"
 
@@ -154,6 +156,11 @@ struct Zone {
         unsigned reconcile_polls;
         unsigned reconcile_conts;
         bool reconcile_counted; /* the bus name waits for it (at start) */
+        /* scan.c: the configuration file brand and autoboot were last read from */
+        bool config_known;
+        ino_t config_ino;
+        off_t config_size;
+        struct timespec config_mtime;
 };
 
 struct Manager {
@@ -193,6 +200,20 @@ void manager_reconciled(Manager *m);
 /* Probes the host's CPU models in a child (host-cpu.c); the Manager's CPU properties follow. */
 int manager_probe_cpu(Manager *m);
 int manager_rescan(Manager *m);
+/* Rescans a moment after /etc/zones changed (scan.c). */
+int manager_watch_zones(Manager *m);
+int zone_new(Manager *m, const char *name, Zone **ret);
+Zone *zone_free(Zone *z);
+void zone_remove(Zone *z);
+/* Asks systemd for the zone's unit's ActiveState. */
+void zone_query_unit(Zone *z);
+
+/* The zone's configuration file, peeked at (zone-peek.h): -EBADMSG also if it does
+ * not name the zone; ret_stat: the file read. */
+int zone_config_peek(Manager *m, const char *name, unsigned flags, ZonePeek *ret, struct stat *ret_stat);
+/* The suspend image path as zone_suspend_image_path() gives it (-ENOENT without a
+ * suspend resource, -EOPNOTSUPP if it is not a local file). */
+int zone_config_suspend_image(Manager *m, const char *name, char **ret);
 Zone *manager_find_zone(Manager *m, const char *name);
 Zone *manager_find_zone_by_path(Manager *m, const char *path);
 /* ROOT/PATH, PATH formatted as printf does. */
