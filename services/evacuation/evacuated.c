@@ -47,7 +47,8 @@ Manager *manager_free(Manager *m)
         if (!m)
                 return NULL;
         evacuation_free(m->current);
-        evacuation_free(m->finished);
+        for (size_t i = 0; i < m->n_finished; i++)
+                evacuation_free(m->finished[i]);
         sd_bus_unref(m->bus);
         sd_event_unref(m->event);
         free(m->root);

@@ -402,8 +402,9 @@ static Evacuation *find_job(Manager *m, const char *path)
 {
         if (m->current && streq_ptr(m->current->path, path))
                 return m->current;
-        if (m->finished && streq_ptr(m->finished->path, path))
-                return m->finished;
+        for (size_t i = 0; i < m->n_finished; i++)
+                if (streq_ptr(m->finished[i]->path, path))
+                        return m->finished[i];
         return NULL;
 }
 
@@ -421,18 +422,18 @@ static int job_object_find(sd_bus *bus, const char *path, const char *interface,
 static int job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error)
 {
         Manager *m = userdata;
-        char **l = calloc(3, sizeof(char *));
+        char **l = calloc(EVACUATION_FINISHED_MAX + 2, sizeof(char *));
         size_t n = 0;
 
         if (!l)
                 return -ENOMEM;
-        for (Evacuation *ev = m->current;; ev = m->finished) {
+        for (size_t i = 0; i <= m->n_finished; i++) {
+                Evacuation *ev = i < m->n_finished ? m->finished[i] : m->current;
+
                 if (ev && ev->path && !(l[n++] = strdup(ev->path))) {
                         strv_freep(&l);
                         return -ENOMEM;
                 }
-                if (ev == m->finished)
-                        break;
         }
         *nodes = l;
         return 0;

@@ -489,8 +489,12 @@ static int on_linger_end(sd_event_source *s, uint64_t usec, void *userdata)
         Evacuation *ev = userdata;
         Manager *m = ev->manager;
 
-        if (m->finished == ev)
-                m->finished = NULL;
+        for (size_t i = 0; i < m->n_finished; i++)
+                if (m->finished[i] == ev) {
+                        memmove(m->finished + i, m->finished + i + 1, (m->n_finished - i - 1) * sizeof(ev));
+                        m->n_finished--;
+                        break;
+                }
         evacuation_free(ev);
         return 0;
 }
@@ -517,9 +521,12 @@ static void evacuation_end(Evacuation *ev)
         bus_job_removed(ev);
         if (m->current == ev)
                 m->current = NULL;
-        if (m->finished)
-                evacuation_free(m->finished);
-        m->finished = ev;
+        if (m->n_finished == EVACUATION_FINISHED_MAX) {
+                evacuation_free(m->finished[0]);
+                memmove(m->finished, m->finished + 1, (m->n_finished - 1) * sizeof(ev));
+                m->n_finished--;
+        }
+        m->finished[m->n_finished++] = ev;
         (void) sd_event_add_time_relative(m->event, &ev->linger, CLOCK_MONOTONIC, EVACUATION_LINGER_USEC, 0,
                 on_linger_end, ev);
         bus_manager_send_changed(m, "Job", NULL);

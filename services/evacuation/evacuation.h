@@ -20,6 +20,8 @@
 #define EVACUATION_PARALLEL_MAX 16u
 /* Zones in one evacuation at most: a host runs no more. */
 #define EVACUATION_ZONES_MAX 1024u
+/* At most this many finished jobs are kept readable (the oldest goes first). */
+#define EVACUATION_FINISHED_MAX 8u
 /* A finished job stays readable this long, for a client that looks late. */
 #define EVACUATION_LINGER_USEC (300ull * 1000000)
 
@@ -121,7 +123,10 @@ struct Manager {
         unsigned parallel;    /* the default */
         uint32_t last_id;
         Evacuation *current;  /* at work, NULL if none */
-        Evacuation *finished; /* the last one that ended, readable a while */
+        /* those that ended, oldest first, each readable a while (EVACUATION_LINGER_USEC)
+         * so that a second watcher still reads how one ended after another began */
+        Evacuation *finished[EVACUATION_FINISHED_MAX];
+        size_t n_finished;
 };
 
 int manager_new(sd_event *e, sd_bus *bus, const char *root, Manager **ret);
