@@ -4,6 +4,7 @@
 
 #include "cli-util.h"
 #include "zonecfg-cmd.h"
+#include "zonecfg-prompt.h"
 
 #define COMMAND_FILE_MAX (1024u * 1024u)
 
@@ -122,36 +123,9 @@ static int run_file(Zonecfg *z, const char *path)
         return zonecfg_finish(z);
 }
 
-static int run_interactive(Zonecfg *z)
-{
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0;
-        unsigned lineno = 0;
-        int last = 0;
-
-        if (!zonecfg_zone_exists(z))
-                puts("Use 'create' to begin configuring a new zone.");
-        for (;;) {
-                int r;
-
-                fputs(zonecfg_prompt(z), stdout);
-                fflush(stdout);
-                if (getline(&line, &cap, stdin) < 0) {
-                        fputc('\n', stdout);
-                        r = zonecfg_finish(z);
-                        return r < 0 ? r : last;
-                }
-                r = zonecfg_run_line(z, line, ++lineno);
-                /* The session goes on after an error; the exit status remembers it. */
-                if (r < 0)
-                        last = r;
-                if (r == ZONECFG_EXIT)
-                        return last;
-        }
-}
-
 static int run(int argc, char *argv[])
 {
+        _cleanup_(zonecfg_prompt_freep) ZonecfgPrompt *prompt = NULL;
         _cleanup_(zonecfg_freep) Zonecfg *z = NULL;
         ZonecfgOptions o = {
                 .out = stdout,
@@ -173,6 +147,14 @@ static int run(int argc, char *argv[])
         /* Questions are asked on the terminal, unless the commands come from it too. */
         if (isatty(STDIN_FILENO) && !(arg_file && streq(arg_file, "-")))
                 o.confirm = ask;
+        /* On a terminal, lines are edited and questions asked on the prompt line. */
+        if (o.mode == ZONECFG_INTERACTIVE) {
+                r = zonecfg_prompt_new(&prompt);
+                if (r < 0)
+                        return r;
+                o.confirm = zonecfg_prompt_ask;
+                o.userdata = prompt;
+        }
 
         r = zonecfg_new(&o, &z);
         if (r < 0)
@@ -203,7 +185,7 @@ static int run(int argc, char *argv[])
         }
         if (o.mode == ZONECFG_FILE)
                 return run_file(z, "-");
-        return run_interactive(z);
+        return zonecfg_prompt_run(prompt, z);
 }
 
 int main(int argc, char *argv[])
