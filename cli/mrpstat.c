@@ -288,7 +288,7 @@ static int parse_argv(int argc, char *argv[])
                         help(stdout);
                         return 0;
                 default:
-                        if (c == ':' && !optopt)
+                        if (c == ':' && optopt == ARG_JSON)
                                 return usage_error("--json takes pretty, short or off: --json=pretty");
                         return cli_getopt_error("mrpstat", short_usage, c, argv);
                 }

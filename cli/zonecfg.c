@@ -13,6 +13,16 @@ static const char *arg_root = "";
 static const char *arg_file;
 static bool arg_usage_error;
 
+static void short_usage(FILE *f)
+{
+        fputs("usage: zonecfg -z ZONENAME [-R ROOT] [SUBCOMMAND[;SUBCOMMAND…] | -f COMMAND-FILE|-]\n"
+              "Try 'zonecfg --help' for more.\n",
+                f);
+}
+
+/* A mistake on the command line: one line saying what is wrong, then the short usage; exit 2. */
+#define usage_error(...) (arg_usage_error = true, cli_usage_error("zonecfg", short_usage, __VA_ARGS__))
+
 static void help(FILE *f)
 {
         fputs("usage: zonecfg -z ZONENAME [-R ROOT] [SUBCOMMAND[;SUBCOMMAND…]]\n"
@@ -50,7 +60,8 @@ static int parse_argv(int argc, char *argv[])
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "+z:R:f:rh", options, NULL)) >= 0)
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:z:R:f:rh", options, NULL)) >= 0)
                 switch (c) {
                 case ARG_VERSION:
                         return cli_version("zonecfg");
@@ -72,20 +83,13 @@ static int parse_argv(int argc, char *argv[])
                         help(stdout);
                         return 0;
                 default:
-                        help(stderr);
                         arg_usage_error = true;
-                        return -EINVAL;
+                        return cli_getopt_error("zonecfg", short_usage, c, argv);
                 }
-        if (!arg_zonename) {
-                fputs("zonecfg: a zone name is required: zonecfg -z ZONENAME …\n", stderr);
-                arg_usage_error = true;
-                return -EINVAL;
-        }
-        if (arg_file && optind < argc) {
-                fputs("zonecfg: give either -f FILE or subcommands, not both.\n", stderr);
-                arg_usage_error = true;
-                return -EINVAL;
-        }
+        if (!arg_zonename)
+                return usage_error("a zone name is required: zonecfg -z ZONENAME …");
+        if (arg_file && optind < argc)
+                return usage_error("give either -f FILE or subcommands, not both");
         return 1;
 }
 
