@@ -135,6 +135,13 @@ class ManPages(unittest.TestCase):
                     if re.match(r'(kz|zone|zlogin|mrpstat|memory-reserve)', n):
                         self.assertIn(n, pages, f'{page} names {n}, which does not exist')
 
+    def test_readme_lists_every_page(self):
+        with open(os.path.join(SOURCE, 'README.md')) as f:
+            readme = f.read()
+        for page in self.pages():
+            name, section = page.rsplit('.', 1)
+            self.assertIn(f'`{name}({section})`', readme)
+
     def test_every_page_is_named_by_another(self):
         pages = self.pages()
         named = set().union(*(self.see_also(p) for p in pages))
