@@ -157,7 +157,8 @@ int zonecfg_prompt_new(ZonecfgPrompt **ret)
         (void) el_set(p->el, EL_SETTY, "-x", "-echo", NULL);
         (void) el_set(p->el, EL_PROMPT, prompt_text);
         (void) el_set(p->el, EL_HIST, history, p->hist);
-        (void) el_set(p->el, EL_ADDFN, "zonecfg-complete", "complete a zonecfg word", complete);
+        /* the wide call: libedit's narrow EL_ADDFN copies both strings and never frees them */
+        (void) el_wset(p->el, EL_ADDFN, L"zonecfg-complete", L"complete a zonecfg word", complete);
         (void) el_set(p->el, EL_BIND, "^I", "zonecfg-complete", NULL);
         *ret = TAKE_PTR(p);
         return 0;
