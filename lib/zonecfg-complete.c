@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "strv.h"
+#include "zone-store.h"
 #include "zonecfg-internal.h"
 
 #define MAX_WORDS 16
@@ -82,6 +83,46 @@ static int offer_values(Completion *c, const ResourceType *t, const char *prop)
         return 0;
 }
 
+/* What 'create -t' takes: the installed templates and the configured zones. */
+static int offer_templates(Zonecfg *z, Completion *c)
+{
+        _cleanup_strv_free_ char **templates = zone_template_list();
+        ZoneIndexEntry *zones = NULL;
+        size_t n = 0;
+        KzError e = {};
+        int r = 0;
+
+        for (char **t = templates; t && *t && r >= 0; t++)
+                r = offer(c, *t);
+        if (r >= 0 && zone_index_read(z->root, &zones, &n, &e) >= 0) {
+                for (size_t i = 0; i < n && r >= 0; i++)
+                        if (!streq(zones[i].name, z->zonename))
+                                r = offer(c, zones[i].name);
+                zone_index_free(zones, n);
+        }
+        return r;
+}
+
+/* The values of key (as "KEY=VALUE") that the children of type t of the current resource
+ * have: 'select anet id=' offers the anets there are. */
+static int offer_keys(Zonecfg *z, Completion *c, const ResourceType *t)
+{
+        const ZoneResource *cur;
+
+        if (!t->key || !z->cfg)
+                return 0;
+        cur = zc_current(z);
+        for (size_t i = 0; i < cur->n_children; i++) {
+                const char *v;
+
+                if (cur->children[i]->type != t || !(v = zone_resource_get(cur->children[i], t->key)))
+                        continue;
+                if (offer_assignment(c, t->key, v) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 static int offer_strings(Completion *c, const char *const *l)
 {
         for (; *l; l++)
@@ -125,6 +166,8 @@ static int complete_command(Zonecfg *z, Completion *c, char **w, size_t n)
                         return 0;
                 }
                 t = resource_type_child(here, w[first]);
+                if (t && t->key && startswith(c->prefix, t->key) && c->prefix[strlen(t->key)] == '=')
+                        return offer_keys(z, c, t);
                 if (t)
                         return offer_assignments(c, t);
                 if (streq(cmd, "remove") && n == first + 1)
@@ -150,6 +193,9 @@ static int complete_command(Zonecfg *z, Completion *c, char **w, size_t n)
         }
         if (streq(cmd, "create")) {
                 static const char *const flags[] = { "-F", "-b", "-t", NULL };
+
+                if (streq(w[n - 1], "-t"))
+                        return offer_templates(z, c);
                 return n < 3 ? offer_strings(c, flags) : 0;
         }
         if (streq(cmd, "revert") || streq(cmd, "reload") || streq(cmd, "exit") || streq(cmd, "delete")) {

@@ -74,6 +74,22 @@ Test(complete, resources_properties_and_values_of_the_scope)
         session_free(s);
 }
 
+Test(complete, templates_and_existing_resources)
+{
+        Session *s = session("kz1", ZONECFG_INTERACTIVE);
+
+        /* 'create -t': the installed templates, then the configured zones */
+        assert_completions(s, "create -t SYS", "SYSkz SYSkz-minimal");
+        ok(s, "create -b; add anet; end; add anet; end; add admin; set user=alice; end; commit");
+        batch("kz2", "create -t SYSkz-minimal; commit");
+        assert_completions(s, "create -t kz", "kz2");
+        /* the resources there are, by their key */
+        assert_completions(s, "select anet id=", "id=0 id=1");
+        assert_completions(s, "remove admin user=a", "user=alice");
+        assert_completions(s, "select anet lower", "lower-link=");
+        session_free(s);
+}
+
 Test(complete, help_topics)
 {
         Session *s = session("kz1", ZONECFG_INTERACTIVE);
