@@ -127,6 +127,36 @@ static int run_file(Zonecfg *z, const char *path)
         return zonecfg_finish(z);
 }
 
+/* A terminal on standard input, not on standard output (zonecfg | tee log): no line
+ * editing, the prompt written to the output as it always was. */
+static int run_interactive_plain(Zonecfg *z)
+{
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        unsigned lineno = 0;
+        int last = 0;
+
+        if (!zonecfg_zone_exists(z))
+                puts("Use 'create' to begin configuring a new zone.");
+        for (;;) {
+                int r;
+
+                fputs(zonecfg_prompt(z), stdout);
+                fflush(stdout);
+                if (getline(&line, &cap, stdin) < 0) {
+                        fputc('\n', stdout);
+                        r = zonecfg_finish(z);
+                        return r < 0 ? r : last;
+                }
+                r = zonecfg_run_line(z, line, ++lineno);
+                /* The session goes on after an error; the exit status remembers it. */
+                if (r < 0)
+                        last = r;
+                if (r == ZONECFG_EXIT)
+                        return last;
+        }
+}
+
 static int run(int argc, char *argv[])
 {
         _cleanup_(zonecfg_prompt_freep) ZonecfgPrompt *prompt = NULL;
@@ -152,7 +182,7 @@ static int run(int argc, char *argv[])
         if (isatty(STDIN_FILENO) && !(arg_file && streq(arg_file, "-")))
                 o.confirm = ask;
         /* On a terminal, lines are edited and questions asked on the prompt line. */
-        if (o.mode == ZONECFG_INTERACTIVE) {
+        if (o.mode == ZONECFG_INTERACTIVE && isatty(STDOUT_FILENO)) {
                 r = zonecfg_prompt_new(&prompt);
                 if (r < 0)
                         return r;
@@ -189,6 +219,8 @@ static int run(int argc, char *argv[])
         }
         if (o.mode == ZONECFG_FILE)
                 return run_file(z, "-");
+        if (!prompt)
+                return run_interactive_plain(z);
         return zonecfg_prompt_run(prompt, z);
 }
 

@@ -5,6 +5,9 @@ completes subcommands, resource types, property names and values of the current 
 the Up arrow brings back the previous line, 'help usage' prints the usage. Commands
 from a pipe are read as before: no line editing there."""
 
+import os
+import pty
+import subprocess
 import unittest
 
 from kztest import ZoneTest
@@ -74,6 +77,18 @@ class Prompt(ZoneTest):
         p = self.zonecfg('kz1', input=UP + 'info brand\n', check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn('is not a zonecfg command', p.stderr)
+
+    def test_terminal_in_pipe_out_is_read_as_before(self):
+        # zonecfg -z kz1 | tee log: no line editing; the prompts go to the output as they always did
+        self.zonecfg('kz1', 'create -t SYSkz')
+        master, slave = pty.openpty()
+        p = subprocess.Popen([self.zonecfg_bin, '-R', self.root, '-z', 'kz1'], stdin=slave,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        os.close(slave)
+        self.addCleanup(os.close, master)
+        os.write(master, b'info brand\nexit\n')
+        out, err = p.communicate(timeout=30)
+        self.assertEqual((p.returncode, out, err), (0, b'zonecfg:kz1> brand: kz\nzonecfg:kz1> ', b''))
 
 
 if __name__ == '__main__':
