@@ -121,14 +121,19 @@ static void restore_terminal_and_die(int sig)
  * stays off for the whole session instead (here, and in libedit's mode between
  * lines), libedit showing what is typed; it comes back at the end, or when a signal
  * ends zonecfg (after libedit's own handler has run). */
+static void save_terminal(void)
+{
+        if (tcgetattr(STDIN_FILENO, &saved_termios) >= 0)
+                have_saved_termios = 1;
+}
+
 static void quiet_terminal(void)
 {
         static const int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
         struct termios t;
 
-        if (tcgetattr(STDIN_FILENO, &saved_termios) < 0)
+        if (!have_saved_termios)
                 return;
-        have_saved_termios = 1;
         for (size_t i = 0; i < ELEMENTSOF(signals); i++)
                 (void) signal(signals[i], restore_terminal_and_die);
         t = saved_termios;
@@ -143,6 +148,8 @@ int zonecfg_prompt_new(ZonecfgPrompt **ret)
 
         if (!p)
                 return -ENOMEM;
+        /* before libedit changes it (EL_SETTY below applies at once) */
+        save_terminal();
         p->hist = history_init();
         p->el = el_init("zonecfg", stdin, stdout, stderr);
         if (!p->hist || !p->el)

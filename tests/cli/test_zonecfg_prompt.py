@@ -7,7 +7,10 @@ from a pipe are read as before: no line editing there."""
 
 import os
 import pty
+import signal
 import subprocess
+import termios
+import time
 import unittest
 
 from kztest import ZoneTest
@@ -77,6 +80,29 @@ class Prompt(ZoneTest):
         p = self.zonecfg('kz1', input=UP + 'info brand\n', check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn('is not a zonecfg command', p.stderr)
+
+    def test_terminal_restored_at_exit_and_on_ctrl_c(self):
+        # the prompt turns the echo off; whatever ends zonecfg, the shell gets it back
+        for keys, how in (('exit\n', 0), ('\x04', 0), ('inf\x03', -signal.SIGINT)):
+            with self.subTest(keys=keys):
+                self.zonecfg('kz1', 'create -F -t SYSkz')
+                s = self.interactive('kz1')
+                before = termios.tcgetattr(s.fd)[3]
+                self.assertFalse(before & termios.ECHO, 'libedit echoes, not the terminal')
+                # libedit prints its prompt a moment before it reads keys one by one; a
+                # Ctrl-D in that moment is the terminal's end of a line, not a key
+                time.sleep(0.2)
+                os.write(s.fd, keys.encode())
+                deadline = time.monotonic() + 10
+                while True:
+                    pid, status = os.waitpid(s.pid, os.WNOHANG)
+                    if pid or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)
+                self.assertEqual(os.waitstatus_to_exitcode(status), how)
+                lflag = termios.tcgetattr(s.fd)[3]
+                os.close(s.fd)
+                self.assertTrue(lflag & termios.ECHO and lflag & termios.ICANON)
 
     def test_terminal_in_pipe_out_is_read_as_before(self):
         # zonecfg -z kz1 | tee log: no line editing; the prompts go to the output as they always did
