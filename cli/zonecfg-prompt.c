@@ -116,17 +116,17 @@ static void restore_terminal_and_die(int sig)
         (void) raise(sig);
 }
 
-/* libedit prints the prompt before it turns the terminal's echo off: what is typed
- * (or pasted) in between, or while a command runs, would be shown twice. The echo
- * stays off for the whole session instead (here, and in libedit's mode between
- * lines), libedit showing what is typed; it comes back at the end, or when a signal
- * ends zonecfg (after libedit's own handler has run). */
 static void save_terminal(void)
 {
         if (tcgetattr(STDIN_FILENO, &saved_termios) >= 0)
                 have_saved_termios = 1;
 }
 
+/* libedit prints the prompt before it turns the terminal's echo off: what is typed
+ * (or pasted) in between, or while a command runs, would be shown twice. The echo
+ * stays off for the whole session instead (here, and in libedit's mode between
+ * lines), libedit showing what is typed; it comes back at the end, or when a signal
+ * ends zonecfg (after libedit's own handler has run). */
 static void quiet_terminal(void)
 {
         static const int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
