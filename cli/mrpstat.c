@@ -89,11 +89,6 @@ static void pools_freep(Pools *l)
         pools_free(l->p, l->n);
 }
 
-static void json_object_putp(json_object **o)
-{
-        json_object_put(*o);
-}
-
 static int log_oom(void)
 {
         fputs("mrpstat: out of memory\n", stderr);
@@ -207,53 +202,49 @@ static void print_pool(const Pool *p)
                 printf("  %-14s %9s %9s\n", p->zones[k].name, "", size_format(p->zones[k].size, a, sizeof(a)));
 }
 
+static void json_object_putp(json_object **o)
+{
+        json_object_put(*o);
+}
+
+/* Adds v to o under key, taking it over; NULL is JSON's null, unless a value was
+ * wanted (then it is an allocation that failed). */
+static int json_set(json_object *o, const char *key, json_object *v, bool want)
+{
+        if ((want && !v) || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* {name, total, used, free, page_size, state, zones: [{name, size}]}, sizes in bytes;
+ * page_size is null until the pool has pages. */
 static json_object *pool_to_json(const Pool *p)
 {
-        json_object *o = json_object_new_object(), *zones = json_object_new_array();
-        struct {
-                const char *key;
-                json_object *value;
-        } fields[] = {
-                { "name", json_object_new_string(p->name) },
-                { "total", json_object_new_uint64(p->total) },
-                { "used", json_object_new_uint64(p->used) },
-                { "free", json_object_new_uint64(p->free) },
-                /* no page size before the pool is set up: null */
-                { "page_size", p->page_size ? json_object_new_uint64(p->page_size) : NULL },
-                { "state", json_object_new_string(p->state) },
-        };
-        bool ok = o && zones;
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *zones = NULL;
 
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                if (ok && (fields[i].value || streq(fields[i].key, "page_size")) &&
-                    json_object_object_add(o, fields[i].key, fields[i].value) == 0)
-                        continue;
-                ok = false;
-                json_object_put(fields[i].value);
-        }
-        for (size_t k = 0; ok && k < p->n_zones; k++) {
-                json_object *z = json_object_new_object(), *name = json_object_new_string(p->zones[k].name),
-                            *size = json_object_new_uint64(p->zones[k].size);
-
-                if (z && name && json_object_object_add(z, "name", name) == 0) {
-                        name = NULL;
-                        if (size && json_object_object_add(z, "size", size) == 0) {
-                                size = NULL;
-                                if (json_object_array_add(zones, z) == 0)
-                                        continue;
-                        }
-                }
-                json_object_put(name);
-                json_object_put(size);
-                json_object_put(z);
-                ok = false;
-        }
-        if (!ok || json_object_object_add(o, "zones", zones) < 0) {
-                json_object_put(zones);
-                json_object_put(o);
+        if (!o || json_set(o, "name", json_object_new_string(p->name), true) < 0 ||
+            json_set(o, "total", json_object_new_uint64(p->total), true) < 0 ||
+            json_set(o, "used", json_object_new_uint64(p->used), true) < 0 ||
+            json_set(o, "free", json_object_new_uint64(p->free), true) < 0 ||
+            json_set(o, "page_size", p->page_size ? json_object_new_uint64(p->page_size) : NULL, p->page_size) < 0 ||
+            json_set(o, "state", json_object_new_string(p->state), true) < 0 ||
+            json_set(o, "zones", zones = json_object_new_array(), true) < 0)
                 return NULL;
+        for (size_t k = 0; k < p->n_zones; k++) {
+                json_object *z = json_object_new_object();
+
+                if (!z || json_object_array_add(zones, z) < 0) {
+                        json_object_put(z);
+                        return NULL;
+                }
+                if (json_set(z, "name", json_object_new_string(p->zones[k].name), true) < 0 ||
+                    json_set(z, "size", json_object_new_uint64(p->zones[k].size), true) < 0)
+                        return NULL;
         }
-        return o;
+        return TAKE_PTR(o);
 }
 
 static int parse_argv(int argc, char *argv[])
