@@ -23,7 +23,7 @@ ASAN_SUITES = unit,cli,bus,fuzz
 
 PACKAGES = \
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
-	libsystemd-dev libjson-c-dev libcriterion-dev libgnutls28-dev libxml2-dev libxml2-utils \
+	libsystemd-dev libjson-c-dev libcriterion-dev libgnutls28-dev libxml2-dev libxml2-utils libedit-dev \
 	python3 groff-base man-db \
 	dbus qemu-system-x86 qemu-utils qemu-block-extra systemd-container openssh-server gnutls-bin iproute2
 

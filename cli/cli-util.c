@@ -19,8 +19,11 @@ int cli_usage_error(const char *prog, void (*short_usage)(FILE *f), const char *
 
 int cli_getopt_error(const char *prog, void (*short_usage)(FILE *f), int c, char *argv[])
 {
-        if (c == ':')
+        /* a long option's optopt is its value in the option table, not a character */
+        if (c == ':' && optopt > 0 && optopt < 0x80)
                 return cli_usage_error(prog, short_usage, "option -%c needs a value", optopt);
+        if (c == ':')
+                return cli_usage_error(prog, short_usage, "option '%s' needs a value", argv[optind - 1]);
         if (optopt)
                 return cli_usage_error(prog, short_usage, "unknown option -%c", optopt);
         return cli_usage_error(prog, short_usage, "unknown option '%s'", argv[optind - 1]);

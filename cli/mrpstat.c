@@ -3,6 +3,7 @@
  * kzones-memory-reserved reports them over D-Bus (org.kzones.MemoryReserve1). See mrpstat(8). */
 #include <getopt.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <systemd/sd-bus.h>
 
 #include "bus-error.h"
@@ -27,11 +28,26 @@ typedef struct Pool {
 } Pool;
 
 static bool arg_parsable;
-static char **arg_pools; /* the tail of argv */
+static int arg_json = -1; /* json-c's flags for --json=pretty|short, -1 without */
+static char **arg_pools;  /* the tail of argv */
+
+enum {
+        ARG_JSON = ARG_VERSION + 1,
+};
+
+static void short_usage(FILE *f)
+{
+        fputs("usage: mrpstat [-p | --json=pretty|short] [POOL...]\n"
+              "Try 'mrpstat --help' for more.\n",
+                f);
+}
+
+/* A mistake on the command line: one line saying what is wrong, then the short usage. */
+#define usage_error(...) cli_usage_error("mrpstat", short_usage, __VA_ARGS__)
 
 static void help(FILE *f)
 {
-        fputs("usage: mrpstat [-p] [POOL...]\n"
+        fputs("usage: mrpstat [-p | --json=pretty|short] [POOL...]\n"
               "\n"
               "Shows the memory reservation pools of this host (memory-reserve(8)): their\n"
               "total, used and free memory, page size and state, and how much memory each\n"
@@ -41,6 +57,10 @@ static void help(FILE *f)
               "  -p          parsable output: one line per pool,\n"
               "              POOL:TOTAL:USED:FREE:PAGESIZE:STATE:ZONE=BYTES,...\n"
               "              with sizes in bytes\n"
+              "  --json=pretty|short\n"
+              "              an array of pools as JSON (indented, or on one line):\n"
+              "              name, total, used, free, page_size, state, zones\n"
+              "              (name and size of each), sizes in bytes\n"
               "  -h, --help  show this help\n"
               "  --version   show the version\n",
                 f);
@@ -57,6 +77,22 @@ static void pools_free(Pool *p, size_t n)
                 free(p[i].zones);
         }
         free(p);
+}
+
+typedef struct Pools {
+        Pool *p;
+        size_t n;
+} Pools;
+
+static void pools_freep(Pools *l)
+{
+        pools_free(l->p, l->n);
+}
+
+static int log_oom(void)
+{
+        fputs("mrpstat: out of memory\n", stderr);
+        return 1;
 }
 
 static int read_zones(sd_bus *bus, Pool *p)
@@ -166,29 +202,89 @@ static void print_pool(const Pool *p)
                 printf("  %-14s %9s %9s\n", p->zones[k].name, "", size_format(p->zones[k].size, a, sizeof(a)));
 }
 
+static void json_object_putp(json_object **o)
+{
+        json_object_put(*o);
+}
+
+/* Adds v to o under key, taking it over; NULL is JSON's null, unless a value was
+ * wanted (then it is an allocation that failed). */
+static int json_set(json_object *o, const char *key, json_object *v, bool want)
+{
+        if ((want && !v) || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* {name, total, used, free, page_size, state, zones: [{name, size}]}, sizes in bytes;
+ * page_size is null until the pool has pages. */
+static json_object *pool_to_json(const Pool *p)
+{
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *zones = NULL;
+
+        if (!o || json_set(o, "name", json_object_new_string(p->name), true) < 0 ||
+            json_set(o, "total", json_object_new_uint64(p->total), true) < 0 ||
+            json_set(o, "used", json_object_new_uint64(p->used), true) < 0 ||
+            json_set(o, "free", json_object_new_uint64(p->free), true) < 0 ||
+            json_set(o, "page_size", p->page_size ? json_object_new_uint64(p->page_size) : NULL, p->page_size) < 0 ||
+            json_set(o, "state", json_object_new_string(p->state), true) < 0 ||
+            json_set(o, "zones", zones = json_object_new_array(), true) < 0)
+                return NULL;
+        for (size_t k = 0; k < p->n_zones; k++) {
+                json_object *z = json_object_new_object();
+
+                if (!z || json_object_array_add(zones, z) < 0) {
+                        json_object_put(z);
+                        return NULL;
+                }
+                if (json_set(z, "name", json_object_new_string(p->zones[k].name), true) < 0 ||
+                    json_set(z, "size", json_object_new_uint64(p->zones[k].size), true) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(o);
+}
+
 static int parse_argv(int argc, char *argv[])
 {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "json", required_argument, NULL, ARG_JSON },
                 {},
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "+ph", options, NULL)) >= 0)
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:ph", options, NULL)) >= 0)
                 switch (c) {
                 case ARG_VERSION:
                         return cli_version("mrpstat");
+                case ARG_JSON:
+                        if (streq(optarg, "pretty"))
+                                arg_json = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
+                        else if (streq(optarg, "short"))
+                                arg_json = JSON_C_TO_STRING_PLAIN;
+                        else if (streq(optarg, "off"))
+                                arg_json = -1;
+                        else
+                                return usage_error("--json takes pretty, short or off, not '%s'", optarg);
+                        break;
                 case 'p':
                         arg_parsable = true;
                         break;
                 case 'h':
                         help(stdout);
                         return 0;
-                case '?':
-                        help(stderr);
-                        return -EINVAL;
+                default:
+                        if (c == ':' && optopt == ARG_JSON)
+                                return usage_error("--json takes pretty, short or off: --json=pretty");
+                        return cli_getopt_error("mrpstat", short_usage, c, argv);
                 }
+        if (arg_parsable && arg_json >= 0)
+                return usage_error("-p and --json choose different layouts; give only one of them");
         arg_pools = argv + optind;
         return 1;
 }
@@ -196,8 +292,8 @@ static int parse_argv(int argc, char *argv[])
 int main(int argc, char *argv[])
 {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        Pool *pools = NULL;
-        size_t n = 0;
+        _cleanup_(json_object_putp) json_object *json = NULL;
+        _cleanup_(pools_freep) Pools pools = {};
         int r, ret = 0;
 
         r = parse_argv(argc, argv);
@@ -209,32 +305,49 @@ int main(int argc, char *argv[])
                 fprintf(stderr, "mrpstat: cannot connect to the system bus: %s\n", strerror(-r));
                 return 1;
         }
-        r = list_pools(bus, &pools, &n);
+        r = list_pools(bus, &pools.p, &pools.n);
         if (r < 0)
                 return 1;
         for (char **a = arg_pools; *a; a++) {
                 bool found = false;
 
-                for (size_t i = 0; i < n && !found; i++)
-                        found = streq(pools[i].name, *a);
+                for (size_t i = 0; i < pools.n && !found; i++)
+                        found = streq(pools.p[i].name, *a);
                 if (!found) {
                         fprintf(stderr, "mrpstat: pool '%s': No such memory reservation pool\n", *a);
                         ret = 1;
                 }
         }
-        if (!arg_parsable)
+        if (arg_json >= 0) {
+                json = json_object_new_array();
+                if (!json)
+                        return log_oom();
+        } else if (!arg_parsable)
                 printf("%-16s %9s %9s %9s %8s  %s\n", "POOL", "TOTAL_MEM", "USED_MEM", "FREE_MEM", "PAGESIZE", "STATE");
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < pools.n; i++) {
                 bool wanted = !*arg_pools;
 
                 for (char **a = arg_pools; *a && !wanted; a++)
-                        wanted = streq(pools[i].name, *a);
+                        wanted = streq(pools.p[i].name, *a);
                 if (!wanted)
                         continue;
-                if (pools[i].total > 0 && read_zones(bus, &pools[i]) < 0)
+                if (pools.p[i].total > 0 && read_zones(bus, &pools.p[i]) < 0)
                         ret = 1;
-                print_pool(&pools[i]);
+                if (json) {
+                        json_object *o = pool_to_json(&pools.p[i]);
+
+                        if (!o || json_object_array_add(json, o) < 0) {
+                                json_object_put(o);
+                                return log_oom();
+                        }
+                } else
+                        print_pool(&pools.p[i]);
         }
-        pools_free(pools, n);
+        if (json)
+                printf("%s\n", json_object_to_json_string_ext(json, arg_json | JSON_C_TO_STRING_NOSLASHESCAPE));
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "mrpstat: cannot write the list: %m\n");
+                ret = 1;
+        }
         return ret;
 }

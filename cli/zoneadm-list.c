@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* zoneadm list: the layouts of Solaris's zoneadm list (names, -v, -p, -s), from
- * the restarter's zone objects. */
+/* zoneadm list: the layouts of Solaris's zoneadm list (names, -v, -p, -s) and
+ * JSON (--json, as systemctl's), from the restarter's zone objects. */
 #include <inttypes.h>
+#include <json-c/json.h>
 
 #include "macro.h"
 #include "zoneadm.h"
@@ -139,7 +140,85 @@ static void list_print_status(FILE *f, const ZoneInfo *zones, size_t n)
         }
 }
 
-static void list_print(FILE *f, ListFormat format, const ZoneInfo *zones, size_t n)
+static int json_add_string(json_object *o, const char *key, const char *value)
+{
+        json_object *v = NULL;
+
+        if (value) {
+                v = json_object_new_string(value);
+                if (!v)
+                        return -ENOMEM;
+        }
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* One object per zone: what -v shows (id, name, state, path, brand, ip) with the uuid and the auxiliary
+ * states of -p. An id, path or uuid the zone has not got is null. */
+static json_object *zone_info_to_json(const ZoneInfo *z)
+{
+        json_object *o = json_object_new_object(), *aux = json_object_new_array(), *id = NULL;
+        bool global = zone_is_global(z);
+
+        if (!o || !aux)
+                goto fail;
+        if (z->id >= 0 && !(id = json_object_new_int(z->id)))
+                goto fail;
+        if (json_object_object_add(o, "id", id) < 0) {
+                json_object_put(id);
+                goto fail;
+        }
+        if (json_add_string(o, "name", z->name) < 0 || json_add_string(o, "state", z->state) < 0 ||
+            json_add_string(o, "path", global ? "/" : NULL) < 0 || json_add_string(o, "uuid", isempty(z->uuid) ? NULL : z->uuid) < 0 ||
+            json_add_string(o, "brand", z->brand) < 0 || json_add_string(o, "ip", global ? "shared" : "excl") < 0)
+                goto fail;
+        for (char **a = z->aux; a && *a; a++) {
+                json_object *s = json_object_new_string(*a);
+
+                if (!s || json_object_array_add(aux, s) < 0) {
+                        json_object_put(s);
+                        goto fail;
+                }
+        }
+        if (json_object_object_add(o, "auxiliary_states", aux) < 0)
+                goto fail;
+        return o;
+fail:
+        json_object_put(aux);
+        json_object_put(o);
+        return NULL;
+}
+
+/* An array of zone objects: indented with pretty, on one line with short. */
+static int list_print_json(FILE *f, ListFormat format, const ZoneInfo *zones, size_t n)
+{
+        json_object *a = json_object_new_array();
+        const char *text;
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_object *o = zone_info_to_json(&zones[i]);
+
+                if (!o || json_object_array_add(a, o) < 0) {
+                        json_object_put(o);
+                        json_object_put(a);
+                        return -ENOMEM;
+                }
+        }
+        text = json_object_to_json_string_ext(a, JSON_C_TO_STRING_NOSLASHESCAPE |
+                (format == LIST_JSON_PRETTY ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED :
+                                              JSON_C_TO_STRING_PLAIN));
+        if (text)
+                fprintf(f, "%s\n", text);
+        json_object_put(a);
+        return text ? 0 : -ENOMEM;
+}
+
+static int list_print(FILE *f, ListFormat format, const ZoneInfo *zones, size_t n)
 {
         switch (format) {
         case LIST_NAMES:
@@ -154,10 +233,14 @@ static void list_print(FILE *f, ListFormat format, const ZoneInfo *zones, size_t
         case LIST_STATUS:
                 list_print_status(f, zones, n);
                 break;
+        case LIST_JSON_PRETTY:
+        case LIST_JSON_SHORT:
+                return list_print_json(f, format, zones, n);
         case _LIST_FORMAT_MAX:
         case _LIST_FORMAT_INVALID:
                 break;
         }
+        return 0;
 }
 
 static int strdup_to(char **dst, const char *s)
@@ -389,7 +472,9 @@ int zoneadm_list(sd_bus *bus, const char *zone, ZoneState min_state, ListFormat 
         r = list_collect(bus, zone, min_state, &l);
         if (r < 0)
                 return r;
-        list_print(stdout, format, l.zones, l.n);
+        r = list_print(stdout, format, l.zones, l.n);
+        if (r < 0)
+                return log_bad_reply(NULL, r);
         if (fflush(stdout) != 0 || ferror(stdout)) {
                 r = negative_errno();
                 fprintf(stderr, "zoneadm: cannot write the list: %s\n", strerror(-r));

@@ -56,7 +56,7 @@ static bool arg_migrate_overwrite;
 
 static void short_usage(FILE *f)
 {
-        fputs("usage: zoneadm [-H [USER@]HOST] [-z ZONENAME] list [-c|-i] [-v|-p|-s]\n"
+        fputs("usage: zoneadm [-H [USER@]HOST] [-z ZONENAME] list [-c|-i] [-v|-p|-s|--json=pretty|short]\n"
               "       zoneadm [-H [USER@]HOST] -z ZONENAME SUBCOMMAND [OPTIONS]\n"
               "Try 'zoneadm --help' for the subcommands.\n",
                 f);
@@ -64,16 +64,17 @@ static void short_usage(FILE *f)
 
 static void help(FILE *f)
 {
-        fputs("usage: zoneadm [-H [USER@]HOST] [-z ZONENAME] list [-c|-i] [-v|-p|-s]\n"
+        fputs("usage: zoneadm [-H [USER@]HOST] [-z ZONENAME] list [-c|-i] [-v|-p|-s|--json=pretty|short]\n"
               "       zoneadm [-H [USER@]HOST] -z ZONENAME SUBCOMMAND [OPTIONS]\n"
               "\n"
               "Installs, boots, stops and lists kernel zones through the zone restarter,\n"
               "kzones-restarterd. See zoneadm(8).\n"
               "\n"
               "Subcommands:\n"
-              "  list [-c|-i] [-v|-p|-s]         running zones; -i adds installed zones, -c all\n"
+              "  list [-c|-i] [-v|-p|-s|--json=pretty|short]\n"
+              "                                  running zones; -i adds installed zones, -c all\n"
               "                                  configured ones; -v verbose, -p parsable,\n"
-              "                                  -s with auxiliary states\n"
+              "                                  -s with auxiliary states, --json as JSON\n"
               "  install [-x install-size=SIZE] [-a IMAGE | -b ISO] [-q]\n"
               "                                  create the boot disk, or copy a raw or qcow2\n"
               "                                  IMAGE to it, or boot an installer from ISO:\n"
@@ -135,11 +136,41 @@ static int no_more_arguments(int argc, char *argv[])
         return 1;
 }
 
+/* --json=pretty|short|off, as systemctl's, among the options before '--' or the first argument: taken out
+ * of argv (which getopt() then reads without it) into *format. 0, or -EINVAL after a usage message. */
+static int take_json_option(int *argc, char *argv[], ListFormat *format)
+{
+        for (int i = 1; i < *argc && argv[i][0] == '-' && !streq(argv[i], "--"); i++) {
+                const char *value = startswith(argv[i], "--json");
+
+                if (!value)
+                        continue;
+                if (streq(value, "=pretty"))
+                        *format = LIST_JSON_PRETTY;
+                else if (streq(value, "=short"))
+                        *format = LIST_JSON_SHORT;
+                else if (streq(value, "=off"))
+                        *format = _LIST_FORMAT_INVALID;
+                else if (*value == 0 || *value == '=')
+                        return usage_error("%s: --json takes pretty, short or off: --json=pretty", argv[0]);
+                else
+                        continue;
+                memmove(argv + i, argv + i + 1, (size_t) (*argc - i) * sizeof(char *));
+                (*argc)--;
+                i--;
+        }
+        return 0;
+}
+
 static int parse_list(int argc, char *argv[])
 {
         bool verbose = false, parsable = false, status = false;
+        ListFormat json = _LIST_FORMAT_INVALID;
         int c;
 
+        c = take_json_option(&argc, argv, &json);
+        if (c < 0)
+                return c;
         while ((c = verb_getopt(argc, argv, "civps")) > 0)
                 switch (c) {
                 case 'c':
@@ -161,9 +192,10 @@ static int parse_list(int argc, char *argv[])
                 }
         if (c < 0)
                 return c;
-        if (verbose + parsable + status > 1)
-                return usage_error("list: -v, -p and -s choose different layouts; give only one of them");
-        arg_list_format = verbose ? LIST_VERBOSE : parsable ? LIST_PARSABLE : status ? LIST_STATUS : LIST_NAMES;
+        if (verbose + parsable + status + (json >= 0) > 1)
+                return usage_error("list: -v, -p, -s and --json choose different layouts; give only one of them");
+        arg_list_format = verbose ? LIST_VERBOSE : parsable ? LIST_PARSABLE : status ? LIST_STATUS :
+                json >= 0 ? json : LIST_NAMES;
         return no_more_arguments(argc, argv);
 }
 
@@ -607,9 +639,10 @@ static int verb_migrate(sd_bus *bus)
 }
 
 static const Verb verbs[] = {
-        { "list", false, "[-c|-i] [-v|-p|-s]",
+        { "list", false, "[-c|-i] [-v|-p|-s|--json=pretty|short]",
           "Lists running zones; -i adds installed zones, -c all configured ones; -v verbose,\n"
-          "-p parsable, -s with auxiliary states.", parse_list, verb_list },
+          "-p parsable, -s with auxiliary states, --json an array of objects (name, state,\n"
+          "uuid, brand, id, path, ip, auxiliary_states).", parse_list, verb_list },
         { "install", true, "[-x install-size=SIZE] [-a IMAGE | -b ISO] [-q]",
           "Creates the boot disk, or copies a raw or qcow2 IMAGE to it, or boots an installer\n"
           "from ISO: configured -> installed. -q: no progress.", parse_install, verb_install },

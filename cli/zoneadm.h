@@ -18,6 +18,8 @@ typedef enum ListFormat {
         LIST_VERBOSE,
         LIST_PARSABLE,
         LIST_STATUS,
+        LIST_JSON_PRETTY, /* --json=pretty */
+        LIST_JSON_SHORT,  /* --json=short */
         _LIST_FORMAT_MAX,
         _LIST_FORMAT_INVALID = -EINVAL,
 } ListFormat;

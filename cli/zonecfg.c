@@ -4,6 +4,7 @@
 
 #include "cli-util.h"
 #include "zonecfg-cmd.h"
+#include "zonecfg-prompt.h"
 
 #define COMMAND_FILE_MAX (1024u * 1024u)
 
@@ -11,6 +12,16 @@ static const char *arg_zonename;
 static const char *arg_root = "";
 static const char *arg_file;
 static bool arg_usage_error;
+
+static void short_usage(FILE *f)
+{
+        fputs("usage: zonecfg -z ZONENAME [-R ROOT] [SUBCOMMAND[;SUBCOMMAND…] | -f COMMAND-FILE|-]\n"
+              "Try 'zonecfg --help' for more.\n",
+                f);
+}
+
+/* A mistake on the command line: one line saying what is wrong, then the short usage; exit 2. */
+#define usage_error(...) (arg_usage_error = true, cli_usage_error("zonecfg", short_usage, __VA_ARGS__))
 
 static void help(FILE *f)
 {
@@ -49,7 +60,8 @@ static int parse_argv(int argc, char *argv[])
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "+z:R:f:rh", options, NULL)) >= 0)
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:z:R:f:rh", options, NULL)) >= 0)
                 switch (c) {
                 case ARG_VERSION:
                         return cli_version("zonecfg");
@@ -71,20 +83,13 @@ static int parse_argv(int argc, char *argv[])
                         help(stdout);
                         return 0;
                 default:
-                        help(stderr);
                         arg_usage_error = true;
-                        return -EINVAL;
+                        return cli_getopt_error("zonecfg", short_usage, c, argv);
                 }
-        if (!arg_zonename) {
-                fputs("zonecfg: a zone name is required: zonecfg -z ZONENAME …\n", stderr);
-                arg_usage_error = true;
-                return -EINVAL;
-        }
-        if (arg_file && optind < argc) {
-                fputs("zonecfg: give either -f FILE or subcommands, not both.\n", stderr);
-                arg_usage_error = true;
-                return -EINVAL;
-        }
+        if (!arg_zonename)
+                return usage_error("a zone name is required: zonecfg -z ZONENAME …");
+        if (arg_file && optind < argc)
+                return usage_error("give either -f FILE or subcommands, not both");
         return 1;
 }
 
@@ -122,7 +127,9 @@ static int run_file(Zonecfg *z, const char *path)
         return zonecfg_finish(z);
 }
 
-static int run_interactive(Zonecfg *z)
+/* A terminal on standard input, not on standard output (zonecfg | tee log): no line
+ * editing, the prompt written to the output as it always was. */
+static int run_interactive_plain(Zonecfg *z)
 {
         _cleanup_free_ char *line = NULL;
         size_t cap = 0;
@@ -152,6 +159,7 @@ static int run_interactive(Zonecfg *z)
 
 static int run(int argc, char *argv[])
 {
+        _cleanup_(zonecfg_prompt_freep) ZonecfgPrompt *prompt = NULL;
         _cleanup_(zonecfg_freep) Zonecfg *z = NULL;
         ZonecfgOptions o = {
                 .out = stdout,
@@ -173,6 +181,14 @@ static int run(int argc, char *argv[])
         /* Questions are asked on the terminal, unless the commands come from it too. */
         if (isatty(STDIN_FILENO) && !(arg_file && streq(arg_file, "-")))
                 o.confirm = ask;
+        /* On a terminal, lines are edited and questions asked on the prompt line. */
+        if (o.mode == ZONECFG_INTERACTIVE && isatty(STDOUT_FILENO)) {
+                r = zonecfg_prompt_new(&prompt);
+                if (r < 0)
+                        return r;
+                o.confirm = zonecfg_prompt_ask;
+                o.userdata = prompt;
+        }
 
         r = zonecfg_new(&o, &z);
         if (r < 0)
@@ -203,7 +219,9 @@ static int run(int argc, char *argv[])
         }
         if (o.mode == ZONECFG_FILE)
                 return run_file(z, "-");
-        return run_interactive(z);
+        if (!prompt)
+                return run_interactive_plain(z);
+        return zonecfg_prompt_run(prompt, z);
 }
 
 int main(int argc, char *argv[])

@@ -27,8 +27,7 @@ static bool valid_template_name(const char *s)
         return true;
 }
 
-/* "SYSkz, SYSkz-minimal": the templates there are, for a message; NULL if none can be read. */
-static char *template_names(void)
+char **zone_template_list(void)
 {
         _cleanup_strv_free_ char **l = NULL;
         DIR *d = opendir(kzones_data_dir());
@@ -47,10 +46,17 @@ static char *template_names(void)
                         continue;
         }
         closedir(d);
-        if (!l)
-                return NULL;
-        qsort(l, strv_length(l), sizeof(char *), strv_cmp);
-        return strv_join(l, ", ");
+        if (l)
+                qsort(l, strv_length(l), sizeof(char *), strv_cmp);
+        return TAKE_PTR(l);
+}
+
+/* "SYSkz, SYSkz-minimal": the templates there are, for a message; NULL if none can be read. */
+static char *template_names(void)
+{
+        _cleanup_strv_free_ char **l = zone_template_list();
+
+        return l ? strv_join(l, ", ") : NULL;
 }
 
 static int no_such_template(KzError *e, int error, const char *template, const char *why)

@@ -22,6 +22,8 @@ int zone_store_load(const char *root, const char *name, ZoneConfig **ret, KzErro
 int zone_store_commit(const char *root, ZoneConfig *c, KzError *e);
 int zone_store_delete(const char *root, const ZoneConfig *c, bool force, KzError *e);
 int zone_template_load(const char *root, const char *template, const char *name, ZoneConfig **ret, KzError *e);
+/* The names of the installed templates (SYSkz, …), sorted; NULL if there are none or they cannot be read. */
+char **zone_template_list(void);
 
 int zone_index_read(const char *root, ZoneIndexEntry **ret, size_t *ret_n, KzError *e);
 void zone_index_free(ZoneIndexEntry *l, size_t n);

@@ -433,6 +433,11 @@ static const Command commands[] = {
         { "verify", cmd_verify, "verify", "Checks the configuration." },
 };
 
+const char *zc_command_name(size_t i)
+{
+        return i < ELEMENTSOF(commands) ? commands[i].name : NULL;
+}
+
 static void help_resource(Zonecfg *z, const ResourceType *t)
 {
         fprintf(z->o.out, "%s properties:", t->name);

@@ -52,3 +52,9 @@ int zonecfg_finish(Zonecfg *z);
 /* "zonecfg:kz1:anet> " */
 const char *zonecfg_prompt(Zonecfg *z);
 bool zonecfg_zone_exists(const Zonecfg *z);
+
+/* Tab completion: the words that can replace the last word of line (the text before
+ * the cursor) in the current scope, sorted, as a NULL-terminated list (NULL: none),
+ * and in ret_start where that word begins in line. A property's value is offered as
+ * "PROP=VALUE", a property to set as "PROP=". Returns 0 or -ENOMEM. */
+int zonecfg_complete(Zonecfg *z, const char *line, char ***ret, size_t *ret_start);

@@ -3,7 +3,8 @@
 
 /* Shared by the files of the zonecfg interpreter, not by its users: the session
  * (zonecfg-cmd.c: scopes, errors, the command table, info, export, commit, the
- * tokenizer) and the commands that edit resources (zonecfg-edit.c). */
+ * tokenizer), the commands that edit resources (zonecfg-edit.c) and tab completion
+ * (zonecfg-complete.c). */
 #include "zonecfg-cmd.h"
 
 #define MAX_DEPTH 2
@@ -43,6 +44,9 @@ ZoneResource *zc_current(Zonecfg *z);
 /* 0, or an error printed: there is no configuration / a resource scope is open. */
 int zc_need_zone(Zonecfg *z);
 int zc_need_global_scope(Zonecfg *z, const char *cmd);
+
+/* The name of the i-th subcommand, in alphabetical order; NULL past the last. */
+const char *zc_command_name(size_t i);
 
 /* The children of parent of type t that match every "prop=value" filter. */
 int zc_match_resources(Zonecfg *z, const ZoneResource *parent, const ResourceType *t, char **filters, size_t n,

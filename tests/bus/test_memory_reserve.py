@@ -10,6 +10,7 @@ answers for a pool that is not reserved, and the generator gives zones the
 dependency on their pool. Reserving needs real huge pages and hugetlbfs mounts:
 that is the lab's (tests/lab/test_memory_reserve.py)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -156,11 +157,39 @@ class Mrpstat(PoolBus):
         p = self.mrpstat('-p', 'zones')
         self.assertEqual(p.stdout, 'zones:0:0:0:0:disabled:\n')
 
+    def test_json(self):
+        self.dropin('memory-reserve@db.service.d', '50.conf', '[X-Kzones]\nSize=1G\n')
+        p = self.mrpstat('--json=short')
+        self.assertEqual((p.returncode, p.stderr, p.stdout.count('\n')), (0, '', 1))
+        pools = json.loads(p.stdout)
+        self.assertEqual(pools, [
+            {'name': 'db', 'total': 0, 'used': 0, 'free': 0, 'page_size': None, 'state': 'disabled', 'zones': []},
+            {'name': 'zones', 'total': 0, 'used': 0, 'free': 0, 'page_size': None, 'state': 'disabled', 'zones': []},
+        ])
+        p = self.mrpstat('--json=pretty', 'zones')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertGreater(p.stdout.count('\n'), 5)
+        self.assertEqual(json.loads(p.stdout), pools[1:])
+
     def test_unknown_pool(self):
         p = self.mrpstat('nosuch')
         self.assertEqual(p.returncode, 1)
         self.assertEqual(p.stderr, "mrpstat: pool 'nosuch': No such memory reservation pool\n")
-        self.assertEqual(self.mrpstat('-x').returncode, 2)
+
+
+    def test_usage_errors(self):
+        # one line saying what is wrong, then the short usage; exit 2
+        for args, message in ((['-x'], 'mrpstat: unknown option -x'),
+                              (['--frob'], "mrpstat: unknown option '--frob'"),
+                              (['--json=yaml'], "mrpstat: --json takes pretty, short or off, not 'yaml'"),
+                              (['-p', '--json=short'], 'mrpstat: -p and --json choose different layouts')):
+            p = self.mrpstat(*args)
+            self.assertEqual(p.returncode, 2, args)
+            lines = p.stderr.splitlines()
+            self.assertTrue(lines[0].startswith(message), p.stderr)
+            self.assertEqual(lines[1:], ['usage: mrpstat [-p | --json=pretty|short] [POOL...]',
+                                         "Try 'mrpstat --help' for more."])
+            self.assertEqual(p.stdout, '')
 
 
 class Generator(unittest.TestCase):

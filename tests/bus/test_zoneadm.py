@@ -4,6 +4,7 @@
 install/uninstall/clone/verify, and one clear message with an exit code scripts
 can trust for everything it refuses."""
 
+import json
 import os
 import re
 import shutil
@@ -58,6 +59,28 @@ class Zoneadm(BusTest):
         self.assertEqual(s[2].split(), ['kz1', 'installed', '-'])
         self.assertEqual(self.ok('-z', 'kz2', 'list', '-v').splitlines()[1].split(),
                          ['-', 'kz2', 'configured', '-', 'kz', 'excl'])
+
+    def test_list_json(self):
+        self.ok('-z', 'kz1', 'install', '-x', 'install-size=1G')
+        short = self.ok('list', '-c', '--json=short')
+        # one line, one array, an object per zone with what -v and -p show
+        self.assertEqual(short.count('\n'), 1)
+        zones = json.loads(short)
+        self.assertEqual([z['name'] for z in zones], ['global', 'kz1', 'kz2'])
+        self.assertEqual(zones[0], {'id': 0, 'name': 'global', 'state': 'running', 'path': '/', 'uuid': None,
+                                    'brand': 'linux', 'ip': 'shared', 'auxiliary_states': []})
+        self.assertEqual(zones[1], {'id': None, 'name': 'kz1', 'state': 'installed', 'path': None,
+                                    'uuid': self.uuid['kz1'], 'brand': 'kz', 'ip': 'excl', 'auxiliary_states': []})
+        self.assertEqual((zones[2]['state'], zones[2]['uuid']), ('configured', self.uuid['kz2']))
+        # pretty: the same, indented; the options in any order, and with -z one zone
+        pretty = self.ok('list', '--json=pretty', '-c')
+        self.assertGreater(pretty.count('\n'), 10)
+        self.assertEqual(json.loads(pretty), zones)
+        self.assertEqual(json.loads(self.ok('-z', 'kz2', 'list', '--json=short')), [zones[2]])
+        # running zones only without -c or -i, as the other layouts
+        self.assertEqual([z['name'] for z in json.loads(self.ok('list', '--json=short'))], ['global'])
+        self.refused(['list', '--json=yaml'], 'zoneadm: list: --json takes pretty, short or off', code=2)
+        self.refused(['list', '-v', '--json=short'], 'give only one of them', code=2)
 
     def test_install_uninstall_clone(self):
         self.ok('-z', 'kz1', 'install', '-x', 'install-size=64M')

@@ -4,12 +4,15 @@ interactive session on a pseudo-terminal that records a transcript like the ones
 the guide ("zonecfg:kz1> set physical=8G")."""
 
 import codecs
+import fcntl
 import os
 import pty
 import select
 import shutil
+import struct
 import subprocess
 import tempfile
+import termios
 import unittest
 
 BUILD = os.environ.get('KZONES_BUILD_DIR', os.path.join(os.path.dirname(__file__), '..', '..', 'build'))
@@ -24,12 +27,14 @@ def binary(name):
 
 
 class Session:
-    """zonecfg on a pseudo-terminal, driven one line at a time."""
+    """zonecfg on a pseudo-terminal, driven one line at a time. The terminal is wide
+    (200 columns), so that a long line typed at zonecfg's prompt reads as one line."""
 
     def __init__(self, argv, env=None):
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
             try:
+                fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 50, 200, 0, 0))
                 os.execve(argv[0], argv, env or os.environ)
             finally:
                 os._exit(127)
@@ -58,6 +63,19 @@ class Session:
     def send(self, line):
         os.write(self.fd, (line + '\n').encode())
         return self.wait_prompt()
+
+    def type(self, keys):
+        """Keys without a newline (a Tab, an arrow): what the terminal shows afterwards,
+        once it has been quiet for a moment."""
+        os.write(self.fd, keys.encode())
+        shown = ''
+        while True:
+            r, _, _ = select.select([self.fd], [], [], 0.5)
+            data = os.read(self.fd, 4096) if r else b''
+            if not data:
+                self.transcript += shown
+                return shown
+            shown += self.decoder.decode(data).replace('\r\n', '\n')
 
     def close(self, line='exit'):
         os.write(self.fd, (line + '\n').encode())

@@ -72,5 +72,81 @@ class SubcommandHelp(unittest.TestCase):
         self.assertIn("zoneadm: boot: unknown option '--frobnicate'", p.stderr)
 
 
+class UsageErrors(unittest.TestCase):
+    """One style for every command: 'TOOL: what is wrong' on one line, then the short
+    usage (a line or two of 'usage:' and where to find more), nothing on stdout, exit 2."""
+
+    def assertUsageError(self, tool, args, message):
+        p = run(os.path.join(BUILD, 'cli', tool), *args)
+        self.assertEqual((p.returncode, p.stdout), (2, ''), p.stderr)
+        lines = p.stderr.splitlines()
+        self.assertEqual(lines[0], f'{tool}: {message}')
+        self.assertTrue(lines[1].startswith(f'usage: {tool} '), p.stderr)
+        self.assertRegex(lines[-1], rf"^Try '{tool} --help'")
+        self.assertLessEqual(len(lines), 4, p.stderr)
+
+    def test_unknown_options(self):
+        for tool in ('zonecfg', 'zoneadm', 'mrpstat', 'zlogin'):
+            with self.subTest(tool=tool):
+                self.assertUsageError(tool, ['-x'], 'unknown option -x')
+                self.assertUsageError(tool, ['--frobnicate'], "unknown option '--frobnicate'")
+
+    def test_other_mistakes(self):
+        self.assertUsageError('zonecfg', ['-z'], 'option -z needs a value')
+        self.assertUsageError('zonecfg', ['info'], 'a zone name is required: zonecfg -z ZONENAME …')
+        self.assertUsageError('zonecfg', ['-z', 'kz1', '-f', 'cmds', 'info'],
+                              'give either -f FILE or subcommands, not both')
+        self.assertUsageError('zoneadm', ['list', '--json=yaml'], 'list: --json takes pretty, short or off: --json=pretty')
+        self.assertUsageError('mrpstat', ['--json'], '--json takes pretty, short or off: --json=pretty')
+
+
+class ManPages(unittest.TestCase):
+    """Every installed man page ends with SEE ALSO naming its kzones neighbours, and
+    every kzones page it names exists; zoneadm(8) is one step away from each."""
+
+    MAN = os.path.join(SOURCE, 'packaging', 'man')
+
+    def pages(self):
+        with open(os.path.join(self.MAN, 'meson.build')) as f:
+            installed = re.findall(r"'([^']+\.[1-8])'", f.read())
+        on_disk = sorted(n for n in os.listdir(self.MAN) if re.search(r'\.[1-8]$', n))
+        self.assertEqual(sorted(installed), on_disk, 'a page not installed, or installed but missing')
+        return on_disk
+
+    def see_also(self, page):
+        with open(os.path.join(self.MAN, page)) as f:
+            text = f.read()
+        self.assertIn('\n.SH SEE ALSO\n', text, page)
+        section = text.split('\n.SH SEE ALSO\n', 1)[1].split('\n.SH ', 1)[0]
+        return {f'{m[0]}.{m[1]}'.replace('\\-', '-') for m in re.findall(r'^\.BR (\S+) \((\d)\)', section, re.M)}
+
+    def test_see_also_names_neighbours(self):
+        pages = self.pages()
+        for page in pages:
+            with self.subTest(page=page):
+                named = self.see_also(page)
+                ours = {n for n in named if n in pages}
+                self.assertNotIn(page, named)
+                self.assertTrue(ours, f'{page} names no other kzones page')
+                # every page leads to zoneadm(8), and zoneadm(8) to zonecfg(8)
+                self.assertIn('zonecfg.8' if page == 'zoneadm.8' else 'zoneadm.8', named)
+                # a page named after one of ours (kz-…, kzones-…, z…) must exist
+                for n in named:
+                    if re.match(r'(kz|zone|zlogin|mrpstat|memory-reserve)', n):
+                        self.assertIn(n, pages, f'{page} names {n}, which does not exist')
+
+    def test_readme_lists_every_page(self):
+        with open(os.path.join(SOURCE, 'README.md')) as f:
+            readme = f.read()
+        for page in self.pages():
+            name, section = page.rsplit('.', 1)
+            self.assertIn(f'`{name}({section})`', readme)
+
+    def test_every_page_is_named_by_another(self):
+        pages = self.pages()
+        named = set().union(*(self.see_also(p) for p in pages))
+        self.assertEqual(sorted(set(pages) - named), [])
+
+
 if __name__ == '__main__':
     unittest.main(verbosity=2)

@@ -63,6 +63,10 @@ class PlainHost(labtest.LabTestCase):
 
     def test_2_template_zone_boots_on_a_macvtap(self):
         self.create('z')
+        # verify looks at the default route's link from inside the restarter's sandbox and
+        # finds nothing wrong with it (SYSkz's 4 vCPUs may be more than a small host has)
+        problems = self.zoneadm('-z', 'z', 'verify', check=False).stderr.splitlines()
+        self.assertEqual([p for p in problems if 'ncpus=4 is more than' not in p], [])
         self.zoneadm('-z', 'z', 'install')
         self.zoneadm('-z', 'z', 'boot')
         self.assertEqual(self.zoneadm('-z', 'z', 'list', '-p').stdout.split(':')[2], 'running')

@@ -14,6 +14,7 @@ the machine against what it was before.
 
 Figures (times, HugePages_* before and after) are printed as 'figure:' lines."""
 
+import json
 import re
 import sys
 import time
@@ -159,6 +160,10 @@ class MemoryReserve(labtest.LabTestCase):
         self.wait_beating('kz1')
         # USED_MEM grows by the zone's memory, which mrpstat attributes to it
         self.assertEqual(self.mrpstat('zones'), (512 * M, 256 * M, 256 * M, PAGE, 'online', {'kz1': 256 * M}))
+        # the same as JSON, for scripts
+        self.assertEqual(json.loads(self.exec('host1', 'mrpstat', '--json=short', 'zones').stdout),
+                         [{'name': 'zones', 'total': 512 * M, 'used': 256 * M, 'free': 256 * M, 'page_size': PAGE,
+                           'state': 'online', 'zones': [{'name': 'kz1', 'size': 256 * M}]}])
         # the pages came out of the pool's reservation: none were added, 128 were faulted in
         self.assertEqual(after['Total'], before['Total'])
         self.assertEqual(before['Free'] - after['Free'], 256 * M // PAGE)
