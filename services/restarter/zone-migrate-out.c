@@ -50,11 +50,16 @@ static void migrate_helper_done(Job *j, int status, const char *message)
                  * runs there (a resolve); otherwise it goes on here and the migration is over */
                 if (status != MIGRATE_HELPER_STILL_PAUSED)
                         (void) zone_note_migrating(z, NULL);
+                bool resolved_here = streq_ptr(j->option, "resolve") && status != MIGRATE_HELPER_STILL_PAUSED;
+
                 if (j->cancelling)
                         job_finish(j, -ECANCELED, KZ_ERROR_CANCELLED, "cancelled; the guest runs on here");
                 else
                         job_finish(j, -EIO, NULL, "%s", *message ? message : "the migration failed");
                 zone_update_aux(z);
+                /* a resolve that continued the guest here: what it is now is asked again */
+                if (resolved_here)
+                        reconcile_zone(z, false);
                 return;
         }
         /* the last line: "migrated HOSTID DOWNTIME_MS", or "dry-run HOSTID" */
