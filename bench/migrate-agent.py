@@ -11,7 +11,7 @@ with this file's text): small verbs, each printing what it measured.
   incoming SOCK URI PARAMS    a plain QEMU started with -incoming defer: parameters, listen
   fill PID ELF SKIP_MIB       random data into the guest RAM of QEMU PID, from SKIP_MIB on
                               (the RAM block found by the kernel image at 1 MiB)
-  busmigrate ZONE DEST CIPHER CHANNELS   Zone.Migrate with that many channels, until its job ends
+  busmigrate NAMES ZONE DEST CIPHER CHANNELS   Zone.Migrate with that many channels, until its job ends
   sink PORT / source HOST PORT MIB   one TCP stream: the receiver prints MB/s
 """
 
@@ -154,19 +154,20 @@ def busctl(*args):
     return r.stdout.split(' ', 1)[1].strip().strip('"')
 
 
-def bus_migrate(zone, dest, cipher, channels):
+def bus_migrate(names, zone, dest, cipher, channels):
     """The restarter's Zone.Migrate with a channel count (zoneadm does not choose one),
-    followed until its job ends: its state and message."""
-    r = 'org.kzones.Restarter1'
-    zpath = busctl('call', r, '/org/kzones/Restarter1', 'org.kzones.Restarter1.Manager', 'GetZone', 's', zone)
-    job = busctl('call', r, zpath, 'org.kzones.Restarter1.Zone', 'Migrate', 'sa{sv}', dest, '2',
+    followed until its job ends: its state and message. NAMES: the restarter's bus name,
+    path and manager, zone and job interfaces (JSON, from tests/kzbus.py)."""
+    bus, path, manager, zone_iface, job_iface = json.loads(names)
+    zpath = busctl('call', bus, path, manager, 'GetZone', 's', zone)
+    job = busctl('call', bus, zpath, zone_iface, 'Migrate', 'sa{sv}', dest, '2',
                  'Cipher', 's', cipher, 'Channels', 'u', channels)
     while True:
-        state = busctl('get-property', r, job, 'org.kzones.Restarter1.Job', 'State')
+        state = busctl('get-property', bus, job, job_iface, 'State')
         if state not in ('running', 'queued', 'waiting'):
             break
         time.sleep(0.1)
-    print(state, busctl('get-property', r, job, 'org.kzones.Restarter1.Job', 'Message'), flush=True)
+    print(state, busctl('get-property', bus, job, job_iface, 'Message'), flush=True)
     if state != 'done':
         raise SystemExit(1)
 
@@ -227,7 +228,7 @@ def main(argv):
     elif verb == 'fill':
         fill(int(argv[1]), argv[2], int(argv[3]))
     elif verb == 'busmigrate':
-        bus_migrate(argv[1], argv[2], argv[3], argv[4])
+        bus_migrate(argv[1], argv[2], argv[3], argv[4], argv[5])
     elif verb == 'sink':
         sink(int(argv[1]))
     elif verb == 'source':
