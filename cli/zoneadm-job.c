@@ -155,6 +155,8 @@ static void show_progress(Follow *f, bool quiet)
                                 size_format(f->total, total, sizeof(total)));
                 if (f->total > 0 && f->rate > 0)
                         printf(", %s/s", size_format(f->rate, rate, sizeof(rate)));
+                if (f->total > f->done && f->rate > 0)
+                        printf(", %" PRIu64 " s left", (f->total - f->done + f->rate - 1) / f->rate);
                 if (f->total > 0)
                         fputs(")\033[K", stdout);
                 f->line_open = true;
@@ -177,16 +179,20 @@ static void end_line(Follow *f)
         fflush(stdout);
 }
 
-/* A migration's steps (the guide's messages), each once, as the job's Message says them. */
+/* A migration's steps (the guide's messages, "zoneadm: zone 'NAME': Starting
+ * migration."), each once, as the job's Message says them. */
 static void show_step(Follow *f)
 {
         if (!streq_ptr(f->kind, "migrate") || !f->message || streq_ptr(f->message, f->shown_message) ||
             !(streq_ptr(f->state, "running") || streq_ptr(f->state, "done")))
                 return;
         end_line(f);
-        printf("%s\n", f->message);
+        printf("zoneadm: zone '%s': %s\n", f->zone, f->message);
         fflush(stdout);
-        f->shown = -1;
+        /* on a terminal the progress line is drawn again below the step; elsewhere its
+         * lines go on from where they were */
+        if (isatty(STDOUT_FILENO))
+                f->shown = -1;
         (void) set_string(&f->shown_message, f->message);
 }
 

@@ -256,6 +256,53 @@ static bool state_is_listed(const char *state, ZoneState min_state)
         return s >= min_state;
 }
 
+/* Every zone with what 'zoneadm list' shows of it, in the one call ListZonesDetailed: -EOPNOTSUPP
+ * from a restarter that does not have it yet (one started before an upgrade). */
+static int list_collect_detailed(sd_bus *bus, ZoneState min_state, ZoneList *l)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *name, *state, *uuid, *brand, *path;
+        int32_t id;
+        int r;
+
+        r = sd_bus_call_method(bus, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
+                "ListZonesDetailed", &error, &reply, NULL);
+        if (r < 0) {
+                if (sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD))
+                        return -EOPNOTSUPP;
+                return log_call_error(NULL, &error, r, 0);
+        }
+        r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(ssssiaso)");
+        if (r < 0)
+                return log_bad_reply(NULL, r);
+        while ((r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_STRUCT, "ssssiaso")) > 0) {
+                _cleanup_strv_free_ char **aux = NULL;
+                ZoneInfo *z;
+
+                r = sd_bus_message_read(reply, "ssssi", &name, &state, &uuid, &brand, &id);
+                if (r >= 0)
+                        r = sd_bus_message_read_strv(reply, &aux);
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "o", &path);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return log_bad_reply(NULL, r);
+                if (!state_is_listed(state, min_state))
+                        continue;
+                z = zone_list_add(l);
+                if (!z || strdup_to(&z->name, name) < 0 || strdup_to(&z->state, state) < 0 ||
+                        strdup_to(&z->uuid, uuid) < 0 || strdup_to(&z->brand, brand) < 0)
+                        return log_bad_reply(NULL, -ENOMEM);
+                z->id = id;
+                z->aux = TAKE_PTR(aux);
+        }
+        if (r < 0)
+                return log_bad_reply(NULL, r);
+        return 0;
+}
+
 /* The zones 'zoneadm list' shows: the global zone, then the others by name; with -z, that zone only,
  * in whatever state. */
 static int list_collect(sd_bus *bus, const char *zone, ZoneState min_state, ZoneList *l)
@@ -292,6 +339,14 @@ static int list_collect(sd_bus *bus, const char *zone, ZoneState min_state, Zone
                 return 0;
         }
 
+        r = list_collect_detailed(bus, min_state, l);
+        if (r >= 0) {
+                if (l->n > 1)
+                        qsort(l->zones + 1, l->n - 1, sizeof(ZoneInfo), zone_info_compare);
+                return 0;
+        }
+        if (r != -EOPNOTSUPP)
+                return r;
         r = sd_bus_call_method(bus, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE, "ListZones", &error,
                 &reply, NULL);
         if (r < 0)

@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* zoneadm -z NAME migrate [-nq] [-c CIPHER|list|none] [-t auto|live] [ssh://][user@]host[:port]:
+/* zoneadm -z NAME migrate [-nqw] [-c CIPHER|list|none] [-t auto|live] [ssh://][user@]host[:port]:
  * the restarter's Zone.Migrate on the zone's host, followed as every job is, its
- * steps (the job's Message) printed as they come. -c list asks both hosts' kz-migr. */
+ * steps (the job's Message) printed as they come. -c list asks both hosts' kz-migr.
+ * The zone's state picks live, warm or cold (the restarter does); -t live refuses
+ * any but a running zone; -w replaces the destination's configuration.
+ * A caller who is not root reaches the destination with their own SSH identity:
+ * zoneadm starts ssh and hands its end to the restarter (Connection), so the
+ * destination's restarter checks that caller's migrate auth there. */
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "macro.h"
 #include "remote.h"
@@ -33,13 +40,15 @@ static int list_ciphers(sd_bus *bus, const char *zone, const char *what)
         return 0;
 }
 
-int zoneadm_migrate(sd_bus *bus, const char *zone, const char *destination, const char *cipher, bool dry_run,
-                bool quiet)
+int zoneadm_migrate(sd_bus *bus, const char *zone, const char *destination, const char *cipher, const char *type,
+                bool dry_run, bool overwrite, bool quiet)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(remote_uri_done) RemoteUri uri = {};
         _cleanup_free_ char *path = NULL, *host = NULL;
+        _cleanup_close_ int connection = -EBADF;
         const char *reason = NULL;
+        pid_t ssh = 0;
         int r;
 
         r = remote_uri_parse(destination, &uri, &reason);
@@ -70,11 +79,35 @@ int zoneadm_migrate(sd_bus *bus, const char *zone, const char *destination, cons
         r = sd_bus_message_new_method_call(bus, &m, RESTARTER_BUS_NAME, path, RESTARTER_ZONE_IFACE, "Migrate");
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", destination);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r >= 0 && cipher)
-                r = sd_bus_message_append(m, "a{sv}", 2, "Cipher", "s", cipher, "DryRun", "b", dry_run);
-        else if (r >= 0)
-                r = sd_bus_message_append(m, "a{sv}", 1, "DryRun", "b", dry_run);
+                r = sd_bus_message_append(m, "{sv}", "Cipher", "s", cipher);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}", "DryRun", "b", dry_run);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}", "Type", "s", type);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}", "Overwrite", "b", overwrite);
+        if (r >= 0 && geteuid() != 0 && !zoneadm_host) {
+                r = remote_ssh_bridge(&uri, -EBADF, &connection, &ssh);
+                if (r < 0) {
+                        fprintf(stderr, "zoneadm: zone '%s': cannot start ssh to %s: %s\n", zone, uri.host,
+                                strerror(-r));
+                        return r;
+                }
+                r = sd_bus_message_append(m, "{sv}", "Connection", "h", connection);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
         if (r < 0)
                 return log_request_error(r);
-        return zone_job_call(bus, m, zone, quiet);
+        r = zone_job_call(bus, m, zone, quiet);
+        if (ssh > 0) {
+                /* the restarter's helper holds the connection until the migration ended */
+                connection = safe_close_fd(connection);
+                (void) kill(ssh, SIGTERM);
+                (void) waitpid(ssh, NULL, 0);
+        }
+        return r;
 }

@@ -51,6 +51,8 @@ static const char *arg_iso;
 static const char *arg_migrate_destination;
 static const char *arg_migrate_cipher;
 static bool arg_migrate_dry_run;
+static const char *arg_migrate_type = "auto";
+static bool arg_migrate_overwrite;
 
 static void short_usage(FILE *f)
 {
@@ -88,7 +90,7 @@ static void help(FILE *f)
               "  attach [-x force-takeover|-x initialize-hostdata]\n"
               "                                  take the zone on this host: configured -> installed\n"
               "  detach                          release it for another host: installed -> configured\n"
-              "  migrate [-nq] [-c CIPHER|list] [-t auto|live] [ssh://][USER@]HOST\n"
+              "  migrate [-nqw] [-c CIPHER|list] [-t auto|live] [ssh://][USER@]HOST\n"
               "                                  move the running zone to HOST, live (-n: check only)\n"
               "\n"
               "Options:\n"
@@ -268,7 +270,7 @@ static int parse_migrate(int argc, char *argv[])
 {
         int c;
 
-        while ((c = verb_getopt(argc, argv, "nqc:t:")) > 0)
+        while ((c = verb_getopt(argc, argv, "nqwc:t:")) > 0)
                 switch (c) {
                 case 'q':
                         arg_quiet = true;
@@ -277,9 +279,13 @@ static int parse_migrate(int argc, char *argv[])
                         arg_migrate_cipher = optarg;
                         break;
                 case 't':
-                        /* live is the only kind built yet: auto picks it for a running zone */
+                        /* auto: the zone's state picks live, warm or cold; live: only a running zone */
                         if (!streq(optarg, "auto") && !streq(optarg, "live"))
                                 return usage_error("migrate: -t takes auto or live");
+                        arg_migrate_type = optarg;
+                        break;
+                case 'w':
+                        arg_migrate_overwrite = true;
                         break;
                 case 'n':
                         arg_migrate_dry_run = true;
@@ -287,6 +293,8 @@ static int parse_migrate(int argc, char *argv[])
                 }
         if (c < 0)
                 return c;
+        if (arg_migrate_dry_run && arg_migrate_overwrite)
+                return usage_error("migrate: -n and -w exclude each other");
         if (optind >= argc)
                 return usage_error("migrate: name the destination: zoneadm -z ZONENAME migrate [ssh://][user@]host");
         arg_migrate_destination = argv[optind++];
@@ -594,8 +602,8 @@ static int verb_detach(sd_bus *bus)
 
 static int verb_migrate(sd_bus *bus)
 {
-        return zoneadm_migrate(bus, arg_zonename, arg_migrate_destination, arg_migrate_cipher, arg_migrate_dry_run,
-                arg_quiet);
+        return zoneadm_migrate(bus, arg_zonename, arg_migrate_destination, arg_migrate_cipher, arg_migrate_type,
+                arg_migrate_dry_run, arg_migrate_overwrite, arg_quiet);
 }
 
 static const Verb verbs[] = {
@@ -624,9 +632,11 @@ static const Verb verbs[] = {
           verb_detach },
         { "suspend", true, "", "Saves the guest's state and stops it: running -> installed.", parse_no_options,
           verb_suspend },
-        { "migrate", true, "[-nq] [-c CIPHER|list] [-t auto|live] [ssh://][USER@]HOST[:PORT]",
-          "Moves the running zone to HOST with its memory (live migration); -n checks only,\n"
-          "-c picks the stream's cipher (list: those both hosts offer).", parse_migrate, verb_migrate },
+        { "migrate", true, "[-nqw] [-c CIPHER|list] [-t auto|live] [ssh://][USER@]HOST[:PORT]",
+          "Moves the zone to HOST: running, with its memory (live); installed and suspended,\n"
+          "with its suspend image (warm); installed (cold). -n checks only, -w replaces HOST's\n"
+          "configuration with this one, -c picks the stream's cipher (list: those both hosts\n"
+          "offer), -t live refuses a zone that is not running.", parse_migrate, verb_migrate },
 };
 
 /* 'zoneadm -z kz1 boot --help': the subcommand's usage on stdout. */

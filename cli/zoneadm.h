@@ -44,8 +44,8 @@ int zone_lookup(sd_bus *bus, const char *zone, char **ret_path);
 
 /* zoneadm-migrate.c: 'zoneadm migrate'; cipher NULL: the restarter's choice, "list": both
  * hosts' ciphers */
-int zoneadm_migrate(sd_bus *bus, const char *zone, const char *destination, const char *cipher, bool dry_run,
-                bool quiet);
+int zoneadm_migrate(sd_bus *bus, const char *zone, const char *destination, const char *cipher, const char *type,
+                bool dry_run, bool overwrite, bool quiet);
 
 /* zoneadm-list.c: 'zoneadm list', of every zone from min_state on, or of zone */
 int zoneadm_list(sd_bus *bus, const char *zone, ZoneState min_state, ListFormat format);

@@ -24,6 +24,8 @@
 #define KZ_ERROR_MIGRATION_EXISTS "org.kzones.Error.MigrationExists"
 #define KZ_ERROR_CIPHER_NOT_SUPPORTED "org.kzones.Error.CipherNotSupported"
 #define KZ_ERROR_TOO_MANY_MIGRATIONS "org.kzones.Error.TooManyMigrations"
+#define KZ_ERROR_MAINTENANCE "org.kzones.Error.Maintenance"
+#define KZ_ERROR_NO_EVACUATION "org.kzones.Error.NoEvacuation"
 
 extern const sd_bus_error_map kz_bus_error_map[];
 

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -148,4 +151,69 @@ const char *remote_ssh_reason(int errors, char *buf, size_t size)
                 if ((unsigned char) *c < ' ')
                         *c = ' ';
         return isempty(line) ? NULL : line;
+}
+
+int remote_ssh_bridge(const RemoteUri *u, int errors, int *ret_fd, pid_t *ret_pid)
+{
+        char port[8];
+        int pair[2], r;
+        pid_t pid, parent = getpid();
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+                return -errno;
+        (void) snprintf(port, sizeof(port), "%u", u->port ? (unsigned) u->port : 22u);
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                (void) close(pair[0]);
+                (void) close(pair[1]);
+                return r;
+        }
+        if (pid == 0) {
+                /* no shell: each word its own argument, the host after "--" */
+                char *argv[] = { (char *) "ssh", (char *) "-xT", (char *) "-p", port, (char *) "-l",
+                        (char *) (u->user ?: ""), (char *) "--", u->host, (char *) "systemd-stdio-bridge", NULL };
+
+                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+                if (getppid() != parent)
+                        _exit(127);
+                if (dup2(pair[1], STDIN_FILENO) < 0 || dup2(pair[1], STDOUT_FILENO) < 0)
+                        _exit(127);
+                if (errors >= 0)
+                        (void) dup2(errors, STDERR_FILENO);
+                if (!u->user) {
+                        /* no -l: ssh's own default user */
+                        argv[4] = (char *) "--";
+                        argv[5] = u->host;
+                        argv[6] = (char *) "systemd-stdio-bridge";
+                        argv[7] = NULL;
+                }
+                execvp("ssh", argv);
+                _exit(127);
+        }
+        (void) close(pair[1]);
+        *ret_fd = pair[0];
+        if (ret_pid)
+                *ret_pid = pid;
+        return 0;
+}
+
+int remote_bus_from_fd(sd_bus **ret, int fd)
+{
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        if (fd < 0)
+                return -EBADF;
+        r = sd_bus_new(&bus);
+        if (r >= 0)
+                r = sd_bus_set_fd(bus, fd, fd);
+        if (r >= 0)
+                r = sd_bus_set_bus_client(bus, true);
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(bus);
+        return 0;
 }

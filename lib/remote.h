@@ -23,5 +23,13 @@ char *remote_uri_to_bus_host(const RemoteUri *u);
  * the caller closes), instead of to ours: remote_ssh_reason() then says why ssh failed in
  * one line. ssh keeps writing there for as long as it runs. */
 int remote_bus_open(sd_bus **ret, const char *bus_host, int *ret_errors);
+/* Starts ssh to @u's host running systemd-stdio-bridge (its system bus), as the
+ * calling user with that user's SSH identity, prompts on the terminal; its errors to
+ * @errors (or our stderr). *ret_fd: our end of its standard input and output, for
+ * sd_bus_set_fd(); ssh gets SIGTERM when the caller dies. */
+int remote_ssh_bridge(const RemoteUri *u, int errors, int *ret_fd, pid_t *ret_pid);
+/* A bus client on @fd, a connection to a system bus that another process made (e.g.
+ * remote_ssh_bridge()'s), taken over. */
+int remote_bus_from_fd(sd_bus **ret, int fd);
 /* The last line ssh wrote to @errors, without "ssh: ", in @buf; NULL if it wrote nothing. */
 const char *remote_ssh_reason(int errors, char *buf, size_t size);

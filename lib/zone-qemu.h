@@ -50,6 +50,13 @@ typedef struct ZoneQemuFds {
         int installer;      /* zoneadm install -b: the installer's medium (read-only), or -1 */
 } ZoneQemuFds;
 #define ZONE_SUSPENDING_NOTE "suspending"  /* the restarter runs a suspend helper (the restarter's pid) */
+#define ZONE_MIGRATING_NOTE "migrating-out" /* a live migration out runs (its destination's URI) */
+/* the restarter saw a migrated-in guest run here: the lease keeper may take the
+ * source's lease once it expired, if no handover comes */
+#define ZONE_INCOMING_RUNNING_NOTE "incoming-running"
+/* kzones-zone migrate-out DEST resolve: the exit status that says the destination
+ * could not tell whether the guest runs there, so it stays paused here */
+#define MIGRATE_HELPER_STILL_PAUSED 2
 
 /* The suspend image is written as PATH.partial and renamed to PATH once sealed. */
 #define ZONE_SUSPEND_PARTIAL_SUFFIX ".partial"

@@ -309,6 +309,45 @@ int zone_index_set_state(const char *root, const char *name, ZoneState state, Kz
         return index_update(root, NULL, name, false, &state, e);
 }
 
+/* A zone that migrates keeps its UUID (its suspend image is sealed for it): the
+ * destination's index entry takes the source's. The zone must be in the index. */
+int zone_index_set_uuid(const char *root, const char *name, const char *uuid, KzError *e)
+{
+        _cleanup_close_ int lock = lock_store(root, e);
+        ZoneIndexEntry *l = NULL;
+        size_t n = 0;
+        bool found = false;
+        int r;
+
+        if (lock < 0)
+                return lock;
+        if (strlen(uuid) != 36 || strspn(uuid, "0123456789abcdef-") != 36)
+                return kz_error_set(e, EINVAL, "'%s' is not a zone UUID.", uuid);
+        r = zone_index_read(root, &l, &n, e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                char *u;
+
+                if (!l[i].name || !streq(l[i].name, name))
+                        continue;
+                found = true;
+                u = strdup(uuid);
+                if (!u)
+                        r = -ENOMEM;
+                else {
+                        free(l[i].uuid);
+                        l[i].uuid = u;
+                }
+        }
+        if (r >= 0 && !found)
+                r = kz_error_set(e, ENOENT, "%s: No such zone configured", name);
+        if (r >= 0)
+                r = index_write(root, l, n, e);
+        zone_index_free(l, n);
+        return r;
+}
+
 /* ---- configurations ------------------------------------------------------------------------ */
 
 int zone_store_load(const char *root, const char *name, ZoneConfig **ret, KzError *e)

@@ -28,3 +28,5 @@ void zone_index_free(ZoneIndexEntry *l, size_t n);
 int zone_index_lookup(const char *root, const char *name, ZoneIndexEntry *ret, KzError *e);
 void zone_index_entry_done(ZoneIndexEntry *x);
 int zone_index_set_state(const char *root, const char *name, ZoneState state, KzError *e);
+/* The zone's UUID in the index (a migrated zone keeps the source's). */
+int zone_index_set_uuid(const char *root, const char *name, const char *uuid, KzError *e);

@@ -3,7 +3,8 @@
 # The demo, in two parts:
 #  1. configuring kernel zones with zonecfg, in a scratch root;
 #  2. a two-host lab: a zone installed on shared storage and booted on host1,
-#     its unit and its guest's heartbeat, then halted; the lab is torn down.
+#     its unit and its guest's heartbeat; then live-migrated to host2, where the
+#     same guest (same boot id) beats on, and halted; the lab is torn down.
 # Everything it creates is removed at the end, also when it fails.
 set -euo pipefail
 build=${1:-build}
@@ -60,6 +61,14 @@ diff <(zonecfg -z kz1 export) <(zonecfg -z kz2 export) && echo "identical, key i
 
 printf '\n\033[1mPart 2: a zone on a real host\033[0m\n'
 step "Start two plain hosts (systemd in containers, KVM, sshd, shared NBD storage, no bridge) with this build installed"
+# one lab per machine: hold its lock (a flock on /run, as the lab tool and the
+# tests take it) for the whole part, so that no test run takes the lab meanwhile
+exec {lab_lock}</run
+if ! flock -n "$lab_lock"; then
+    echo "waiting for another lab user to finish"
+    flock "$lab_lock"
+fi
+export KZLAB_LOCKED=1
 lab_up=1
 show "$lab" up 2 --plain --build "$top/$build"
 
@@ -84,9 +93,27 @@ done
 sleep 2
 on host1 tail -n 4 /var/log/zones/demo.console
 
-step "Halt it: the zone is installed again"
-on host1 zoneadm -z demo halt
+step "Live-migrate it to host2: the same configuration there, each host's migration port (8102) open"
+on host1 zonecfg -z demo export -f /srv/shared/demo.cfg
+on host2 zonecfg -z demo -f /srv/shared/demo.cfg
+on host1 rm -f /srv/shared/demo.cfg
+on host1 systemctl start kz-migr.socket
+on host2 systemctl start kz-migr.socket
+on host1 zoneadm -z demo migrate -c list ssh://root@host2
+on host1 zoneadm -z demo migrate ssh://root@host2
 on host1 zoneadm list -cv
+on host2 zoneadm list -cv
+
+step "The same guest goes on on host2: the boot id of its heartbeat is the one it had on host1"
+before=$("$lab" exec host1 grep -o 'kzguest: hb boot=[0-9a-f]*' /var/log/zones/demo.console | tail -n 1)
+sleep 2
+on host2 tail -n 2 /var/log/zones/demo.console
+after=$("$lab" exec host2 grep -o 'kzguest: hb boot=[0-9a-f]*' /var/log/zones/demo.console | tail -n 1)
+if [ "$before" = "$after" ]; then echo "same boot on host2: ${after#*boot=}"; else echo "boot id changed: $before -> $after" >&2; exit 1; fi
+
+step "Halt it on host2: the zone is installed there"
+on host2 zoneadm -z demo halt
+on host2 zoneadm list -cv
 
 step "Tear the lab down"
 show "$lab" down

@@ -68,20 +68,29 @@ void evacuation_targets_changed(Manager *m)
         _cleanup_free_ char *d = NULL;
         Zone *z;
 
+        /* what was not known before (a zone just seen, the restarter's start) is
+         * no change: only the bus name's owner is heard, and the objects say it */
         if (evacuation_target(m, NULL, &d) >= 0 && !streq_ptr(d, m->default_evacuation_target)) {
+                bool known = m->default_evacuation_target && m->name_requested;
+
                 free(m->default_evacuation_target);
                 m->default_evacuation_target = TAKE_PTR(d);
-                (void) sd_bus_emit_properties_changed(m->bus, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
-                        "DefaultEvacuationTarget", NULL);
+                if (known)
+                        (void) sd_bus_emit_properties_changed(m->bus, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
+                                "DefaultEvacuationTarget", NULL);
         }
         HASHMAP_FOREACH(z, m->zones, state) {
                 _cleanup_free_ char *v = NULL;
+                bool known;
 
                 if (evacuation_target(m, z->name, &v) < 0 || streq_ptr(v, z->evacuation_target))
                         continue;
+                known = z->evacuation_target && m->name_requested;
                 free(z->evacuation_target);
                 z->evacuation_target = TAKE_PTR(v);
-                (void) sd_bus_emit_properties_changed(m->bus, z->path, RESTARTER_ZONE_IFACE, "EvacuationTarget", NULL);
+                if (known)
+                        (void) sd_bus_emit_properties_changed(m->bus, z->path, RESTARTER_ZONE_IFACE,
+                                "EvacuationTarget", NULL);
         }
 }
 

@@ -100,7 +100,8 @@ static int method_cancel(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (j->state != JOB_RUNNING)
                 return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "job %" PRIu32 " is %s already", j->id,
                         job_state_to_string(j->state));
-        r = bus_check_authorized(j->zone, msg, "manage", error);
+        /* a migration is cancelled with the auth that started it */
+        r = bus_check_authorized(j->zone, msg, startswith(j->type->kind, "migrate") ? "migrate" : "manage", error);
         if (r < 0)
                 return r;
         if (!j->type->cancel)

@@ -59,6 +59,7 @@ int job_new(Zone *z, const JobType *type, sd_bus_message *msg, sd_bus_error *err
                 .installer_fd = -EBADF,
                 .image_fd = -EBADF,
                 .target_fd = -EBADF,
+                .connection_fd = -EBADF,
                 .storage_scheme = -1,
         };
         (void) snprintf(j->key, sizeof(j->key), "%" PRIu32, j->id);
@@ -111,7 +112,8 @@ int job_start(Job *j, sd_bus_message *msg, void (*step)(Job *j))
         Manager *m = j->manager;
         int r;
 
-        r = sd_bus_reply_method_return(msg, "o", j->path);
+        /* no caller: a job of the restarter's own (an interrupted migration resolved) */
+        r = msg ? sd_bus_reply_method_return(msg, "o", j->path) : 0;
         if (r < 0) {
                 job_finish(j, r, NULL, "cannot reply: %s", strerror(-r));
                 return r;
@@ -202,6 +204,7 @@ static void job_release(Job *j)
         j->installer_fd = safe_close_fd(j->installer_fd);
         j->image_fd = safe_close_fd(j->image_fd);
         j->target_fd = safe_close_fd(j->target_fd);
+        j->connection_fd = safe_close_fd(j->connection_fd);
         /* a reply still pending is failed now: its callback sees j->qmp gone */
         qmp_close(TAKE_PTR(j->qmp));
 }
@@ -620,6 +623,8 @@ static int spawn(Job *j, char *const argv[])
                         (void) dup2(j->image_fd, 3);
                 if (j->target_fd >= 0)
                         (void) dup2(j->target_fd, 4);
+                if (j->connection_fd >= 0 && dup2(j->connection_fd, 3) >= 0)
+                        (void) putenv((char *) "KZONES_DESTINATION_FD=3");
                 execvp(argv[0], argv);
                 fprintf(stderr, "cannot run %s: %m\n", argv[0]);
                 _exit(127);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include "maintenance.h"
 #include "zone-store.h"
 
 static const char *arg_root = "";
@@ -29,6 +30,7 @@ int main(int argc, char *argv[])
 {
         _cleanup_free_ char *dir = NULL;
         ZoneIndexEntry *l = NULL;
+        Maintenance maintenance = {};
         size_t n = 0;
         KzError e = {};
         int r, ret = 0;
@@ -39,6 +41,15 @@ int main(int argc, char *argv[])
         }
         if (getenv("KZONES_ROOT"))
                 arg_root = getenv("KZONES_ROOT");
+        /* a host in maintenance mode ('sysadm maintain -s') boots no zone, autoboot or not;
+         * an unreadable record counts as maintenance, as in the restarter */
+        r = maintenance_read(arg_root, &maintenance, &e);
+        maintenance_done(&maintenance);
+        if (r != 0) {
+                fprintf(stderr, "kzones-generator: %s: no zone is started at boot\n",
+                        r > 0 ? "this host is in maintenance mode" : kz_error_message(&e, r));
+                return 0;
+        }
         r = zone_index_read(arg_root, &l, &n, &e);
         if (r < 0) {
                 fprintf(stderr, "kzones-generator: %s\n", kz_error_message(&e, r));

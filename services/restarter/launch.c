@@ -120,6 +120,7 @@ void zone_launch_ended(Zone *z)
         id = manager_path(z->manager, ZONE_RUN_DIR "/%s/zoneid", z->name);
         if (id)
                 (void) unlink(id);
+        (void) zone_write_run_note(z, ZONE_INCOMING_RUNNING_NOTE, NULL);
         /* a job that waits for its systemd job takes the result with the job */
         if (z->job && (z->job->unit_job || z->job->unit_call))
                 return;
@@ -143,6 +144,51 @@ int zone_note_suspending(Zone *z, bool on)
                 return r;
         (void) snprintf(line, sizeof(line), "%d\n", (int) getpid());
         return write_file_atomic(note, line, strlen(line), 0600);
+}
+
+int zone_write_run_note(Zone *z, const char *file, const char *content)
+{
+        _cleanup_free_ char *note = manager_path(z->manager, ZONE_RUN_DIR "/%s/%s", z->name, file);
+        int r;
+
+        if (!note)
+                return -ENOMEM;
+        if (!content)
+                return unlink(note) < 0 && errno != ENOENT ? -errno : 0;
+        r = zone_make_run_dir(z);
+        if (r < 0)
+                return r;
+        return write_file_atomic(note, content, strlen(content), 0600);
+}
+
+int zone_note_migrating(Zone *z, const char *destination)
+{
+        _cleanup_free_ char *line = NULL;
+
+        if (destination && asprintf(&line, "%s\n", destination) < 0)
+                return -ENOMEM;
+        return zone_write_run_note(z, ZONE_MIGRATING_NOTE, destination ? line : NULL);
+}
+
+char *zone_read_migrating_note(Zone *z)
+{
+        _cleanup_free_ char *note = manager_path(z->manager, ZONE_RUN_DIR "/%s/" ZONE_MIGRATING_NOTE, z->name);
+        char buf[600];
+        ssize_t n;
+        int fd;
+
+        if (!note)
+                return NULL;
+        fd = open(note, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return NULL;
+        n = read(fd, buf, sizeof(buf) - 1);
+        (void) close(fd);
+        if (n <= 0)
+                return NULL;
+        buf[n] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+        return isempty(buf) ? NULL : strdup(buf);
 }
 
 void zone_helper_ended(Zone *z, const JobType *type, int status)

@@ -16,7 +16,7 @@
 
 /* ---- zones ------------------------------------------------------------------------------ */
 
-static Zone *zone_free(Zone *z)
+Zone *zone_free(Zone *z)
 {
         if (!z)
                 return NULL;
@@ -35,7 +35,7 @@ static Zone *zone_free(Zone *z)
         return NULL;
 }
 
-static int zone_new(Manager *m, const char *name, Zone **ret)
+int zone_new(Manager *m, const char *name, Zone **ret)
 {
         Zone *z = calloc(1, sizeof(*z));
         int r;
@@ -62,7 +62,7 @@ static int zone_new(Manager *m, const char *name, Zone **ret)
         return 0;
 }
 
-static void zone_remove(Zone *z)
+void zone_remove(Zone *z)
 {
         (void) hashmap_remove(z->manager->zones, z->name);
         zone_free(z);
@@ -243,7 +243,9 @@ void zone_update_aux(Zone *z)
                 }
         strv_freep(&z->aux);
         z->aux = l;
-        (void) sd_bus_emit_properties_changed(z->manager->bus, z->path, RESTARTER_ZONE_IFACE, "AuxiliaryStates", NULL);
+        if (z->manager->name_requested)
+                (void) sd_bus_emit_properties_changed(z->manager->bus, z->path, RESTARTER_ZONE_IFACE,
+                        "AuxiliaryStates", NULL);
 }
 
 void zone_update_state(Zone *z)
@@ -324,7 +326,7 @@ static int on_unit_state(sd_bus_message *reply, void *userdata, sd_bus_error *re
         return 0;
 }
 
-static void zone_query_unit(Zone *z)
+void zone_query_unit(Zone *z)
 {
         Manager *m = z->manager;
         StateQuery *q;
@@ -449,145 +451,6 @@ static int on_reloading(sd_bus_message *msg, void *userdata, sd_bus_error *ret_e
                 return 0;
         if (sd_bus_message_read(msg, "b", &active) >= 0 && !active)
                 (void) manager_rescan(m);
-        return 0;
-}
-
-/* ---- scanning /etc/zones ----------------------------------------------------------------- */
-
-int manager_rescan(Manager *m)
-{
-        ZoneIndexEntry *l = NULL;
-        size_t n = 0;
-        KzError e = {};
-        _cleanup_free_ char *dir = manager_path(m, "/etc/zones");
-        DIR *dp;
-        struct dirent *de;
-        bool reload = false;
-        int r;
-
-        if (!dir)
-                return -ENOMEM;
-        r = zone_index_read(m->root, &l, &n, &e);
-        if (r < 0) {
-                log_error("%s", kz_error_message(&e, r));
-                return r;
-        }
-        Zone *z;
-
-        HASHMAP_FOREACH(z, m->zones, state)
-                z->seen = false;
-
-        /* every NAME.xml is a zone; the index gives its state and UUID */
-        dp = opendir(dir);
-        while (dp && (de = readdir(dp))) {
-                size_t len = strlen(de->d_name);
-                _cleanup_free_ char *name = NULL;
-                ZoneState previous_index;
-
-                if (len <= 4 || !streq(de->d_name + len - 4, ".xml"))
-                        continue;
-                name = strndup(de->d_name, len - 4);
-                if (!name || !zone_name_is_valid(name))
-                        continue;
-                z = hashmap_get(m->zones, name);
-                if (z && z->gone) {
-                        /* configured again while a job of its old configuration ran */
-                        z->gone = false;
-                        (void) sd_bus_emit_object_added(m->bus, z->path);
-                }
-                if (!z) {
-                        r = zone_new(m, name, &z);
-                        if (r < 0)
-                                break;
-                        z->seen = true;
-                        zone_query_unit(z);
-                        log_info("zone '%s' configured", name);
-                        (void) sd_bus_emit_object_added(m->bus, z->path);
-                }
-                z->seen = true;
-                previous_index = z->index_state;
-                z->index_state = ZONE_STATE_CONFIGURED;
-                for (size_t i = 0; i < n; i++)
-                        if (streq(l[i].name, name)) {
-                                z->index_state = l[i].state;
-                                if (!streq_ptr(z->uuid, l[i].uuid)) {
-                                        free(z->uuid);
-                                        z->uuid = strdup(l[i].uuid);
-                                }
-                        }
-                {
-                        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
-                        if (zone_store_load(m->root, name, &c, NULL) >= 0) {
-                                bool autoboot = streq_ptr(zone_resource_get(c->root, "autoboot"), "true");
-
-                                if (!streq_ptr(z->brand, zone_config_brand(c))) {
-                                        free(z->brand);
-                                        z->brand = strdup(zone_config_brand(c));
-                                }
-                                if (z->autoboot_known && autoboot != z->autoboot)
-                                        reload = true;
-                                z->autoboot = autoboot;
-                                z->autoboot_known = true;
-                        }
-                }
-                if (z->index_state != previous_index && (previous_index == ZONE_STATE_INSTALLED ||
-                                                          z->index_state == ZONE_STATE_INSTALLED))
-                        reload = true;
-                zone_update_state(z);
-        }
-        if (dp)
-                closedir(dp);
-        zone_index_free(l, n);
-
-        {
-                _cleanup_free_ Zone **unseen = calloc(hashmap_size(m->zones) + 1, sizeof(Zone *));
-                size_t n_unseen = 0;
-
-                if (!unseen)
-                        return -ENOMEM;
-                HASHMAP_FOREACH(z, m->zones, state)
-                        if (!z->seen)
-                                unseen[n_unseen++] = z;
-                for (size_t i = 0; i < n_unseen; i++) {
-                        z = unseen[i];
-                        if (!z->gone) {
-                                log_info("zone '%s' no longer configured", z->name);
-                                (void) sd_bus_emit_object_removed(m->bus, z->path);
-                        }
-                        if (z->job)
-                                z->gone = true; /* removed once its job ends */
-                        else
-                                zone_remove(z);
-                }
-        }
-        evacuation_targets_changed(m);
-        /* autoboot comes from kzones-generator: when it would decide otherwise, let
-         * systemd run it again, so that 'systemctl is-enabled zone@NAME' is right now */
-        if (reload && m->have_systemd > 0) {
-                log_info("autoboot of a zone changed: reloading systemd's units");
-                (void) sd_bus_call_method_async(m->bus, NULL, SYSTEMD_BUS, SYSTEMD_PATH, SYSTEMD_MANAGER, "Reload",
-                        NULL, NULL, NULL);
-        }
-        return 0;
-}
-
-static int on_rescan_timer(sd_event_source *s, uint64_t usec, void *userdata)
-{
-        Manager *m = userdata;
-
-        m->rescan_timer = sd_event_source_unref(m->rescan_timer);
-        (void) manager_rescan(m);
-        return 0;
-}
-
-static int on_zones_changed(sd_event_source *s, const struct inotify_event *event, void *userdata)
-{
-        Manager *m = userdata;
-
-        /* a burst of changes (a commit is write+rename+index) makes one rescan */
-        if (!m->rescan_timer)
-                (void) sd_event_add_time_relative(m->event, &m->rescan_timer, CLOCK_MONOTONIC, 50 * 1000, 0,
-                        on_rescan_timer, m);
         return 0;
 }
 
@@ -719,17 +582,11 @@ static int on_startup_owner(sd_bus_message *reply, void *userdata, sd_bus_error 
 
 int manager_start(Manager *m)
 {
-        _cleanup_free_ char *dir = manager_path(m, "/etc/zones");
         int r;
 
-        if (!dir)
-                return -ENOMEM;
-        (void) mkdir_p(dir, 0755);
-        r = sd_event_add_inotify(m->event, &m->inotify, dir,
-                IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE, on_zones_changed, m);
+        r = manager_watch_zones(m);
         if (r < 0)
-                log_warning("cannot watch %s: %s; changes are seen on Rescan only", dir, strerror(-r));
-
+                return r;
         r = sd_bus_add_match_async(m->bus, NULL,
                 "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                 "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" SYSTEMD_BUS "'",

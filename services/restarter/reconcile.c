@@ -4,7 +4,12 @@
  * whenever it learns that a zone's unit became active without an operation of its
  * own.
  *
- *  - A zone whose unit runs: its guest is asked over QMP how it is. A guest that
+ *  - A zone whose unit runs: its guest is asked over QMP how it is. A live
+ *    migration out that no helper follows any more (ZONE_MIGRATING_NOTE) is
+ *    cancelled while it runs, so the guest goes on here; one that completed left
+ *    the guest paused here and perhaps running at the destination, so it is never
+ *    simply continued: a migrate job asks the destination (zone_resolve_migration)
+ *    and either hands the zone over there or continues the guest here. A guest that
  *    an interrupted suspend left paused (QEMU's postmigrate or finish-migrate, or
  *    paused with the suspending note still there) is continued, unless the
  *    suspend marker was written: then the suspension is complete and the unit is
@@ -33,9 +38,9 @@
 #define RECONCILE_CONT_MAX 3u
 
 /* Files in ROOT/run/kzones/NAME that mean nothing once no start or stop is coming
- * (the launch request, the suspending note): a new start or stop writes them again. */
+ * (the launch request, the suspending and migrating notes): a new start or stop writes them again. */
 static const char *const notes_not_running[] = {
-        LAUNCH_REQUEST_FILE, ZONE_SUSPENDING_NOTE, NULL,
+        LAUNCH_REQUEST_FILE, ZONE_SUSPENDING_NOTE, ZONE_MIGRATING_NOTE, ZONE_INCOMING_RUNNING_NOTE, NULL,
 };
 /* and those a running unit has read already (its id stays) */
 static const char *const notes_running[] = {
@@ -59,14 +64,14 @@ static void remove_notes(Zone *z, const char *const *notes)
         }
 }
 
-/* The suspend image a killed helper did not finish. */
+/* The suspend image a killed helper did not finish. Every zone that is not running
+ * is looked at when the restarter starts: its suspend resource alone is read, not
+ * the whole configuration. */
 static void remove_partial_image(Zone *z)
 {
-        _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
         _cleanup_free_ char *path = NULL, *partial = NULL;
 
-        if (zone_store_load(z->manager->root, z->name, &c, NULL) < 0 ||
-            zone_suspend_image_path(c, z->manager->root, &path) < 0 ||
+        if (zone_config_suspend_image(z->manager, z->name, &path) < 0 ||
             asprintf(&partial, "%s" ZONE_SUSPEND_PARTIAL_SUFFIX, path) < 0)
                 return;
         if (unlink(partial) >= 0)
@@ -278,15 +283,17 @@ static void poll_guest(Zone *z)
 static void decide(Zone *z, const char *status, const char *migration)
 {
         bool note = zone_run_file_exists(z, ZONE_SUSPENDING_NOTE);
+        bool migrating = zone_run_file_exists(z, ZONE_MIGRATING_NOTE);
         _cleanup_free_ char *marker = manager_path(z->manager, "/var/lib/kzones/%s.suspended", z->name);
         int r;
 
-        if (migration_running(migration) && note) {
+        if (migration_running(migration) && (note || migrating)) {
                 /* no helper of ours runs now: a suspend's stream ends by itself, as its reader is
-                 * gone; one that does not is cancelled. Another's migration is left alone. */
+                 * gone; one that does not, and a live migration that nobody follows, is
+                 * cancelled. Another's migration is left alone. */
                 if (++z->reconcile_polls == RECONCILE_CANCEL_AFTER) {
-                        log_info("zone '%s': the interrupted suspend's migration (%s) goes on; cancelling it", z->name,
-                                migration);
+                        log_info("zone '%s': the interrupted %s's migration (%s) goes on; cancelling it", z->name,
+                                note ? "suspend" : "live migration", migration);
                         r = qmp_execute(z->reconcile_qmp, "migrate_cancel", NULL, on_cancelled, z);
                         if (r < 0)
                                 poll_again(z);
@@ -296,6 +303,22 @@ static void decide(Zone *z, const char *status, const char *migration)
                 poll_again(z);
                 return;
         }
+        if (!migration_running(migration) && migrating &&
+            (streq(status, "postmigrate") || streq(status, "finish-migrate"))) {
+                _cleanup_free_ char *destination = zone_read_migrating_note(z);
+
+                /* the guest may run at the destination now: never continued blindly */
+                set_guest_status(z, status);
+                reconcile_stop(z);
+                r = destination ? zone_resolve_migration(z, destination) : -ENOENT;
+                if (r < 0)
+                        log_error("zone '%s': an interrupted live migration left the guest paused; cannot ask its "
+                                "destination whether it runs there (%s): halt it here only once you know",
+                                z->name, destination ? strerror(-r) : "the note names none");
+                return;
+        }
+        if (migrating)
+                remove_notes(z, (const char *const[]) { ZONE_MIGRATING_NOTE, NULL });
         if (!migration_running(migration) &&
             (streq(status, "postmigrate") || streq(status, "finish-migrate") || (note && streq(status, "paused")))) {
                 if (marker && access(marker, F_OK) >= 0) {

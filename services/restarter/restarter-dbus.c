@@ -89,6 +89,10 @@ void bus_zone_send_changed(Zone *z, ZoneState previous)
 {
         Manager *m = z->manager;
 
+        /* before the bus name is taken nobody can be listening: the objects say it
+         * all once they can be reached (no signal queued per zone at start) */
+        if (!m->name_requested)
+                return;
         (void) sd_bus_emit_properties_changed(m->bus, z->path, RESTARTER_ZONE_IFACE, "State", "Id",
                 "AuxiliaryStates", "Uuid", "Brand", NULL);
         if (previous != z->state) {
@@ -376,6 +380,43 @@ static int method_list_zones(sd_bus_message *msg, void *userdata, sd_bus_error *
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* Everything 'zoneadm list' shows of every zone, in one reply: one call, however many
+ * zones there are, instead of a GetAll per zone. */
+static int method_list_zones_detailed(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        Zone *z;
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(ssssiaso)");
+        if (r < 0)
+                return r;
+        HASHMAP_FOREACH(z, m->zones, state) {
+                if (z->gone)
+                        continue;
+                r = sd_bus_message_open_container(reply, 'r', "ssssiaso");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "ssssi", z->name, zone_state_to_string(z->state),
+                                z->uuid ?: "", z->brand ?: "", (int32_t) z->id);
+                if (r >= 0)
+                        r = sd_bus_message_append_strv(reply, z->aux ?: (char *[]) { NULL });
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "o", z->path);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static int method_get_zone(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
         Manager *m = userdata;
@@ -471,9 +512,17 @@ const sd_bus_vtable manager_vtable[] = {
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("ListZones", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssso)", zones), method_list_zones,
                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListZonesDetailed", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssssiaso)", zones),
+                method_list_zones_detailed, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetZone", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", zone), method_get_zone,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Rescan", NULL, NULL, method_rescan, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CheckIncoming", SD_BUS_ARGS("s", name, "s", configuration, "a{sv}", options),
+                SD_BUS_RESULT("b", configured, "as", problems), method_check_incoming, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ImportZone", SD_BUS_ARGS("s", name, "s", configuration, "a{sv}", options),
+                SD_BUS_NO_RESULT, method_import_zone, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ForgetIncoming", SD_BUS_ARGS("s", name, "s", uuid), SD_BUS_NO_RESULT,
+                method_forget_incoming, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListJobs", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(usssdo)", jobs), method_list_jobs,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("JobNew", SD_BUS_ARGS("u", id, "o", job, "s", zone, "s", kind), 0),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <sys/stat.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 #include <systemd/sd-id128.h>
@@ -10,6 +11,7 @@
 #include "kzones-bus.h"
 #include "qmp.h"
 #include "zone-qemu.h"
+#include "zone-peek.h"
 #include "zone-store.h"
 #include "storage-uri.h"
 
@@ -121,6 +123,8 @@ struct Job {
         JobMigration *migration; /* migrate-in (zone-migrate-in.c) */
         char *destination;     /* migrate: ssh://[user@]host[:port] */
         char *handover;        /* migrate: the destination's hostid, once the guest runs there */
+        int connection_fd;     /* migrate: a zone administrator's own connection to the
+                                * destination's bus, made by zoneadm (the helper's fd 3) */
 };
 
 struct Zone {
@@ -152,6 +156,11 @@ struct Zone {
         unsigned reconcile_polls;
         unsigned reconcile_conts;
         bool reconcile_counted; /* the bus name waits for it (at start) */
+        /* scan.c: the configuration file brand and autoboot were last read from */
+        bool config_known;
+        ino_t config_ino;
+        off_t config_size;
+        struct timespec config_mtime;
 };
 
 struct Manager {
@@ -191,6 +200,20 @@ void manager_reconciled(Manager *m);
 /* Probes the host's CPU models in a child (host-cpu.c); the Manager's CPU properties follow. */
 int manager_probe_cpu(Manager *m);
 int manager_rescan(Manager *m);
+/* Rescans a moment after /etc/zones changed (scan.c). */
+int manager_watch_zones(Manager *m);
+int zone_new(Manager *m, const char *name, Zone **ret);
+Zone *zone_free(Zone *z);
+void zone_remove(Zone *z);
+/* Asks systemd for the zone's unit's ActiveState. */
+void zone_query_unit(Zone *z);
+
+/* The zone's configuration file, peeked at (zone-peek.h): -EBADMSG also if it does
+ * not name the zone; ret_stat: the file read. */
+int zone_config_peek(Manager *m, const char *name, unsigned flags, ZonePeek *ret, struct stat *ret_stat);
+/* The suspend image path as zone_suspend_image_path() gives it (-ENOENT without a
+ * suspend resource, -EOPNOTSUPP if it is not a local file). */
+int zone_config_suspend_image(Manager *m, const char *name, char **ret);
 Zone *manager_find_zone(Manager *m, const char *name);
 Zone *manager_find_zone_by_path(Manager *m, const char *path);
 /* ROOT/PATH, PATH formatted as printf does. */
@@ -211,6 +234,9 @@ int bus_property_get_evacuation_target(sd_bus *bus, const char *path, const char
                 sd_bus_message *reply, void *userdata, sd_bus_error *error);
 int bus_property_set_evacuation_target(sd_bus *bus, const char *path, const char *interface, const char *property,
                 sd_bus_message *value, void *userdata, sd_bus_error *error);
+/* Maintenance mode (maintenance.c): a Maintenance error saying so if the host is in
+ * it (what: "boot", "attach", "migrate in"), 0 otherwise. */
+int maintenance_check(Manager *m, const char *zone, const char *what, sd_bus_error *error);
 
 /* Jobs (job.c) */
 const char *job_state_to_string(JobState s);
@@ -251,7 +277,7 @@ int zone_check_idle(Zone *z, sd_bus_error *error);
 /* The job kinds (zone-run.c, zone-storage.c) */
 extern const JobType job_boot, job_halt, job_reboot, job_shutdown, job_suspend;
 extern const JobType job_install, job_clone, job_uninstall, job_attach, job_detach;
-extern const JobType job_migrate_in, job_migrate;
+extern const JobType job_migrate_in, job_migrate, job_migrate_cold;
 void job_installed(Job *j);
 /* A helper's failure on the boot storage: 3 is a key that does not open the host data. */
 void job_storage_helper_failed(Job *j, int status, const char *message);
@@ -286,6 +312,18 @@ void zone_launch_ended(Zone *z);
 /* The note that a suspend helper runs (ZONE_SUSPENDING_NOTE), for the reconciliation
  * after a crash: written before the helper starts, removed when it ended. */
 int zone_note_suspending(Zone *z, bool on);
+/* The note that a live migration out runs (ZONE_MIGRATING_NOTE, holding the
+ * destination; NULL removes it): after a crash, a guest that QEMU paused at the
+ * migration's end is continued only if it does not run at the destination. */
+int zone_note_migrating(Zone *z, const char *destination);
+/* ROOT/run/kzones/NAME/FILE written atomically (0600) with content, or removed (NULL). */
+int zone_write_run_note(Zone *z, const char *file, const char *content);
+/* Its destination, or NULL. */
+char *zone_read_migrating_note(Zone *z);
+/* Started by the reconciliation: asks the destination of an interrupted live
+ * migration whether the guest runs there (then the zone is halted and handed over
+ * here, as at a migration's end) or not (then it is continued here). */
+int zone_resolve_migration(Zone *z, const char *destination);
 /* A helper (attach, detach, …) exited with status: the zone's state follows. */
 void zone_helper_ended(Zone *z, const JobType *type, int status);
 
@@ -328,6 +366,15 @@ int method_detach(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int method_prepare_incoming(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 /* The source of a live migration (zone-migrate-out.c) */
 int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* zone-import.c: the destination of a migration, before anything moves */
+int method_check_incoming(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_import_zone(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_forget_incoming(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* zone-migrate-cold.c: the kind a zone's state picks (type: auto or live), and the
+ * cold and warm migrate job */
+int zone_migration_kind(Zone *z, const char *type, const char **ret_kind, sd_bus_error *error);
+int zone_migrate_cold(Zone *z, sd_bus_message *msg, const char *dest, const char *kind, bool dry_run, bool overwrite,
+                int connection, sd_bus_error *error);
 /* An option's variant, of the one type it must have: otherwise InvalidArgs naming the key. */
 int bus_read_option(sd_bus_message *msg, const char *what, const char *key, const char *type, void *ret,
                 sd_bus_error *error);

@@ -258,7 +258,12 @@ static void attach_begin(Job *j)
         int r;
 
         job_set_message(j, j->type == &job_attach ? "claiming the host data" : "releasing the host data");
-        r = job_run_helper(j, j->type->kind, j->option);
+        /* the destination of a warm migration: the suspend image becomes its own first
+         * (services/zone/migrate-cold.c), then the same claim */
+        if (streq_ptr(j->option, "resume-suspended"))
+                r = job_run_helper(j, "attach-suspended", NULL);
+        else
+                r = job_run_helper(j, j->type->kind, j->option);
         if (r < 0)
                 job_finish(j, r, NULL, "cannot %s: %s", j->type->kind, strerror(-r));
 }
@@ -279,7 +284,8 @@ int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 r = sd_bus_message_read(msg, "s", &key);
                 if (r < 0)
                         return r;
-                if (!streq(key, "force-takeover") && !streq(key, "initialize-hostdata"))
+                if (!streq(key, "force-takeover") && !streq(key, "initialize-hostdata") &&
+                    !streq(key, "resume-suspended"))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "unknown attach option '%s'", key);
                 r = bus_read_option(msg, "attach", key, "b", &on, error);
                 if (r < 0)
@@ -287,8 +293,10 @@ int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 if (on) {
                         if (option)
                                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                        "force-takeover and initialize-hostdata exclude each other");
-                        option = streq(key, "force-takeover") ? "force-takeover" : "initialize-hostdata";
+                                        "force-takeover, initialize-hostdata and resume-suspended exclude each other");
+                        option = streq(key, "force-takeover")        ? "force-takeover"
+                                 : streq(key, "initialize-hostdata") ? "initialize-hostdata"
+                                                                     : "resume-suspended";
                 }
                 r = sd_bus_message_exit_container(msg);
                 if (r < 0)
@@ -304,9 +312,12 @@ int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         if (r < 0)
                 return r;
         if (z->state != ZONE_STATE_CONFIGURED && z->state != ZONE_STATE_UNAVAILABLE &&
-            !(z->state == ZONE_STATE_INSTALLED && option))
+            !(z->state == ZONE_STATE_INSTALLED && option && !streq(option, "resume-suspended")))
                 return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "zone is %s; only a configured (detached) or "
                         "unavailable zone can be attached", zone_state_to_string(z->state));
+        r = maintenance_check(z->manager, z->name, "attach", error);
+        if (r < 0)
+                return r;
         r = job_new(z, &job_attach, msg, error, &j);
         if (r < 0)
                 return r;

@@ -217,8 +217,11 @@ static void on_status(Qmp *q, json_object *reply, const char *error, void *userd
         if (streq(s, "running")) {
                 Zone *z = j->zone; /* the job lets go of it when it finished */
 
-                /* kz-migr's record ends with the stream; the host data comes from the source */
+                /* kz-migr's record ends with the stream; the host data comes from the source,
+                 * or is taken by the lease keeper if the source stops renewing without
+                 * handing it over: the guest runs here, the note tells the keeper so */
                 m->prepared = false;
+                (void) zone_write_run_note(z, ZONE_INCOMING_RUNNING_NOTE, "");
                 log_info("zone '%s': incoming migration %s complete; the zone runs here", z->name, m->id);
                 job_finish(j, 0, NULL, NULL);
                 zone_update_aux(z);
@@ -375,6 +378,7 @@ static void migrate_in_begin(Job *j)
                         return;
                 }
         }
+        (void) zone_write_run_note(j->zone, ZONE_INCOMING_RUNNING_NOTE, NULL);
         r = zone_request_incoming(j->zone, m->id, m->channels);
         if (r < 0) {
                 migrate_in_fail(j, r, NULL, "cannot write the zone's launch request: %s", strerror(-r));
@@ -465,6 +469,9 @@ int method_prepare_incoming(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (z->state != ZONE_STATE_INSTALLED && z->state != ZONE_STATE_CONFIGURED)
                 return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "zone is %s; it must be configured or "
                         "installed to take an incoming migration", zone_state_to_string(z->state));
+        r = maintenance_check(z->manager, z->name, "migrate in", error);
+        if (r < 0)
+                return r;
         r = zone_need_systemd(z, error);
         if (r < 0)
                 return r;

@@ -10,6 +10,7 @@
  * HOSTID (launch-request.h, handover), and the zone is detached here (configured).
  * A failed helper has rolled back: the guest runs on here. A Cancel while the helper
  * works sends it SIGTERM, and it rolls back the same way. */
+#include <fcntl.h>
 #include <signal.h>
 
 #include "launch-request.h"
@@ -31,6 +32,7 @@ static void migrate_unit_job_done(Job *j, bool ok, const char *result)
         }
         (void) zone_set_index_state(z, ZONE_STATE_CONFIGURED, &e);
         sd_bus_error_free(&e);
+        (void) zone_note_migrating(z, NULL);
         job_finish(j, 0, NULL, NULL);
 }
 
@@ -44,6 +46,10 @@ static void migrate_helper_done(Job *j, int status, const char *message)
         if (status != 0) {
                 Zone *z = j->zone; /* the job lets go of it when it finished */
 
+                /* 2: the guest stays paused here, as its destination could not say whether it
+                 * runs there (a resolve); otherwise it goes on here and the migration is over */
+                if (status != MIGRATE_HELPER_STILL_PAUSED)
+                        (void) zone_note_migrating(z, NULL);
                 if (j->cancelling)
                         job_finish(j, -ECANCELED, KZ_ERROR_CANCELLED, "cancelled; the guest runs on here");
                 else
@@ -55,6 +61,7 @@ static void migrate_helper_done(Job *j, int status, const char *message)
         while ((p = strchr(line, '\n')))
                 line = p + 1;
         if (startswith(line, "dry-run ")) {
+                (void) zone_note_migrating(j->zone, NULL);
                 job_set_message(j, "Dry run: the zone can migrate; nothing was changed on either host.");
                 job_finish(j, 0, NULL, NULL);
                 return;
@@ -102,9 +109,44 @@ static void migrate_begin(Job *j)
         int r;
 
         job_set_message(j, "Checking migration compatibility.");
-        r = job_run_helper2(j, "migrate-out", j->destination, j->option);
+        /* for the check after a crash: the guest QEMU pauses at the end may run elsewhere */
+        r = zone_note_migrating(j->zone, j->destination);
+        if (r >= 0)
+                r = job_run_helper2(j, "migrate-out", j->destination, j->option);
+        if (r < 0) {
+                (void) zone_note_migrating(j->zone, NULL);
+                job_finish(j, r, NULL, "cannot start the migration helper: %s", strerror(-r));
+        }
+}
+
+static void resolve_begin(Job *j)
+{
+        int r;
+
+        job_set_message(j, "asking %s whether the guest runs there", j->destination);
+        r = job_run_helper2(j, "migrate-out", j->destination, "resolve");
         if (r < 0)
                 job_finish(j, r, NULL, "cannot start the migration helper: %s", strerror(-r));
+}
+
+int zone_resolve_migration(Zone *z, const char *destination)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        Job *j;
+        int r;
+
+        r = job_new(z, &job_migrate, NULL, &e, &j);
+        if (r < 0)
+                return r;
+        j->destination = strdup(destination);
+        j->option = strdup("resolve");
+        if (!j->destination || !j->option) {
+                job_finish(j, -ENOMEM, NULL, "out of memory");
+                return -ENOMEM;
+        }
+        log_warning("zone '%s': a live migration to %s ended while no restarter ran, with the guest paused here; "
+                "asking the destination whether it runs there", z->name, destination);
+        return job_start(j, NULL, resolve_begin);
 }
 
 /* Zone.Migrate(s destination, a{sv} options) -> o job; options: Cipher (s, default:
@@ -116,9 +158,10 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         _cleanup_(remote_uri_done) RemoteUri uri = {};
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
         Zone *z = userdata;
-        const char *dest, *cipher = "", *reason = NULL;
+        const char *dest, *cipher = "", *reason = NULL, *type = "auto", *kind = NULL;
         uint32_t channels = 1;
-        int dry_run = false;
+        int dry_run = false, overwrite = false, connection = -EBADF;
+        uid_t uid;
         Job *j;
         int r;
 
@@ -140,6 +183,12 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                         r = bus_read_option(msg, "Migrate", k, "u", &channels, error);
                 else if (streq(k, "DryRun"))
                         r = bus_read_option(msg, "Migrate", k, "b", &dry_run, error);
+                else if (streq(k, "Connection"))
+                        r = bus_read_option(msg, "Migrate", k, "h", &connection, error);
+                else if (streq(k, "Overwrite"))
+                        r = bus_read_option(msg, "Migrate", k, "b", &overwrite, error);
+                else if (streq(k, "Type"))
+                        r = bus_read_option(msg, "Migrate", k, "s", &type, error);
                 else
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: unknown option '%s'", k);
                 if (r < 0)
@@ -162,16 +211,28 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         if (channels < 1 || channels > LAUNCH_INCOMING_CHANNELS_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: Channels must be 1–%u",
                         LAUNCH_INCOMING_CHANNELS_MAX);
-        /* the helper reaches the destination with root's SSH identity: a zone
-         * administrator's migrate auth here says nothing of the destination, so only
-         * root migrates until the destination checks the caller's own credentials
-         * (docs/migration.md, "What is next") */
-        r = bus_check_root(msg, "migrate a zone (for now)", error);
+        /* root's helper reaches the destination with root's SSH identity; a zone
+         * administrator's with the administrator's own, a connection zoneadm made and
+         * passes (Connection): the destination checks its migrate auth there */
+        r = bus_check_authorized(z, msg, "migrate", error);
         if (r < 0)
                 return r;
-        r = zone_need_state(z, error, ZONE_STATE_RUNNING, "migrate it live");
+        r = bus_caller_uid(msg, &uid, error);
         if (r < 0)
                 return r;
+        if (uid != 0 && connection < 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "Migrate: a zone administrator's migration goes over the administrator's own connection to "
+                        "the destination (the Connection option, as zoneadm passes it)");
+        if (dry_run && overwrite)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: DryRun and Overwrite exclude "
+                        "each other");
+        /* the zone's state picks the kind: cold and warm in zone-migrate-cold.c */
+        r = zone_migration_kind(z, type, &kind, error);
+        if (r < 0)
+                return r;
+        if (!streq(kind, "live"))
+                return zone_migrate_cold(z, msg, dest, kind, dry_run, overwrite, connection, error);
         r = zone_need_systemd(z, error);
         if (r < 0)
                 return r;
@@ -182,7 +243,16 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         if (r < 0)
                 return r;
         j->destination = strdup(dest);
-        if (!j->destination || asprintf(&j->option, "%s:%" PRIu32 "%s", cipher, channels, dry_run ? ":dry" : "") < 0) {
+        if (connection >= 0) {
+                j->connection_fd = fcntl(connection, F_DUPFD_CLOEXEC, 10);
+                if (j->connection_fd < 0) {
+                        r = -errno;
+                        job_finish(j, r, NULL, "cannot keep the destination connection: %s", strerror(-r));
+                        return r;
+                }
+        }
+        if (!j->destination || asprintf(&j->option, "%s:%" PRIu32 "%s", cipher, channels,
+                                               dry_run ? ":dry" : overwrite ? ":w" : "") < 0) {
                 j->option = NULL;
                 job_finish(j, -ENOMEM, NULL, "out of memory");
                 return -ENOMEM;

@@ -119,6 +119,10 @@ static int boot(sd_bus_message *msg, Zone *z, bool fresh, sd_bus_error *error)
         r = bus_check_authorized(z, msg, "manage", error);
         if (r < 0)
                 return r;
+        /* first: in maintenance mode no zone boots here, whatever its state */
+        r = maintenance_check(z->manager, z->name, "boot", error);
+        if (r < 0)
+                return r;
         r = zone_need_state(z, error, ZONE_STATE_INSTALLED, "boot it");
         if (r < 0)
                 return r;

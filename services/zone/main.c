@@ -62,6 +62,10 @@ static int run(int argc, char *argv[])
                 return verb_detach(name);
         if (streq(verb, "migrate-out") && arg && arg2)
                 return verb_migrate_out(name, arg, arg2);
+        if (streq(verb, "migrate-cold") && arg && arg2)
+                return verb_migrate_cold(name, arg, arg2);
+        if (streq(verb, "attach-suspended"))
+                return verb_attach_suspended(name);
         return -EINVAL;
 }
 
@@ -79,13 +83,19 @@ int main(int argc, char *argv[])
               streq(argv[1], "stopped") || streq(argv[1], "reload") || streq(argv[1], "suspend") ||
               streq(argv[1], "attach") || streq(argv[1], "detach") ||
               ((streq(argv[1], "install-image") || streq(argv[1], "clone")) && argc >= 4) ||
-              (streq(argv[1], "migrate-out") && argc == 5))) {
+              streq(argv[1], "attach-suspended") ||
+              ((streq(argv[1], "migrate-out") || streq(argv[1], "migrate-cold")) && argc == 5))) {
                 fprintf(stderr, "usage: kzones-zone exec|wait|stop|stopped|reload|suspend|attach|detach ZONENAME [ARG]\n"
                         "       kzones-zone install-image|clone ZONENAME SOURCE [TARGET]\n"
-                        "       kzones-zone migrate-out ZONENAME DESTINATION CIPHER:CHANNELS\n"
+                        "       kzones-zone migrate-out ZONENAME DESTINATION CIPHER:CHANNELS[:dry]|resolve\n"
+                        "       kzones-zone migrate-cold ZONENAME DESTINATION cold|warm[:dry|:w]\n"
+                        "       kzones-zone attach-suspended ZONENAME\n"
                         "       kzones-zone cpu-probe\n");
                 return 2;
         }
+        /* its exit status says where the guest is (migrate-resolve.c) */
+        if (streq(argv[1], "migrate-out") && streq(argv[4], "resolve"))
+                return verb_migrate_resolve(argv[2], argv[3]);
         r = run(argc, argv);
         return r == -EKEYREJECTED ? EXIT_UNAVAILABLE : r < 0 ? 1 : 0;
 }

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "kzones-bus.h"
+#include "migrate-config.h"
 #include "qmp.h"
 #include "remote.h"
 #include "strv.h"
@@ -410,6 +411,7 @@ int verb_migrate_out(const char *name, const char *destination, const char *opti
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *bus_host = NULL, *hostid = NULL, *socket_path = NULL, *want = NULL;
         Migration m = { .name = name, .channels = 1 };
+        MigrateConfig mc = { .name = name, .kind = MIGRATE_LIVE };
         _cleanup_close_ int ssh_errors = -EBADF;
         const char *reason = NULL, *colon, *ssh_reason;
         char ssh_buf[1024];
@@ -426,8 +428,13 @@ int verb_migrate_out(const char *name, const char *destination, const char *opti
         r = remote_uri_parse(destination, &dest, &reason);
         if (r < 0)
                 return say_error(name, "the destination %s is not a host: %s", destination, strna(reason));
-        /* CIPHER:CHANNELS, or CIPHER:CHANNELS:dry for a dry run */
+        /* CIPHER:CHANNELS, or CIPHER:CHANNELS:dry for a dry run, CIPHER:CHANNELS:w to
+         * overwrite the destination's configuration (-w; never with -n) */
         len = options ? strlen(options) : 0;
+        if (len > 2 && streq(options + len - 2, ":w")) {
+                mc.overwrite = true;
+                len -= 2;
+        }
         if (len > 4 && streq(options + len - 4, ":dry")) {
                 dry_run = true;
                 len -= 4;
@@ -444,18 +451,32 @@ int verb_migrate_out(const char *name, const char *destination, const char *opti
         r = sd_bus_open_system(&m.local);
         if (r < 0)
                 return say_error(name, "cannot connect to this host's system bus: %s", strerror(-r));
-        r = remote_bus_open(&m.remote, bus_host, &ssh_errors);
+        /* a zone administrator's: its own connection (the destination checks it) */
+        r = destination_bus_open(&m.remote, bus_host, &ssh_errors);
         if (r >= 0)
                 r = sd_bus_get_property_string(m.remote, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
                         "HostId", &error, &hostid);
-        if (r < 0 && (ssh_reason = remote_ssh_reason(ssh_errors, ssh_buf, sizeof(ssh_buf))))
-                return say_error(name, "cannot reach the destination %s over SSH: %s", dest.host, ssh_reason);
-        if (r < 0 || strlen(hostid) != 8)
-                return say_error(name, "cannot reach the destination's restarter on %s: %s", dest.host,
+        if (r < 0 && (ssh_reason = remote_ssh_reason(ssh_errors, ssh_buf, sizeof(ssh_buf)))) {
+                r = say_error(name, "cannot reach the destination %s over SSH: %s", dest.host, ssh_reason);
+                goto out;
+        }
+        if (r < 0 || strlen(hostid) != 8) {
+                r = say_error(name, "cannot reach the destination's restarter on %s: %s", dest.host,
                         r < 0 ? error.message ?: strerror(-r) : "it has no HostId");
+                goto out;
+        }
         printf("step Checking migration compatibility.\n");
         fflush(stdout);
         r = pick_cipher(&m, want);
+        if (r < 0)
+                goto fail;
+        /* migrate-config.c: every check, then the destination's configuration */
+        mc.local = m.local;
+        mc.remote = m.remote;
+        mc.dry_run = dry_run;
+        r = migrate_config_check(&mc);
+        if (r >= 0)
+                r = migrate_config_apply(&mc);
         if (r < 0)
                 goto fail;
 
@@ -495,6 +516,8 @@ int verb_migrate_out(const char *name, const char *destination, const char *opti
                                 goto out;
                         }
                 }
+                migrate_step("Cleaning up.");
+                migrate_config_roll_back(&mc);
                 printf("step Dry run: the zone can migrate; nothing was changed on either host.\n");
                 printf("dry-run %s\n", hostid);
                 fflush(stdout);
@@ -519,6 +542,7 @@ int verb_migrate_out(const char *name, const char *destination, const char *opti
         goto out;
 fail:
         roll_back(&m, completed);
+        migrate_config_roll_back(&mc);
         if (r >= 0)
                 r = -EIO;
 out:
@@ -527,6 +551,7 @@ out:
                 (void) munmap(key, 4096);
         }
         qmp_sync_close(m.qmp);
+        migrate_config_done(&mc);
         sd_bus_flush_close_unref(m.local);
         sd_bus_flush_close_unref(m.remote);
         free(m.id);

@@ -212,7 +212,12 @@ int claim_full(const char *name, const ZoneConfig *c, const char *state, unsigne
  * only after each renewal, so a host that cannot renew has its QEMU killed by
  * systemd (WatchdogSec=) before another host may take the zone. If another host
  * took it over, QEMU (its parent) is killed at once. Runs until QEMU exits. */
-static int lease_renew(const char *name, const ZoneConfig *c, const char *me, bool adopt)
+/* @adopt: the record may be another UUID's (handed over, or taken after a handover
+ * that never came); @take_generation: not UINT64_MAX: the record names another host,
+ * whose lease expired at that generation, and becomes ours if it still has it.
+ * *ret_generation: the record's generation as read. */
+static int lease_renew(const char *name, const ZoneConfig *c, const char *me, bool adopt, uint64_t take_generation,
+                uint64_t *ret_generation)
 {
         _cleanup_(boot_storage_freep) BootStorage *s = NULL;
         _cleanup_free_ char *uuid = NULL;
@@ -237,7 +242,9 @@ static int lease_renew(const char *name, const ZoneConfig *c, const char *me, bo
                 r = hostdata_open(buf, key, adopt ? NULL : uuid, 0, &hd);
         if (r < 0)
                 return r;
-        if (!streq(hd.hostid, me))
+        if (ret_generation)
+                *ret_generation = hd.generation;
+        if (!streq(hd.hostid, me) && (take_generation == UINT64_MAX || hd.generation != take_generation))
                 return -EOWNERDEAD;
         if (adopt) {
                 /* handed over by the zone's previous host: the record becomes this host's own */
@@ -263,6 +270,8 @@ static int lease_renew(const char *name, const ZoneConfig *c, const char *me, bo
 
 _noreturn_ static void lease_keeper(const char *name, const ZoneConfig *c, pid_t qemu, bool incoming)
 {
+        _cleanup_free_ char *running_note = NULL;
+        uint64_t seen_generation = UINT64_MAX, seen_since = 0;
         char me[9] = "";
 
         (void) prctl(PR_SET_NAME, "kz-lease");
@@ -271,23 +280,41 @@ _noreturn_ static void lease_keeper(const char *name, const ZoneConfig *c, pid_t
                 _exit(0);
         /* none of QEMU's descriptors (disks, monitors, console, taps, memory) */
         close_all_but(NULL, 0);
+        running_note = root_path(ZONE_RUN_DIR "/%s/" ZONE_INCOMING_RUNNING_NOTE, name);
         (void) hostdata_local_hostid(me);
         (void) sd_notify(false, "WATCHDOG=1");
         for (unsigned failures = 0;;) {
+                uint64_t generation = UINT64_MAX, take = UINT64_MAX;
                 int r = 0;
 
                 (void) usleep(LEASE_RENEW_USEC);
+                /* the source stopped renewing without handing the zone over (its host died,
+                 * or the handover could not be written) while the guest runs here: its lease
+                 * is taken once it expired, watched here as a claim watches it */
+                if (incoming && seen_generation != UINT64_MAX && now_usec() - seen_since >= LEASE_EXPIRY_USEC &&
+                    running_note && access(running_note, F_OK) >= 0)
+                        take = seen_generation;
                 if (zone_boot_device(c))
-                        r = lease_renew(name, c, me, incoming);
+                        r = lease_renew(name, c, me, incoming, take, &generation);
+                if (r >= 0 && take != UINT64_MAX)
+                        fprintf(stderr, "zone '%s': the migration's source stopped renewing the zone's lease "
+                                "without handing it over; this host took it after %u s\n", name,
+                                LEASE_EXPIRY_USEC / 1000000u);
                 if (r == -EOWNERDEAD && incoming) {
                         /* an incoming migration: the source holds the zone until it hands it
                          * over, and the guest here is paused until the migration completes
                          * (the restarter's migrate-in job bounds the wait and stops the unit) */
+                        if (generation != seen_generation) {
+                                seen_generation = generation;
+                                seen_since = now_usec();
+                        }
                         (void) sd_notify(false, "WATCHDOG=1");
                         continue;
                 }
                 if (r >= 0 && incoming) {
-                        fprintf(stderr, "zone '%s': the zone's host data was handed over to this host\n", name);
+                        if (take == UINT64_MAX)
+                                fprintf(stderr, "zone '%s': the zone's host data was handed over to this host\n",
+                                        name);
                         incoming = false;
                 }
                 if (r == -EOWNERDEAD) {

@@ -9,6 +9,7 @@
  *   storage.c    install-image, clone: copies onto the boot storage
  *   suspend.c    suspend, and resume at the next boot
  *   migrate-out.c  the source side of a live migration
+ *   migrate-resolve.c  after a restarter died: does the guest run at the destination?
  *   util.c       what they share: failures, the zone's key, UUID and directory */
 #pragma once
 
@@ -17,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <systemd/sd-bus.h>
 
 #include "hostdata.h"
 #include "launch-request.h"
@@ -47,6 +49,11 @@ bool pid_alive(pid_t pid);
 int zone_key(const ZoneConfig *c, uint8_t key[16]);
 int zone_uuid(const char *name, char **ret);
 uint64_t now_realtime(void);
+/* The destination's system bus for a migration helper: the connection a zone
+ * administrator's zoneadm made with its own SSH identity, which the restarter passed
+ * as fd KZONES_DESTINATION_FD, or else SSH as this (root's) helper, its errors to
+ * *ret_errors (remote.h). */
+int destination_bus_open(sd_bus **ret, const char *bus_host, int *ret_errors);
 /* Closes every descriptor but stdio and keep[]. */
 void close_all_but(int *keep, size_t n);
 
@@ -97,6 +104,13 @@ int resume(const char *name, const char *sock);
 
 /* migrate-out.c */
 int verb_migrate_out(const char *name, const char *destination, const char *options);
+/* migrate-resolve.c: returns the exit status (0: handed over there, 1: continued
+ * here, MIGRATE_HELPER_STILL_PAUSED) */
+int verb_migrate_resolve(const char *name, const char *destination);
+
+/* migrate-cold.c: cold and warm migration; the warm destination's attach */
+int verb_migrate_cold(const char *name, const char *destination, const char *options);
+int verb_attach_suspended(const char *name);
 
 /* launch.c */
 int verb_exec(const char *name);

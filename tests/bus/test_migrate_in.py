@@ -175,8 +175,9 @@ class MigrateOut(Migration):
         self.busctl('call', SYSTEMD_BUS, '/org/kzones/test', 'org.kzones.Test', 'SetActiveState',
                     'ss', 'zone@kz1.service', 'active')
 
-    def migrate(self, dest, *opts, check=True):
-        return self.zone_call('kz1', 'Migrate', 'sa{sv}', dest, len(opts) // 3, *opts, check=check, wait=False)
+    def migrate(self, dest, *opts, check=True, user=None):
+        return self.zone_call('kz1', 'Migrate', 'sa{sv}', dest, len(opts) // 3, *opts, check=check, wait=False,
+                              user=user)
 
     def test_refusals(self):
         for dest, opts, what in [('ftp://host2', (), "is not ssh://"),
@@ -200,6 +201,27 @@ class MigrateOut(Migration):
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertIn('Checking migration compatibility.', p.stdout)
         self.assertIn("cannot reach the destination 127.0.0.1 over SSH: connect to host 127.0.0.1 port 1: Connection refused", p.stderr)
+        self.assertEqual(self.state(), ('running', []))
+        self.assertEqual(self.unit_calls(), [], 'the unit was neither stopped nor started')
+        self.assertNotIn('migrate', self.qmp.commands, 'QEMU was never asked to migrate')
+
+
+    def test_zone_administrator(self):
+        """migrate is an auth of its own; a zone administrator's migration goes over
+        the administrator's own SSH connection, which zoneadm makes and hands over."""
+        self.zonecfg('kz1', 'add admin; set user=nobody; set auths=manage; end')
+        p = self.migrate('host2', check=False, user=65534)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('Access denied', p.stderr)
+        self.zonecfg('kz1', 'select admin user=nobody; set auths=manage,migrate; end')
+        p = self.migrate('host2', check=False, user=65534)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("the administrator's own connection to the destination", p.stderr)
+        # zoneadm as nobody: its own ssh (refused at port 1), the restarter's helper on its end
+        p = self.zoneadm('-z', 'kz1', 'migrate', '-q', 'ssh://nobody@127.0.0.1:1', user=65534)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn('Connection refused', p.stderr, "ssh's own error, on the administrator's terminal")
+        self.assertIn("cannot reach the destination's restarter on 127.0.0.1", p.stderr)
         self.assertEqual(self.state(), ('running', []))
         self.assertEqual(self.unit_calls(), [], 'the unit was neither stopped nor started')
         self.assertNotIn('migrate', self.qmp.commands, 'QEMU was never asked to migrate')

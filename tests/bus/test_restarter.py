@@ -131,6 +131,29 @@ class Zones(BusTest):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn('No such zone configured', p.stderr)
 
+    def test_list_zones_detailed_says_what_each_zone_object_says(self):
+        """zoneadm list's one call: each zone with its Id and AuxiliaryStates, as its object says."""
+        self.zonecfg('kz1', 'create')
+        self.zonecfg('kz-2', 'create -t SYSkz-minimal')
+        self.wait_for(lambda: len(self.zones()) == 2, what='two zones')
+        os.makedirs(os.path.join(self.root, 'var/lib/kzones'), exist_ok=True)
+        open(os.path.join(self.root, 'var/lib/kzones/kz1.suspended'), 'w').close()
+        self.call(*MANAGER, 'Rescan')
+        detailed = {z[0]: z[1:] for z in self.call(*MANAGER, 'ListZonesDetailed')[0]}
+        plain = {z[0]: z[1:] for z in self.call(*MANAGER, 'ListZones')[0]}
+        self.assertEqual(set(detailed), {'kz1', 'kz-2'})
+        for name, (state, uuid, brand, zid, aux, path) in detailed.items():
+            self.assertEqual([state, uuid, brand, path], plain[name])
+            self.assertEqual(zid, self.prop(name, 'Id'))
+            self.assertEqual(aux, self.prop(name, 'AuxiliaryStates'))
+        self.assertEqual(detailed['kz1'][3:5], [-1, ['suspended']])
+        self.assertEqual(detailed['kz-2'][3:5], [-1, []])
+        # what zoneadm list shows of them, from that one call
+        lines = self.zoneadm('list', '-cp', check=True).stdout.splitlines()
+        self.assertEqual([l.split(':')[1] for l in lines], ['global', 'kz-2', 'kz1'])
+        self.assertEqual(lines[2].split(':')[-1], 'suspended')
+        self.assertEqual(lines[1].split(':')[-1], '')
+
     def test_install_and_uninstall(self):
         self.zonecfg('kz1', 'create')
         self.wait_for(lambda: 'kz1' in self.zones())

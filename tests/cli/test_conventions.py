@@ -28,13 +28,14 @@ class Version(unittest.TestCase):
     def test_every_command(self):
         version = project_version()
         for tool, path in [('zonecfg', 'cli/zonecfg'), ('zoneadm', 'cli/zoneadm'), ('zlogin', 'cli/zlogin'),
-                           ('mrpstat', 'cli/mrpstat'), ('kz-migr', 'services/migration/kz-migr')]:
+                           ('mrpstat', 'cli/mrpstat'), ('kz-migr', 'services/migration/kz-migr'),
+                           ('sysadm', 'cli/sysadm')]:
             with self.subTest(tool=tool):
                 p = run(os.path.join(BUILD, path), '--version')
                 self.assertEqual((p.returncode, p.stdout, p.stderr), (0, f'{tool} (kzones) {version}\n', ''))
 
     def test_help_mentions_version(self):
-        for path in ('cli/zonecfg', 'cli/zoneadm', 'cli/zlogin', 'cli/mrpstat'):
+        for path in ('cli/zonecfg', 'cli/zoneadm', 'cli/zlogin', 'cli/mrpstat', 'cli/sysadm'):
             with self.subTest(path=path):
                 p = run(os.path.join(BUILD, path), '--help')
                 self.assertEqual(p.returncode, 0, p.stderr)

@@ -512,6 +512,44 @@ class LabTestCase(unittest.TestCase):
             time.sleep(interval)
 
 
+# The test guest (tests/guest): its console prints a heartbeat line with its boot id
+# and a counter, which go on across a resume or a live migration.
+GUEST = '/usr/share/kzones/guest/kzguest.elf'
+HEARTBEAT = re.compile(r'kzguest: hb boot=([0-9a-f]{16}) n=(\d+)')
+
+
+class ZoneHelpers:
+    """What zone tests on several hosts share (a mixin for LabTestCase): zoneadm on a
+    host, a zone's state and auxiliary state there, its guest's heartbeats there."""
+
+    def zoneadm_on(self, host, zone, *args, check=True):
+        return self.exec(host, 'zoneadm', '-z', zone, *args, check=check, timeout=300)
+
+    def zone_state(self, host, zone):
+        """(state, auxiliary state) as 'zoneadm list -cp' says, or (None, None) if not configured there."""
+        for line in self.exec(host, 'zoneadm', 'list', '-cp').stdout.splitlines():
+            f = line.split(':')
+            if len(f) > 2 and f[1] == zone:
+                return f[2], f[-1]
+        return None, None
+
+    def heartbeats(self, host, zone):
+        r = self.exec(host, 'cat', f'/var/log/zones/{zone}.console', check=False)
+        return [(m.group(1), int(m.group(2))) for m in HEARTBEAT.finditer(r.stdout)]
+
+    def wait_beats(self, host, zone, count, boot=None, timeout=90):
+        """The last (boot id, counter) once COUNT heartbeats (of boot BOOT, if given)
+        were seen on HOST's console of ZONE."""
+        def enough():
+            return len([h for h in self.heartbeats(host, zone) if boot is None or h[0] == boot]) >= count
+        self.wait_for(enough, timeout=timeout, msg=f'{count} heartbeats of {zone} on {host}')
+        return self.heartbeats(host, zone)[-1]
+
+    def listed(self, host, zone):
+        """The zone's state as zoneadm list -p says it on HOST."""
+        return self.exec(host, 'zoneadm', '-z', zone, 'list', '-p').stdout.strip().split(':')[2]
+
+
 def main():
     """unittest.main() for a lab test file run by hand. meson runs the files
     under tests/taprun.py instead: when the lab cannot run here, each case is

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "bus-error.h"
+#include "kzones-bus.h"
+#include "macro.h"
+
+/* Where the evacuation record lives: written atomically at each step of an
+ * evacuation or return, removed when no zone is away any more (docs/evacuation.md). */
+#define EVACUATION_RECORD_FILE "/var/lib/kzones/evacuation.json"
+#define EVACUATION_RECORD_MAX (1024u * 1024u)
+/* Migrations at work at once; kzones-evacuated.service can set another with
+ * Environment=KZONES_EVACUATION_PARALLEL=N (bench/ measures what fits). */
+#define EVACUATION_PARALLEL_DEFAULT 2u
+#define EVACUATION_PARALLEL_MAX 16u
+/* Zones in one evacuation at most: a host runs no more. */
+#define EVACUATION_ZONES_MAX 1024u
+/* A finished job stays readable this long, for a client that looks late. */
+#define EVACUATION_LINGER_USEC (300ull * 1000000)
+
+/* The journal's MESSAGE_ID= of the audit records (kzones-evacuated(8)). */
+#define KZ_MESSAGE_MAINTENANCE_STARTED "3b9e52d07a144ce19f06b82de451a7c3"
+#define KZ_MESSAGE_MAINTENANCE_ENDED "6d208fc135ea470b82d91c74f30eb659"
+#define KZ_MESSAGE_EVACUATION_ZONE "91c40a7e26d34f58b1e73c058af2691d"
+#define KZ_MESSAGE_EVACUATION_FINISHED "e257b813c94a46f0a62ed190357c8b04"
+
+typedef struct Manager Manager;
+typedef struct Evacuation Evacuation;
+typedef struct Entry Entry;
+
+typedef enum EvacuationKind {
+        EVACUATION_EVACUATE, /* zones leave this host for their targets */
+        EVACUATION_RETURN,   /* zones the record says are away come back */
+        EVACUATION_RECOVER,  /* at start: where the zones of an interrupted run really are */
+        _EVACUATION_KIND_MAX,
+        _EVACUATION_KIND_INVALID = -EINVAL,
+} EvacuationKind;
+
+typedef enum JobState {
+        JOB_RUNNING,
+        JOB_DONE,
+        JOB_FAILED,
+        JOB_CANCELLED,
+        _JOB_STATE_MAX,
+        _JOB_STATE_INVALID = -EINVAL,
+} JobState;
+
+/* One zone's place in an evacuation, as 'sysadm evacuate -l' shows it. */
+typedef enum EntryState {
+        ENTRY_PENDING,   /* to be moved, not started */
+        ENTRY_MIGRATING, /* leaving this host */
+        ENTRY_EVACUATED, /* runs (or, cold, is installed) on its destination */
+        ENTRY_SKIPPED,   /* cannot be moved (another brand): the evacuation fails */
+        ENTRY_FAILED,    /* its move failed; it is where it was: a rerun tries again */
+        ENTRY_CANCELLED, /* not moved: the evacuation was cancelled */
+        ENTRY_CHECKED,   /* dry run: it could move */
+        ENTRY_RETURNING, /* coming back */
+        ENTRY_RETURNED,  /* back on this host */
+        _ENTRY_STATE_MAX,
+        _ENTRY_STATE_INVALID = -EINVAL,
+} EntryState;
+
+const char *evacuation_kind_to_string(EvacuationKind k);
+EvacuationKind evacuation_kind_from_string(const char *s);
+const char *job_state_to_string(JobState s);
+JobState job_state_from_string(const char *s);
+const char *entry_state_to_string(EntryState s);
+EntryState entry_state_from_string(const char *s);
+
+struct Entry {
+        Evacuation *evacuation;
+        char *zone;
+        char *brand;
+        EntryState state;
+        char *destination; /* the URI it goes to (evacuate) or came from (return) */
+        char *error;       /* why it failed or was skipped, "" otherwise */
+        double progress;   /* 0–1 */
+        bool cold;         /* not running: a cold migration */
+        /* the move at work: a Zone.Migrate job on this host's restarter (evacuate) or
+         * on the destination's (return, recover) */
+        sd_bus *remote;    /* the destination's bus over SSH, or NULL: the local one */
+        int ssh_errors;    /* ssh's stderr (remote.h) */
+        char *zone_path;
+        char *job;
+        sd_bus_slot *call;
+        sd_bus_slot *job_changed;
+        bool job_seen_running;
+};
+
+/* An evacuation, a return or a recovery: an org.kzones.Evacuation1.Job object. */
+struct Evacuation {
+        Manager *manager;
+        EvacuationKind kind;
+        uint32_t id;
+        char *path;
+        bool all, dry_run, overwrite;
+        unsigned parallel;
+        JobState state;
+        char *message;
+        char *result_name, *result_text;
+        bool cancelling;
+        bool planned;         /* the zones are known (Zones is filled) */
+        Entry **entries;
+        size_t n_entries;
+        unsigned n_asking;    /* planning calls not answered yet */
+        char *return_uri;     /* how the destinations reach this host */
+        sd_bus_slot *list_call;
+        sd_event_source *linger;
+        sd_event_source *step;
+};
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        char *root;
+        unsigned parallel;    /* the default */
+        uint32_t last_id;
+        Evacuation *current;  /* at work, NULL if none */
+        Evacuation *finished; /* the last one that ended, readable a while */
+};
+
+int manager_new(sd_event *e, sd_bus *bus, const char *root, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+/* ROOT/PATH */
+char *manager_path(Manager *m, const char *path);
+
+/* The evacuation record (evacuation-record.c): the entries that are not where they
+ * started, with the return URI, as JSON. */
+int record_write(Manager *m, Evacuation *ev);
+int record_remove(Manager *m);
+/* An Evacuation (not registered, no job) with the record's entries; 0 if there is none. */
+int record_load(Manager *m, Evacuation **ret);
+int record_parse(const char *text, Evacuation *ev);
+char *record_format(const Evacuation *ev);
+EntryState record_state(const Evacuation *ev, const Entry *e);
+
+/* Jobs (evacuation-job.c) */
+int evacuation_new(Manager *m, EvacuationKind kind, Evacuation **ret);
+Evacuation *evacuation_free(Evacuation *ev);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Evacuation *, evacuation_free);
+int evacuation_add_entry(Evacuation *ev, const char *zone, Entry **ret);
+Entry *evacuation_find_entry(Evacuation *ev, const char *zone);
+/* Registers it as the current job and starts its work from the event loop. */
+int evacuation_start(Evacuation *ev);
+int evacuation_cancel(Evacuation *ev, sd_bus_error *error);
+/* At start: an interrupted run in the record is checked against the hosts. */
+int manager_recover(Manager *m);
+int entry_set_error(Entry *e, const char *fmt, ...) _printf_(2, 3);
+void entry_set_state(Entry *e, EntryState s);
+
+/* Between the job and its planning (evacuation-job.c, evacuation-plan.c) */
+int evacuation_plan(sd_event_source *s, void *userdata);
+void evacuation_planned(Evacuation *ev);
+void evacuation_fail(Evacuation *ev, const char *name, const char *fmt, ...) _printf_(3, 4);
+void entry_follow_job(Entry *e, const char *job);
+void entry_ask_destination(Entry *e);
+void entry_journal(Entry *e);
+
+/* The bus (evacuation-dbus.c) */
+int bus_register(Manager *m);
+void bus_job_send_changed(Evacuation *ev, const char *property, ...) _sentinel_;
+void bus_job_removed(Evacuation *ev);
+void bus_manager_send_changed(Manager *m, const char *property, ...) _sentinel_;
+int bus_caller_uid(sd_bus_message *msg, uid_t *ret, sd_bus_error *error);
+int bus_append_entries(sd_bus_message *reply, Evacuation *ev);
