@@ -4,7 +4,7 @@ with this file's text): small verbs, each printing what it measured.
 
   tail FILE STOPFILE          a line "TIME N DIRTIED" for each heartbeat the guest prints
                               from now on (TIME: CLOCK_REALTIME, the lab hosts share it)
-  watch SOCK TIMEOUT          query-migrate on a zone's monitor every 20 ms until the
+  watch SOCK TIMEOUT [STOP]   query-migrate on a zone's monitor every 20 ms until the
                               migration ends: its last answer, as JSON
   migrate SOCK URI PARAMS     a plain QEMU's migration: parameters (JSON), migrate URI,
                               then as watch
@@ -88,10 +88,10 @@ class Qmp:
         return r.get('return')
 
 
-def watch(q, timeout):
+def watch(q, timeout, stopfile=None):
     deadline = time.monotonic() + timeout
     seen = False
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (stopfile and os.path.exists(stopfile)):
         st = q.call('query-migrate')
         s = st.get('status')
         if s in ('active', 'setup', 'device', 'pre-switchover'):
@@ -210,7 +210,7 @@ def main(argv):
     if verb == 'tail':
         tail(argv[1], argv[2])
     elif verb == 'watch':
-        watch(Qmp(argv[1]), float(argv[2]))
+        watch(Qmp(argv[1]), float(argv[2]), argv[3] if len(argv) > 3 else None)
     elif verb == 'migrate':
         q = Qmp(argv[1])
         params = set_caps(q, json.loads(argv[3]))
