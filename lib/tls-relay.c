@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "tls-relay.h"
 
@@ -242,6 +243,35 @@ int tls_relay_server(int fd, tls_relay_lookup_t lookup, void *userdata, uint64_t
         id = gnutls_psk_server_get_username(t->session);
         (void) snprintf(ret_identity, TLS_RELAY_IDENTITY_MAX, "%s", id ?: "");
         *ret = t;
+        return 0;
+}
+
+int tls_relay_recv_full(TlsRelay *t, void *buf, size_t n, uint64_t deadline)
+{
+        uint8_t *p = buf;
+
+        while (n > 0) {
+                ssize_t k = gnutls_record_recv(t->session, p, n);
+                struct timespec ts;
+                uint64_t now;
+
+                if (k > 0) {
+                        p += k;
+                        n -= (size_t) k;
+                        continue;
+                }
+                if (k == 0 || (k < 0 && k != GNUTLS_E_AGAIN && k != GNUTLS_E_INTERRUPTED))
+                        return k == 0 || k == GNUTLS_E_PREMATURE_TERMINATION ? -EPIPE : -EPROTO;
+                if (gnutls_record_check_pending(t->session) > 0 || t->rx_start < t->rx_end)
+                        continue;
+                (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+                now = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                if (poll(&(struct pollfd) { .fd = t->fd, .events = POLLIN }, 1,
+                            (int) MIN((deadline - now + 999) / 1000, (uint64_t) INT32_MAX)) < 0 && errno != EINTR)
+                        return -errno;
+        }
         return 0;
 }
 

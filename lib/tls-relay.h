@@ -53,6 +53,11 @@ static inline void tls_relay_freep(TlsRelay **t)
 /* The cipher the handshake chose. */
 TlsRelayCipher tls_relay_cipher(TlsRelay *t);
 
+/* Reads exactly n plain-text bytes from the session (before the pump starts), waiting
+ * until deadline (CLOCK_MONOTONIC, µs); -ETIMEDOUT, -EPIPE (the peer closed first) or
+ * -EPROTO. What else the records held stays for the pump. */
+int tls_relay_recv_full(TlsRelay *t, void *buf, size_t n, uint64_t deadline);
+
 /* Moves bytes both ways between the session and plain_fd until both sides are
  * done; counts the plain-text bytes sent into the session and received from it.
  * Blocking: one thread per channel. */

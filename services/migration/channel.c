@@ -319,6 +319,35 @@ static MigrCipher migr_cipher_of_tls(TlsRelayCipher t)
         return _MIGR_CIPHER_INVALID;
 }
 
+/* QEMU's main channel starts with QEMU_VM_FILE_MAGIC; a multifd channel with its own
+ * magic (0x11223344). */
+#define QEMU_MAIN_CHANNEL_MAGIC "QEVM"
+#define QEMU_MAGIC_SIZE 4u
+
+/* A multifd channel waits until the main one reached the target QEMU (or the migration
+ * ended, or the deadline passed): QEMU 7.2 takes the first connection to its socket for
+ * the main channel, and channels finish their handshakes in any order. */
+static int wait_main_channel(Channel *c, Migration *mig, uint64_t deadline)
+{
+        Manager *m = c->manager;
+
+        for (;;) {
+                bool connected, active;
+
+                pthread_mutex_lock(&m->lock);
+                connected = mig->main_channel_connected;
+                active = migration_is_active(mig);
+                pthread_mutex_unlock(&m->lock);
+                if (connected)
+                        return 0;
+                if (!active)
+                        return -ECANCELED;
+                if (now_usec() >= deadline)
+                        return -ETIMEDOUT;
+                (void) usleep(2000);
+        }
+}
+
 static void *channel_in(void *p)
 {
         Channel *c = p;
@@ -326,9 +355,10 @@ static void *channel_in(void *p)
         _cleanup_(tls_relay_freep) TlsRelay *t = NULL;
         char id[TLS_RELAY_IDENTITY_MAX] = "", why[256];
         MigrCipher cipher = MIGR_CIPHER_NONE;
+        uint8_t first, head[QEMU_MAGIC_SIZE];
+        bool have_head = false, main_channel = false;
         Migration *mig;
         KzError e = {};
-        uint8_t first;
         int r, plain;
 
         r = peek_first_byte(c->fd, &first, c->deadline);
@@ -360,6 +390,28 @@ static void *channel_in(void *p)
                 return channel_end(c, 0, NULL);
         }
         mig = c->migration;
+        if (mig->channels > 1) {
+                /* which channel is it: QEMU's main one goes first (see wait_main_channel) */
+                uint64_t deadline = now_usec() + mig->timeout_usec;
+
+                r = t ? tls_relay_recv_full(t, head, sizeof(head), deadline) :
+                        migr_read_full(c->fd, head, sizeof(head), deadline);
+                if (r < 0) {
+                        (void) snprintf(why, sizeof(why), "a channel from %s ended before QEMU's first bytes: %s",
+                                c->peer, strerror(-r));
+                        return channel_end(c, r == -ECANCELED ? 0 : r, why);
+                }
+                main_channel = memcmp(head, QEMU_MAIN_CHANNEL_MAGIC, QEMU_MAGIC_SIZE) == 0;
+                if (!main_channel) {
+                        r = wait_main_channel(c, mig, deadline);
+                        if (r < 0) {
+                                (void) snprintf(why, sizeof(why), "a multifd channel from %s: QEMU's main channel "
+                                        "never came: %s", c->peer, strerror(-r));
+                                return channel_end(c, r == -ECANCELED ? 0 : r, why);
+                        }
+                }
+                have_head = true;
+        }
         plain = connect_unix(mig->socket_path);
         if (plain < 0) {
                 (void) snprintf(why, sizeof(why), "cannot reach the target QEMU at %s: %s", mig->socket_path,
@@ -383,10 +435,21 @@ static void *channel_in(void *p)
         pthread_mutex_lock(&m->lock);
         c->plain_fd = plain;
         r = migration_is_active(mig) ? 0 : -ECANCELED;
+        if (main_channel)
+                mig->main_channel_connected = true;
         pthread_mutex_unlock(&m->lock);
         if (r < 0)
                 return channel_end(c, 0, NULL);
-        log_info("migration '%s' (incoming): channel from %s, %s", mig->id, c->peer, migr_cipher_to_string(cipher));
+        log_info("migration '%s' (incoming): channel from %s, %s%s", mig->id, c->peer, migr_cipher_to_string(cipher),
+                !have_head ? "" : main_channel ? ", QEMU's main channel" : ", a multifd channel");
+        if (have_head) {
+                r = migr_write_full(plain, head, sizeof(head), now_usec() + mig->timeout_usec);
+                if (r < 0) {
+                        (void) snprintf(why, sizeof(why), "cannot write to the target QEMU: %s", strerror(-r));
+                        return channel_end(c, r, why);
+                }
+                __atomic_fetch_add(&mig->bytes_received, (uint64_t) sizeof(head), __ATOMIC_RELAXED);
+        }
         if (t) {
                 tls_relay_set_counters(t, &mig->bytes_sent, &mig->bytes_received);
                 r = tls_relay_pump(t, plain, NULL, NULL);

@@ -89,6 +89,7 @@ typedef struct Migration {
         char *error;
         unsigned channels_open, channels_total;
         uint64_t bytes_sent, bytes_received; /* plain text, into and out of the wire */
+        bool main_channel_connected;          /* incoming, multifd: QEMU's main channel reached the target */
 
         int listen_fd; /* outgoing */
         sd_event_source *listen_source, *timer_source;

@@ -43,6 +43,7 @@
 #define STREAM_TIMEOUT_USEC (60ull * 1000000)   /* kz-migr's: the channels must come by then */
 #define TARGET_TIMEOUT_USEC (60ull * 1000000)   /* the guest running there after completion */
 #define POLL_USEC (250u * 1000u)
+#define DOWNTIME_LIMIT_MS 50u /* QEMU's default, 300 ms, lets it pause the guest with 300 ms of RAM left to send */
 
 static volatile sig_atomic_t cancelled;
 
@@ -284,10 +285,11 @@ static int migrate(Migration *m, const char *socket_path, uint64_t *ret_downtime
         free(args);
         /* QEMU's default cap is 128 MiB/s: the stream goes as fast as kz-migr takes it */
         if (m->channels > 1)
-                r = asprintf(&args, "{\"max-bandwidth\": %" PRIu64 ", \"multifd-channels\": %u}",
-                        (uint64_t) 1 << 40, m->channels - 1);
+                r = asprintf(&args, "{\"max-bandwidth\": %" PRIu64 ", \"downtime-limit\": %u, "
+                        "\"multifd-channels\": %u}", (uint64_t) 1 << 40, DOWNTIME_LIMIT_MS, m->channels - 1);
         else
-                r = asprintf(&args, "{\"max-bandwidth\": %" PRIu64 "}", (uint64_t) 1 << 40);
+                r = asprintf(&args, "{\"max-bandwidth\": %" PRIu64 ", \"downtime-limit\": %u}", (uint64_t) 1 << 40,
+                        DOWNTIME_LIMIT_MS);
         if (r < 0) {
                 args = NULL;
                 return -ENOMEM;

@@ -45,6 +45,7 @@ class TargetQemu:
     def __init__(self, path, channels=1):
         self.path = path
         self.received = {}
+        self.first = {}         # the first bytes of each channel, by the order they were accepted
         self.errors = {}
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
@@ -71,6 +72,8 @@ class TargetQemu:
                 b = c.recv(1 << 20)
                 if not b:
                     break
+                if n == 0:
+                    self.first[i] = b[:4]
                 h.update(b)
                 n += len(b)
             self.received[i] = (n, h.hexdigest())
@@ -90,16 +93,19 @@ class TargetQemu:
 
 def source_qemu(path, datas):
     """What the source's QEMU does: opens its main channel and its multifd channels,
-    writes each channel's data, ends it, reads the answer; the main channel last,
-    as QEMU's lives from the first byte of a migration to its end."""
+    writes each channel's data, ends it, reads the answer. The multifd channels
+    connect and send first, the main channel a moment later: the target must still
+    be given the main channel first (QEMU 7.2 takes its first connection for it)."""
     single = isinstance(datas, bytes)
     if single:
         datas = [datas]
-    socks = []
-    for _ in datas:
-        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    socks = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in datas]
+    # the main channel connects last here (QEMU's comes first, but its handshake may end last)
+    for c in socks[1:]:
         c.connect(path)
-        socks.append(c)
+    if len(socks) > 1:
+        time.sleep(0.3)
+    socks[0].connect(path)
     answers = [None] * len(datas)
 
     def run(i):
@@ -110,9 +116,9 @@ def source_qemu(path, datas):
     threads = [threading.Thread(target=run, args=(i,)) for i in range(1, len(datas))]
     for t in threads:
         t.start()
+    run(0)
     for t in threads:
         t.join(60)
-    run(0)
     return answers[0] if single else answers
 
 
@@ -192,9 +198,13 @@ class MigrBus(PrivateBusTest):
         path = self.start_out(mid, key, cipher, channels=channels)
         self.assertTrue(path.startswith(self.rundir + '/'), path)
         self.assertEqual(os.stat(path).st_mode & 0o777, 0o600, 'only its QEMU may connect')
-        datas = [os.urandom(size + i) for i in range(channels)]
+        # QEMU's magics: the main channel's stream starts "QEVM", a multifd channel's 0x11223344
+        datas = [(b'QEVM' if i == 0 else b'\x11\x22\x33\x44') + os.urandom(size + i) for i in range(channels)]
         answers = source_qemu(path, datas)
         target.wait()
+        if channels > 1:
+            self.assertEqual(target.first.get(0), b'QEVM', 'the target QEMU was given the main channel first\n' +
+                             self.daemon_log())
         sent = sorted((len(d), hashlib.sha256(d).hexdigest()) for d in datas)
         self.assertEqual(sorted(target.received.values()), sent,
                          f'the target got exactly what the source sent (errors: {target.errors})\n' +
