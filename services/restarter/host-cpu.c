@@ -29,14 +29,17 @@ static int on_cpu_probe_exit(sd_event_source *s, const siginfo_t *si, void *user
         r = read_file_bounded(path, 4 * 1024 * 1024, &text, &size);
         if (r >= 0)
                 r = cpu_probe_from_json(text, &p);
-        if (r < 0)
+        if (r < 0) {
+                (void) sd_bus_emit_properties_changed(m->bus, RESTARTER_PATH, RESTARTER_MANAGER_IFACE, "CpuProbeState",
+                        NULL);
                 return 0;
+        }
         cpu_probe_free(m->cpu);
         m->cpu = p;
         log_info("this host runs cpu-arch native as '%s'%s%s", strna(p->native_model),
                 p->native_error ? ": " : "", p->native_error ?: "");
         (void) sd_bus_emit_properties_changed(m->bus, RESTARTER_PATH, RESTARTER_MANAGER_IFACE, "NativeCpuModel",
-                "NativeCpuSignature", "NativeCpuFeatures", "CpuMigrationClasses", NULL);
+                "NativeCpuSignature", "NativeCpuFeatures", "CpuMigrationClasses", "CpuProbeState", NULL);
         return 0;
 }
 

@@ -473,6 +473,15 @@ static int property_get_native_cpu(sd_bus *bus, const char *path, const char *in
         return sd_bus_message_append_strv(reply, m->cpu ? m->cpu->native_features : NULL);
 }
 
+/* "probing" while kzones-zone cpu-probe runs, then "done", or "failed" (no result). */
+static int property_get_cpu_probe_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "s", m->cpu_probe_source ? "probing" : m->cpu ? "done" : "failed");
+}
+
 static int property_get_cpu_migration_classes(sd_bus *bus, const char *path, const char *interface,
                 const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
@@ -510,6 +519,7 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("NativeCpuFeatures", "as", property_get_native_cpu, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CpuMigrationClasses", "as", property_get_cpu_migration_classes, 0,
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("CpuProbeState", "s", property_get_cpu_probe_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("ListZones", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssso)", zones), method_list_zones,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListZonesDetailed", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssssiaso)", zones),

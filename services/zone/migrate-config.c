@@ -100,11 +100,38 @@ static int get_strv(sd_bus *bus, const char *property, char ***ret, sd_bus_error
 
 /* The guest keeps its CPU: the destination must run the zone's cpu-arch as this
  * host does (the restarters' CPU probes, /run/kzones-cpu). */
+/* A restarter probes its host's CPU models for a few seconds after it starts (once a
+ * boot): a destination that just booted is waited for, at most CPU_PROBE_WAIT_USEC. */
+#define CPU_PROBE_WAIT_USEC (120ull * 1000000)
+
+static void wait_for_cpu_probe(MigrateConfig *mc)
+{
+        uint64_t deadline = now_usec() + CPU_PROBE_WAIT_USEC;
+        bool said = false;
+
+        for (;;) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_free_ char *state = NULL;
+
+                /* an older restarter has no CpuProbeState: nothing to wait for */
+                if (sd_bus_get_property_string(mc->remote, RESTARTER_BUS_NAME, RESTARTER_PATH,
+                            RESTARTER_MANAGER_IFACE, "CpuProbeState", &error, &state) < 0 ||
+                    !streq(state, "probing") || now_usec() > deadline)
+                        return;
+                if (!said)
+                        migrate_step("Waiting for the destination to finish probing its CPU models.");
+                said = true;
+                (void) usleep(500 * 1000);
+        }
+}
+
 static void check_cpu(MigrateConfig *mc, int *failed)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         const char *arch = zone_resource_get(mc->config->root, "cpu-arch");
         int r;
+
+        wait_for_cpu_probe(mc);
 
         if (arch && !streq(arch, "native")) {
                 _cleanup_strv_free_ char **there = NULL;
