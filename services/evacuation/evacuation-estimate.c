@@ -2,8 +2,8 @@
 /* How long each zone of a plan should take to move: its memory over the link's rate.
  *
  * The rate to a destination is, in this order: the one measured by the last live
- * migration this service ran to (or back from) that destination — the highest
- * per-second Rate its restarter job reported, kept in EVACUATION_RATES_FILE —, the
+ * migration this service ran to (or back from) that destination — entry_measure(),
+ * kept in EVACUATION_RATES_FILE —, the
  * one kzones-evacuated.service sets with Environment=KZONES_EVACUATION_LINK_RATE=
  * (bytes per second, K/M/G suffixes), or EVACUATION_LINK_RATE_DEFAULT. A live
  * migration copies the memory once and then what the guest dirtied meanwhile, so
@@ -112,6 +112,29 @@ int manager_remember_link_rate(Manager *m, const char *destination, uint64_t rat
         }
         json_object_put(o);
         return r;
+}
+
+/* The link rate a move shows: the restarter's per-second Rate (0 for a copy under a
+ * second) or the bytes since the first sample over the time since, whichever is
+ * higher (the last rounds of a live migration move little). */
+void entry_measure(Entry *e, uint64_t rate, uint64_t bytes_done)
+{
+        uint64_t now = 0, r;
+
+        if (rate > e->rate)
+                e->rate = rate;
+        if (bytes_done == 0 || sd_event_now(e->evacuation->manager->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        if (e->first_usec == 0 || bytes_done < e->first_bytes) {
+                e->first_usec = now;
+                e->first_bytes = bytes_done;
+                return;
+        }
+        if (now <= e->first_usec)
+                return;
+        r = (bytes_done - e->first_bytes) * 1000000 / (now - e->first_usec);
+        if (r > e->rate)
+                e->rate = r;
 }
 
 uint64_t manager_zone_memory(Manager *m, const char *zone)

@@ -209,7 +209,7 @@ static bool entry_busy(const Entry *e)
 typedef struct JobProps {
         const char *state, *kind, *result_name, *result_text;
         double progress;
-        uint64_t rate;
+        uint64_t rate, bytes_done;
 } JobProps;
 
 static int read_job_props(sd_bus_message *m, JobProps *p)
@@ -236,6 +236,8 @@ static int read_job_props(sd_bus_message *m, JobProps *p)
                         r = sd_bus_message_read(m, "v", "d", &p->progress);
                 else if (streq(name, "Rate") && streq_ptr(contents, "t"))
                         r = sd_bus_message_read(m, "v", "t", &p->rate);
+                else if (streq(name, "BytesDone") && streq_ptr(contents, "t"))
+                        r = sd_bus_message_read(m, "v", "t", &p->bytes_done);
                 else if (streq(name, "Result") && streq_ptr(contents, "(ss)"))
                         r = sd_bus_message_read(m, "v", "(ss)", &p->result_name, &p->result_text);
                 else
@@ -262,8 +264,7 @@ static void entry_job_props(Entry *e, sd_bus_message *m)
                 e->progress = p.progress;
                 bus_job_send_changed(ev, "Zones", NULL);
         }
-        if (p.rate > e->rate)
-                e->rate = p.rate;
+        entry_measure(e, p.rate, p.bytes_done);
         if (!p.state || streq(p.state, "running"))
                 return;
         /* the job ended */
@@ -481,6 +482,7 @@ static void entry_start(Entry *e)
         Evacuation *ev = e->evacuation;
 
         e->progress = 0;
+        e->rate = e->first_usec = e->first_bytes = 0;
         if (ev->kind == EVACUATION_EVACUATE) {
                 /* recorded before the call: a crash from here on finds it named in the record */
                 entry_set_state(e, ENTRY_MIGRATING);

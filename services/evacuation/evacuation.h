@@ -100,7 +100,8 @@ struct Entry {
         double progress;   /* 0–1 */
         bool cold;         /* not running: a cold migration */
         uint64_t memory;   /* its configured memory (bytes), for the plan's estimate */
-        uint64_t rate;     /* the highest Rate its migration job reported (bytes/s) */
+        uint64_t rate;     /* the link rate its migration showed (bytes/s), entry_measure() */
+        uint64_t first_usec, first_bytes; /* its first BytesDone sample */
         /* the move at work: a Zone.Migrate job on this host's restarter (evacuate) or
          * on the destination's (return, recover) */
         sd_bus *remote;    /* the destination's bus over SSH, or NULL: the local one */
@@ -159,6 +160,8 @@ char *manager_path(Manager *m, const char *path);
 int manager_read_link_rate(Manager *m);
 uint64_t manager_link_rate(Manager *m, const char *destination, RateSource *ret_source);
 int manager_remember_link_rate(Manager *m, const char *destination, uint64_t rate);
+/* each Rate and BytesDone its restarter job reports */
+void entry_measure(Entry *e, uint64_t rate, uint64_t bytes_done);
 uint64_t manager_zone_memory(Manager *m, const char *zone);
 int bus_append_estimates(sd_bus_message *reply, Evacuation *ev);
 
