@@ -10,27 +10,29 @@ incoming migration while in maintenance, and after 'sysadm maintain -e' 'sysadm 
 evacuation. Then kzones-evacuated is killed mid-evacuation: 'sysadm evacuate' run
 again finishes with each zone running on exactly one host, its target. An
 installed zone stays put without -a and is cold-migrated to its target with it
-('-l' lists it EVACUATED), and 'sysadm evacuate -r -a' brings it back installed.
-Last, Ctrl-C (SIGINT) to 'sysadm evacuate' while a live migration is at work (a
-guest that dirties memory faster than the link carries it, so that it never
-converges) cancels the evacuation: that zone rolls back and runs on host1, the
-others finished where they went, and every zone has exactly one QEMU, on one host."""
+('-l' lists it EVACUATED; '-n -a' before shows the plan, the live zones at the
+rate measured by the earlier migrations to their targets), and 'sysadm evacuate -r -a' brings it back installed.
+Last, Ctrl-C (SIGINT) to 'sysadm evacuate' while a live migration is at work (the
+migration streams held to 8 Mbit/s with tc once it started, so that it cannot end
+first) cancels the evacuation: that zone rolls back and runs on host1, the others
+are where '-l' says, and every zone has exactly one QEMU, on one host."""
 
-import labtest
 import json
 import time
 
+import labtest
 from kzbus import (RESTARTER_BUS_NAME, RESTARTER_MANAGER_IFACE, RESTARTER_PATH, RESTARTER_ZONE_IFACE,
                    RESTARTER_ZONE_PREFIX, path_encode)
 
 ZONES = {'kza': ('disk2', 'ssh://root@host2'), 'kzb': ('disk3', 'ssh://root@host3')}
 COLD = 'kzc'  # installed, not booted: its target is the all-zones one, host2
 ALL = (*ZONES, COLD)
-# a guest that dirties 192M at about 1 GB/s: its live migration does not converge
-SLOW = 'dirty=192M rate=250000 interval=200'
-# In a host, sysadm evacuate run as from a terminal, interrupted (SIGINT) once the
-# zone argv[1] is MIGRATING and its migration has moved some data: prints
-# {"rc", "stdout", "stderr", "rows"} with the -l rows seen just before the signal.
+# In a host, sysadm evacuate run as from a terminal and interrupted (SIGINT) while
+# the migration of the zone argv[1] is at work: as soon as '-l' shows it MIGRATING
+# (its destination is still starting QEMU then), this host's migration streams (to
+# port 8102) are held to 8 Mbit/s, so that its copy of 256M cannot end before the
+# signal 2 s later. Prints {"rc", "stdout", "stderr", "rows"}, the rows of -l just
+# before the signal. The throttle stays until THROTTLE_OFF.
 CTRL_C = r"""
 import json, signal, subprocess, sys, time
 zone = sys.argv[1]
@@ -40,13 +42,20 @@ while time.monotonic() < deadline and p.poll() is None:
     rows = subprocess.run(['sysadm', 'evacuate', '-l'], capture_output=True, text=True).stdout.splitlines()
     if any(r.split()[:2] == [zone, 'MIGRATING'] for r in rows):
         break
-    time.sleep(0.1)
-time.sleep(3)
+    time.sleep(0.05)
+for tc in (['qdisc', 'add', 'dev', 'eth0', 'root', 'handle', '1:', 'htb', 'default', '10'],
+           ['class', 'add', 'dev', 'eth0', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit'],
+           ['class', 'add', 'dev', 'eth0', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '8mbit', 'ceil', '8mbit'],
+           ['filter', 'add', 'dev', 'eth0', 'parent', '1:', 'protocol', 'ip', 'u32', 'match', 'ip', 'dport', '8102',
+            '0xffff', 'flowid', '1:20']):
+    subprocess.run(['tc'] + tc, check=True, capture_output=True)
+time.sleep(2)
 rows = subprocess.run(['sysadm', 'evacuate', '-l'], capture_output=True, text=True).stdout.splitlines()
 p.send_signal(signal.SIGINT)
 out, err = p.communicate(timeout=240)
 print(json.dumps({'rc': p.returncode, 'stdout': out, 'stderr': err, 'rows': rows}))
 """
+THROTTLE_OFF = ('tc', 'qdisc', 'del', 'dev', 'eth0', 'root')
 HOSTS = ('host1', 'host2', 'host3')
 MAINTENANCE_STARTED = '3b9e52d07a144ce19f06b82de451a7c3'
 
@@ -69,7 +78,8 @@ class Evacuate(labtest.ZoneHelpers, labtest.LabTestCase):
         labtest.lab('exec', 'host1', 'zonecfg', '-z', COLD,
                     'create -t SYSkz-minimal; set capped-memory:physical=256M; '
                     'select device id=0; set storage=nbd://storage:10809/disk1; end; '
-                    f'add boot; set kernel={labtest.GUEST}; set cmdline="{SLOW}"; end', check=True)
+                    f'add boot; set kernel={labtest.GUEST}; set cmdline="dirty=8M rate=256 interval=200"; end',
+                    check=True)
         export = labtest.lab('exec', 'host1', 'zonecfg', '-z', COLD, 'export', check=True).stdout
         for h in HOSTS[1:]:
             labtest.lab('exec', h, 'zonecfg', '-z', COLD, '-f', '-', input=export, check=True)
@@ -207,6 +217,13 @@ class Evacuate(labtest.ZoneHelpers, labtest.LabTestCase):
 
     def test_3_installed_zone_stays_without_a_moves_cold_with_it(self):
         self.assertEqual(self.listed('host1', COLD), 'installed')
+        # the plan: the live ones at the rate the earlier migrations to their targets measured
+        r = self.sysadm('evacuate', '-n', '-a')
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for zone in ZONES:
+            self.assertRegex(r.stdout, rf'sysadm: plan: {zone}: 256M of memory, at least \d+\.\d s at \d+ MB/s '
+                             r'\(measured rate\)\n')
+        self.assertIn(f'sysadm: plan: {COLD}: cold, no memory to copy\n', r.stdout)
         self.sysadm('maintain', '-s', '-m', 'cold drill', check=True)
         r = self.sysadm('evacuate')
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -242,32 +259,39 @@ class Evacuate(labtest.ZoneHelpers, labtest.LabTestCase):
         self.zoneadm_on('host1', COLD, 'boot')
         boot, _ = self.wait_beats('host1', COLD, 3)
         self.sysadm('maintain', '-s', '-m', 'cancel drill', check=True)
-        r = self.exec('host1', 'python3', '-c', CTRL_C, COLD, timeout=400)
+        try:
+            r = self.exec('host1', 'python3', '-c', CTRL_C, COLD, timeout=400)
+        finally:
+            self.exec('host1', *THROTTLE_OFF, check=False)
         out = json.loads(r.stdout)
         self.assertIn([COLD, 'MIGRATING', 'ssh://root@host2', '-'], [l.split() for l in out['rows']],
-                      'the slow migration was at work when Ctrl-C came')
+                      'its migration was at work when Ctrl-C came')
         self.assertEqual(out['rc'], 1, out)
         self.assertIn('sysadm: cancelling; zones that are moving finish or roll back', out['stderr'])
+        self.assertIn('sysadm: evacuation cancelled', out['stderr'])
         # every zone runs on exactly one host: a QEMU there and nowhere else
+        rows = {l[0]: l for l in self.rows()[1:]}
         for zone in ALL:
             hosts = self.where(zone)
             self.assertEqual(len(hosts), 1, f'{zone} runs on {hosts}')
             self.assertEqual(self.qemus(zone), hosts, f'{zone}: a QEMU only where it runs')
+            # where -l says: gone to its target, or (caught moving too) still here
+            dest = rows[zone][2].split('@')[1]
+            self.assertEqual(hosts, [dest] if rows[zone][1] == 'EVACUATED' else ['host1'], rows[zone])
         # the one caught moving rolled back: the same guest beats on here
+        self.assertEqual(rows[COLD][1], 'CANCELLED', rows)
         self.assertEqual(self.where(COLD), ['host1'])
         n = len(self.heartbeats('host1', COLD))
         self.assertEqual(self.wait_beats('host1', COLD, n + 2)[0], boot)
         self.assertEqual(self.listed('host2', COLD), 'configured')
-        rows = {l[0]: l[1] for l in self.rows()[1:]}
-        self.assertEqual(rows.get(COLD), 'CANCELLED', rows)
-        # the others that had gone come back with -r
+        # those that had gone come back with -r
         self.sysadm('maintain', '-e', check=True)
-        r = self.sysadm('evacuate', '-r')
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        if any(row[1] == 'EVACUATED' for row in rows.values()):
+            r = self.sysadm('evacuate', '-r')
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         for zone in ALL:
             self.assertEqual(self.where(zone), ['host1'])
         self.zoneadm_on('host1', COLD, 'halt')
-
 
 if __name__ == '__main__':
     labtest.main()
