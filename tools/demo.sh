@@ -4,9 +4,10 @@
 #  1. configuring kernel zones with zonecfg, in a scratch root;
 #  2. a two-host lab: a zone installed on shared storage and booted on host1,
 #     its unit and its guest's heartbeat; then live-migrated to host2, where the
-#     same guest (same boot id) beats on; then host2 goes into maintenance, is
-#     evacuated (the zone goes live to its evacuation target, host1), refuses a
-#     boot, leaves maintenance and takes its zone back with 'sysadm evacuate -r';
+#     same guest (same boot id) beats on; then host2 goes into maintenance,
+#     shows its evacuation plan (a dry run, the time per zone), is evacuated
+#     (the zone goes live to its evacuation target, host1), refuses a boot,
+#     leaves maintenance and takes its zone back with 'sysadm evacuate -r';
 #     the zone is halted and the lab is torn down.
 # Everything it creates is removed at the end, also when it fails.
 set -euo pipefail
@@ -127,6 +128,7 @@ step "Maintenance on host2: its zones go to their evacuation target, here host1 
 on host2 busctl set-property org.kzones.Restarter1 /org/kzones/Restarter1 org.kzones.Restarter1.Manager DefaultEvacuationTarget s ssh://root@host1
 on host2 sysadm maintain -s -m "Patching host2"
 on host2 sysadm maintain -l
+on host2 sysadm evacuate -n
 on host2 sysadm evacuate -v
 on host2 sysadm evacuate -l
 on host1 zoneadm list -cv
