@@ -21,6 +21,7 @@
 #include "kzones-bus.h"
 #include "macro.h"
 #include "remote.h"
+#include "sysadm-plan.h"
 
 #define PROG "sysadm"
 #ifndef MAX
@@ -643,6 +644,8 @@ static int run_job(sd_bus *bus, const char *method, bool all, bool dry_run, bool
         if (r < 0)
                 return r;
         print_result(f);
+        if (f->dry_run && !f->quiet && f->planned)
+                (void) print_plan_estimates(bus, path);
         return streq_ptr(f->state, "done") ? 0 : -EIO;
 }
 

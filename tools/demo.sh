@@ -4,7 +4,11 @@
 #  1. configuring kernel zones with zonecfg, in a scratch root;
 #  2. a two-host lab: a zone installed on shared storage and booted on host1,
 #     its unit and its guest's heartbeat; then live-migrated to host2, where the
-#     same guest (same boot id) beats on, and halted; the lab is torn down.
+#     same guest (same boot id) beats on; then host2 goes into maintenance,
+#     shows its evacuation plan (a dry run, the time per zone), is evacuated
+#     (the zone goes live to its evacuation target, host1), refuses a boot,
+#     leaves maintenance and takes its zone back with 'sysadm evacuate -r';
+#     the zone is halted and the lab is torn down.
 # Everything it creates is removed at the end, also when it fails.
 set -euo pipefail
 build=${1:-build}
@@ -99,6 +103,15 @@ on host2 zonecfg -z demo -f /srv/shared/demo.cfg
 on host1 rm -f /srv/shared/demo.cfg
 on host1 systemctl start kz-migr.socket
 on host2 systemctl start kz-migr.socket
+# a zone with cpu-arch native goes only to a host whose restarter has probed its CPU
+# model (at its start; up to a minute on a busy machine)
+for h in host1 host2; do
+    for _ in $(seq 1 240); do
+        model=$("$lab" exec "$h" busctl get-property org.kzones.Restarter1 /org/kzones/Restarter1 org.kzones.Restarter1.Manager NativeCpuModel)
+        [ "$model" != 's ""' ] && break
+        sleep 0.5
+    done
+done
 on host1 zoneadm -z demo migrate -c list ssh://root@host2
 on host1 zoneadm -z demo migrate ssh://root@host2
 on host1 zoneadm list -cv
@@ -110,6 +123,28 @@ sleep 2
 on host2 tail -n 2 /var/log/zones/demo.console
 after=$("$lab" exec host2 grep -o 'kzguest: hb boot=[0-9a-f]*' /var/log/zones/demo.console | tail -n 1)
 if [ "$before" = "$after" ]; then echo "same boot on host2: ${after#*boot=}"; else echo "boot id changed: $before -> $after" >&2; exit 1; fi
+
+step "Maintenance on host2: its zones go to their evacuation target, here host1 for all of them"
+on host2 busctl set-property org.kzones.Restarter1 /org/kzones/Restarter1 org.kzones.Restarter1.Manager DefaultEvacuationTarget s ssh://root@host1
+on host2 sysadm maintain -s -m "Patching host2"
+on host2 sysadm maintain -l
+on host2 sysadm evacuate -n
+on host2 sysadm evacuate -v
+on host2 sysadm evacuate -l
+on host1 zoneadm list -cv
+on host1 tail -n 1 /var/log/zones/demo.console
+
+step "In maintenance, host2 takes no zone: a boot is refused"
+if on host2 zoneadm -z demo boot; then echo "host2 booted a zone in maintenance mode" >&2; exit 1; fi
+
+step "Maintenance over: the evacuated zone comes back to host2, the same guest"
+on host2 sysadm maintain -e
+on host2 sysadm evacuate -r
+on host2 sysadm evacuate -l
+on host2 zoneadm list -cv
+sleep 1
+after=$("$lab" exec host2 grep -o 'kzguest: hb boot=[0-9a-f]*' /var/log/zones/demo.console | tail -n 1)
+if [ "$before" = "$after" ]; then echo "same boot back on host2: ${after#*boot=}"; else echo "boot id changed: $before -> $after" >&2; exit 1; fi
 
 step "Halt it on host2: the zone is installed there"
 on host2 zoneadm -z demo halt

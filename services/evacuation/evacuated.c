@@ -34,6 +34,7 @@ int manager_new(sd_event *e, sd_bus *bus, const char *root, Manager **ret)
                         log_warning("KZONES_EVACUATION_PARALLEL=%s is not 1–%u: using %u", p,
                                 EVACUATION_PARALLEL_MAX, m->parallel);
         }
+        (void) manager_read_link_rate(m);
         if (root && !(m->root = strdup(root))) {
                 manager_free(m);
                 return -ENOMEM;

@@ -460,6 +460,8 @@ static int property_get_job_misc(sd_bus *bus, const char *path, const char *inte
 
         if (streq(property, "Zones"))
                 return bus_append_entries(reply, ev->planned ? ev : NULL);
+        if (streq(property, "Estimates"))
+                return bus_append_estimates(reply, ev);
         if (streq(property, "Result"))
                 return sd_bus_message_append(reply, "(ss)", strempty(ev->result_name), strempty(ev->result_text));
         if (streq(property, "Cancellable"))
@@ -498,6 +500,7 @@ static const sd_bus_vtable job_vtable[] = {
         SD_BUS_PROPERTY("Parallel", "u", NULL, offsetof(Evacuation, parallel), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Planned", "b", property_get_job_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Zones", "a(sssds)", property_get_job_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Estimates", "a(sttts)", property_get_job_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
         SD_BUS_PROPERTY("Result", "(ss)", property_get_job_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Cancellable", "b", property_get_job_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Cancel", NULL, NULL, method_cancel, SD_BUS_VTABLE_UNPRIVILEGED),

@@ -209,6 +209,7 @@ static bool entry_busy(const Entry *e)
 typedef struct JobProps {
         const char *state, *kind, *result_name, *result_text;
         double progress;
+        uint64_t rate, bytes_done;
 } JobProps;
 
 static int read_job_props(sd_bus_message *m, JobProps *p)
@@ -233,6 +234,10 @@ static int read_job_props(sd_bus_message *m, JobProps *p)
                         r = sd_bus_message_read(m, "v", "s", &p->kind);
                 else if (streq(name, "Progress") && streq_ptr(contents, "d"))
                         r = sd_bus_message_read(m, "v", "d", &p->progress);
+                else if (streq(name, "Rate") && streq_ptr(contents, "t"))
+                        r = sd_bus_message_read(m, "v", "t", &p->rate);
+                else if (streq(name, "BytesDone") && streq_ptr(contents, "t"))
+                        r = sd_bus_message_read(m, "v", "t", &p->bytes_done);
                 else if (streq(name, "Result") && streq_ptr(contents, "(ss)"))
                         r = sd_bus_message_read(m, "v", "(ss)", &p->result_name, &p->result_text);
                 else
@@ -259,6 +264,7 @@ static void entry_job_props(Entry *e, sd_bus_message *m)
                 e->progress = p.progress;
                 bus_job_send_changed(ev, "Zones", NULL);
         }
+        entry_measure(e, p.rate, p.bytes_done);
         if (!p.state || streq(p.state, "running"))
                 return;
         /* the job ended */
@@ -267,6 +273,9 @@ static void entry_job_props(Entry *e, sd_bus_message *m)
         if (streq(p.state, "done")) {
                 done = ev->dry_run ? ENTRY_CHECKED : e->state == ENTRY_RETURNING ? ENTRY_RETURNED : ENTRY_EVACUATED;
                 entry_set_state(e, done);
+                /* what the link carried, for the next plan's estimates */
+                if (!ev->dry_run && !e->cold && e->rate > 0)
+                        (void) manager_remember_link_rate(ev->manager, e->destination, e->rate);
         } else if (streq(p.state, "cancelled")) {
                 (void) entry_set_error(e, "cancelled; the zone stays where it was");
                 entry_set_state(e, ENTRY_CANCELLED);
@@ -274,7 +283,9 @@ static void entry_job_props(Entry *e, sd_bus_message *m)
                 (void) entry_set_error(e, "%s", !isempty(p.result_text) ? p.result_text : "the migration failed");
                 entry_set_state(e, ENTRY_FAILED);
         }
-        (void) record_write(ev->manager, ev);
+        /* a dry run leaves the record alone: it holds what an earlier run moved */
+        if (!ev->dry_run)
+                (void) record_write(ev->manager, ev);
         evacuation_pump(ev);
 }
 
@@ -471,6 +482,7 @@ static void entry_start(Entry *e)
         Evacuation *ev = e->evacuation;
 
         e->progress = 0;
+        e->rate = e->first_usec = e->first_bytes = 0;
         if (ev->kind == EVACUATION_EVACUATE) {
                 /* recorded before the call: a crash from here on finds it named in the record */
                 entry_set_state(e, ENTRY_MIGRATING);

@@ -82,6 +82,7 @@ static int on_list_zones(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 if (r < 0)
                         break;
                 e->cold = installed;
+                e->memory = manager_zone_memory(ev->manager, name);
                 free(e->brand);
                 e->brand = strdup(brand);
                 e->zone_path = strdup(path);

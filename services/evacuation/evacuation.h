@@ -18,6 +18,12 @@
  * Environment=KZONES_EVACUATION_PARALLEL=N (bench/ measures what fits). */
 #define EVACUATION_PARALLEL_DEFAULT 2u
 #define EVACUATION_PARALLEL_MAX 16u
+/* The link rate a plan's estimates use when no migration to the destination was
+ * measured yet and the unit sets no Environment=KZONES_EVACUATION_LINK_RATE= (bytes
+ * per second): 1 Gbit/s, a common server link (evacuation-estimate.c). */
+#define EVACUATION_LINK_RATE_DEFAULT (125ull * 1000 * 1000)
+/* The rates measured per destination, JSON: { URI: { "rate": B/s, "time": epoch } }. */
+#define EVACUATION_RATES_FILE "/var/lib/kzones/evacuation-rates.json"
 /* Zones in one evacuation at most: a host runs no more. */
 #define EVACUATION_ZONES_MAX 1024u
 /* At most this many finished jobs are kept readable (the oldest goes first). */
@@ -67,6 +73,16 @@ typedef enum EntryState {
         _ENTRY_STATE_INVALID = -EINVAL,
 } EntryState;
 
+typedef enum RateSource {
+        RATE_MEASURED,   /* the last live migration to the destination */
+        RATE_CONFIGURED, /* KZONES_EVACUATION_LINK_RATE */
+        RATE_DEFAULT,    /* EVACUATION_LINK_RATE_DEFAULT */
+        _RATE_SOURCE_MAX,
+        _RATE_SOURCE_INVALID = -EINVAL,
+} RateSource;
+
+const char *rate_source_to_string(RateSource s);
+RateSource rate_source_from_string(const char *s);
 const char *evacuation_kind_to_string(EvacuationKind k);
 EvacuationKind evacuation_kind_from_string(const char *s);
 const char *job_state_to_string(JobState s);
@@ -83,6 +99,9 @@ struct Entry {
         char *error;       /* why it failed or was skipped, "" otherwise */
         double progress;   /* 0–1 */
         bool cold;         /* not running: a cold migration */
+        uint64_t memory;   /* its configured memory (bytes), for the plan's estimate */
+        uint64_t rate;     /* the link rate its migration showed (bytes/s), entry_measure() */
+        uint64_t first_usec, first_bytes; /* its first BytesDone sample */
         /* the move at work: a Zone.Migrate job on this host's restarter (evacuate) or
          * on the destination's (return, recover) */
         sd_bus *remote;    /* the destination's bus over SSH, or NULL: the local one */
@@ -121,6 +140,8 @@ struct Manager {
         sd_bus *bus;
         char *root;
         unsigned parallel;    /* the default */
+        uint64_t link_rate;   /* when none was measured (evacuation-estimate.c) */
+        RateSource link_rate_source;
         uint32_t last_id;
         Evacuation *current;  /* at work, NULL if none */
         /* those that ended, oldest first, each readable a while (EVACUATION_LINGER_USEC)
@@ -134,6 +155,15 @@ Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 /* ROOT/PATH */
 char *manager_path(Manager *m, const char *path);
+
+/* Estimates (evacuation-estimate.c) */
+int manager_read_link_rate(Manager *m);
+uint64_t manager_link_rate(Manager *m, const char *destination, RateSource *ret_source);
+int manager_remember_link_rate(Manager *m, const char *destination, uint64_t rate);
+/* each Rate and BytesDone its restarter job reports */
+void entry_measure(Entry *e, uint64_t rate, uint64_t bytes_done);
+uint64_t manager_zone_memory(Manager *m, const char *zone);
+int bus_append_estimates(sd_bus_message *reply, Evacuation *ev);
 
 /* The evacuation record (evacuation-record.c): the entries that are not where they
  * started, with the return URI, as JSON. */

@@ -23,13 +23,14 @@ int maintenance_check(Manager *m, const char *zone, const char *what, sd_bus_err
                 /* an unreadable record must not let zones in behind the administrator's back */
                 log_error("%s", kz_error_message(&e, r));
                 return sd_bus_error_setf(error, KZ_ERROR_MAINTENANCE,
-                        "cannot tell whether this host is in maintenance mode (%s); refusing to %s zone '%s'",
-                        kz_error_message(&e, r), what, zone);
+                        "cannot tell whether this host is in maintenance mode (%s); refusing to %s",
+                        kz_error_message(&e, r), what);
         }
         about = maintenance_describe(&s);
         maintenance_done(&s);
         log_notice("zone '%s': %s refused: the host is in maintenance mode", zone, what);
+        /* the caller names the zone already (zoneadm: "zoneadm: zone 'NAME': …") */
         return sd_bus_error_setf(error, KZ_ERROR_MAINTENANCE,
-                "cannot %s zone '%s': this host is in maintenance mode (%s); end it with 'sysadm maintain -e'",
-                what, zone, about ?: "admin");
+                "cannot %s: this host is in maintenance mode (%s); end it with 'sysadm maintain -e'", what,
+                about ?: "admin");
 }

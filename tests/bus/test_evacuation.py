@@ -160,18 +160,18 @@ class Maintain(Evacuation):
         # attach of a configured zone
         p = self.zoneadm('-z', 'kz1', 'attach')
         self.assertEqual(p.returncode, 1)
-        self.assertIn("cannot attach zone 'kz1': this host is in maintenance mode (admin, by root since", p.stderr)
+        self.assertIn("cannot attach: this host is in maintenance mode (admin, by root since", p.stderr)
         self.assertIn("disk swap); end it with 'sysadm maintain -e'", p.stderr)
         # an incoming migration
         p = self.prepare(check=False)
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn("cannot migrate in zone 'kz1': this host is in maintenance mode", p.stderr)
+        self.assertIn("cannot migrate in: this host is in maintenance mode", p.stderr)
         self.assertEqual(self.unit_calls(), [])
         # boot of an installed zone
         self.install('kz2')
         p = self.zoneadm('-z', 'kz2', 'boot')
         self.assertEqual(p.returncode, 1)
-        self.assertIn("cannot boot zone 'kz2': this host is in maintenance mode", p.stderr)
+        self.assertIn("cannot boot: this host is in maintenance mode", p.stderr)
         self.assertEqual(self.prop('kz2', 'State'), 'installed')
         # over: the refusals go
         self.assertEqual(self.sysadm('maintain', '-e').returncode, 0)
@@ -258,6 +258,44 @@ class Evacuate(Evacuation):
         self.assertIn('sysadm: preparing zones for evacuation ... 0/1', p.stdout)
         self.assertIn('sysadm: dry-run failed', p.stderr)
         self.assertFalse(os.path.exists(self.record_file()))
+
+    def test_dry_run_prints_each_zones_estimate(self):
+        """-n prints each zone's memory and the least time it takes at the link rate:
+        the default (1 Gbit/s), the unit's KZONES_EVACUATION_LINK_RATE, then the rate
+        measured by the last migration to that destination; a cold one copies none."""
+        self.zonecfg('kz1', 'set capped-memory:physical=2G')
+        self.set_running()
+        self.install('kz3')
+        self.busctl('set-property', RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
+                    'DefaultEvacuationTarget', 's', 'ssh://root@127.0.0.1:1')
+        p = self.sysadm('evacuate', '-n', '-a')
+        self.assertEqual(p.returncode, 1, 'the destination cannot be reached: ' + p.stdout + p.stderr)
+        self.assertIn('sysadm: plan: kz1: 2G of memory, at least 17.2 s at 125 MB/s (default rate)\n', p.stdout)
+        self.assertIn('sysadm: plan: kz3: cold, no memory to copy\n', p.stdout)
+        self.assertIn('sysadm: plan: at least 17.2 s for 2 zones one at a time\n', p.stdout)
+        self.assertEqual(self.sysadm('evacuate', '-n', '-q').stdout, '', '-q prints no plan')
+
+        self.stop(self.evac)
+        self.env['KZONES_EVACUATION_LINK_RATE'] = '1G'
+        self.start_evacuated()
+        p = self.sysadm('evacuate', '-n')
+        self.assertIn('sysadm: plan: kz1: 2G of memory, at least 2.0 s at 1074 MB/s (configured rate)\n', p.stdout)
+        self.assertNotIn('kz3', p.stdout, 'without -a the installed zone is not in the plan')
+
+        rates = os.path.join(self.root, 'var/lib/kzones/evacuation-rates.json')
+        os.makedirs(os.path.dirname(rates), exist_ok=True)
+        with open(rates, 'w') as f:
+            json.dump({'ssh://root@127.0.0.1:1': {'rate': 400 * 1000 * 1000, 'time': 0}}, f)
+        p = self.sysadm('evacuate', '-n')
+        self.assertIn('sysadm: plan: kz1: 2G of memory, at least 5.4 s at 400 MB/s (measured rate)\n', p.stdout)
+        self.assertFalse(os.path.exists(self.record_file()))
+        # a dry run after a run leaves that run's record alone (-r reads it)
+        self.sysadm('evacuate')
+        with open(self.record_file()) as f:
+            before = f.read()
+        self.sysadm('evacuate', '-n')
+        with open(self.record_file()) as f:
+            self.assertEqual(f.read(), before, 'a dry run rewrote the record')
 
     def test_bad_requests_refused(self):
         for opts, what in [(('Nonsense', 'b', 1), "unknown option 'Nonsense'"),

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sysadm evacuate -n: the plan's estimated time per zone, as kzones-evacuated
+ * computes it (its memory over the link rate to its destination; where that rate
+ * comes from is said on each line: measured by the last migration there,
+ * configured in the unit, or the default). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kzones-bus.h"
+#include "macro.h"
+#include "size.h"
+#include "sysadm-plan.h"
+
+#define PROG "sysadm"
+
+int print_plan_estimates(sd_bus *bus, const char *path)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *zone, *source;
+        uint64_t memory, rate, usec, total = 0;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_get_property(bus, EVACUATION_BUS_NAME, path, EVACUATION_JOB_IFACE, "Estimates", &error, &reply,
+                "a(sttts)");
+        if (r < 0) {
+                fprintf(stderr, PROG ": cannot read the plan's estimates: %s\n", error.message ?: strerror(-r));
+                return r;
+        }
+        r = sd_bus_message_enter_container(reply, 'a', "(sttts)");
+        while (r >= 0 && (r = sd_bus_message_read(reply, "(sttts)", &zone, &memory, &rate, &usec, &source)) > 0) {
+                char m[SIZE_FORMAT_MAX];
+
+                n++;
+                total += usec;
+                if (memory == 0) {
+                        printf(PROG ": plan: %s: cold, no memory to copy\n", zone);
+                        continue;
+                }
+                printf(PROG ": plan: %s: %s of memory, at least %.1f s at %.0f MB/s (%s rate)\n", zone,
+                        size_format(memory, m, sizeof(m)), (double) usec / 1e6, (double) rate / 1e6, source);
+        }
+        if (r < 0) {
+                fprintf(stderr, PROG ": cannot read the plan's estimates: %s\n", strerror(-r));
+                return r;
+        }
+        if (n > 1)
+                printf(PROG ": plan: at least %.1f s for %zu zones one at a time\n", (double) total / 1e6, n);
+        fflush(stdout);
+        return 0;
+}
