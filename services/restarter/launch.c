@@ -131,19 +131,10 @@ void zone_launch_ended(Zone *z)
 
 int zone_note_suspending(Zone *z, bool on)
 {
-        _cleanup_free_ char *note = manager_path(z->manager, ZONE_RUN_DIR "/%s/" ZONE_SUSPENDING_NOTE, z->name);
         char line[32];
-        int r;
 
-        if (!note)
-                return -ENOMEM;
-        if (!on)
-                return unlink(note) < 0 && errno != ENOENT ? -errno : 0;
-        r = zone_make_run_dir(z);
-        if (r < 0)
-                return r;
         (void) snprintf(line, sizeof(line), "%d\n", (int) getpid());
-        return write_file_atomic(note, line, strlen(line), 0600);
+        return zone_write_run_note(z, ZONE_SUSPENDING_NOTE, on ? line : NULL);
 }
 
 int zone_write_run_note(Zone *z, const char *file, const char *content)
@@ -173,22 +164,13 @@ int zone_note_migrating(Zone *z, const char *destination)
 char *zone_read_migrating_note(Zone *z)
 {
         _cleanup_free_ char *note = manager_path(z->manager, ZONE_RUN_DIR "/%s/" ZONE_MIGRATING_NOTE, z->name);
-        char buf[600];
-        ssize_t n;
-        int fd;
+        _cleanup_free_ char *text = NULL;
+        size_t size;
 
-        if (!note)
+        if (!note || read_file_bounded(note, 600, &text, &size) < 0)
                 return NULL;
-        fd = open(note, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return NULL;
-        n = read(fd, buf, sizeof(buf) - 1);
-        (void) close(fd);
-        if (n <= 0)
-                return NULL;
-        buf[n] = 0;
-        buf[strcspn(buf, "\n")] = 0;
-        return isempty(buf) ? NULL : strdup(buf);
+        text[strcspn(text, "\n")] = 0;
+        return isempty(text) ? NULL : TAKE_PTR(text);
 }
 
 void zone_helper_ended(Zone *z, const JobType *type, int status)
