@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """One zone, one host, whatever the timing: two hosts that share a zone's storage
-race to attach and boot it, and it never runs on both; a host that dies while its
+race to attach and boot it (fifty races, five zones at a time), and it never runs on both; a host that dies while its
 zone runs holds it until its lease expires, and not a moment longer."""
 
+import collections
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,14 +19,31 @@ HOSTS = ('host1', 'host2')
 LEASE_EXPIRY = 20  # seconds, LEASE_EXPIRY_USEC in lib/hostdata.h
 
 
-# what a host says of the zone: "yes|no STATE" (pgrep asks the processes, not kzones;
-# kz[o] so that it does not find this shell, whose command line holds the pattern)
-LOOK = ('if pgrep -f "guest=kz[o]," >/dev/null; then r=yes; else r=no; fi; '
-        'echo "$r $(zoneadm -z kzo list -p | cut -d: -f3)"')
-# halts and detaches the zone on a host that holds it
-RELEASE = ('s=$(zoneadm -z kzo list -p | cut -d: -f3); '
-           'if [ "$s" = running ]; then zoneadm -z kzo halt || exit 1; s=installed; fi; '
-           'if [ "$s" = installed ]; then zoneadm -z kzo detach || exit 1; fi')
+# The races run five zones at a time, each on its own shared disk: ten rounds of five
+# races are the fifty races of the test, and five zones racing at once on two hosts
+# press the hosts' restarters and the storage harder than one zone racing alone.
+RACERS = tuple(f'kzo{i}' for i in range(5))
+ROUNDS = 10
+
+# what a host says of each racing zone: "ZONE yes|no STATE" per line (pgrep asks the
+# processes, not kzones; kz[o] so that it does not find this shell, whose command line
+# holds the pattern)
+LOOK = ('for n in 0 1 2 3 4; do '
+        'if pgrep -f "guest=kz[o]$n," >/dev/null; then r=yes; else r=no; fi; '
+        'echo "kzo$n $r $(zoneadm -z kzo$n list -p | cut -d: -f3)"; done')
+# halts and detaches each racing zone a host holds, the zones side by side
+RELEASE = ('release() { s=$(zoneadm -z $1 list -p | cut -d: -f3); '
+           'if [ "$s" = running ]; then zoneadm -z $1 halt || return 1; s=installed; fi; '
+           'if [ "$s" = installed ]; then zoneadm -z $1 detach || return 1; fi; }; '
+           'rc=0; for z in "$@"; do release $z & done; '
+           'for j in $(jobs -p); do wait $j || rc=1; done; exit $rc')
+
+
+def configure(host, zone, storage):
+    labtest.lab('exec', host, 'zonecfg', '-z', zone,
+                'create -t SYSkz-minimal; set capped-memory:physical=128M; remove anet; '
+                f'select device id=0; set storage={storage}; end; '
+                f'add boot; set kernel={GUEST}; set cmdline="interval=200"; end', check=True)
 
 
 class Ownership(labtest.LabTestCase):
@@ -41,6 +60,14 @@ class Ownership(labtest.LabTestCase):
         labtest.lab('exec', 'host2', 'zonecfg', '-z', 'kzo', '-f', '-', input=export, check=True)
         labtest.lab('exec', 'host1', 'zoneadm', '-z', 'kzo', 'install', check=True)
         labtest.lab('exec', 'host1', 'zoneadm', '-z', 'kzo', 'detach', check=True)
+        for z in RACERS:
+            labtest.lab('export', f'race-{z}', '256M', check=True)
+            configure('host1', z, f'nbd://storage:10809/race-{z}')
+            # the same configuration, key included, on both hosts
+            export = labtest.lab('exec', 'host1', 'zonecfg', '-z', z, 'export', check=True).stdout
+            labtest.lab('exec', 'host2', 'zonecfg', '-z', z, '-f', '-', input=export, check=True)
+            labtest.lab('exec', 'host1', 'zoneadm', '-z', z, 'install', check=True)
+            labtest.lab('exec', 'host1', 'zoneadm', '-z', z, 'detach', check=True)
 
     @classmethod
     def tearDownClass(cls):
@@ -50,7 +77,7 @@ class Ownership(labtest.LabTestCase):
                 if labtest.lab('exec', h, 'true', stdin=subprocess.DEVNULL, timeout=60).returncode != 0:
                     r = labtest.lab('reboot', h, timeout=300)
                     print(f'tear-down: lab reboot {h}: exit {r.returncode} {r.stderr.strip()}', file=sys.stderr)
-            cls.halt_zones(('host1', 'kzo'), ('host2', 'kzo'))
+            cls.halt_zones(*[(h, z) for z in ('kzo',) + RACERS for h in HOSTS])
         finally:
             super().tearDownClass()
 
@@ -61,39 +88,62 @@ class Ownership(labtest.LabTestCase):
         return self.zoneadm(host, 'list', '-p').stdout.split(':')[2]
 
     def look(self, host):
-        """(whether a QEMU of the zone runs in host, asked of the processes; the zone's
-        state as zoneadm says), in one command."""
+        """{zone: (whether a QEMU of the zone runs in host, asked of the processes; the
+        zone's state as zoneadm says)} for every racing zone, in one command."""
         r = self.exec(host, 'sh', '-c', LOOK, check=False)
-        running, _, state = r.stdout.strip().partition(' ')
-        return running == 'yes', state
+        looks = {}
+        for line in r.stdout.splitlines():
+            zone, running, state = (line.split() + ['', '', ''])[:3]
+            looks[zone] = (running == 'yes', state)
+        self.assertEqual(set(looks), set(RACERS), f'{host}: {r.stdout!r} {r.stderr!r}')
+        return looks
 
     def test_1_racing_attach_and_boot(self):
         wins = {h: 0 for h in HOSTS}
-        for i in range(50):
-            offset = (i % 11) * 0.03            # 0 to 300 ms
-            first, second = HOSTS if i % 2 == 0 else reversed(HOSTS)
-            cmd = 'zoneadm -z kzo attach && zoneadm -z kzo boot'
-            p1 = subprocess.Popen([labtest.LAB, 'exec', first, 'sh', '-c', cmd], stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            time.sleep(offset)
-            p2 = subprocess.Popen([labtest.LAB, 'exec', second, 'sh', '-c', cmd], stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            out = [p.communicate(timeout=120) for p in (p1, p2)]
+        reasons = collections.Counter()   # why the losers lost, for the log
+        cmd = 'zoneadm -z $0 attach && zoneadm -z $0 boot'
+        began = time.monotonic()
+        for rnd in range(ROUNDS):
+            procs = {}
+            # each zone of the round gets its own offset between the hosts (0 to 300 ms,
+            # spread over the rounds) and its own host to go first
+            starts = []
+            for k, z in enumerate(RACERS):
+                i = rnd * len(RACERS) + k
+                offset = (i % 11) * 0.03
+                first, second = HOSTS if i % 2 == 0 else tuple(reversed(HOSTS))
+                starts += [(0.0, first, z, i, offset), (offset, second, z, i, offset)]
+            t0 = time.monotonic()
+            for at, host, z, i, offset in sorted(starts, key=lambda s: s[0]):
+                time.sleep(max(0, t0 + at - time.monotonic()))
+                procs[(z, host)] = subprocess.Popen(
+                    [labtest.LAB, 'exec', host, 'sh', '-c', cmd, z], stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            out = {key: p.communicate(timeout=180) for key, p in procs.items()}
             looks = {h: self.look(h) for h in HOSTS}
-            on = [h for h in HOSTS if looks[h][0]]
-            self.assertLessEqual(len(on), 1, f'try {i} (offset {offset * 1000:.0f} ms): the zone runs on {on}\n'
-                                 f'{first}: {out[0][1]}\n{second}: {out[1][1]}')
-            for h in on:
-                wins[h] += 1
-                self.assertEqual(looks[h][1], 'running')
-            loser_codes = [p.returncode for p in (p1, p2)]
-            self.assertEqual(sorted(c == 0 for c in loser_codes).count(True), len(on),
-                             f'try {i}: exit codes {loser_codes} but running on {on}')
-            # back to a zone nobody holds (one command per host)
+            for k, z in enumerate(RACERS):
+                i = rnd * len(RACERS) + k
+                on = [h for h in HOSTS if looks[h][z][0]]
+                why = '\n'.join(f'{h}: exit {procs[(z, h)].returncode} {out[(z, h)][1]}' for h in HOSTS)
+                self.assertLessEqual(len(on), 1, f'race {i} ({z}): the zone runs on {on}\n{why}')
+                for h in on:
+                    wins[h] += 1
+                    self.assertEqual(looks[h][z][1], 'running', f'race {i} ({z})')
+                codes = [procs[(z, h)].returncode for h in HOSTS]
+                for h in HOSTS:
+                    if procs[(z, h)].returncode != 0:
+                        lines = out[(z, h)][1].strip().splitlines()
+                        reasons[f'{h}: ' + re.sub(r"'kzo\d'", "'kzoN'", lines[-1] if lines else '')] += 1
+                self.assertEqual([c == 0 for c in codes].count(True), len(on),
+                                 f'race {i} ({z}): exit codes {codes} but running on {on}\n{why}')
+            # back to zones nobody holds (one command per host)
             for h in HOSTS:
-                if looks[h][1] in ('running', 'installed'):
-                    self.exec(h, 'sh', '-c', RELEASE, timeout=300)
-        print(f'\n  races won: {wins}', file=sys.stderr)
+                held = [z for z in RACERS if looks[h][z][1] in ('running', 'installed')]
+                if held:
+                    self.exec(h, 'sh', '-c', RELEASE, 'release', *held, timeout=300)
+        print(f'\n  {ROUNDS * len(RACERS)} races in {time.monotonic() - began:.0f} s; won: {wins}', file=sys.stderr)
+        for why, n in reasons.most_common():
+            print(f'  lost {n}×: {why}', file=sys.stderr)
         self.assertGreaterEqual(sum(wins.values()), 45, f'most races have a winner: {wins}')
 
     def test_2_a_dead_hosts_lease_expires(self):
