@@ -272,6 +272,7 @@ int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
         Zone *z = userdata;
         const char *key, *option = NULL;
+        bool migration = false;
         Job *j;
         int r;
 
@@ -284,6 +285,16 @@ int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 r = sd_bus_message_read(msg, "s", &key);
                 if (r < 0)
                         return r;
+                if (streq(key, "migration")) {
+                        r = bus_read_option(msg, "attach", key, "b", &on, error);
+                        if (r < 0)
+                                return r;
+                        migration = on;
+                        r = sd_bus_message_exit_container(msg);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 if (!streq(key, "force-takeover") && !streq(key, "initialize-hostdata") &&
                     !streq(key, "resume-suspended"))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "unknown attach option '%s'", key);
@@ -305,7 +316,11 @@ int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = sd_bus_message_exit_container(msg);
         if (r < 0)
                 return r;
-        r = bus_check_authorized(z, msg, "manage", error);
+        /* the destination's half of a cold or warm migration is the migrate auth's, as
+         * PrepareIncoming is for a live one; taking a zone from its holder or making a
+         * new key stays the manage auth's */
+        r = bus_check_authorized(z, msg,
+                migration && (!option || streq(option, "resume-suspended")) ? "migrate" : "manage", error);
         if (r < 0)
                 return r;
         r = zone_check_idle(z, error);

@@ -71,10 +71,10 @@ static int attach_remote(sd_bus *remote, const char *name, bool warm)
         reply = sd_bus_message_unref(reply);
         if (warm)
                 r = sd_bus_call_method(remote, RESTARTER_BUS_NAME, zone_path, RESTARTER_ZONE_IFACE, "Attach", &error,
-                        &reply, "a{sv}", 1, "resume-suspended", "b", 1);
+                        &reply, "a{sv}", 2, "resume-suspended", "b", 1, "migration", "b", 1);
         else
                 r = sd_bus_call_method(remote, RESTARTER_BUS_NAME, zone_path, RESTARTER_ZONE_IFACE, "Attach", &error,
-                        &reply, "a{sv}", 0);
+                        &reply, "a{sv}", 1, "migration", "b", 1);
         if (r >= 0)
                 r = sd_bus_message_read(reply, "o", &p);
         if (r < 0 || !(job = strdup(p))) {

@@ -474,6 +474,22 @@ class AdminAuths(BusTest):
         self.zone_call('kz2', 'Clone', 's', 'kz1', user=65534)
         self.assertEqual(self.prop('kz2', 'State'), 'installed')
 
+    def test_attach_of_a_migration_with_the_migrate_auth(self):
+        # the destination's half of a cold or warm migration by a zone administrator
+        # who may migrate the zone, and no more than that
+        self.zonecfg('kz1', 'create; add admin; set user=nobody; set auths=migrate; end')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        self.zone_call('kz1', 'Install', 'a{sv}', 0)
+        self.zone_call('kz1', 'Detach')
+        self.wait_for(lambda: self.prop('kz1', 'State') == 'configured')
+        for opts in ((0,), (1, 'force-takeover', 'b', True), (2, 'migration', 'b', True, 'force-takeover', 'b', True),
+                     (2, 'migration', 'b', True, 'initialize-hostdata', 'b', True)):
+            p = self.zone_call('kz1', 'Attach', 'a{sv}', *opts, check=False, user=65534)
+            self.assertIn('Access denied', p.stderr, opts)
+            self.assertEqual(self.prop('kz1', 'State'), 'configured')
+        self.zone_call('kz1', 'Attach', 'a{sv}', 1, 'migration', 'b', True, user=65534)
+        self.wait_for(lambda: self.prop('kz1', 'State') == 'installed')
+
 
 class SpoofedSystemd(BusTest):
     """Signals on systemd's paths count only when systemd sent them: a local user who
