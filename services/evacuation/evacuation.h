@@ -16,8 +16,9 @@
 #define EVACUATION_RECORD_FILE "/var/lib/kzones/evacuation.json"
 #define EVACUATION_RECORD_MAX (1024u * 1024u)
 /* Migrations at work at once; kzones-evacuated.service can set another with
- * Environment=KZONES_EVACUATION_PARALLEL=N (bench/ measures what fits). */
-#define EVACUATION_PARALLEL_DEFAULT 2u
+ * Environment=KZONES_EVACUATION_PARALLEL=N. 4: bench/evacuate's figures
+ * (bench/README.md) — faster than 2 with 4 and 8 zones, 8 no faster than 4. */
+#define EVACUATION_PARALLEL_DEFAULT 4u
 #define EVACUATION_PARALLEL_MAX 16u
 /* The link rate a plan's estimates use when no migration to the destination was
  * measured yet and the unit sets no Environment=KZONES_EVACUATION_LINK_RATE= (bytes
