@@ -4,7 +4,8 @@
  * HostMemory, its memory-reserve service's pools (when a zone of the lists has a
  * pool) and whether it is in maintenance mode (its kzones-evacuated) — and each
  * such zone then goes to the host with the most room for it
- * (evacuation-place.c), largest zone first. A host that cannot be reached or is in
+ * (evacuation-place.c), largest zone first, after the memory of the zones whose
+ * own single target is one of these hosts is counted there. A host that cannot be reached or is in
  * maintenance takes none, and the job's Notes say so; a zone no host can take is
  * FAILED with each host's reason. A target of one host is not asked: the
  * migration's own checks answer for it. */
@@ -308,9 +309,19 @@ static void targets_answered(Evacuation *ev)
                 evacuation_fail(ev, SD_BUS_ERROR_NO_MEMORY, "out of memory");
                 return;
         }
-        for (size_t i = 0; i < ev->n_entries; i++)
-                if (ev->entries[i]->candidates && ev->entries[i]->state == ENTRY_PENDING)
-                        order[n++] = ev->entries[i];
+        for (size_t i = 0; i < ev->n_entries; i++) {
+                Entry *e = ev->entries[i];
+                Target *t;
+
+                if (e->state != ENTRY_PENDING)
+                        continue;
+                if (e->candidates)
+                        order[n++] = e;
+                else if ((t = find_target(ev, e->destination)))
+                        /* a zone whose own target is one host of a list goes there: its
+                         * memory is not free there for the zones placed after */
+                        place_take(t->place, e->memory, e->pool);
+        }
         if (n > 1)
                 qsort(order, n, sizeof(Entry *), entry_size_cmp);
         for (size_t i = 0; i < n; i++)
