@@ -21,6 +21,7 @@
 #include "kzones-bus.h"
 #include "macro.h"
 #include "remote.h"
+#include "strv.h"
 #include "sysadm-plan.h"
 
 #define PROG "sysadm"
@@ -248,7 +249,8 @@ typedef struct Follow {
         char *path;
         bool ret, dry_run, verbose, quiet;
         char *state, *message, *result_text;
-        bool planned, announced;
+        bool planned, announced, notes_shown;
+        char **notes; /* the job's Notes: hosts of a list target left out, -v prints them */
         char **zone_state; /* per zone: the state last seen, "zone\0STATE" pairs as two strings */
         int *shown;        /* per zone: the percentage last printed */
         size_t n_zones;
@@ -309,6 +311,11 @@ static void remember(Follow *f, const char *zone, const char *state)
 /* What changed since the last look: the guide's lines. */
 static void show_changes(Follow *f)
 {
+        if (f->planned && f->verbose && !f->notes_shown) {
+                f->notes_shown = true;
+                for (char **n = f->notes; n && *n; n++)
+                        printf(PROG ": note: %s\n", *n);
+        }
         if (!f->planned || f->dry_run)
                 return;
         if (!f->announced) {
@@ -388,7 +395,20 @@ static int read_job(Follow *f, sd_bus_message *m)
                         set_str(&f->result_text, s);
                 else if (streq(name, "Planned") && (r = sd_bus_message_read(m, "v", "b", &b)) >= 0)
                         f->planned = f->planned || b;
-                else if (streq(name, "Zones")) {
+                else if (streq(name, "Notes")) {
+                        char **l = NULL;
+
+                        r = sd_bus_message_enter_container(m, 'v', "as");
+                        if (r >= 0)
+                                r = sd_bus_message_read_strv(m, &l);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                        if (r >= 0) {
+                                strv_free(f->notes);
+                                f->notes = l;
+                        } else
+                                strv_free(l);
+                } else if (streq(name, "Zones")) {
                         _cleanup_free_ Row *rows = NULL;
                         size_t n;
 
@@ -405,7 +425,7 @@ static int read_job(Follow *f, sd_bus_message *m)
                                 f->zones_msg = sd_bus_message_ref(m);
                         }
                 } else if (!streq(name, "State") && !streq(name, "Message") && !streq(name, "Result") &&
-                           !streq(name, "Planned"))
+                           !streq(name, "Planned") && !streq(name, "Notes"))
                         r = sd_bus_message_skip(m, "v");
                 if (r >= 0)
                         r = sd_bus_message_exit_container(m);
@@ -512,6 +532,7 @@ static void follow_done(Follow *f)
         free(f->zone_state);
         free(f->shown);
         free(f->rows);
+        strv_free(f->notes);
         sd_bus_message_unref(f->zones_msg);
         free(f->path);
         free(f->state);

@@ -9,6 +9,7 @@
 
 #include "macro.h"
 #include "remote.h"
+#include "strv.h"
 
 void remote_uri_done(RemoteUri *u)
 {
@@ -215,5 +216,59 @@ int remote_bus_from_fd(sd_bus **ret, int fd)
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(bus);
+        return 0;
+}
+
+int remote_uri_list_split(const char *s, char ***ret, char **ret_bad, const char **ret_reason)
+{
+        _cleanup_strv_free_ char **l = NULL;
+        const char *reason = NULL;
+        size_t n = 0;
+
+        if (!ret_reason)
+                ret_reason = &reason;
+        if (ret_bad)
+                *ret_bad = NULL;
+        for (const char *p = s ?: ""; *p;) {
+                _cleanup_(remote_uri_done) RemoteUri u = {};
+                _cleanup_free_ char *w = NULL;
+                size_t len;
+                char **nl;
+                int r;
+
+                p += strspn(p, " \t");
+                len = strcspn(p, " \t");
+                if (len == 0)
+                        break;
+                w = strndup(p, len);
+                if (!w)
+                        return -ENOMEM;
+                p += len;
+                if (n >= REMOTE_URI_LIST_MAX) {
+                        *ret_reason = "the list has more than 16 targets";
+                        if (ret_bad)
+                                *ret_bad = TAKE_PTR(w);
+                        return -EINVAL;
+                }
+                r = remote_uri_parse(w, &u, ret_reason);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        if (ret_bad)
+                                *ret_bad = TAKE_PTR(w);
+                        return -EINVAL;
+                }
+                nl = reallocarray(l, n + 2, sizeof(char *));
+                if (!nl)
+                        return -ENOMEM;
+                l = nl;
+                l[n++] = TAKE_PTR(w);
+                l[n] = NULL;
+        }
+        if (n == 0) {
+                *ret_reason = "the list is empty";
+                return -EINVAL;
+        }
+        *ret = TAKE_PTR(l);
         return 0;
 }

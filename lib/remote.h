@@ -16,6 +16,13 @@ typedef struct RemoteUri {
 
 int remote_uri_parse(const char *s, RemoteUri *ret, const char **ret_reason);
 void remote_uri_done(RemoteUri *u);
+/* An evacuation target written as a list, "ssh://h2 ssh://h3": its elements,
+ * split at spaces and tabs (no empty one), each checked with remote_uri_parse().
+ * -EINVAL for an empty list or a bad element: *ret_bad (if given) is a copy of that
+ * element (or NULL for an empty list) and *ret_reason says why. At most
+ * REMOTE_URI_LIST_MAX elements. */
+#define REMOTE_URI_LIST_MAX 16
+int remote_uri_list_split(const char *s, char ***ret, char **ret_bad, const char **ret_reason);
 /* "[USER@]HOST[:PORT]" as sd_bus_open_system_remote() takes it. */
 char *remote_uri_to_bus_host(const RemoteUri *u);
 

@@ -469,6 +469,8 @@ static int property_get_job_misc(sd_bus *bus, const char *path, const char *inte
                         ev->kind != EVACUATION_RECOVER);
         if (streq(property, "Planned"))
                 return sd_bus_message_append(reply, "b", ev->planned);
+        if (streq(property, "Notes"))
+                return sd_bus_message_append_strv(reply, ev->notes);
         return sd_bus_message_append(reply, "b", streq(property, "DryRun") ? ev->dry_run :
                 streq(property, "All") ? ev->all : ev->overwrite);
 }
@@ -500,6 +502,7 @@ static const sd_bus_vtable job_vtable[] = {
         SD_BUS_PROPERTY("Parallel", "u", NULL, offsetof(Evacuation, parallel), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Planned", "b", property_get_job_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Zones", "a(sssds)", property_get_job_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Notes", "as", property_get_job_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Estimates", "a(sttts)", property_get_job_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
         SD_BUS_PROPERTY("Result", "(ss)", property_get_job_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Cancellable", "b", property_get_job_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

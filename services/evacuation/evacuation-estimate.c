@@ -137,12 +137,22 @@ void entry_measure(Entry *e, uint64_t rate, uint64_t bytes_done)
                 e->rate = r;
 }
 
-uint64_t manager_zone_memory(Manager *m, const char *zone)
+uint64_t manager_zone_memory(Manager *m, const char *zone, char **ret_pool)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
+        const ZoneResource *cm;
+        const char *pool;
 
+        if (ret_pool)
+                *ret_pool = NULL;
         if (zone_store_load(m->root ?: "", zone, &c, NULL) < 0)
                 return 0;
+        /* its memory reservation pool, if it has one: a list target places it by the
+         * pool's free memory (evacuation-place.c) */
+        cm = zone_resource_first(c->root, resource_type_child(zone_type(), "capped-memory"));
+        pool = cm ? zone_resource_get(cm, "memory-reserve") : NULL;
+        if (ret_pool && !isempty(pool))
+                *ret_pool = strdup(pool);
         return zone_memory_bytes(c);
 }
 

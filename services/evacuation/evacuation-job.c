@@ -22,6 +22,7 @@
 #include "evacuation.h"
 #include "log.h"
 #include "remote.h"
+#include "strv.h"
 
 static const char *const evacuation_kind_table[_EVACUATION_KIND_MAX] = {
         [EVACUATION_EVACUATE] = "evacuate",
@@ -71,6 +72,8 @@ static Entry *entry_free(Entry *e)
         free(e->error);
         free(e->zone_path);
         free(e->job);
+        free(e->pool);
+        strv_free(e->candidates);
         free(e);
         return NULL;
 }
@@ -643,7 +646,7 @@ void evacuation_planned(Evacuation *ev)
         if (asprintf(&ev->message, "preparing %zu zone(s) for %s", n,
                     ev->kind == EVACUATION_RETURN ? "return" : "evacuation") < 0)
                 ev->message = NULL;
-        bus_job_send_changed(ev, "Zones", "Message", "Planned", NULL);
+        bus_job_send_changed(ev, "Zones", "Notes", "Message", "Planned", NULL);
         if (!ev->dry_run && ev->kind != EVACUATION_RECOVER)
                 (void) record_write(ev->manager, ev);
         evacuation_pump(ev);
@@ -693,6 +696,10 @@ Evacuation *evacuation_free(Evacuation *ev)
         for (size_t i = 0; i < ev->n_entries; i++)
                 entry_free(ev->entries[i]);
         free(ev->entries);
+        for (size_t i = 0; i < ev->n_targets; i++)
+                target_free(ev->targets[i]);
+        free(ev->targets);
+        strv_free(ev->notes);
         sd_bus_slot_unref(ev->list_call);
         sd_event_source_disable_unref(ev->linger);
         sd_event_source_disable_unref(ev->step);

@@ -9,6 +9,8 @@
 
 #include "evacuation.h"
 #include "log.h"
+#include "remote.h"
+#include "strv.h"
 
 /* ---- planning an evacuation --------------------------------------------------------------------- */
 
@@ -29,15 +31,28 @@ static int on_target(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
                         "the zone's EvacuationTarget");
                 e->state = ENTRY_FAILED;
         } else {
-                free(e->destination);
-                e->destination = strdup(target);
-                if (!e->destination) {
-                        e->destination = strdup("");
+                _cleanup_strv_free_ char **l = NULL;
+                _cleanup_free_ char *bad = NULL;
+                const char *reason = NULL;
+                int r = remote_uri_list_split(target, &l, &bad, &reason);
+
+                /* one host, or a list: then the placement picks one (evacuation-targets.c) */
+                if (r < 0) {
+                        if (r == -ENOMEM)
+                                (void) entry_set_error(e, "out of memory");
+                        else
+                                (void) entry_set_error(e, "its evacuation target '%s' is not valid: %s%s%s%s", target,
+                                        bad ? "'" : "", strempty(bad), bad ? "': " : "", strna(reason));
                         e->state = ENTRY_FAILED;
+                } else if (strv_length(l) > 1)
+                        e->candidates = TAKE_PTR(l);
+                else {
+                        free(e->destination);
+                        e->destination = TAKE_PTR(l[0]);
                 }
         }
         if (ev->n_asking == 0)
-                evacuation_planned(ev);
+                evacuation_place(ev);
         return 0;
 }
 
@@ -82,7 +97,7 @@ static int on_list_zones(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 if (r < 0)
                         break;
                 e->cold = installed;
-                e->memory = manager_zone_memory(ev->manager, name);
+                e->memory = manager_zone_memory(ev->manager, name, &e->pool);
                 free(e->brand);
                 e->brand = strdup(brand);
                 e->zone_path = strdup(path);
@@ -106,7 +121,7 @@ static int on_list_zones(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 return 0;
         }
         if (ev->n_asking == 0)
-                evacuation_planned(ev);
+                evacuation_place(ev);
         return 0;
 }
 

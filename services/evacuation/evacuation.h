@@ -7,6 +7,7 @@
 #include <systemd/sd-event.h>
 
 #include "bus-error.h"
+#include "evacuation-place.h"
 #include "kzones-bus.h"
 #include "macro.h"
 
@@ -15,8 +16,9 @@
 #define EVACUATION_RECORD_FILE "/var/lib/kzones/evacuation.json"
 #define EVACUATION_RECORD_MAX (1024u * 1024u)
 /* Migrations at work at once; kzones-evacuated.service can set another with
- * Environment=KZONES_EVACUATION_PARALLEL=N (bench/ measures what fits). */
-#define EVACUATION_PARALLEL_DEFAULT 2u
+ * Environment=KZONES_EVACUATION_PARALLEL=N. 4: bench/evacuate's figures
+ * (bench/README.md) — faster than 2 with 4 and 8 zones, 8 no faster than 4. */
+#define EVACUATION_PARALLEL_DEFAULT 4u
 #define EVACUATION_PARALLEL_MAX 16u
 /* The link rate a plan's estimates use when no migration to the destination was
  * measured yet and the unit sets no Environment=KZONES_EVACUATION_LINK_RATE= (bytes
@@ -40,6 +42,7 @@
 typedef struct Manager Manager;
 typedef struct Evacuation Evacuation;
 typedef struct Entry Entry;
+typedef struct Target Target;
 
 typedef enum EvacuationKind {
         EVACUATION_EVACUATE, /* zones leave this host for their targets */
@@ -100,6 +103,8 @@ struct Entry {
         double progress;   /* 0–1 */
         bool cold;         /* not running: a cold migration */
         uint64_t memory;   /* its configured memory (bytes), for the plan's estimate */
+        char *pool;        /* its memory reservation pool (capped-memory:memory-reserve), or NULL */
+        char **candidates; /* its target, a list of two or more: where it may go (evacuation-targets.c) */
         uint64_t rate;     /* the link rate its migration showed (bytes/s), entry_measure() */
         uint64_t first_usec, first_bytes; /* its first BytesDone sample */
         /* the move at work: a Zone.Migrate job on this host's restarter (evacuate) or
@@ -130,6 +135,9 @@ struct Evacuation {
         size_t n_entries;
         unsigned n_asking;    /* planning calls not answered yet */
         char *return_uri;     /* how the destinations reach this host */
+        Target **targets;     /* the hosts of list targets, asked for their room */
+        size_t n_targets;
+        char **notes;         /* the Notes property: targets left out of the placement, and why */
         sd_bus_slot *list_call;
         sd_event_source *linger;
         sd_event_source *step;
@@ -162,7 +170,8 @@ uint64_t manager_link_rate(Manager *m, const char *destination, RateSource *ret_
 int manager_remember_link_rate(Manager *m, const char *destination, uint64_t rate);
 /* each Rate and BytesDone its restarter job reports */
 void entry_measure(Entry *e, uint64_t rate, uint64_t bytes_done);
-uint64_t manager_zone_memory(Manager *m, const char *zone);
+/* its configured memory, and (if ret_pool) its memory reservation pool or NULL */
+uint64_t manager_zone_memory(Manager *m, const char *zone, char **ret_pool);
 int bus_append_estimates(sd_bus_message *reply, Evacuation *ev);
 
 /* The evacuation record (evacuation-record.c): the entries that are not where they
@@ -196,6 +205,20 @@ void evacuation_fail(Evacuation *ev, const char *name, const char *fmt, ...) _pr
 void entry_follow_job(Entry *e, const char *job);
 void entry_ask_destination(Entry *e);
 void entry_journal(Entry *e);
+
+/* A host of a list target, while the plan asks it for its room (evacuation-targets.c). */
+struct Target {
+        Evacuation *evacuation;
+        PlaceTarget *place;
+        sd_bus *remote;
+        int ssh_errors;
+        sd_bus_slot *memory_call, *maintenance_call, *pools_call;
+};
+
+/* The entries' targets are known: those with a list are placed (asking each host of
+ * the lists for its room first), then evacuation_planned(). */
+void evacuation_place(Evacuation *ev);
+Target *target_free(Target *t);
 
 /* The bus (evacuation-dbus.c) */
 int bus_register(Manager *m);

@@ -9,6 +9,7 @@
 #include "mkdir.h"
 #include "remote.h"
 #include "restarter.h"
+#include "strv.h"
 #include "zone-net.h"
 
 #define EVACUATION_DROPIN "50-kzones-evacuation.conf"
@@ -27,8 +28,8 @@ int evacuation_target(Manager *m, const char *zone, char **ret)
 static int write_evacuation_dropin(Manager *m, const char *unit, const char *value, sd_bus_error *error)
 {
         _cleanup_free_ char *dir = manager_path(m, "/etc/systemd/system/%s.d", unit), *path = NULL,
-                            *content = NULL;
-        RemoteUri u = {};
+                            *content = NULL, *bad = NULL, *joined = NULL;
+        _cleanup_strv_free_ char **targets = NULL;
         const char *reason = NULL;
         int r;
 
@@ -39,19 +40,25 @@ static int write_evacuation_dropin(Manager *m, const char *unit, const char *val
                         return sd_bus_error_set_errnof(error, errno, "cannot remove %s: %m", path);
                 return 0;
         }
-        r = remote_uri_parse(value, &u, &reason);
+        /* one URI, or a list of them separated by spaces: the evacuation places each
+         * zone on the one with the most room (docs/evacuation.md) */
+        r = remote_uri_list_split(value, &targets, &bad, &reason);
         if (r == -ENOMEM)
                 return r;
-        if (r < 0)
+        if (r < 0 && bad && !strpbrk(value, " \t"))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                         "'%s' is not a valid evacuation target (ssh://[USER@]HOST[:PORT]): %s.", value, reason);
-        remote_uri_done(&u);
-        if (asprintf(&content,
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "'%s' is not a valid evacuation target list (ssh://[USER@]HOST[:PORT], separated by "
+                        "spaces): %s%s%s%s.", value, bad ? "'" : "", strempty(bad), bad ? "': " : "", reason);
+        joined = strv_join(targets, " ");
+        if (!joined || asprintf(&content,
                     "# Written by kzones-restarterd; 'busctl set-property' or editing this file and\n"
                     "# 'systemctl reload' (or daemon-reload) changes it.\n"
                     "[X-Kzones]\n"
                     "EvacuationTarget=%s\n",
-                    value) < 0)
+                    joined) < 0)
                 return -ENOMEM;
         /* /etc/systemd/system and the .d directory, as needed */
         r = mkdir_p(dir, 0755);
@@ -151,4 +158,33 @@ int bus_property_set_evacuation_target(sd_bus *bus, const char *path, const char
         if (r < 0)
                 return r;
         return evacuation_target_set(m, zone, v, error);
+}
+
+/* The Manager's HostMemory (tt): MemTotal and MemAvailable of /proc/meminfo, in
+ * bytes, read when asked. An evacuation whose target is a list asks each
+ * target's restarter for it and places a zone without a memory pool on the one
+ * with the most available. */
+int bus_property_get_host_memory(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/meminfo", "re");
+        unsigned long long total = 0, available = 0, kb;
+        bool have_total = false, have_available = false;
+        char line[256];
+
+        if (!f)
+                return sd_bus_error_set_errnof(error, errno, "cannot read /proc/meminfo: %m");
+        while (fgets(line, sizeof(line), f)) {
+                if (sscanf(line, "MemTotal: %llu kB", &kb) == 1) {
+                        total = kb;
+                        have_total = true;
+                } else if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+                        available = kb;
+                        have_available = true;
+                }
+        }
+        if (!have_total || !have_available)
+                return sd_bus_error_set(error, SD_BUS_ERROR_FAILED,
+                        "/proc/meminfo gives no MemTotal or MemAvailable");
+        return sd_bus_message_append(reply, "(tt)", (uint64_t) total * 1024, (uint64_t) available * 1024);
 }

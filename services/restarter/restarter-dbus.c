@@ -520,6 +520,7 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("CpuMigrationClasses", "as", property_get_cpu_migration_classes, 0,
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CpuProbeState", "s", property_get_cpu_probe_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("HostMemory", "(tt)", bus_property_get_host_memory, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("ListZones", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssso)", zones), method_list_zones,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListZonesDetailed", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssssiaso)", zones),

@@ -234,6 +234,8 @@ int bus_property_get_evacuation_target(sd_bus *bus, const char *path, const char
                 sd_bus_message *reply, void *userdata, sd_bus_error *error);
 int bus_property_set_evacuation_target(sd_bus *bus, const char *path, const char *interface, const char *property,
                 sd_bus_message *value, void *userdata, sd_bus_error *error);
+int bus_property_get_host_memory(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error);
 /* Maintenance mode (maintenance.c): a Maintenance error saying so if the host is in
  * it (what: "boot", "attach", "migrate in"), 0 otherwise. */
 int maintenance_check(Manager *m, const char *zone, const char *what, sd_bus_error *error);

@@ -239,6 +239,29 @@ class Evacuate(Evacuation):
             self.assertEqual(self.state(), ('running', []))
         self.assertNotIn('migrate', self.qmp.commands)
 
+    def test_list_target_none_reachable_fails_naming_each_host(self):
+        """A target written as a list: each host is asked for its room; hosts that
+        cannot be reached are left out (-v says so) and, none left, the zone is
+        FAILED naming each host's reason, without a migration asked for."""
+        self.set_running()
+        self.busctl('set-property', RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
+                    'DefaultEvacuationTarget', 's', 'ssh://root@127.0.0.1:1 ssh://root@127.0.0.1:2')
+        for args in (('-v',), ('-n', '-v')):
+            p = self.sysadm('evacuate', *args)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            for port in (1, 2):
+                self.assertIn(f'sysadm: note: 127.0.0.1:{port} is left out of the placement: cannot be reached: '
+                              f'connect to host 127.0.0.1 port {port}: Connection refused\n', p.stdout)
+            self.assertIn('sysadm: kz1: ' + ('dry-run' if '-n' in args else 'evacuation') + ' failed: no target '
+                          'can take it: 127.0.0.1:1: cannot be reached: connect to host 127.0.0.1 port 1: Connection '
+                          'refused; 127.0.0.1:2: cannot be reached: connect to host 127.0.0.1 port 2: Connection '
+                          'refused\n', p.stderr)
+            self.assertNotIn('migrating kz1', p.stdout)
+        rows = self.sysadm('evacuate', '-l').stdout.splitlines()
+        self.assertEqual(rows[1].split()[:3], ['kz1', 'FAILED', '-'])
+        self.assertEqual(self.state(), ('running', []))
+        self.assertNotIn('migrate', self.qmp.commands)
+
     def test_overwrite_goes_to_the_restarter(self):
         """-W is the restarter's Overwrite: accepted, the migration then fails at the
         unreachable destination and the zone runs on."""
@@ -270,8 +293,8 @@ class Evacuate(Evacuation):
                     'DefaultEvacuationTarget', 's', 'ssh://root@127.0.0.1:1')
         p = self.sysadm('evacuate', '-n', '-a')
         self.assertEqual(p.returncode, 1, 'the destination cannot be reached: ' + p.stdout + p.stderr)
-        self.assertIn('sysadm: plan: kz1: 2G of memory, at least 17.2 s at 125 MB/s (default rate)\n', p.stdout)
-        self.assertIn('sysadm: plan: kz3: cold, no memory to copy\n', p.stdout)
+        self.assertIn('sysadm: plan: kz1 to 127.0.0.1:1: 2G of memory, at least 17.2 s at 125 MB/s (default rate)\n', p.stdout)
+        self.assertIn('sysadm: plan: kz3 to 127.0.0.1:1: cold, no memory to copy\n', p.stdout)
         self.assertIn('sysadm: plan: at least 17.2 s for 2 zones one at a time\n', p.stdout)
         self.assertEqual(self.sysadm('evacuate', '-n', '-q').stdout, '', '-q prints no plan')
 
@@ -279,7 +302,7 @@ class Evacuate(Evacuation):
         self.env['KZONES_EVACUATION_LINK_RATE'] = '1G'
         self.start_evacuated()
         p = self.sysadm('evacuate', '-n')
-        self.assertIn('sysadm: plan: kz1: 2G of memory, at least 2.0 s at 1074 MB/s (configured rate)\n', p.stdout)
+        self.assertIn('sysadm: plan: kz1 to 127.0.0.1:1: 2G of memory, at least 2.0 s at 1074 MB/s (configured rate)\n', p.stdout)
         self.assertNotIn('kz3', p.stdout, 'without -a the installed zone is not in the plan')
 
         rates = os.path.join(self.root, 'var/lib/kzones/evacuation-rates.json')
@@ -287,7 +310,7 @@ class Evacuate(Evacuation):
         with open(rates, 'w') as f:
             json.dump({'ssh://root@127.0.0.1:1': {'rate': 400 * 1000 * 1000, 'time': 0}}, f)
         p = self.sysadm('evacuate', '-n')
-        self.assertIn('sysadm: plan: kz1: 2G of memory, at least 5.4 s at 400 MB/s (measured rate)\n', p.stdout)
+        self.assertIn('sysadm: plan: kz1 to 127.0.0.1:1: 2G of memory, at least 5.4 s at 400 MB/s (measured rate)\n', p.stdout)
         self.assertFalse(os.path.exists(self.record_file()))
         # a dry run after a run leaves that run's record alone (-r reads it)
         self.sysadm('evacuate')

@@ -373,6 +373,29 @@ class EvacuationTarget(BusTest):
         self.assertIn('Access denied', p.stderr)
         self.assertFalse(os.path.exists(self.dropin('zone@kz1.service')))
 
+    def test_target_lists_and_host_memory(self):
+        """A list of hosts, separated by spaces, is a target (written with single
+        spaces); a bad element is named; HostMemory is /proc/meminfo's."""
+        self.zonecfg('kz1', 'create')
+        self.wait_for(lambda: 'kz1' in self.zones())
+        p = self.busctl('set-property', self.bus_name, zone_path('kz1'), ZONE_IFACE, 'EvacuationTarget',
+                        's', 'ssh://host2 ftp://host3', check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("'ssh://host2 ftp://host3' is not a valid evacuation target list (ssh://[USER@]HOST[:PORT], "
+                      "separated by spaces): 'ftp://host3': only ssh:// URIs are supported", p.stderr)
+        self.assertFalse(os.path.exists(self.dropin('zone@kz1.service')))
+        self.busctl('set-property', self.bus_name, *MANAGER, 'DefaultEvacuationTarget', 's',
+                    ' ssh://root@host2   ssh://host3:2222 ')
+        with open(self.dropin('zone@.service')) as f:
+            self.assertIn('EvacuationTarget=ssh://root@host2 ssh://host3:2222\n', f.read())
+        self.assertEqual(self.prop('kz1', 'EvacuationTarget'), 'ssh://root@host2 ssh://host3:2222')
+        total, available = json.loads(self.busctl('--json=short', 'get-property', self.bus_name, *MANAGER,
+                                                  'HostMemory').stdout)['data']
+        with open('/proc/meminfo') as f:
+            mem = {line.split(':')[0]: int(line.split()[1]) * 1024 for line in f}
+        self.assertEqual(total, mem['MemTotal'])
+        self.assertLess(abs(available - mem['MemAvailable']), 256 << 20)
+
 
 class ExpensiveCalls(BusTest):
     """Calls that make the restarter parse configurations or look at the host as root

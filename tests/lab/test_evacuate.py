@@ -11,7 +11,8 @@ evacuation. Then kzones-evacuated is killed mid-evacuation: 'sysadm evacuate' ru
 again finishes with each zone running on exactly one host, its target. An
 installed zone stays put without -a and is cold-migrated to its target with it
 ('-l' lists it EVACUATED; '-n -a' before shows the plan, the live zones at the
-rate measured by the earlier migrations to their targets), and 'sysadm evacuate -r -a' brings it back installed.
+rate measured by the earlier migrations to their targets, and kzb, its target
+then a list whose first host is in maintenance, placed on the other), and 'sysadm evacuate -r -a' brings it back installed.
 Last, Ctrl-C (SIGINT) to 'sysadm evacuate' while a live migration is at work (the
 migration streams held to 8 Mbit/s with tc once it started, so that it cannot end
 first) cancels the evacuation: that zone rolls back and runs on host1, the others
@@ -217,13 +218,25 @@ class Evacuate(labtest.ZoneHelpers, labtest.LabTestCase):
 
     def test_3_installed_zone_stays_without_a_moves_cold_with_it(self):
         self.assertEqual(self.listed('host1', COLD), 'installed')
-        # the plan: the live ones at the rate the earlier migrations to their targets measured
-        r = self.sysadm('evacuate', '-n', '-a')
+        # kzb's target a list whose first host, host3, is in maintenance mode: the
+        # plan places it on host2, and -v says why host3 was left out
+        self.exec('host3', 'sysadm', 'maintain', '-s', '-m', 'list drill', check=True)
+        kzb = path_encode(RESTARTER_ZONE_PREFIX, 'kzb')
+        self.exec('host1', 'busctl', 'set-property', RESTARTER_BUS_NAME, kzb, RESTARTER_ZONE_IFACE,
+                  'EvacuationTarget', 's', 'ssh://root@host3 ssh://root@host2', check=True)
+        try:
+            # the plan: the live ones at the rate the earlier migrations to their targets measured
+            r = self.sysadm('evacuate', '-n', '-a', '-v')
+        finally:
+            self.exec('host1', 'busctl', 'set-property', RESTARTER_BUS_NAME, kzb, RESTARTER_ZONE_IFACE,
+                      'EvacuationTarget', 's', ZONES['kzb'][1], check=True)
+            self.exec('host3', 'sysadm', 'maintain', '-e', check=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('sysadm: note: host3 is left out of the placement: in maintenance mode\n', r.stdout)
         for zone in ZONES:
-            self.assertRegex(r.stdout, rf'sysadm: plan: {zone}: 256M of memory, at least \d+\.\d s at \d+ MB/s '
-                             r'\(measured rate\)\n')
-        self.assertIn(f'sysadm: plan: {COLD}: cold, no memory to copy\n', r.stdout)
+            self.assertRegex(r.stdout, rf'sysadm: plan: {zone} to host2: 256M of memory, at least \d+\.\d s at '
+                             r'\d+ MB/s \(measured rate\)\n')
+        self.assertIn(f'sysadm: plan: {COLD} to host2: cold, no memory to copy\n', r.stdout)
         self.sysadm('maintain', '-s', '-m', 'cold drill', check=True)
         r = self.sysadm('evacuate')
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)

@@ -8,6 +8,7 @@
 
 #include "macro.h"
 #include "remote.h"
+#include "strv.h"
 
 static void accepted(const char *s, const char *user, const char *host, unsigned port, const char *bus_host)
 {
@@ -123,4 +124,38 @@ Test(remote_uri, no_reason_pointer_is_fine)
         cr_assert_eq(remote_uri_parse("ssh://h:0", &u, NULL), -EINVAL);
         cr_assert_eq(remote_uri_parse("h", &u, NULL), 0);
         remote_uri_done(&u);
+}
+
+/* An evacuation target written as a list: its hosts in order, and a bad element
+ * named with its reason. */
+Test(remote_uri, target_lists)
+{
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *bad = NULL;
+        const char *why = NULL;
+
+        cr_assert_eq(remote_uri_list_split("ssh://h2 \tssh://root@h3:2222  ", &l, &bad, &why), 0);
+        cr_assert_eq(strv_length(l), 2);
+        cr_assert_str_eq(l[0], "ssh://h2");
+        cr_assert_str_eq(l[1], "ssh://root@h3:2222");
+        cr_assert_null(bad);
+        l = strv_free(l);
+        cr_assert_eq(remote_uri_list_split("ssh://h2", &l, NULL, NULL), 0);
+        cr_assert_eq(strv_length(l), 1);
+        l = strv_free(l);
+
+        cr_assert_eq(remote_uri_list_split("ssh://h2 ftp://h3 ssh://h4", &l, &bad, &why), -EINVAL);
+        cr_assert_null(l);
+        cr_assert_str_eq(bad, "ftp://h3");
+        cr_assert_str_eq(why, "only ssh:// URIs are supported");
+        bad = mfree_str(bad);
+        cr_assert_eq(remote_uri_list_split("ssh://h2 ssh://h3:0", &l, &bad, &why), -EINVAL);
+        cr_assert_str_eq(bad, "ssh://h3:0");
+        bad = mfree_str(bad);
+        cr_assert_eq(remote_uri_list_split("  \t ", &l, &bad, &why), -EINVAL);
+        cr_assert_null(bad);
+        cr_assert_str_eq(why, "the list is empty");
+        cr_assert_eq(remote_uri_list_split("h1 h2 h3 h4 h5 h6 h7 h8 h9 h10 h11 h12 h13 h14 h15 h16 h17", &l, &bad,
+                             &why), -EINVAL);
+        cr_assert_str_eq(bad, "h17");
 }
