@@ -85,6 +85,9 @@ const char *zone_live_memory_refusal(const ZoneConfig *c)
                 return "Memory reconfiguration not enabled";
         if (zone_resource_get(cm, "memory-reserve"))
                 return "memory live reconfiguration of a pool zone is not supported yet";
+        if (zone_vmem_region(c) == 0)
+                return "memory live reconfiguration with pagesize-policy other than largest-available is not "
+                        "supported yet";
         return NULL;
 }
 

@@ -121,11 +121,14 @@ bool zone_memory_live_enabled(const ZoneConfig *c)
 uint64_t zone_vmem_region(const ZoneConfig *c)
 {
         const ZoneResource *cm = zone_resource_first(c->root, rt("capped-memory"));
+        const char *policy = zone_resource_get(cm, "pagesize-policy");
         uint64_t b = zone_memory_bytes(c);
 
-        /* memory from a pool or in huge pages: not yet (zone_live_memory_refusal()) */
+        /* memory from a pool, or a policy that insists on huge pages: not yet
+         * (zone_live_memory_refusal()); largest-available takes base pages when it must,
+         * and so does the memory plugged live */
         if (!zone_memory_live_enabled(c) || zone_resource_get(cm, "memory-reserve") ||
-            zone_resource_get(cm, "pagesize-policy"))
+            (policy && !streq(policy, "largest-available")))
                 return 0;
         return (b * (ZONE_VMEM_FACTOR - 1)) / ZONE_VMEM_BLOCK * ZONE_VMEM_BLOCK;
 }

@@ -97,8 +97,9 @@ unsigned zone_ncpus(const ZoneConfig *c);
  *   vCPUs: -smp N,maxcpus=M with M = max(ZONE_MAXCPUS_MIN, 2 × N), at most
  *   ZONE_MAXCPUS_MAX (q35's limit) and never below N. vCPUs beyond N are hot-added
  *   (device_add) and removed again; the N boot vCPUs stay.
- *   Memory, when host-compatible is native, level2, memlzs or meml2r and the zone's
- *   memory is not from a pool: the boot memory is capped-memory:physical, and a
+ *   Memory, when host-compatible is native, level2, memlzs or meml2r, the zone's
+ *   memory is not from a pool and its pagesize-policy is unset or largest-available
+ *   (what is plugged live is in base pages): the boot memory is capped-memory:physical, and a
  *   virtio-mem-pci device ZONE_VMEM_ID with a region of ZONE_VMEM_FACTOR - 1 times
  *   physical (rounded down to ZONE_VMEM_BLOCK; maxmem = boot + region), nothing of it
  *   plugged at boot. A live resize plugs or unplugs blocks of that region; the live
