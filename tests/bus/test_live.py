@@ -16,7 +16,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from bustest import BUILD, FakeSystemdBusTest, zone_path
+from bustest import BUILD, ZONE_IFACE, FakeSystemdBusTest, zone_path
 from kzbus import SYSTEMD_BUS
 
 MIB = 1024 ** 2
@@ -144,7 +144,7 @@ class Running(FakeSystemdBusTest):
     def reconfigure(self, xml, gen, dry_run=False, check=True):
         """ReconfigureLive's job: (state, error name, message)."""
         args = ['sta{sv}', xml, gen] + ([1, 'DryRun', 'b', 'true'] if dry_run else [0])
-        out = self.call(zone_path('kz1'), 'org.kzones.Restarter1.Zone', 'ReconfigureLive', *args, check=check)
+        out = self.call(zone_path('kz1'), ZONE_IFACE, 'ReconfigureLive', *args, check=check)
         if not isinstance(out, list):
             return None, None, out.stderr
         state, (name, text) = self.wait_job(out[0])
