@@ -248,7 +248,16 @@ static int hot_add_cpus(QmpSync *q, unsigned have, unsigned want)
                         continue;
                 a = json_object_new_object();
                 json_object_object_foreach(props, k, v) json_object_object_add(a, k, json_object_get(v));
-                (void) snprintf(id, sizeof(id), "vcpu%zu", i - 1);
+                /* named for its place: vcpu-SOCKET-CORE-THREAD */
+                {
+                        json_object *so = NULL, *co = NULL, *th = NULL;
+
+                        (void) json_object_object_get_ex(props, "socket-id", &so);
+                        (void) json_object_object_get_ex(props, "core-id", &co);
+                        (void) json_object_object_get_ex(props, "thread-id", &th);
+                        (void) snprintf(id, sizeof(id), "vcpu-%d-%d-%d", json_object_get_int(so),
+                                json_object_get_int(co), json_object_get_int(th));
+                }
                 json_object_object_add(a, "driver", json_object_new_string(json_object_get_string(type)));
                 json_object_object_add(a, "id", json_object_new_string(id));
                 free(err);
