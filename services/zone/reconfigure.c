@@ -413,9 +413,13 @@ static int change_memory(QmpSync *q, ZoneConfig *result, const ZoneConfig *wante
                 printf("%s failed: %s\n", text, STRICT_FAILURE);
                 return -ERANGE;
         }
-        if (base + size != want)
+        if (base + size != want) {
+                /* final is final: QEMU no longer asks the guest for more (or less) than it has */
+                if (size != requested)
+                        (void) set_requested(q, size);
                 warning("operation succeeded partially for capped memory (requested: %s, final: %s)",
                         size_format(want, a, sizeof(a)), size_format(base + size, b, sizeof(b)));
+        }
         return zone_live_set_physical(result, base + size, &e);
 }
 

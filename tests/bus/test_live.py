@@ -217,6 +217,28 @@ class Running(FakeSystemdBusTest):
         tree2, _ = self.live()
         self.assertEqual(tree2.find('capped-memory').get('physical'), '256M')
 
+    def test_memory_not_reached_is_a_partial_success(self):
+        tree, gen = self.live()
+        state, name, msg = self.reconfigure(self.changed(tree, 'capped-memory', 'physical', '512M'), gen)
+        self.assertEqual((state, msg), ('done', 'warning: operation succeeded partially for capped memory '
+                                         '(requested: 512M, final: 256M)'))
+        # kzguest never plugs it: QEMU no longer asks it to
+        self.assertEqual(self.vmem('requested-size'), 0)
+        tree2, gen2 = self.live()
+        self.assertEqual((tree2.find('capped-memory').get('physical'), gen2), ('256M', 1))
+
+    def test_apply_dry_run_and_nothing_to_apply(self):
+        self.zonecfg('kz1', 'select virtual-cpu; set ncpus=3; end')
+        out = self.zone_call('kz1', 'Apply', 'a{sv}', 1, 'DryRun', 'b', 'true', wait=False)
+        self.assertEqual(self.wait_job(out[0])[0], 'done')
+        self.assertEqual(self.job_prop(out[0], 'Message'), 'Checking: Modifying virtual-cpu ncpus=3')
+        self.assertEqual(self.cpus(), 1)
+        self.zonecfg('kz1', 'select virtual-cpu; set ncpus=1; end')
+        out = self.zone_call('kz1', 'Apply', 'a{sv}', 0, wait=False)
+        self.assertEqual(self.wait_job(out[0])[0], 'done')
+        self.assertEqual(self.job_prop(out[0], 'Message'), 'No changes to apply')
+        self.assertEqual(self.prop('kz1', 'LiveGeneration'), 1)
+
     def test_refused_changes_apply_nothing(self):
         tree, gen = self.live()
         tree.find('virtual-cpu').set('ncpus', '2')
