@@ -114,6 +114,9 @@ class Running(FakeSystemdBusTest):
         self.busctl('call', SYSTEMD_BUS, '/org/kzones/test', 'org.kzones.Test', 'SetActiveState',
                     'ss', 'zone@kz1.service', 'active')
         self.wait_for(lambda: self.prop('kz1', 'State') == 'running', what='kz1 running')
+        # QEMU was started here, not by kzones-zone exec, which writes live.xml: the
+        # restarter takes the persistent configuration as generation 1 when it is missing
+        self.assertEqual(self.live()[1], 1)
 
     def connect(self, path):
         try:
