@@ -80,7 +80,8 @@ class Running(FakeSystemdBusTest):
         super().setUp()
         self.zonecfg('kz1', 'create; set autoshutdown=halt; select virtual-cpu; set ncpus=1; end; '
                      'select capped-memory; set physical=256M; end; '
-                     'add suspend; set path=/var/lib/zones/kz1/suspend.img; end')
+                     'add suspend; set path=/var/lib/zones/kz1/suspend.img; end; '
+                     'add admin; set user=nobody; set auths=manage; end')
         self.wait_for(lambda: 'kz1' in self.zones())
         self.zone_call('kz1', 'Install', 'a{sv}', 1, 'install-size', 't', 64 * MIB)
         self.run_dir = os.path.join(self.root, 'run/kzones/kz1')
@@ -160,6 +161,16 @@ class Running(FakeSystemdBusTest):
         self.assertEqual(tree.find('virtual-cpu').get('ncpus'), '1')
         self.assertEqual(self.prop('kz1', 'LiveGeneration'), 1)
         self.assertEqual(os.stat(os.path.join(self.run_dir, 'live.xml')).st_mode & 0o777, 0o600)
+
+    def test_a_zone_administrator_reads_it_without_the_key(self):
+        self.assertIsNotNone(self.live()[0].find('keysource'))
+        xml, gen = self.zone_call('kz1', 'GetLiveConfiguration', user=NOBODY)
+        self.assertEqual(gen, 1)
+        self.assertIsNone(ET.fromstring(xml).find('keysource'))
+        self.assertEqual(ET.fromstring(xml).find('virtual-cpu').get('ncpus'), '1')
+        # but does not change it
+        p = self.zone_call('kz1', 'ReconfigureLive', 'sta{sv}', xml, gen, 0, check=False, user=NOBODY)
+        self.assertIn('Access denied', p.stderr)
 
     def test_dry_run_changes_nothing(self):
         tree, gen = self.live()
