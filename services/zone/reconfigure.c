@@ -23,12 +23,12 @@
 #include "zone.h"
 
 #define QMP_TIMEOUT_USEC (10u * 1000000u)
-/* a vCPU's removal needs the guest to let it go */
-#define CPU_UNPLUG_WAIT_USEC (5u * 1000000u)
+/* a vCPU's removal needs the guest to let it go (seconds, where KVM emulates the guest) */
+#define CPU_UNPLUG_WAIT_USEC (30u * 1000000u)
 /* virtio-mem: the guest plugs and unplugs blocks at its pace; we wait while it
  * makes progress, but never longer than this in all */
-#define MEMORY_WAIT_USEC (60u * 1000000u)
-#define MEMORY_STALL_USEC (5u * 1000000u)
+#define MEMORY_WAIT_USEC (120u * 1000000u)
+#define MEMORY_STALL_USEC (15u * 1000000u)
 #define POLL_USEC 100000u
 
 static const char *STRICT_FAILURE =
