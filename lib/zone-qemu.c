@@ -104,6 +104,35 @@ unsigned zone_ncpus(const ZoneConfig *c)
         return ZONE_DEFAULT_NCPUS;
 }
 
+unsigned zone_max_vcpus(const ZoneConfig *c)
+{
+        unsigned n = zone_ncpus(c), m = MIN(2 * n > ZONE_MAXCPUS_MIN ? 2 * n : ZONE_MAXCPUS_MIN, ZONE_MAXCPUS_MAX);
+
+        return m > n ? m : n;
+}
+
+bool zone_memory_live_enabled(const ZoneConfig *c)
+{
+        const char *hc = zone_resource_get(c->root, "host-compatible");
+
+        return hc && (streq(hc, "native") || streq(hc, "level2") || streq(hc, "memlzs") || streq(hc, "meml2r"));
+}
+
+uint64_t zone_vmem_region(const ZoneConfig *c)
+{
+        const ZoneResource *cm = zone_resource_first(c->root, rt("capped-memory"));
+        const char *policy = zone_resource_get(cm, "pagesize-policy");
+        uint64_t b = zone_memory_bytes(c);
+
+        /* memory from a pool, or a policy that insists on huge pages: not yet
+         * (zone_live_memory_refusal()); largest-available takes base pages when it must,
+         * and so does the memory plugged live */
+        if (!zone_memory_live_enabled(c) || zone_resource_get(cm, "memory-reserve") ||
+            (policy && !streq(policy, "largest-available")))
+                return 0;
+        return (b * (ZONE_VMEM_FACTOR - 1)) / ZONE_VMEM_BLOCK * ZONE_VMEM_BLOCK;
+}
+
 static int device_cmp(const void *a, const void *b)
 {
         const ZoneResource *x = *(const ZoneResource *const *) a, *y = *(const ZoneResource *const *) b;
@@ -357,6 +386,7 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
         Argv a = {};
         size_t n, tap = 0;
         char mem[SIZE_FORMAT_MAX];
+        uint64_t vmem;
         int r;
 
         if (f && f->installer >= 0) {
@@ -378,15 +408,28 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
         argv_add(&a, "-cpu");
         argv_add(&a, o->cpu_model ?: "host");
         argv_add(&a, "-m");
-        argv_addf(&a, "%" PRIu64 "M", zone_memory_bytes(c) / SIZE_M);
+        vmem = zone_vmem_region(c);
+        if (vmem > 0)
+                argv_addf(&a, "%" PRIu64 "M,maxmem=%" PRIu64 "M", zone_memory_bytes(c) / SIZE_M,
+                        (zone_memory_bytes(c) / SIZE_M) + vmem / SIZE_M);
+        else
+                argv_addf(&a, "%" PRIu64 "M", zone_memory_bytes(c) / SIZE_M);
         r = memory_backend(&a, c, o->memory, e);
         if (r < 0) {
                 argv_free(&a);
                 return r;
         }
         (void) mem;
+        /* room for vCPUs added live, and memory a live resize plugs (zone-qemu.h) */
         argv_add(&a, "-smp");
-        argv_addf(&a, "%u", zone_ncpus(c));
+        argv_addf(&a, "%u,maxcpus=%u", zone_ncpus(c), zone_max_vcpus(c));
+        if (vmem > 0) {
+                argv_add(&a, "-object");
+                argv_addf(&a, "memory-backend-ram,id=" ZONE_VMEM_ID "-mem,size=%" PRIu64 "M", vmem / SIZE_M);
+                argv_add(&a, "-device");
+                argv_addf(&a, "virtio-mem-pci,id=" ZONE_VMEM_ID ",memdev=" ZONE_VMEM_ID "-mem,block-size=%u,"
+                        "requested-size=0", ZONE_VMEM_BLOCK);
+        }
         argv_add(&a, "-nodefaults");
         argv_add(&a, "-no-user-config");
         argv_add(&a, "-display");

@@ -90,6 +90,31 @@ void zone_anet_mac(const ZoneConfig *c, const ZoneResource *anet, char buf[18]);
 /* The guest memory in bytes and the number of vCPUs. */
 uint64_t zone_memory_bytes(const ZoneConfig *c);
 unsigned zone_ncpus(const ZoneConfig *c);
+
+/* Boot-time preparation for live reconfiguration (zoneadm apply, zonecfg -r), from the
+ * configuration only, so that a migration's destination builds the same machine:
+ *
+ *   vCPUs: -smp N,maxcpus=M with M = max(ZONE_MAXCPUS_MIN, 2 × N), at most
+ *   ZONE_MAXCPUS_MAX (q35's limit) and never below N. vCPUs beyond N are hot-added
+ *   (device_add) and removed again; the N boot vCPUs stay.
+ *   Memory, when host-compatible is native, level2, memlzs or meml2r, the zone's
+ *   memory is not from a pool and its pagesize-policy is unset or largest-available
+ *   (what is plugged live is in base pages): the boot memory is capped-memory:physical, and a
+ *   virtio-mem-pci device ZONE_VMEM_ID with a region of ZONE_VMEM_FACTOR - 1 times
+ *   physical (rounded down to ZONE_VMEM_BLOCK; maxmem = boot + region), nothing of it
+ *   plugged at boot. A live resize plugs or unplugs blocks of that region; the live
+ *   size is the boot memory plus what is plugged, so it can go from physical (as
+ *   booted) up to ZONE_VMEM_FACTOR × physical. */
+#define ZONE_MAXCPUS_MIN 16u
+#define ZONE_MAXCPUS_MAX 288u
+#define ZONE_VMEM_FACTOR 4u
+#define ZONE_VMEM_BLOCK (2u * 1024u * 1024u)
+#define ZONE_VMEM_ID "vmem0"
+unsigned zone_max_vcpus(const ZoneConfig *c);
+/* host-compatible enables memory live reconfiguration (pools apart: see zone_live_memory_refusal()) */
+bool zone_memory_live_enabled(const ZoneConfig *c);
+/* The virtio-mem region in bytes, 0 for a zone booted without one. */
+uint64_t zone_vmem_region(const ZoneConfig *c);
 /* Devices in boot order: bootpri, then id. Returns the count; *ret is an array
  * of borrowed pointers. */
 size_t zone_devices_sorted(const ZoneConfig *c, const ZoneResource ***ret);

@@ -228,6 +228,7 @@ Job *job_free(Job *j)
         free(j->destination);
         free(j->handover);
         strv_freep(&j->boot_args);
+        free(j->wanted_xml);
         free(j);
         return NULL;
 }
@@ -462,12 +463,27 @@ int job_powerdown(Job *j, uint64_t timeout_usec)
 /* ---- helper processes: host data, disk copies, suspend ------------------------------------------ */
 
 /* "progress PERCENT [DONE TOTAL]": the copy helper's report, never part of its output;
- * "step TEXT": what the helper does now (migrate-out), the job's Message */
+ * "step TEXT": what the helper does now (migrate-out), the job's Message;
+ * "line TEXT", "warning TEXT": a line of output for the client (reconfigure), the
+ * job's Message, each sent as it comes */
 static bool progress_line(Job *j, const char *line, size_t len)
 {
         unsigned long long done = 0, total = 0;
         char buf[256];
         int pct;
+
+        if (len > 5 && len < sizeof(buf) && strncmp(line, "line ", 5) == 0) {
+                memcpy(buf, line + 5, len - 5);
+                buf[len - 5] = 0;
+                job_set_message(j, "%s", buf);
+                return true;
+        }
+        if (len > 8 && len < sizeof(buf) && strncmp(line, "warning ", 8) == 0) {
+                memcpy(buf, line + 8, len - 8);
+                buf[len - 8] = 0;
+                job_set_message(j, "warning: %s", buf);
+                return true;
+        }
 
         if (len > 5 && len < sizeof(buf) && strncmp(line, "step ", 5) == 0) {
                 memcpy(buf, line + 5, len - 5);

@@ -94,7 +94,7 @@ void bus_zone_send_changed(Zone *z, ZoneState previous)
         if (!m->name_requested)
                 return;
         (void) sd_bus_emit_properties_changed(m->bus, z->path, RESTARTER_ZONE_IFACE, "State", "Id",
-                "AuxiliaryStates", "Uuid", "Brand", NULL);
+                "AuxiliaryStates", "Uuid", "Brand", "LiveGeneration", NULL);
         if (previous != z->state) {
                 (void) sd_bus_emit_signal(m->bus, z->path, RESTARTER_ZONE_IFACE, "StateChanged", "ss",
                         zone_state_to_string(z->state), zone_state_to_string(previous));
@@ -318,6 +318,8 @@ const sd_bus_vtable zone_vtable[] = {
         SD_BUS_WRITABLE_PROPERTY("EvacuationTarget", "s", bus_property_get_evacuation_target,
                 bus_property_set_evacuation_target, 0, SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Job", "o", property_get_job, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LiveGeneration", "t", bus_property_get_live_generation, 0,
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Install", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", job), method_install,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Uninstall", SD_BUS_ARGS("b", force), SD_BUS_RESULT("o", job), method_uninstall,
@@ -344,6 +346,12 @@ const sd_bus_vtable zone_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("PrepareIncoming", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", job),
                 method_prepare_incoming, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Clone", SD_BUS_ARGS("s", source), SD_BUS_RESULT("o", job), method_clone,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetLiveConfiguration", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", config, "t", generation),
+                method_get_live_configuration, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReconfigureLive", SD_BUS_ARGS("s", config, "t", generation, "a{sv}", options),
+                SD_BUS_RESULT("o", job), method_reconfigure_live, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Apply", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", job), method_apply,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", console), method_open_console,
                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -125,6 +125,8 @@ struct Job {
         char *handover;        /* migrate: the destination's hostid, once the guest runs there */
         int connection_fd;     /* migrate: a zone administrator's own connection to the
                                 * destination's bus, made by zoneadm (the helper's fd 3) */
+        char *wanted_xml;      /* apply: the configuration to make live */
+        bool dry_run;          /* apply: only the "Checking:" lines */
 };
 
 struct Zone {
@@ -280,6 +282,18 @@ int zone_check_idle(Zone *z, sd_bus_error *error);
 extern const JobType job_boot, job_halt, job_reboot, job_shutdown, job_suspend;
 extern const JobType job_install, job_clone, job_uninstall, job_attach, job_detach;
 extern const JobType job_migrate_in, job_migrate, job_migrate_cold;
+/* Live reconfiguration (zone-live.c): the apply job of ReconfigureLive and Apply */
+extern const JobType job_apply;
+int method_get_live_configuration(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_reconfigure_live(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int method_apply(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_property_get_live_generation(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error);
+/* The live configuration's generation (1: as launched), 0 when the zone does not run. */
+uint64_t zone_live_generation(Zone *z);
+/* WrongState if the zone's live configuration was changed (zonecfg -r, apply) and
+ * differs from its persistent one: what (suspend it, migrate it) must wait. */
+int zone_live_check_unchanged(Zone *z, const char *what, sd_bus_error *error);
 void job_installed(Job *j);
 /* A helper's failure on the boot storage: 3 is a key that does not open the host data. */
 void job_storage_helper_failed(Job *j, int status, const char *message);

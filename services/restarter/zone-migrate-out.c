@@ -241,6 +241,10 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = zone_need_systemd(z, error);
         if (r < 0)
                 return r;
+        /* the destination builds the machine from the persistent configuration */
+        r = zone_live_check_unchanged(z, "migrate it", error);
+        if (r < 0)
+                return r;
         r = zone_load_kz_config(z, &c, error);
         if (r < 0)
                 return r;

@@ -359,6 +359,9 @@ int method_suspend(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = zone_need_state(z, error, ZONE_STATE_RUNNING, "suspend it");
         if (r < 0)
                 return r;
+        r = zone_live_check_unchanged(z, "suspend it", error);
+        if (r < 0)
+                return r;
         r = zone_load_config(z, &c, error);
         if (r < 0)
                 return r;

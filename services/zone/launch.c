@@ -285,6 +285,9 @@ int verb_exec(const char *name)
         zone_index_entry_done(&x);
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
+        r = live_config_write(name, rundir, c);
+        if (r < 0)
+                return r;
 
         /* the relay keeps its end of the console and nothing of QEMU's, the lease keeper
          * nothing at all */

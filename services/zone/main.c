@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kzones-zone VERB ZONENAME [ARG...]: what zone@NAME.service runs (exec, wait, stop,
  * stopped, reload: launch.c) and the helpers the restarter runs (install-image,
- * clone: storage.c; suspend: suspend.c; attach, detach: ownership.c; cpu-probe).
+ * clone: storage.c; suspend: suspend.c; attach, detach: ownership.c; reconfigure:
+ * reconfigure.c; cpu-probe).
  * Exit status 0, 1 on failure, EXIT_UNAVAILABLE when the zone cannot run on this
  * host as it is, 2 for a usage error. */
 #include <stdio.h>
@@ -66,6 +67,8 @@ static int run(int argc, char *argv[])
                 return verb_migrate_cold(name, arg, arg2);
         if (streq(verb, "attach-suspended"))
                 return verb_attach_suspended(name);
+        if (streq(verb, "reconfigure"))
+                return verb_reconfigure(name);
         return -EINVAL;
 }
 
@@ -83,13 +86,14 @@ int main(int argc, char *argv[])
               streq(argv[1], "stopped") || streq(argv[1], "reload") || streq(argv[1], "suspend") ||
               streq(argv[1], "attach") || streq(argv[1], "detach") ||
               ((streq(argv[1], "install-image") || streq(argv[1], "clone")) && argc >= 4) ||
-              streq(argv[1], "attach-suspended") ||
+              streq(argv[1], "attach-suspended") || streq(argv[1], "reconfigure") ||
               ((streq(argv[1], "migrate-out") || streq(argv[1], "migrate-cold")) && argc == 5))) {
                 fprintf(stderr, "usage: kzones-zone exec|wait|stop|stopped|reload|suspend|attach|detach ZONENAME [ARG]\n"
                         "       kzones-zone install-image|clone ZONENAME SOURCE [TARGET]\n"
                         "       kzones-zone migrate-out ZONENAME DESTINATION CIPHER:CHANNELS[:dry]|resolve\n"
                         "       kzones-zone migrate-cold ZONENAME DESTINATION cold|warm[:dry|:w]\n"
                         "       kzones-zone attach-suspended ZONENAME\n"
+                        "       kzones-zone reconfigure ZONENAME\n"
                         "       kzones-zone cpu-probe\n");
                 return 2;
         }

@@ -112,6 +112,12 @@ int verb_migrate_resolve(const char *name, const char *destination);
 int verb_migrate_cold(const char *name, const char *destination, const char *options);
 int verb_attach_suspended(const char *name);
 
+/* live-config.c: live.xml and live.generation as launched */
+int live_config_write(const char *name, const char *rundir, const ZoneConfig *c);
+
+/* reconfigure.c: kzones-zone reconfigure NAME (zone-live.h) */
+int verb_reconfigure(const char *name);
+
 /* launch.c */
 int verb_exec(const char *name);
 int verb_wait(const char *name, pid_t main_pid);

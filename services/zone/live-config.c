@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The live configuration at launch: what QEMU is started with, as
+ * /run/kzones/NAME/live.xml (generation 1), which the restarter alone changes
+ * afterwards (zone-live.h). A boot starts from the persistent configuration again. */
+#include <stdio.h>
+
+#include "zone-live.h"
+#include "zone.h"
+
+int live_config_write(const char *name, const char *rundir, const ZoneConfig *c)
+{
+        _cleanup_free_ char *xml = NULL, *path = NULL, *gen = NULL, *next = NULL;
+        size_t size;
+        KzError e = {};
+        int r;
+
+        if (asprintf(&path, "%s/" ZONE_LIVE_CONFIG, rundir) < 0 || asprintf(&gen, "%s/" ZONE_LIVE_GENERATION, rundir) < 0 ||
+            asprintf(&next, "%s/" ZONE_LIVE_NEXT, rundir) < 0)
+                return -ENOMEM;
+        (void) unlink(next); /* an earlier run's */
+        r = zone_config_to_xml(c, &xml, &size, &e);
+        if (r >= 0)
+                r = write_file_atomic(path, xml, size, 0600);
+        if (r >= 0)
+                r = write_file_atomic(gen, "1\n", 2, 0600);
+        if (r < 0)
+                return failure(name, "cannot write the zone's live configuration: %s.", kz_error_message(&e, r));
+        return 0;
+}
