@@ -216,12 +216,14 @@ static void setup(bool native_hotplug)
                 cr_assert_eq(zone_qemu_argv(live, &o, &argv, &e), 0, "%s", kz_error_message(&e, -EINVAL));
                 n = strv_length(argv);
                 /* no network at boot here; see the comment at the top for the hot-plug kind */
-                argv = realloc(argv, (n + 3) * sizeof(char *));
+                argv = realloc(argv, (n + 5) * sizeof(char *));
                 cr_assert_not_null(argv);
                 argv[n] = strdup("-global");
                 argv[n + 1] = strdup(native_hotplug ? "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off"
                                             : "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=on");
-                argv[n + 2] = NULL;
+                argv[n + 2] = strdup("-serial");
+                cr_assert_geq(asprintf(&argv[n + 3], "file:%s/console", root), 0);
+                argv[n + 4] = NULL;
         }
         qemu = fork();
         cr_assert_geq(qemu, 0);
@@ -346,6 +348,17 @@ Test(hotplug, boot_puts_each_disk_on_a_root_port_of_its_own)
         _cleanup_free_ char *bus0 = qom_get("/machine/peripheral/disk0-dev", "parent_bus"),
                             *bus1 = qom_get("/machine/peripheral/disk1-dev", "parent_bus");
 
+        _cleanup_free_ char *console = NULL, *text = NULL;
+        size_t size;
+
+        /* the guest runs on this machine: kzguest's heartbeat on its console */
+        cr_assert_geq(asprintf(&console, "%s/console", root), 0);
+        for (uint64_t deadline = now_usec() + 30 * 1000000u;; (void) usleep(100 * 1000)) {
+                text = mfree_str(text);
+                if (read_file_bounded(console, 1u << 20, &text, &size) >= 0 && strstr(text, "kzguest: hb "))
+                        break;
+                cr_assert_lt(now_usec(), deadline, "no heartbeat of kzguest: %s", strempty(text));
+        }
         cr_assert_str_eq(bus0, "/machine/peripheral/" ZONE_HOTPLUG_PORT "0/" ZONE_HOTPLUG_PORT "0");
         cr_assert_str_eq(bus1, "/machine/peripheral/" ZONE_HOTPLUG_PORT "1/" ZONE_HOTPLUG_PORT "1");
         /* two taken, the spare ones free */
