@@ -13,7 +13,8 @@
  *
  * Each test runs in its own process, in a network namespace of its own (a bridge,
  * a veth pair, taps and macvtaps in it go with the process, also when it fails)
- * and its own scratch root; QEMU is killed when the test ends. Needs root, /dev/kvm
+ * and its own scratch root; QEMU runs under its own seccomp filter (-sandbox) as
+ * zones do, and is killed when the test ends. Needs root, /dev/kvm
  * and /dev/net/tun: without them the tests are skipped, not passed. */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -209,7 +210,8 @@ static void setup(bool native_hotplug)
         cr_assert_not_null(rundir);
         cr_assert_eq(mkdir_p(rundir, 0700), 0);
         {
-                ZoneQemuOptions o = { .runtime_dir = rundir, .cpu_model = "qemu64" };
+                /* QEMU under its own seccomp filter, as zones run */
+                ZoneQemuOptions o = { .runtime_dir = rundir, .cpu_model = "qemu64", .sandbox = true };
                 KzError e = {};
                 size_t n;
 
