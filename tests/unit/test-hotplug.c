@@ -184,11 +184,11 @@ static void setup(bool native_hotplug)
         _cleanup_free_ char *rundir = NULL, *sock = NULL;
         int fd;
 
-        make_root();
-        arg_root = root;
         if (geteuid() != 0 || access("/dev/kvm", R_OK | W_OK) < 0 || access("/dev/net/tun", R_OK | W_OK) < 0 ||
             access(kzguest(), R_OK) < 0)
                 cr_skip_test("needs root, /dev/kvm, /dev/net/tun and %s", kzguest());
+        make_root();
+        arg_root = root;
         /* this test's own network: gone with its process */
         cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %m");
         link_new("tbr0", "bridge", NULL, NULL);
