@@ -155,6 +155,38 @@ static int unplug(QmpSync *q, const char *what, const char *id, KzError *e)
         }
 }
 
+/* The ID of a name PREFIX ID "-dev" (ID: digits), or NULL. */
+static char *id_of(const char *name, const char *prefix)
+{
+        const char *p = startswith(name, prefix), *end;
+
+        if (!p)
+                return NULL;
+        end = p + strspn(p, "0123456789");
+        if (end == p || !streq(end, "-dev"))
+                return NULL;
+        return strndup(p, (size_t) (end - p));
+}
+
+int reconfigure_read_devices(QmpSync *q, char ***ret_devices, char ***ret_anets, KzError *e)
+{
+        _cleanup_strv_free_ char **l = NULL, **devices = NULL, **anets = NULL;
+        int r;
+
+        r = qom_names(q, "/machine/peripheral", &l, e);
+        if (r < 0)
+                return r;
+        for (char **n = l; n && *n; n++) {
+                _cleanup_free_ char *d = id_of(*n, "disk"), *a = id_of(*n, "net");
+
+                if ((d && strv_add_unique(&devices, d) < 0) || (a && strv_add_unique(&anets, a) < 0))
+                        return -ENOMEM;
+        }
+        *ret_devices = TAKE_PTR(devices);
+        *ret_anets = TAKE_PTR(anets);
+        return 0;
+}
+
 /* ---- devices ------------------------------------------------------------------------------- */
 
 static unsigned long device_bootpri(const ZoneResource *d)

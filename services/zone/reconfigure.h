@@ -17,6 +17,12 @@
 
 typedef struct QmpSync QmpSync;
 
+/* What QEMU runs of the zone's disks and NICs (the live configuration's readback):
+ * the ids of its devices (virtio-blk-pci diskID-dev) and anets (virtio-net-pci
+ * netID-dev) in /machine/peripheral, in QOM's order. A disk or NIC whose removal
+ * timed out is still there until the guest releases it. */
+int reconfigure_read_devices(QmpSync *q, char ***ret_devices, char ***ret_anets, KzError *e);
+
 /* How long a removal waits for the guest to release the device (DEVICE_DELETED):
  * then it fails with -ETIMEDOUT and the device stays (QEMU's unplug request stays
  * pending; a guest that releases it later makes it go, and a later add or remove of

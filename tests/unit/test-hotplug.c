@@ -361,11 +361,19 @@ Test(hotplug, boot_puts_each_disk_on_a_root_port_of_its_own)
                         break;
                 cr_assert_lt(now_usec(), deadline, "no heartbeat of kzguest: %s", strempty(text));
         }
+        _cleanup_strv_free_ char **devices = NULL, **anets = NULL;
+        KzError e = {};
+
         cr_assert_str_eq(bus0, "/machine/peripheral/" ZONE_HOTPLUG_PORT "0/" ZONE_HOTPLUG_PORT "0");
         cr_assert_str_eq(bus1, "/machine/peripheral/" ZONE_HOTPLUG_PORT "1/" ZONE_HOTPLUG_PORT "1");
         /* two taken, the spare ones free */
         cr_assert(peripheral(ZONE_HOTPLUG_PORT "9"));
         cr_assert_not(peripheral(ZONE_HOTPLUG_PORT "10"));
+        /* what the live configuration reads back */
+        cr_assert_eq(reconfigure_read_devices(q, &devices, &anets, &e), 0);
+        cr_assert_eq(strv_length(devices), 2);
+        cr_assert(strv_contains(devices, "0") && strv_contains(devices, "1"));
+        cr_assert_null(anets);
 }
 
 Test(hotplug, an_added_disk_is_plugged_in_and_a_removal_times_out_without_the_guest)
@@ -505,6 +513,14 @@ Test(hotplug, an_anet_on_a_bridge_gets_a_tap_and_the_zone_mac)
         cr_assert_str_eq(kind, "tun");
         cr_assert_eq(master, (int) if_nametoindex("tbr0"), "%s is not on tbr0", tap);
 
+        {
+                _cleanup_strv_free_ char **devices = NULL, **anets = NULL;
+
+                cr_assert_eq(reconfigure_read_devices(q, &devices, &anets, &e), 0);
+                cr_assert_eq(strv_length(anets), 1);
+                cr_assert_str_eq(anets[0], "1");
+                cr_assert_eq(strv_length(devices), 2);
+        }
         /* again: refused, and no second tap */
         kz_error_clear(&e);
         cr_assert_eq(reconfigure_anet_add(q, ZONE, live, a, &e), -EEXIST);
