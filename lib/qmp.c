@@ -555,22 +555,34 @@ int qmp_sync_execute(QmpSync *q, const char *command, json_object *args, json_ob
         return wait_reply(q->fd, q->buf, &q->len, QMP_LINE_MAX, now_usec() + q->timeout, ret, ret_error);
 }
 
-int qmp_sync_send_fd(QmpSync *q, int fd, const char *name, char **ret_error)
+int qmp_sync_execute_fd(QmpSync *q, int fd, const char *command, json_object *args, json_object **ret,
+                char **ret_error)
 {
-        _cleanup_free_ char *line = NULL;
+        json_object *cmd = json_object_new_object();
+        const char *line;
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(sizeof(int))];
         } control = {};
         struct msghdr mh = {};
-        struct iovec iov;
+        struct iovec iov[2];
         struct cmsghdr *c;
+        ssize_t n;
 
-        if (asprintf(&line, "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"%s\"}}\n", name) < 0)
+        if (!cmd) {
+                if (args)
+                        json_object_put(args);
                 return -ENOMEM;
-        iov = (struct iovec) { line, strlen(line) };
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
+        }
+        json_object_object_add(cmd, "execute", json_object_new_string(command));
+        if (args)
+                json_object_object_add(cmd, "arguments", args);
+        line = json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN);
+        /* the descriptor travels with the command's first byte: QEMU takes it for this command */
+        iov[0] = (struct iovec) { (void *) line, strlen(line) };
+        iov[1] = (struct iovec) { (void *) "\n", 1 };
+        mh.msg_iov = iov;
+        mh.msg_iovlen = 2;
         mh.msg_control = &control;
         mh.msg_controllen = sizeof(control);
         c = CMSG_FIRSTHDR(&mh);
@@ -578,7 +590,24 @@ int qmp_sync_send_fd(QmpSync *q, int fd, const char *name, char **ret_error)
         c->cmsg_type = SCM_RIGHTS;
         c->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        if (sendmsg(q->fd, &mh, MSG_NOSIGNAL) != (ssize_t) strlen(line))
-                return -errno ?: -EIO;
-        return wait_reply(q->fd, q->buf, &q->len, QMP_LINE_MAX, now_usec() + q->timeout, NULL, ret_error);
+        n = sendmsg(q->fd, &mh, MSG_NOSIGNAL);
+        if (n != (ssize_t) (iov[0].iov_len + 1)) {
+                int r = n < 0 ? -errno : -EIO;
+
+                json_object_put(cmd);
+                return r;
+        }
+        json_object_put(cmd);
+        return wait_reply(q->fd, q->buf, &q->len, QMP_LINE_MAX, now_usec() + q->timeout, ret, ret_error);
+}
+
+int qmp_sync_send_fd(QmpSync *q, int fd, const char *name, char **ret_error)
+{
+        json_object *args = json_object_new_object();
+
+        if (!args || json_object_object_add(args, "fdname", json_object_new_string(name)) < 0) {
+                json_object_put(args);
+                return -ENOMEM;
+        }
+        return qmp_sync_execute_fd(q, fd, "getfd", args, NULL, ret_error);
 }

@@ -42,6 +42,10 @@ int qmp_command_sync(const char *path, const char *command, json_object *args, u
 typedef struct QmpSync QmpSync;
 int qmp_sync_open(const char *path, uint64_t timeout_usec, QmpSync **ret);
 int qmp_sync_execute(QmpSync *q, const char *command, json_object *args, json_object **ret, char **ret_error);
+/* Runs command with fd attached (SCM_RIGHTS), for the commands that take one: add-fd,
+ * getfd. */
+int qmp_sync_execute_fd(QmpSync *q, int fd, const char *command, json_object *args, json_object **ret,
+                char **ret_error);
 /* Hands fd to QEMU under name (QMP getfd, the fd travels as SCM_RIGHTS). */
 int qmp_sync_send_fd(QmpSync *q, int fd, const char *name, char **ret_error);
 QmpSync *qmp_sync_close(QmpSync *q);

@@ -24,6 +24,11 @@
 #define ZONE_LIVE_CONFIG "live.xml"          /* the live configuration */
 #define ZONE_LIVE_GENERATION "live.generation" /* decimal; 1 = as launched */
 #define ZONE_LIVE_NEXT "live.next"           /* the restarter to the reconfigure helper and back */
+/* present once a change to the virtual machine itself (vCPUs, memory, disks, NICs) was
+ * started since the zone booted: its QEMU no longer matches what its configuration
+ * launches (hot-plugged devices sit on other ports), so neither a migration's
+ * destination nor a resume could build it; removed at each launch */
+#define ZONE_LIVE_RESHAPED "live.reshaped"
 
 /* kzones-zone reconfigure's exit status when QEMU does not run what live.xml says:
  * live.next then holds the live configuration as read back from QEMU. */

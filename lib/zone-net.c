@@ -730,19 +730,18 @@ int zone_anet_open(const char *zone, const ZoneResource *anet, const ZoneLowerLi
         return -EINVAL;
 }
 
-int zone_net_cleanup(const char *zone)
+/* Removes the links whose alias is match (prefix: starts with it), then the VLAN
+ * devices made for zones that no link uses any more. */
+static int links_cleanup(const char *match, bool prefix)
 {
-        _cleanup_free_ char *prefix = NULL;
         LinkList list;
         int r;
 
-        if (asprintf(&prefix, ALIAS_PREFIX "%s anet ", zone) < 0)
-                return -ENOMEM;
         r = links_dump(&list);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < list.n; i++)
-                if (strncmp(list.l[i].alias, prefix, strlen(prefix)) == 0) {
+                if (prefix ? strncmp(list.l[i].alias, match, strlen(match)) == 0 : streq(list.l[i].alias, match)) {
                         int k = link_delete(list.l[i].ifindex);
                         if (k < 0 && k != -ENODEV && r >= 0)
                                 r = k;
@@ -761,4 +760,22 @@ int zone_net_cleanup(const char *zone)
         }
         free(list.l);
         return r;
+}
+
+int zone_net_cleanup(const char *zone)
+{
+        _cleanup_free_ char *prefix = NULL;
+
+        if (asprintf(&prefix, ALIAS_PREFIX "%s anet ", zone) < 0)
+                return -ENOMEM;
+        return links_cleanup(prefix, true);
+}
+
+int zone_anet_cleanup(const char *zone, const ZoneResource *anet)
+{
+        _cleanup_free_ char *alias = NULL;
+
+        if (asprintf(&alias, ALIAS_PREFIX "%s anet %s", zone, zone_resource_get(anet, "id") ?: "0") < 0)
+                return -ENOMEM;
+        return links_cleanup(alias, false);
 }

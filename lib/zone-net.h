@@ -60,3 +60,6 @@ int zone_anet_open(const char *zone, const ZoneResource *anet, const ZoneLowerLi
 
 /* Removes the macvtaps this zone left (labelled for it), e.g. when it stops. */
 int zone_net_cleanup(const char *zone);
+/* The same for one anet (its macvtap, if it has one), e.g. when it is removed from
+ * a running zone; a tap goes by itself with its last descriptor. */
+int zone_anet_cleanup(const char *zone, const ZoneResource *anet);

@@ -344,6 +344,43 @@ int zone_device_blockdev_json(const ZoneConfig *c, const ZoneResource *d, const 
         return device_blockdev(c, d, node, 0, -EBADF, 0, ret, e);
 }
 
+int zone_device_blockdev_fdset_json(const ZoneConfig *c, const ZoneResource *d, const char *node, int fd,
+                unsigned fdset, char **ret, KzError *e)
+{
+        return device_blockdev(c, d, node, 0, fd, fdset, ret, e);
+}
+
+unsigned zone_hotplug_ports(const ZoneConfig *c)
+{
+        size_t n = zone_resource_count(c->root, rt("device")) + zone_resource_count(c->root, rt("anet")) +
+                ZONE_HOTPLUG_SPARE_PORTS;
+
+        return (unsigned) MIN(n, (size_t) ZONE_HOTPLUG_PORTS_MAX);
+}
+
+/* The PCIe root ports that disks and NICs sit on, each alone (q35's root bus takes no
+ * hot-plugged device): the zone's own, in boot order, then the spare ones. Eight to a
+ * slot from ZONE_HOTPLUG_FIRST_SLOT on, no I/O window (virtio on PCIe needs none). */
+static void hotplug_ports(Argv *a, unsigned n)
+{
+        for (unsigned i = 0; i < n; i++) {
+                argv_add(a, "-device");
+                argv_addf(a, "pcie-root-port,id=" ZONE_HOTPLUG_PORT "%u,bus=pcie.0,addr=0x%x.%u%s,chassis=%u,"
+                        "io-reserve=0", i, ZONE_HOTPLUG_FIRST_SLOT + i / 8, i % 8, i % 8 == 0 ? ",multifunction=on" : "",
+                        i + 1);
+        }
+}
+
+/* ",bus=PORT" for the next disk or NIC, or nothing once the ports are used up (then
+ * it sits on the root bus and cannot be removed while the zone runs). */
+static const char *next_port(char buf[32], unsigned *next, unsigned n)
+{
+        if (*next >= n)
+                return "";
+        (void) snprintf(buf, 32, ",bus=" ZONE_HOTPLUG_PORT "%u", (*next)++);
+        return buf;
+}
+
 static int memory_backend(Argv *a, const ZoneConfig *c, const ZoneMemory *m, KzError *e)
 {
         uint64_t mib = zone_memory_bytes(c) / SIZE_M;
@@ -385,8 +422,9 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
         const char *installer = o->installer_iso;
         Argv a = {};
         size_t n, tap = 0;
-        char mem[SIZE_FORMAT_MAX];
+        char mem[SIZE_FORMAT_MAX], port[32];
         uint64_t vmem;
+        unsigned ports = zone_hotplug_ports(c), next = 0;
         int r;
 
         if (f && f->installer >= 0) {
@@ -468,6 +506,7 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
                 argv_add(&a, "chardev:console");
         }
 
+        hotplug_ports(&a, ports);
         n = zone_devices_sorted(c, &devices);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *bd = NULL;
@@ -493,8 +532,8 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
                 /* a direct-kernel boot takes bootindex 0 (QEMU's loader option ROM) */
                 /* a direct kernel is booted first (QEMU's loader takes bootindex 0), then an
                  * installer's CD-ROM, then the disks in their boot order */
-                argv_addf(&a, "virtio-blk-pci,drive=%s,id=%s-dev,serial=kz-%s,bootindex=%zu", node, node, node,
-                        i + (boot ? 1 : 0) + (installer ? 1 : 0));
+                argv_addf(&a, "virtio-blk-pci,drive=%s,id=%s-dev,serial=kz-%s,bootindex=%zu%s", node, node, node,
+                        i + (boot ? 1 : 0) + (installer ? 1 : 0), next_port(port, &next, ports));
         }
 
         for (size_t i = 0; i < c->root->n_children; i++) {
@@ -513,7 +552,8 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
                         argv_addf(&a, "user,id=net%s,restrict=on", id);
                 tap++;
                 argv_add(&a, "-device");
-                argv_addf(&a, "virtio-net-pci,netdev=net%s,id=net%s-dev,mac=%s", id, id, mac);
+                argv_addf(&a, "virtio-net-pci,netdev=net%s,id=net%s-dev,mac=%s%s", id, id, mac,
+                        next_port(port, &next, ports));
         }
 
         if (boot) {

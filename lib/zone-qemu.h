@@ -84,6 +84,24 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
 
 /* The -blockdev JSON of a device (node may be NULL), also a json: filename for qemu-img. */
 int zone_device_blockdev_json(const ZoneConfig *c, const ZoneResource *d, const char *node, char **ret, KzError *e);
+/* The same with a local file or block device given as QEMU's fdset fdset (fd is the
+ * descriptor put there: a qcow2 image is told by its content). */
+int zone_device_blockdev_fdset_json(const ZoneConfig *c, const ZoneResource *d, const char *node, int fd,
+                unsigned fdset, char **ret, KzError *e);
+
+/* Hot-plugging (zonecfg -r, zoneadm apply): q35's root bus takes no hot-plugged
+ * device, so every disk (virtio-blk-pci, id diskID-dev) and NIC (virtio-net-pci, id
+ * netID-dev) sits alone on a PCIe root port ZONE_HOTPLUG_PORT "N": the zone's own in
+ * boot order (devices, then anets), then ZONE_HOTPLUG_SPARE_PORTS empty ones that
+ * take what is added while the zone runs (the first free one). Their number comes
+ * from the configuration only (a migration's destination builds the same machine);
+ * QEMU's defaults make them ACPI hot-plug slots: a device is removed once the guest
+ * ejects it (Linux: acpiphp, at once). */
+#define ZONE_HOTPLUG_PORT "kzport"
+#define ZONE_HOTPLUG_SPARE_PORTS 8u
+#define ZONE_HOTPLUG_FIRST_SLOT 0x10u
+#define ZONE_HOTPLUG_PORTS_MAX (8u * 15u) /* slots 0x10 to 0x1e, 0x1f is ICH9's */
+unsigned zone_hotplug_ports(const ZoneConfig *c);
 /* The anet's MAC: the configured one, else one derived from the zone's name and
  * the anet id, locally administered and stable across boots and hosts. */
 void zone_anet_mac(const ZoneConfig *c, const ZoneResource *anet, char buf[18]);

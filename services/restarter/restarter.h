@@ -294,6 +294,7 @@ uint64_t zone_live_generation(Zone *z);
 /* WrongState if the zone's live configuration was changed (zonecfg -r, apply) and
  * differs from its persistent one: what (suspend it, migrate it) must wait. */
 int zone_live_check_unchanged(Zone *z, const char *what, sd_bus_error *error);
+bool zone_live_reshaped(Zone *z);
 void job_installed(Job *j);
 /* A helper's failure on the boot storage: 3 is a key that does not open the host data. */
 void job_storage_helper_failed(Job *j, int status, const char *message);

@@ -109,6 +109,14 @@ static int need_running(Zone *z, sd_bus_error *error)
         return 0;
 }
 
+bool zone_live_reshaped(Zone *z)
+{
+        _cleanup_free_ char *p = live_path(z, ZONE_LIVE_RESHAPED);
+
+        /* out of memory: say reshaped, the careful answer */
+        return !p || access(p, F_OK) >= 0;
+}
+
 int zone_live_check_unchanged(Zone *z, const char *what, sd_bus_error *error)
 {
         _cleanup_(zone_config_freep) ZoneConfig *live = NULL, *persistent = NULL;
@@ -116,6 +124,10 @@ int zone_live_check_unchanged(Zone *z, const char *what, sd_bus_error *error)
         uint64_t g;
         int r;
 
+        if (zone_live_reshaped(z))
+                return sd_bus_error_setf(error, KZ_ERROR_WRONG_STATE, "zone '%s' was reconfigured live since it booted "
+                        "(its virtual machine no longer is what its configuration starts): reboot it first, then %s",
+                        z->name, what);
         /* generation 1 is the configuration the zone booted with */
         if (zone_live_generation(z) <= 1)
                 return 0;
@@ -270,6 +282,19 @@ static void apply_begin(Job *j)
                 job_finish(j, r, NULL, "cannot write the wanted configuration: %s", strerror(-r));
                 return;
         }
+        /* before the first change, so that a helper that dies half-way leaves it too */
+        for (size_t i = 0; i < p.n; i++)
+                if (p.changes[i].kind != ZONE_LIVE_RECORD) {
+                        _cleanup_free_ char *mark = live_path(j->zone, ZONE_LIVE_RESHAPED);
+
+                        r = mark ? write_file_atomic(mark, "", 0, 0600) : -ENOMEM;
+                        if (r < 0) {
+                                (void) unlink(next);
+                                job_finish(j, r, NULL, "cannot write %s: %s", ZONE_LIVE_RESHAPED, strerror(-r));
+                                return;
+                        }
+                        break;
+                }
         job_set_message(j, "Applying the changes");
         r = job_run_helper(j, "reconfigure", NULL);
         if (r < 0) {

@@ -244,33 +244,11 @@ int open_devices(const char *name, const ZoneConfig *c, const ZoneResource *cons
         for (size_t i = 0; i < n; i++)
                 fds[i] = -EBADF;
         for (size_t i = 0; i < n; i++) {
-                _cleanup_(storage_uri_freep) StorageUri *u = NULL;
-                _cleanup_free_ char *uri = zone_config_expand(c, devices[i], zone_resource_get(devices[i], "storage"));
-                const char *id = zone_resource_get(devices[i], "id") ?: "0";
-                struct stat st;
-                int fd;
+                KzError e = {};
+                int r = device_open_storage(c, devices[i], &fds[i], &e);
 
-                if (!uri)
-                        return -ENOMEM;
-                if (storage_uri_parse(uri, &u, NULL) < 0)
-                        return failure(name, "device %s: %s is not a valid storage URI.", id, uri);
-                if (u->scheme != STORAGE_FILE && u->scheme != STORAGE_DEV)
-                        continue;
-                fd = open(u->path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-                if (fd < 0 && errno == EROFS)
-                        return failure(name, "device %s: cannot open %s: %m. zone@.service may write only where "
-                                "zones keep their data (ReadWritePaths=, see kzones-restarterd(8)); add the disk's "
-                                "directory to ReadWritePaths= of zone@.service and kzones-restarterd.service.", id,
-                                u->path);
-                if (fd < 0)
-                        return failure(name, "device %s: cannot open %s: %m.", id, u->path);
-                fds[i] = fd;
-                if (fstat(fd, &st) < 0)
-                        return failure(name, "device %s: cannot stat %s: %m.", id, u->path);
-                if (u->scheme == STORAGE_FILE && !S_ISREG(st.st_mode))
-                        return failure(name, "device %s: %s is not a regular file.", id, u->path);
-                if (u->scheme == STORAGE_DEV && !S_ISBLK(st.st_mode))
-                        return failure(name, "device %s: %s is not a block device.", id, u->path);
+                if (r < 0)
+                        return r == -ENOMEM ? r : failure(name, "%s", kz_error_message(&e, r));
         }
         return 0;
 }

@@ -156,24 +156,17 @@ int verb_exec(const char *name)
         (void) zone_net_cleanup(name); /* what a launcher killed before ExecStopPost left */
         for (size_t i = 0; i < c->root->n_children; i++) {
                 const ZoneResource *anet = c->root->children[i];
-                ZoneLowerLink l;
-                char mac[18];
                 int fd;
 
                 if (anet->type != resource_type_child(zone_type(), "anet"))
                         continue;
                 if (n_taps >= ELEMENTSOF(taps))
                         return failure(name, "too many anet resources.");
-                zone_anet_mac(c, anet, mac);
-                r = zone_anet_lower_link(anet, default_link, &l, &e);
-                fd = r < 0 ? r : zone_anet_open(name, anet, &l, mac, rundir, &e);
+                fd = anet_make(name, c, anet, default_link, rundir, &e);
                 if (fd < 0) {
                         (void) zone_net_cleanup(name);
                         return failure(name, "%s", kz_error_message(&e, fd));
                 }
-                fprintf(stderr, "zone '%s': anet %s: %s on %s%s, MAC %s\n", name, zone_resource_get(anet, "id") ?: "0",
-                        l.kind == ZONE_LINK_BRIDGE ? "a tap" : "a macvtap", l.name,
-                        !l.automatic ? "" : default_link ? " (DefaultLowerLink=)" : " (the default route's link)", mac);
                 /* handed to QEMU across exec */
                 (void) fcntl(fd, F_SETFD, 0);
                 taps[n_taps++] = fd;
@@ -491,7 +484,11 @@ int verb_stop(const char *name, pid_t main_pid)
         how = r >= 0 ? zone_resource_get(c->root, "autoshutdown") : NULL;
         if (streq_ptr(how, "halt"))
                 return 0;
-        if (streq_ptr(how, "suspend")) {
+        if (streq_ptr(how, "suspend") && live_config_reshaped(name))
+                /* what a resume would start is not the machine the guest state comes from */
+                fprintf(stderr, "zone '%s': reconfigured live since it booted, it cannot be suspended; shutting "
+                        "the guest down instead\n", name);
+        else if (streq_ptr(how, "suspend")) {
                 /* saved, and resumed at the next boot; the guest is paused now and SIGTERM follows */
                 if (verb_suspend(name) >= 0)
                         return 0;

@@ -9,15 +9,17 @@
 
 int live_config_write(const char *name, const char *rundir, const ZoneConfig *c)
 {
-        _cleanup_free_ char *xml = NULL, *path = NULL, *gen = NULL, *next = NULL;
+        _cleanup_free_ char *xml = NULL, *path = NULL, *gen = NULL, *next = NULL, *mark = NULL;
         size_t size;
         KzError e = {};
         int r;
 
         if (asprintf(&path, "%s/" ZONE_LIVE_CONFIG, rundir) < 0 || asprintf(&gen, "%s/" ZONE_LIVE_GENERATION, rundir) < 0 ||
-            asprintf(&next, "%s/" ZONE_LIVE_NEXT, rundir) < 0)
+            asprintf(&next, "%s/" ZONE_LIVE_NEXT, rundir) < 0 || asprintf(&mark, "%s/" ZONE_LIVE_RESHAPED, rundir) < 0)
                 return -ENOMEM;
         (void) unlink(next); /* an earlier run's */
+        if (unlink(mark) < 0 && errno != ENOENT)
+                return failure(name, "cannot remove %s: %s.", mark, strerror(errno));
         r = zone_config_to_xml(c, &xml, &size, &e);
         if (r >= 0)
                 r = write_file_atomic(path, xml, size, 0600);
@@ -26,4 +28,13 @@ int live_config_write(const char *name, const char *rundir, const ZoneConfig *c)
         if (r < 0)
                 return failure(name, "cannot write the zone's live configuration: %s.", kz_error_message(&e, r));
         return 0;
+}
+
+bool live_config_reshaped(const char *name)
+{
+        _cleanup_free_ char *dir = run_dir(name), *mark = NULL;
+
+        if (!dir || asprintf(&mark, "%s/" ZONE_LIVE_RESHAPED, dir) < 0)
+                return true;
+        return access(mark, F_OK) >= 0;
 }

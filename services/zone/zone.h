@@ -7,6 +7,8 @@
  *   confine.c    what QEMU gets: its user, its descriptors, its console relay
  *   ownership.c  the host data: claims, the lease keeper, attach and detach
  *   storage.c    install-image, clone: copies onto the boot storage
+ *   devices.c    a disk's storage opened, an anet's tap made: at boot and hot-plugged
+ *   reconfigure-dev.c  disks and NICs added to and removed from a running zone
  *   suspend.c    suspend, and resume at the next boot
  *   migrate-out.c  the source side of a live migration
  *   migrate-resolve.c  after a restarter died: does the guest run at the destination?
@@ -92,6 +94,17 @@ int hostdata_suspend_generation(const char *name, const ZoneConfig *c, uint64_t 
 int verb_attach(const char *name, const char *option);
 int verb_detach(const char *name);
 
+/* devices.c: what launch (for each) and reconfigure (for one added live) both do */
+/* A device's local file or block device opened read-write for QEMU (*ret_fd), or
+ * -EBADF for network storage, which QEMU reaches itself. */
+int device_open_storage(const ZoneConfig *c, const ZoneResource *d, int *ret_fd, KzError *e);
+/* An anet's tap (on a bridge) or macvtap (on another link) on its resolved lower link,
+ * with the zone's MAC for it; returns its descriptor and says on stderr what it made.
+ * default_link: the zone unit's DefaultLowerLink= (may be NULL). On failure nothing
+ * of it is left but a VLAN device for zones (zone_anet_cleanup() removes it). */
+int anet_make(const char *name, const ZoneConfig *c, const ZoneResource *anet, const char *default_link,
+                const char *rundir, KzError *e);
+
 /* storage.c */
 int verb_install_image(const char *name, const char *image, const char *target);
 int verb_clone(const char *name, const char *source, const char *target);
@@ -114,6 +127,7 @@ int verb_attach_suspended(const char *name);
 
 /* live-config.c: live.xml and live.generation as launched */
 int live_config_write(const char *name, const char *rundir, const ZoneConfig *c);
+bool live_config_reshaped(const char *name); /* ZONE_LIVE_RESHAPED: vCPUs, memory, disks or NICs changed live */
 
 /* reconfigure.c: kzones-zone reconfigure NAME (zone-live.h) */
 int verb_reconfigure(const char *name);

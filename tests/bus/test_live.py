@@ -190,9 +190,11 @@ class Running(FakeSystemdBusTest):
         tree2, gen2 = self.live()
         self.assertEqual(gen2, 2)
         self.assertEqual(tree2.find('virtual-cpu').get('ncpus'), '2')
-        # the live configuration differs from the persistent one: no suspend
+        # its virtual machine is no longer what its configuration starts: no suspend (a
+        # resume could not build it), nor a migration, until a reboot
         p = self.zone_call('kz1', 'Suspend', check=False)
-        self.assertIn("zone 'kz1' has live configuration changes", p.stderr)
+        self.assertIn("zone 'kz1' was reconfigured live since it booted", p.stderr)
+        self.assertIn('reboot it first, then suspend it', p.stderr)
         # the old generation is refused, and nothing changes
         state, name, msg = self.reconfigure(self.changed(tree, 'virtual-cpu', 'ncpus', '3'), gen, check=False)
         self.assertIn('the live configuration has changed externally', msg)

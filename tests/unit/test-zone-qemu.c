@@ -90,3 +90,34 @@ Test(zone_qemu, without_descriptors_qemu_opens_paths_and_has_no_sandbox)
         cr_assert_str_eq(after(argv, "-chardev", 0), "socket,id=qmp,path=/run/kzones/kz1/qmp.sock,server=on,wait=off");
         cr_assert(has_substring(argv, "\"filename\":\"/var/lib/zones/kz1/disk0.img\""));
 }
+
+Test(zone_qemu, disks_and_nics_sit_on_root_ports_of_their_own_with_spare_ones_for_hot_plugging)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = config();
+        _cleanup_strv_free_ char **argv = NULL;
+        ZoneResource *anet = zone_resource_new(resource_type_child(zone_type(), "anet"));
+        ZoneQemuOptions o = { .runtime_dir = "/run/kzones/kz1" };
+        KzError e = {};
+        size_t ports = 0;
+
+        cr_assert_eq(zone_resource_set(anet, "id", "4", &e), 0);
+        cr_assert_eq(zone_resource_attach(c->root, anet), 0);
+        cr_assert_eq(zone_hotplug_ports(c), 3 + 1 + ZONE_HOTPLUG_SPARE_PORTS);
+        cr_assert_eq(zone_qemu_argv(c, &o, &argv, &e), 0, "%s", kz_error_message(&e, -EINVAL));
+        for (size_t i = 0; argv[i]; i++)
+                ports += startswith(argv[i], "pcie-root-port,id=" ZONE_HOTPLUG_PORT) != NULL;
+        cr_assert_eq(ports, 12);
+        /* eight functions to a slot, from 0x10 on, without an I/O window */
+        cr_assert_str_eq(after(argv, "-device", 0),
+                "pcie-root-port,id=kzport0,bus=pcie.0,addr=0x10.0,multifunction=on,chassis=1,io-reserve=0");
+        cr_assert_str_eq(after(argv, "-device", 8),
+                "pcie-root-port,id=kzport8,bus=pcie.0,addr=0x11.0,multifunction=on,chassis=9,io-reserve=0");
+        cr_assert_str_eq(after(argv, "-device", 11),
+                "pcie-root-port,id=kzport11,bus=pcie.0,addr=0x11.3,chassis=12,io-reserve=0");
+        /* the disks in boot order, then the NICs, each on the next port */
+        cr_assert(has_substring(argv, "id=disk0-dev,serial=kz-disk0,bootindex=0,bus=kzport0"));
+        cr_assert(has_substring(argv, "id=disk2-dev,serial=kz-disk2,bootindex=2,bus=kzport2"));
+        cr_assert(has_substring(argv, "virtio-net-pci,netdev=net4,id=net4-dev,mac="));
+        cr_assert(has_substring(argv, ",bus=kzport3"));
+        cr_assert_not(has_substring(argv, "bus=kzport4"));
+}
