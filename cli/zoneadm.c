@@ -96,7 +96,7 @@ static void help(FILE *f)
               "                                  move the running zone to HOST, live (-n: check only)\n"
               "  apply [-n] [-q]                 make the persistent configuration the running\n"
               "                                  zone's, without a reboot (-n: show what would\n"
-              "                                  change, change nothing; -q: print nothing)\n"
+              "                                  change, change nothing; -q: quiet)\n"
               "\n"
               "Options:\n"
               "  -z ZONENAME     the zone to act on\n"
@@ -668,7 +668,7 @@ static const Verb verbs[] = {
         { "apply", true, "[-n] [-q]",
           "Makes the persistent configuration the running zone's live configuration, without\n"
           "a reboot: each change is printed as it is checked and applied. -n shows what would\n"
-          "change and changes nothing; -q prints nothing (the exit status tells).",
+          "change and changes nothing; -q prints none of it (the exit status tells).",
           parse_apply, verb_apply },
 };
 

@@ -469,7 +469,7 @@ static const Command commands[] = {
         { "clear", zc_cmd_clear, "clear [RESOURCE:]PROPERTY", "Unsets a property." },
         { "commit", cmd_commit, "commit [-n] [-q]",
                 "Verifies the configuration and saves it. In live mode (-r), makes it the running zone's at once, "
-                "printing each change; -n shows what would change and changes nothing, -q prints nothing." },
+                "printing each change; -n shows what would change and changes nothing, -q prints none of it." },
         { "create", zc_cmd_create, "create [-F] [-b | -t TEMPLATE]",
                 "Creates a configuration: from SYSkz by default, from a template or an existing zone with -t, "
                 "blank with -b. -F overwrites an existing configuration." },
