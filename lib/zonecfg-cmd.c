@@ -323,7 +323,11 @@ static int cmd_commit(Zonecfg *z, char **argv, size_t argc)
         k = need_plain_global_command(z, 0, "commit");
         if (k < 0)
                 return k;
-        return zc_live_commit(z, dry_run, quiet);
+        k = zc_live_commit(z, dry_run, quiet);
+        /* a preview as the last word is not followed by the real thing at the end:
+         * zonecfg -r 'add …;end;commit -n' changes nothing */
+        z->previewed = k >= 0 && dry_run;
+        return k;
 }
 
 /* revert and reload: the uncommitted changes dropped, the configuration read again
@@ -631,7 +635,7 @@ int zonecfg_finish(Zonecfg *z)
         k = end_all_scopes(z);
         if (k < 0)
                 return k;
-        if (z->dirty && z->cfg)
+        if (z->dirty && z->cfg && !(zc_live(z) && z->previewed))
                 return do_commit(z);
         return 0;
 }
@@ -649,6 +653,10 @@ static int run_command(Zonecfg *z, char **argv, size_t argc)
         if (z->damaged && !streq(argv[0], "delete") && !streq(argv[0], "create") && !streq(argv[0], "help") &&
             !streq(argv[0], "exit"))
                 return zc_fail(z, "%s", z->damaged);
+        /* what only looks leaves a preview the last word; anything else may change */
+        if (!streq(argv[0], "info") && !streq(argv[0], "export") && !streq(argv[0], "help") &&
+            !streq(argv[0], "verify") && !streq(argv[0], "exit"))
+                z->previewed = false;
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 if (streq(commands[i].name, argv[0]))
                         return commands[i].run(z, argv + 1, argc - 1);

@@ -23,6 +23,7 @@ struct Zonecfg {
         char *damaged;   /* why the stored configuration could not be read */
         bool dirty;
         uint64_t live_generation; /* live mode: the generation cfg was read at */
+        bool previewed;           /* live mode: 'commit -n' was the last change-related command */
         Scope scopes[MAX_DEPTH];
         unsigned depth;
         unsigned lineno;
