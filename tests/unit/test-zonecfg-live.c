@@ -5,6 +5,7 @@
  * starts again; a preview left last is not committed; create, delete and a rename
  * are refused. The calls here stand in for the restarter (zonecfg -r's own are
  * cli/zonecfg-live.c, tried on a private bus and in the lab). */
+#include "strv.h"
 #include "zonecfg-test.h"
 
 TestSuite(live, .init = make_root, .fini = remove_root);
@@ -248,4 +249,22 @@ Test(live, default_mode_commit_takes_no_options)
         free(err);
         session_free(s);
         remove_root();
+}
+
+Test(live, tab_offers_commit_options_in_live_mode_only, .init = setup, .fini = teardown)
+{
+        Session *s = live_session(ZONECFG_INTERACTIVE), *d = session("kz1", ZONECFG_INTERACTIVE);
+        char **words = NULL, *joined;
+        size_t start;
+
+        cr_assert_eq(zonecfg_complete(s->z, "commit ", &words, &start), 0);
+        joined = words ? strv_join(words, " ") : strdup("");
+        cr_assert_str_eq(joined, "-n -q");
+        free(joined);
+        strv_free(words);
+        words = NULL;
+        cr_assert_eq(zonecfg_complete(d->z, "commit ", &words, &start), 0);
+        cr_assert_null(words, "default mode's commit takes no options");
+        session_free(s);
+        session_free(d);
 }
