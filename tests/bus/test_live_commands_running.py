@@ -65,13 +65,17 @@ class Commands(test_live.Running):
         self.assertEqual((p.returncode, p.stdout, p.stderr),
                          (0, "zone 'kz1': Checking: Modifying virtual-cpu ncpus=1\n", ''))
         self.assertEqual(self.generation(), 2)
-        # apply: kzguest keeps the vCPU, a partial success
+        # apply: kzguest keeps the vCPU (QEMU's refusal is a line of the guide's form), a
+        # partial success, exit 0
         p = self.zoneadm('-z', 'kz1', 'apply')
         self.assertEqual((p.returncode, p.stderr), (0, ''), self.daemon_log())
-        self.assertEqual(p.stdout, "zone 'kz1': Checking: Modifying virtual-cpu ncpus=1\n"
-                                   "zone 'kz1': Applying the changes\n"
-                                   "zone 'kz1': warning: operation succeeded partially for virtual cpus "
-                                   "(requested: 1, final: 2)\n")
+        lines = p.stdout.splitlines()
+        self.assertEqual(lines[:2], ["zone 'kz1': Checking: Modifying virtual-cpu ncpus=1",
+                                     "zone 'kz1': Applying the changes"], p.stdout)
+        self.assertEqual(lines[-1], "zone 'kz1': warning: operation succeeded partially for virtual cpus "
+                                    "(requested: 1, final: 2)")
+        for line in lines[2:-1]:
+            self.assertTrue(line.startswith("zone 'kz1': error: cannot remove virtual cpu "), p.stdout)
         # -q: the status only
         p = self.zoneadm('-z', 'kz1', 'apply', '-q')
         self.assertEqual((p.returncode, p.stdout, p.stderr), (0, '', ''))
@@ -120,6 +124,11 @@ class Commands(test_live.Running):
         self.assertEqual((p.returncode, p.stdout), (1, ''), p.stderr)
         self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
         self.assertTrue(p.stderr.startswith("zonecfg: zone 'kz1': "), p.stderr)
+
+
+# Running's own tests are test_live.py's: not run again here
+for _name in [n for n in dir(test_live.Running) if n.startswith('test_')]:
+    setattr(Commands, _name, None)
 
 
 if __name__ == '__main__':
