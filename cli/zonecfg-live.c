@@ -10,10 +10,6 @@
 #include "restarter-client.h"
 #include "zonecfg-live.h"
 
-#ifndef KZ_ERROR_LIVE_CONFIG_CHANGED
-#define KZ_ERROR_LIVE_CONFIG_CHANGED "org.kzones.Error.LiveConfigChanged"
-#endif
-
 struct ZonecfgLiveBus {
         sd_bus *bus;
         char *zone;

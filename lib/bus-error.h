@@ -26,6 +26,7 @@
 #define KZ_ERROR_TOO_MANY_MIGRATIONS "org.kzones.Error.TooManyMigrations"
 #define KZ_ERROR_MAINTENANCE "org.kzones.Error.Maintenance"
 #define KZ_ERROR_NO_EVACUATION "org.kzones.Error.NoEvacuation"
+#define KZ_ERROR_LIVE_CONFIG_CHANGED "org.kzones.Error.LiveConfigChanged"
 
 extern const sd_bus_error_map kz_bus_error_map[];
 
