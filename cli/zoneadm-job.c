@@ -375,28 +375,16 @@ int zone_job_call(sd_bus *bus, sd_bus_message *m, const char *zone, bool quiet)
         return r;
 }
 
-int zone_job_run(sd_bus *bus, sd_bus_message *m, JobCall *c)
+static int follow(sd_bus *bus, sd_bus_message *m, JobCall *c, int sigfd)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *removed = NULL, *changed = NULL, *owner = NULL;
         _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int sigfd = -EBADF;
         const char *zone = c->zone;
         Follow f = { .zone = zone, .shown = -1, .progress = -1, .quiet = c->quiet };
-        sigset_t mask, old_mask;
         const char *p;
         int r;
 
-        /* Ctrl-C from here on is ours, read in the loop: one that comes before the job's
-         * path is known cancels the job once it is */
-        interrupted = 0;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        if (sigprocmask(SIG_BLOCK, &mask, &old_mask) >= 0) {
-                sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-                if (sigfd < 0) /* Ctrl-C then stops zoneadm, and the job goes on */
-                        (void) sigprocmask(SIG_SETMASK, &old_mask, NULL);
-        }
         /* before the call: a job that ends at once is not missed, nor a line of its output
          * (the signals that come during the call wait in the queue until its path is known) */
         r = sd_bus_match_signal(bus, &removed, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE, "JobRemoved",
@@ -468,6 +456,34 @@ int zone_job_run(sd_bus *bus, sd_bus_message *m, JobCall *c)
         end_line(&f);
         r = job_result(&f, c);
         follow_done(&f);
+        return r;
+}
+
+int zone_job_run(sd_bus *bus, sd_bus_message *m, JobCall *c)
+{
+        struct signalfd_siginfo si;
+        sigset_t mask, old_mask;
+        int sigfd = -EBADF, r;
+
+        /* Ctrl-C from here on is ours, read in the loop: one that comes before the job's
+         * path is known cancels the job once it is */
+        interrupted = 0;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, &old_mask) >= 0) {
+                sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+                if (sigfd < 0) /* Ctrl-C then stops the command, and the job goes on */
+                        (void) sigprocmask(SIG_SETMASK, &old_mask, NULL);
+        }
+        r = follow(bus, m, c, sigfd);
+        if (sigfd >= 0) {
+                /* a Ctrl-C that came at the end was for the job: not for what runs next
+                 * (zonecfg -r's prompt goes on after a commit) */
+                while (read(sigfd, &si, sizeof(si)) == sizeof(si))
+                        ;
+                (void) sigprocmask(SIG_SETMASK, &old_mask, NULL);
+                sigfd = safe_close_fd(sigfd);
+        }
         return r;
 }
 
