@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* zoneadm's messages for what went wrong talking to the restarter: each one line
- * (zoneadm(8) DIAGNOSTICS), saying what to do next where there is something to do. */
+/* zoneadm's (and zonecfg -r's) messages for what went wrong talking to the restarter:
+ * each one line (zoneadm(8) DIAGNOSTICS), saying what to do next where there is
+ * something to do. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,8 +82,8 @@ int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64_t time
                 if (!guide && !problems) {
                         size_t n = strcspn(p, "\n");
 
-                        fprintf(stderr, "%s: zone '%s': %.*s (more in 'journalctl -u zone@%s.service')\n", cli_prog, zone,
-                                (int) n, p, zone);
+                        fprintf(stderr, "%s: zone '%s': %.*s (more in 'journalctl -u zone@%s.service')\n",
+                                cli_prog, zone, (int) n, p, zone);
                         return r;
                 }
                 for (;;) {
