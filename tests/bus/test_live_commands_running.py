@@ -7,7 +7,8 @@ exported, a dry run's lines and nothing changed, a batch committed at its end
 (QEMU counts a second vCPU) and gone again with apply (partially: kzguest keeps
 the vCPU), a refusal and a strict memory resize as 'zone 'kz1': error: …' with
 exit 1, an externally changed live configuration's three lines and reload, and
-a caller without the zone's manage auth refused in one line."""
+a zone administrator reading it without the key but refused a change, and a
+stranger refused, each in one line."""
 
 import os
 import re
@@ -20,7 +21,8 @@ import test_live  # noqa: E402  (the Running fixture: QEMU with kzguest, as the 
 from bustest import BUILD  # noqa: E402
 from kztest import Session  # noqa: E402
 
-NOBODY = 65534
+NOBODY = 65534    # an admin of kz1 with the manage auth (Running's configuration)
+STRANGER = 1      # daemon: no auth on kz1 (a user the bus knows)
 
 
 class Commands(test_live.Running):
@@ -119,12 +121,26 @@ class Commands(test_live.Running):
         s.close('exit')
         self.assertEqual(self.generation(), 3)
 
-    def test_without_the_manage_auth(self):
+    def test_a_zone_administrator_and_a_stranger(self):
+        # Running makes nobody an admin of kz1 with the manage auth: the live configuration
+        # is read without the zone's key, and a change is root's only
         p = self.live_zonecfg('info', user=NOBODY)
+        self.assertEqual((p.returncode, p.stderr), (0, ''))
+        self.assertIn('ncpus: 1', p.stdout)
+        self.assertNotIn('keysource', p.stdout)
+        p = self.live_zonecfg('select virtual-cpu;set ncpus=2;end', user=NOBODY)
         self.assertEqual((p.returncode, p.stdout), (1, ''), p.stderr)
         self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
         self.assertTrue(p.stderr.startswith("zonecfg: zone 'kz1': "), p.stderr)
-
+        self.assertEqual(self.cpus(), 1)
+        # anyone else: refused in one line
+        p = self.live_zonecfg('info', user=STRANGER)
+        self.assertEqual((p.returncode, p.stdout), (1, ''), p.stderr)
+        self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+        self.assertTrue(p.stderr.startswith("zonecfg: zone 'kz1': "), p.stderr)
+        p = self.zoneadm('-z', 'kz1', 'apply', '-n', user=STRANGER)
+        self.assertEqual((p.returncode, p.stdout), (1, ''), p.stderr)
+        self.assertTrue(p.stderr.startswith("zoneadm: zone 'kz1': "), p.stderr)
 
 # Running's own tests are test_live.py's: not run again here
 for _name in [n for n in dir(test_live.Running) if n.startswith('test_')]:
