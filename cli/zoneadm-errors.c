@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* zoneadm's messages for what went wrong talking to the restarter: each one line
- * (zoneadm(8) DIAGNOSTICS), saying what to do next where there is something to do. */
+/* zoneadm's (and zonecfg -r's) messages for what went wrong talking to the restarter:
+ * each one line (zoneadm(8) DIAGNOSTICS), saying what to do next where there is
+ * something to do. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,10 +9,11 @@
 
 #include "macro.h"
 #include "remote.h"
-#include "zoneadm.h"
+#include "restarter-client.h"
 
 #define USEC_PER_MINUTE (UINT64_C(60) * 1000000)
 
+const char *cli_prog = "zoneadm";
 const char *zoneadm_host;
 int zoneadm_ssh_errors = -EBADF;
 
@@ -33,30 +35,30 @@ int log_unreachable(const sd_bus_error *e, int r)
         const char *ssh;
 
         if (zoneadm_host && !no_restarter && (ssh = remote_ssh_reason(zoneadm_ssh_errors, buf, sizeof(buf))))
-                fprintf(stderr, "zoneadm: cannot reach host '%s' over SSH: %s\n", zoneadm_host, ssh);
+                fprintf(stderr, "%s: cannot reach host '%s' over SSH: %s\n", cli_prog, zoneadm_host, ssh);
         else if (zoneadm_host)
-                fprintf(stderr, "zoneadm: cannot reach the zone restarter (%s) on '%s': %s; is kzones-restarterd "
-                        "running there? See 'systemctl status kzones-restarterd' on that host.\n",
+                fprintf(stderr, "%s: cannot reach the zone restarter (%s) on '%s': %s; is kzones-restarterd "
+                        "running there? See 'systemctl status kzones-restarterd' on that host.\n", cli_prog,
                         RESTARTER_BUS_NAME, zoneadm_host, reason);
         else
-                fprintf(stderr, "zoneadm: cannot reach the zone restarter (%s): %s; is kzones-restarterd running? "
-                        "See 'systemctl status kzones-restarterd'.\n", RESTARTER_BUS_NAME, reason);
+                fprintf(stderr, "%s: cannot reach the zone restarter (%s): %s; is kzones-restarterd running? "
+                        "See 'systemctl status kzones-restarterd'.\n", cli_prog, RESTARTER_BUS_NAME, reason);
         return r;
 }
 
 int log_not_configured(const char *zone)
 {
-        fprintf(stderr, "zoneadm: zone '%s': No such zone configured\n", zone);
+        fprintf(stderr, "%s: zone '%s': No such zone configured\n", cli_prog, zone);
         return -ENOENT;
 }
 
 int log_bad_reply(const char *zone, int r)
 {
         if (zone)
-                fprintf(stderr, "zoneadm: zone '%s': cannot read the zone restarter's answer: %s\n", zone,
+                fprintf(stderr, "%s: zone '%s': cannot read the zone restarter's answer: %s\n", cli_prog, zone,
                         strerror(-r));
         else
-                fprintf(stderr, "zoneadm: cannot read the zone restarter's answer: %s\n", strerror(-r));
+                fprintf(stderr, "%s: cannot read the zone restarter's answer: %s\n", cli_prog, strerror(-r));
         return r;
 }
 
@@ -80,13 +82,13 @@ int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64_t time
                 if (!guide && !problems) {
                         size_t n = strcspn(p, "\n");
 
-                        fprintf(stderr, "zoneadm: zone '%s': %.*s (more in 'journalctl -u zone@%s.service')\n", zone,
-                                (int) n, p, zone);
+                        fprintf(stderr, "%s: zone '%s': %.*s (more in 'journalctl -u zone@%s.service')\n",
+                                cli_prog, zone, (int) n, p, zone);
                         return r;
                 }
                 for (;;) {
                         const char *nl = strchr(p, '\n');
-                        fprintf(stderr, "%szone '%s': %.*s\n", guide ? "" : "zoneadm: ", zone,
+                        fprintf(stderr, "%s%szone '%s': %.*s\n", guide ? "" : cli_prog, guide ? "" : ": ", zone,
                                 nl ? (int) (nl - p) : (int) strlen(p), p);
                         if (!nl)
                                 break;
@@ -94,7 +96,7 @@ int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64_t time
                 }
                 return r;
         }
-        fputs("zoneadm: ", stderr);
+        fprintf(stderr, "%s: ", cli_prog);
         if (zone)
                 fprintf(stderr, "zone '%s': ", zone);
         if (sd_bus_error_has_name(e, SD_BUS_ERROR_TIMEOUT) && r == -ETIMEDOUT) {
@@ -118,6 +120,6 @@ int log_call_error(const char *zone, const sd_bus_error *e, int r, uint64_t time
 
 int log_request_error(int r)
 {
-        fprintf(stderr, "zoneadm: cannot build the request to the zone restarter: %s\n", strerror(-r));
+        fprintf(stderr, "%s: cannot build the request to the zone restarter: %s\n", cli_prog, strerror(-r));
         return r;
 }

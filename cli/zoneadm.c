@@ -53,6 +53,7 @@ static const char *arg_migrate_cipher;
 static bool arg_migrate_dry_run;
 static const char *arg_migrate_type = "auto";
 static bool arg_migrate_overwrite;
+static bool arg_apply_dry_run;
 
 static void short_usage(FILE *f)
 {
@@ -93,6 +94,9 @@ static void help(FILE *f)
               "  detach                          release it for another host: installed -> configured\n"
               "  migrate [-nqw] [-c CIPHER|list] [-t auto|live] [ssh://][USER@]HOST\n"
               "                                  move the running zone to HOST, live (-n: check only)\n"
+              "  apply [-n] [-q]                 make the persistent configuration the running\n"
+              "                                  zone's, without a reboot (-n: show what would\n"
+              "                                  change, change nothing; -q: quiet)\n"
               "\n"
               "Options:\n"
               "  -z ZONENAME     the zone to act on\n"
@@ -333,6 +337,20 @@ static int parse_migrate(int argc, char *argv[])
         return no_more_arguments(argc, argv);
 }
 
+static int parse_apply(int argc, char *argv[])
+{
+        int c;
+
+        while ((c = verb_getopt(argc, argv, "nq")) > 0)
+                if (c == 'n')
+                        arg_apply_dry_run = true;
+                else
+                        arg_quiet = true;
+        if (c < 0)
+                return c;
+        return no_more_arguments(argc, argv);
+}
+
 static int parse_no_options(int argc, char *argv[])
 {
         int r;
@@ -361,34 +379,6 @@ static int bus_open(sd_bus **ret)
         *ret = TAKE_PTR(bus);
         return 0;
 }
-
-int zone_lookup(sd_bus *bus, const char *zone, char **ret_path)
-{
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *path;
-        char *p;
-        int r;
-
-        if (!zone_name_is_valid(zone))
-                return log_not_configured(zone);
-
-        r = sd_bus_call_method(bus, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE, "GetZone", &error,
-                &reply, "s", zone);
-        if (r < 0 && sd_bus_error_has_name(&error, KZ_ERROR_ZONE_NOT_FOUND))
-                return log_not_configured(zone);
-        if (r < 0)
-                return log_call_error(zone, &error, r, 0);
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return log_bad_reply(zone, r);
-        p = strdup(path);
-        if (!p)
-                return log_bad_reply(zone, -ENOMEM);
-        *ret_path = p;
-        return 0;
-}
-
 
 /* A method call on the zone arg_zonename, ready for its arguments. */
 static int zone_method_new(sd_bus *bus, const char *method, sd_bus_message **ret)
@@ -638,6 +628,11 @@ static int verb_migrate(sd_bus *bus)
                 arg_migrate_dry_run, arg_migrate_overwrite, arg_quiet);
 }
 
+static int verb_apply(sd_bus *bus)
+{
+        return zoneadm_apply(bus, arg_zonename, arg_apply_dry_run, arg_quiet);
+}
+
 static const Verb verbs[] = {
         { "list", false, "[-c|-i] [-v|-p|-s|--json=pretty|short]",
           "Lists running zones; -i adds installed zones, -c all configured ones; -v verbose,\n"
@@ -670,6 +665,11 @@ static const Verb verbs[] = {
           "with its suspend image (warm); installed (cold). -n checks only, -w replaces HOST's\n"
           "configuration with this one, -c picks the stream's cipher (list: those both hosts\n"
           "offer), -t live refuses a zone that is not running.", parse_migrate, verb_migrate },
+        { "apply", true, "[-n] [-q]",
+          "Makes the persistent configuration the running zone's live configuration, without\n"
+          "a reboot: each change is printed as it is checked and applied. -n shows what would\n"
+          "change and changes nothing; -q prints none of it (the exit status tells).",
+          parse_apply, verb_apply },
 };
 
 /* 'zoneadm -z kz1 boot --help': the subcommand's usage on stdout. */

@@ -3,7 +3,9 @@
 #include <locale.h>
 
 #include "cli-util.h"
+#include "restarter-client.h"
 #include "zonecfg-cmd.h"
+#include "zonecfg-live.h"
 #include "zonecfg-prompt.h"
 
 #define COMMAND_FILE_MAX (1024u * 1024u)
@@ -11,11 +13,12 @@
 static const char *arg_zonename;
 static const char *arg_root = "";
 static const char *arg_file;
+static bool arg_live;
 static bool arg_usage_error;
 
 static void short_usage(FILE *f)
 {
-        fputs("usage: zonecfg -z ZONENAME [-R ROOT] [SUBCOMMAND[;SUBCOMMAND…] | -f COMMAND-FILE|-]\n"
+        fputs("usage: zonecfg -z ZONENAME [-R ROOT | -r] [SUBCOMMAND[;SUBCOMMAND…] | -f COMMAND-FILE|-]\n"
               "Try 'zonecfg --help' for more.\n",
                 f);
 }
@@ -25,14 +28,16 @@ static void short_usage(FILE *f)
 
 static void help(FILE *f)
 {
-        fputs("usage: zonecfg -z ZONENAME [-R ROOT] [SUBCOMMAND[;SUBCOMMAND…]]\n"
-              "       zonecfg -z ZONENAME [-R ROOT] -f COMMAND-FILE|-\n"
+        fputs("usage: zonecfg -z ZONENAME [-R ROOT | -r] [SUBCOMMAND[;SUBCOMMAND…]]\n"
+              "       zonecfg -z ZONENAME [-R ROOT | -r] -f COMMAND-FILE|-\n"
               "\n"
               "Configures a kernel zone. With no subcommands and a terminal, reads\n"
               "subcommands interactively; 'help' lists them. See zonecfg(8).\n"
               "\n"
               "  -z ZONENAME  the zone to configure\n"
               "  -R ROOT      use ROOT/etc/zones instead of /etc/zones\n"
+              "  -r           live mode: edit the running zone's live configuration;\n"
+              "               'commit' changes the zone at once, until its next boot\n"
               "  -f FILE      read subcommands from FILE ('-' for standard input)\n"
               "  -h, --help   show this help\n"
               "  --version    show the version\n",
@@ -75,10 +80,8 @@ static int parse_argv(int argc, char *argv[])
                         arg_file = optarg;
                         break;
                 case 'r':
-                        fputs("zonecfg: live mode (-r) edits a running zone's configuration; it is not available "
-                              "yet: edit the persistent configuration and reboot the zone.\n",
-                                stderr);
-                        return -EOPNOTSUPP;
+                        arg_live = true;
+                        break;
                 case 'h':
                         help(stdout);
                         return 0;
@@ -90,6 +93,9 @@ static int parse_argv(int argc, char *argv[])
                 return usage_error("a zone name is required: zonecfg -z ZONENAME …");
         if (arg_file && optind < argc)
                 return usage_error("give either -f FILE or subcommands, not both");
+        if (arg_live && !isempty(arg_root))
+                return usage_error("-r and -R exclude each other: live mode edits a running zone's live "
+                                   "configuration, which the zone restarter keeps, not a configuration under ROOT");
         return 1;
 }
 
@@ -160,7 +166,9 @@ static int run_interactive_plain(Zonecfg *z)
 static int run(int argc, char *argv[])
 {
         _cleanup_(zonecfg_prompt_freep) ZonecfgPrompt *prompt = NULL;
+        _cleanup_(zonecfg_live_bus_freep) ZonecfgLiveBus *live_bus = NULL;
         _cleanup_(zonecfg_freep) Zonecfg *z = NULL;
+        ZonecfgLive live = {};
         ZonecfgOptions o = {
                 .out = stdout,
                 .err = stderr,
@@ -190,6 +198,15 @@ static int run(int argc, char *argv[])
                 o.userdata = prompt;
         }
 
+        if (arg_live) {
+                /* the same check as zonecfg_new's, before anything is asked of the bus */
+                if (!zone_name_is_valid(arg_zonename))
+                        return zonecfg_new(&o, &z);
+                r = zonecfg_live_bus_new(arg_zonename, &live, &live_bus);
+                if (r < 0)
+                        return r;
+                o.live = &live;
+        }
         r = zonecfg_new(&o, &z);
         if (r < 0)
                 return r;
@@ -229,6 +246,7 @@ int main(int argc, char *argv[])
         int r;
 
         (void) setlocale(LC_ALL, "");
+        cli_prog = "zonecfg";
         r = run(argc, argv);
         if (arg_usage_error)
                 return 2;

@@ -74,6 +74,13 @@ int zonecfg_new(const ZonecfgOptions *o, Zonecfg **ret)
                         o->zonename, ZONE_NAME_MAX);
                 return -EINVAL;
         }
+        if (zc_live(z)) {
+                r = zc_live_load(z, &z->cfg);
+                if (r < 0)
+                        return r;
+                *ret = TAKE_PTR(z);
+                return 0;
+        }
         r = zone_store_load(z->root, o->zonename, &z->cfg, &e);
         if (r == -ENOMEM)
                 return r;
@@ -276,6 +283,8 @@ static int do_commit(Zonecfg *z)
         KzError e = {};
         int k;
 
+        if (zc_live(z))
+                return zc_live_commit(z, false, false);
         k = zone_store_commit(z->root, z->cfg, &e);
         if (k < 0)
                 return zc_fail_error(z, k, &e);
@@ -283,30 +292,69 @@ static int do_commit(Zonecfg *z)
         return 0;
 }
 
+/* Live mode's commit takes -n (a dry run: what would change, nothing changed) and -q
+ * (none of the output, the status only), as "-n -q" or "-nq". */
 static int cmd_commit(Zonecfg *z, char **argv, size_t argc)
 {
+        bool dry_run = false, quiet = false;
         int k;
 
-        (void) argv;
-        k = need_plain_global_command(z, argc, "commit");
+        if (!zc_live(z)) {
+                if (argc > 0)
+                        return zc_fail(z, "usage: commit (-n and -q are for live mode, zonecfg -r)");
+                k = need_plain_global_command(z, argc, "commit");
+                if (k < 0)
+                        return k;
+                return do_commit(z);
+        }
+        for (size_t i = 0; i < argc; i++) {
+                const char *p = argv[i];
+
+                if (p[0] != '-' || !p[1])
+                        return zc_fail(z, "usage: commit [-n] [-q]");
+                for (p++; *p; p++)
+                        if (*p == 'n')
+                                dry_run = true;
+                        else if (*p == 'q')
+                                quiet = true;
+                        else
+                                return zc_fail(z, "usage: commit [-n] [-q]");
+        }
+        k = need_plain_global_command(z, 0, "commit");
         if (k < 0)
                 return k;
-        return do_commit(z);
+        k = zc_live_commit(z, dry_run, quiet);
+        /* a preview as the last word is not followed by the real thing at the end:
+         * zonecfg -r 'add …;end;commit -n' changes nothing */
+        z->previewed = k >= 0 && dry_run;
+        return k;
 }
 
-static int cmd_revert(Zonecfg *z, char **argv, size_t argc)
+/* revert and reload: the uncommitted changes dropped, the configuration read again
+ * (in live mode the running zone's live configuration, as it is now). */
+static int revert(Zonecfg *z, char **argv, size_t argc, const char *cmd)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;
-        char *name;
+        char *name, q[64];
         KzError e = {};
         int k;
 
         if (!(argc == 0 || (argc == 1 && streq(argv[0], "-F"))))
-                return zc_fail(z, "usage: revert [-F]");
+                return zc_fail(z, "usage: %s [-F]", cmd);
         /* nothing to lose, nothing to ask: no pending changes and no resource scope open */
-        if (argc == 0 && z->o.mode == ZONECFG_INTERACTIVE && (z->dirty || z->depth > 0) &&
-            !zc_confirm(z, "Are you sure you want to revert"))
+        (void) snprintf(q, sizeof(q), "Are you sure you want to %s", cmd);
+        if (argc == 0 && z->o.mode == ZONECFG_INTERACTIVE && (z->dirty || z->depth > 0) && !zc_confirm(z, q))
                 return 0;
+        if (zc_live(z)) {
+                k = zc_live_load(z, &c);
+                if (k < 0)
+                        return k;
+                zc_scopes_drop(z);
+                zone_config_free(z->cfg);
+                z->cfg = TAKE_PTR(c);
+                z->dirty = false;
+                return 0;
+        }
         /* the name the zone has in the store, which a pending rename has not changed */
         name = strdup(z->cfg && z->cfg->loaded_name ? z->cfg->loaded_name : z->zonename);
         if (!name)
@@ -325,12 +373,24 @@ static int cmd_revert(Zonecfg *z, char **argv, size_t argc)
         return 0;
 }
 
+static int cmd_revert(Zonecfg *z, char **argv, size_t argc)
+{
+        return revert(z, argv, argc, "revert");
+}
+
+static int cmd_reload(Zonecfg *z, char **argv, size_t argc)
+{
+        return revert(z, argv, argc, "reload");
+}
+
 static int cmd_delete(Zonecfg *z, char **argv, size_t argc)
 {
         KzError e = {};
         bool force = false;
         int k;
 
+        if (zc_live(z))
+                return zc_live_refuse(z, "delete");
         if (!(argc == 0 || (argc == 1 && streq(argv[0], "-F"))))
                 return zc_fail(z, "usage: delete [-F]");
         force = argc == 1;
@@ -411,7 +471,9 @@ static const Command commands[] = {
                 "Adds a resource (and enters its scope), or in resource scope one value to a list property." },
         { "cancel", zc_cmd_cancel, "cancel", "Leaves resource scope, discarding the changes made in it." },
         { "clear", zc_cmd_clear, "clear [RESOURCE:]PROPERTY", "Unsets a property." },
-        { "commit", cmd_commit, "commit", "Verifies the configuration and saves it." },
+        { "commit", cmd_commit, "commit [-n] [-q]",
+                "Verifies the configuration and saves it. In live mode (-r), makes it the running zone's at once, "
+                "printing each change; -n shows what would change and changes nothing, -q prints none of it." },
         { "create", zc_cmd_create, "create [-F] [-b | -t TEMPLATE]",
                 "Creates a configuration: from SYSkz by default, from a template or an existing zone with -t, "
                 "blank with -b. -F overwrites an existing configuration." },
@@ -424,7 +486,9 @@ static const Command commands[] = {
                 "about one command, resource type or property." },
         { "info", cmd_info, "info [RESOURCE [PROPERTY=VALUE …] | PROPERTY …]",
                 "Shows the configuration, a resource type or properties." },
-        { "reload", cmd_revert, "reload [-F]", "Same as revert." },
+        { "reload", cmd_reload, "reload [-F]",
+                "Discards uncommitted changes and reads the configuration again: in live mode (-r), the running "
+                "zone's live configuration as it is now." },
         { "remove", zc_cmd_remove, "remove [-F] RESOURCE [PROPERTY=VALUE …] | remove PROPERTY VALUE",
                 "Removes resources, or in resource scope one value from a list property." },
         { "revert", cmd_revert, "revert [-F]", "Discards uncommitted changes and reloads the saved configuration." },
@@ -492,8 +556,10 @@ static void help_usage(Zonecfg *z)
         fputs("usage: zonecfg -z ZONENAME                  (interactive)\n"
               "       zonecfg -z ZONENAME SUBCOMMAND[;SUBCOMMAND...]\n"
               "       zonecfg -z ZONENAME -f COMMAND-FILE|-\n"
+              "       zonecfg -z ZONENAME -r [SUBCOMMAND[;SUBCOMMAND...] | -f COMMAND-FILE|-]\n"
               "       zonecfg -h | --help | --version\n"
-              "Options: -R ROOT (an alternate root). Type 'help commands' for the subcommands.\n",
+              "Options: -R ROOT (an alternate root), -r (live mode: the running zone's live\n"
+              "configuration). Type 'help commands' for the subcommands.\n",
                 z->o.out);
 }
 
@@ -569,7 +635,7 @@ int zonecfg_finish(Zonecfg *z)
         k = end_all_scopes(z);
         if (k < 0)
                 return k;
-        if (z->dirty && z->cfg)
+        if (z->dirty && z->cfg && !(zc_live(z) && z->previewed))
                 return do_commit(z);
         return 0;
 }
@@ -587,6 +653,10 @@ static int run_command(Zonecfg *z, char **argv, size_t argc)
         if (z->damaged && !streq(argv[0], "delete") && !streq(argv[0], "create") && !streq(argv[0], "help") &&
             !streq(argv[0], "exit"))
                 return zc_fail(z, "%s", z->damaged);
+        /* what only looks leaves a preview the last word; anything else may change */
+        if (!streq(argv[0], "info") && !streq(argv[0], "export") && !streq(argv[0], "help") &&
+            !streq(argv[0], "verify") && !streq(argv[0], "exit"))
+                z->previewed = false;
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 if (streq(commands[i].name, argv[0]))
                         return commands[i].run(z, argv + 1, argc - 1);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "zone-config.h"
@@ -19,6 +20,21 @@ typedef enum ZonecfgMode {
 
 typedef struct Zonecfg Zonecfg;
 
+/* Live mode (zonecfg -r): the configuration is the running zone's live one, read and
+ * committed through these (the command's calls to the zone restarter), never the
+ * store's. */
+typedef struct ZonecfgLive {
+        /* The live configuration as XML (freed by the caller) and its generation.
+         * Reports its own errors; returns 0 or -errno. */
+        int (*load)(void *userdata, char **ret_xml, uint64_t *ret_generation);
+        /* Makes xml the live configuration; generation is the one it was loaded at.
+         * Prints the job's lines and its failure (nothing of either with quiet).
+         * Returns 0, -ESTALE when the live configuration changed since it was
+         * loaded (printing nothing), or another -errno. */
+        int (*commit)(void *userdata, const char *xml, uint64_t generation, bool dry_run, bool quiet);
+        void *userdata;
+} ZonecfgLive;
+
 typedef struct ZonecfgOptions {
         const char *root;     /* alternate root, "" for / */
         const char *zonename;
@@ -28,6 +44,8 @@ typedef struct ZonecfgOptions {
         /* Asks a yes/no question; NULL when nobody can answer (no terminal). */
         bool (*confirm)(void *userdata, const char *question);
         void *userdata;
+        /* NULL: default mode, the persistent configuration in ROOT/etc/zones */
+        const ZonecfgLive *live;
 } ZonecfgOptions;
 
 /* The result of running commands: */

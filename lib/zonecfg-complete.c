@@ -202,6 +202,10 @@ static int complete_command(Zonecfg *z, Completion *c, char **w, size_t n)
                 static const char *const force[] = { "-F", NULL };
                 return n == 1 ? offer_strings(c, force) : 0;
         }
+        if (streq(cmd, "commit") && zc_live(z)) {
+                static const char *const live[] = { "-n", "-q", NULL };
+                return n < 3 ? offer_strings(c, live) : 0;
+        }
         if (streq(cmd, "export")) {
                 static const char *const file[] = { "-f", NULL };
                 return n == 1 ? offer_strings(c, file) : 0;

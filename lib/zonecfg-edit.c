@@ -160,6 +160,8 @@ int zc_cmd_create(Zonecfg *z, char **argv, size_t argc)
         KzError e = {};
         int r;
 
+        if (zc_live(z))
+                return zc_live_refuse(z, "create");
         for (size_t i = 0; i < argc; i++) {
                 if (streq(argv[i], "-b"))
                         blank = true;
@@ -242,6 +244,9 @@ int zc_cmd_set(Zonecfg *z, char **argv, size_t argc)
         k = resolve_prop(z, spec, true, &r, &prop, &created);
         if (k < 0)
                 return k;
+        /* the restarter would refuse it as it refuses every change it cannot make live */
+        if (zc_live(z) && r == z->cfg->root && streq(prop, "zonename") && !streq(value, z->zonename))
+                return zc_fail(z, "cannot change zonename of a running zone.");
         if (r == z->cfg->root && streq(prop, "zonename") && !streq(value, z->zonename) && z->cfg->exists) {
                 ZoneIndexEntry x = {};
                 if (zone_index_lookup(z->root, z->zonename, &x, NULL) >= 0 && !zone_state_is_uninstalled(x.state)) {

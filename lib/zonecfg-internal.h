@@ -22,6 +22,8 @@ struct Zonecfg {
         ZoneConfig *cfg; /* NULL: no configuration (not created yet, or deleted) */
         char *damaged;   /* why the stored configuration could not be read */
         bool dirty;
+        uint64_t live_generation; /* live mode: the generation cfg was read at */
+        bool previewed;           /* live mode: 'commit -n' was the last change-related command */
         Scope scopes[MAX_DEPTH];
         unsigned depth;
         unsigned lineno;
@@ -51,6 +53,17 @@ const char *zc_command_name(size_t i);
 /* The children of parent of type t that match every "prop=value" filter. */
 int zc_match_resources(Zonecfg *z, const ZoneResource *parent, const ResourceType *t, char **filters, size_t n,
                 ZoneResource **ret, size_t max, size_t *ret_n);
+
+/* Live mode (zonecfg-live.c): the live configuration read into ret; committed (with
+ * its lines, the guide's three lines when it changed externally, and read again
+ * afterwards); a command that makes no sense on a running zone refused. */
+int zc_live_load(Zonecfg *z, ZoneConfig **ret);
+int zc_live_commit(Zonecfg *z, bool dry_run, bool quiet);
+int zc_live_refuse(Zonecfg *z, const char *cmd);
+static inline bool zc_live(const Zonecfg *z)
+{
+        return z->o.live != NULL;
+}
 
 /* The commands that edit resources (zonecfg-edit.c), argv without the command's name. */
 int zc_cmd_create(Zonecfg *z, char **argv, size_t argc);

@@ -63,6 +63,8 @@ class Completion(BusTest):
     def test_zoneadm_subcommands_and_options(self):
         self.assertEqual(self.complete('zoneadm', '-z', 'kz1', 'b'), ['boot'])
         self.assertIn('migrate', self.complete('zoneadm', '-z', 'kz1', ''))
+        self.assertEqual(self.complete('zoneadm', '-z', 'kz1', 'ap'), ['apply'])
+        self.assertEqual(self.complete('zoneadm', '-z', 'kz1', 'apply', '-'), ['--help', '-h', '-n', '-q'])
         self.assertEqual(self.complete('zoneadm', 'list', '--j'), ['--json=pretty', '--json=short'])
         self.assertEqual(self.complete('zoneadm', '-z', 'kz1', 'attach', '-x', ''),
                          ['force-takeover', 'initialize-hostdata'])
@@ -75,6 +77,9 @@ class Completion(BusTest):
     def test_other_commands(self):
         self.assertEqual(self.complete('zonecfg', '-z', 'k'), ['kz1', 'kz2'])
         self.assertIn('select', self.complete('zonecfg', '-z', 'kz1', 's'))
+        self.assertIn('-r', self.complete('zonecfg', '-z', 'kz1', '-'))
+        # live mode: running zones only, and none runs here
+        self.assertEqual(self.complete('zonecfg', '-r', '-z', 'k'), [])
         self.assertEqual(self.complete('mrpstat', '--j'), ['--json=pretty', '--json=short'])
         # zlogin offers running zones: there are none
         self.assertEqual(self.complete('zlogin', ''), [])

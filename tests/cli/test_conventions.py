@@ -59,7 +59,7 @@ class SubcommandHelp(unittest.TestCase):
 
     def test_every_subcommand(self):
         for verb in ('list', 'install', 'uninstall', 'boot', 'halt', 'shutdown', 'reboot', 'verify', 'clone',
-                     'attach', 'detach', 'suspend'):
+                     'attach', 'detach', 'suspend', 'apply'):
             with self.subTest(verb=verb):
                 p = run(self.zoneadm, '-z', 'kz1', verb, '--help')
                 self.assertEqual(p.returncode, 0, p.stderr)

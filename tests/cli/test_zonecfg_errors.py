@@ -225,7 +225,7 @@ class Questions(ZoneTest):
         # a change to lose: asked, and 'n' keeps it
         s.send('set autoboot=true')
         out = s.send('reload')
-        self.assertIn('Are you sure you want to revert (y/[n])? ', out)
+        self.assertIn('Are you sure you want to reload (y/[n])? ', out)
         s.send('n')
         self.assertIn('autoboot: true', s.send('info autoboot'))
         self.assertEqual(s.close('exit -F'), 0)

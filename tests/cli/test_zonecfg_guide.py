@@ -339,10 +339,12 @@ zonecfg:kernel-zone:anet> end ; exit
         self.zonecfg('kz1', 'select virtual-cpu;set ncpus=8;end')
         self.assertEqual(self.zonecfg('kz1', 'info virtual-cpu').stdout, 'virtual-cpu:\n    ncpus: 8\n')
 
-    def test_4_live_mode_is_refused_clearly(self):
+    def test_4_live_mode_needs_the_restarter_not_an_alternate_root(self):
+        # live mode edits what the restarter keeps for a running zone: never ROOT's files
         self.create('kzone')
         p = self.zonecfg('kzone', '-r', 'info', check=False)
-        self.assertRefused(p, 'live mode (-r)')
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn('-r and -R exclude each other', p.stderr)
 
     def test_4_memory_live_reconfiguration_settings(self):
         self.create('somekz')
