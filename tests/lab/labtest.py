@@ -574,7 +574,7 @@ LINUX_INITRD = LINUX_GUEST_DIR + '/initrd.img'
 # that a KVM which emulates the guest's kernel (nested kvm_pvm) cannot execute;
 # the rest spares such an emulated kernel work it does not need at boot
 # (tests/guest/linux/README.md)
-LINUX_CMDLINE = ('console=ttyS0 quiet memhp_default_state=online_movable clearcpuid=cx16,rdrand,rdseed '
+LINUX_CMDLINE = ('console=ttyS0 quiet memhp_default_state=online_movable clearcpuid=cx16,rdrand,rdseed noxsave '
                  'init_on_alloc=0 cryptomgr.notests swiotlb=noforce tsc=reliable nowatchdog')
 LINUX_BOOT = re.compile(r'^kzlinux: boot id=([0-9a-f]{32}) kernel=(\S+) uptime=([\d.]+) interval=(\d+)\r?$', re.M)
 LINUX_HEARTBEAT = re.compile(r'^kzlinux: hb boot=([0-9a-f]{32}) n=(\d+) mem=(\d+) cpus=(\d+) '
