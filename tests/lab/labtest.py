@@ -575,7 +575,7 @@ LINUX_INITRD = LINUX_GUEST_DIR + '/initrd.img'
 # cannot execute, or might not; the rest spares such an emulated kernel work it
 # does not need at boot (tests/guest/linux/README.md)
 LINUX_CMDLINE = ('console=ttyS0 quiet memhp_default_state=online_movable '
-                 'clearcpuid=cx16,rdrand,rdseed,popcnt noxsave nosmap nofsgsbase nopcid mitigations=off '
+                 'clearcpuid=cx16,rdrand,rdseed,popcnt,smap noxsave nofsgsbase nopcid mitigations=off '
                  'init_on_alloc=0 cryptomgr.notests swiotlb=noforce tsc=reliable nowatchdog')
 LINUX_BOOT = re.compile(r'^kzlinux: boot id=([0-9a-f]{32}) kernel=(\S+) uptime=([\d.]+) interval=(\d+)\r?$', re.M)
 LINUX_HEARTBEAT = re.compile(r'^kzlinux: hb boot=([0-9a-f]{32}) n=(\d+) mem=(\d+) cpus=(\d+) '
