@@ -601,6 +601,19 @@ class LinuxBeat(tuple):
     disks = property(lambda self: self[5])
 
 
+def linux_guest_unavailable():
+    """Why zones cannot boot kzlinux here, or None."""
+    built = os.path.join(BUILD, 'tests', 'guest', 'linux', 'vmlinux')
+    if not os.path.exists(built):
+        return f'the Linux test guest is not built ({built}; meson option linux_guest)'
+    if os.path.exists('/sys/module/kvm_pvm') and not os.environ.get('KZ_LINUX_GUEST_FORCE'):
+        # KVM's instruction emulator runs the guest's kernel and stops at
+        # instructions it does not have (cmpxchg16b, xrstor, int3, clac, fwait, …)
+        return ('this machine\'s KVM is kvm_pvm, which emulates a guest\'s kernel and cannot boot '
+                'Debian\'s (tests/guest/linux/README.md)')
+    return None
+
+
 def linux_guest_boot(interval=200, cmdline=''):
     """The zonecfg subcommands that make a zone boot kzlinux, with a heartbeat
     every INTERVAL ms and CMDLINE added to the kernel's command line."""

@@ -43,9 +43,9 @@ class LiveReconfig(labtest.LabTestCase, labtest.LinuxGuestHelpers):
 
     @classmethod
     def setUpClass(cls):
-        built = os.path.join(labtest.BUILD, 'tests', 'guest', 'linux', 'vmlinux')
-        if not os.path.exists(built):
-            raise unittest.SkipTest(f'the Linux test guest is not built ({built}; -Dlinux_guest)')
+        reason = labtest.linux_guest_unavailable()
+        if reason:
+            raise unittest.SkipTest(reason)
         super().setUpClass()
 
         def run(*cmd, timeout=300):
