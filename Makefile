@@ -40,6 +40,11 @@ deps:
 		echo "Installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	@# the Linux test guest's packages (Debian's kernel, busybox-static): downloaded into
+	@# apt's cache, never installed; the build makes the guest from them (tests/guest/linux)
+	@if [ "$$(id -u)" = 0 ] && [ "$$(uname -m)" = x86_64 ]; then \
+		python3 tests/guest/linux/mkguest.py fetch >/dev/null; \
+	fi
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) -Dwerror=true -Dtests=enabled --prefix=/usr

@@ -559,3 +559,123 @@ def main():
     if reason:
         print(f'the lab cannot run here: {reason}', file=sys.stderr)
     unittest.main(verbosity=2)
+
+
+# ---------------------------------------------------------------- the Linux test guest
+
+# kzlinux (tests/guest/linux): Debian's kernel and a busybox initramfs, for what
+# needs a real guest's drivers (hot-plugged NICs and disks, vCPUs, virtio-mem).
+# Its heartbeat says what the guest sees: MemTotal in KiB, online CPUs, NICs, disks.
+LINUX_GUEST_DIR = '/usr/share/kzones/guest/linux'
+LINUX_KERNEL = LINUX_GUEST_DIR + '/vmlinux'
+LINUX_INITRD = LINUX_GUEST_DIR + '/initrd.img'
+# quiet: no kernel lines between the heartbeats; memhp_default_state: hot-added
+# memory is used at once (and can go again: movable); clearcpuid … mitigations=off:
+# instructions that a KVM which emulates the guest's kernel (nested kvm_pvm)
+# cannot execute, or might not; the rest spares such an emulated kernel work it
+# does not need at boot (tests/guest/linux/README.md)
+LINUX_CMDLINE = ('console=ttyS0 quiet memhp_default_state=online_movable '
+                 'clearcpuid=cx16,rdrand,rdseed,popcnt,smap noxsave nofsgsbase nopcid mitigations=off '
+                 'init_on_alloc=0 cryptomgr.notests swiotlb=noforce tsc=reliable nowatchdog')
+LINUX_BOOT = re.compile(r'^kzlinux: boot id=([0-9a-f]{32}) kernel=(\S+) uptime=([\d.]+) interval=(\d+)\r?$', re.M)
+LINUX_HEARTBEAT = re.compile(r'^kzlinux: hb boot=([0-9a-f]{32}) n=(\d+) mem=(\d+) cpus=(\d+) '
+                             r'nics=(\S+) disks=(\S+)\r?$', re.M)
+LINUX_POWER_READY = re.compile(r'^kzlinux: acpi: power button ready \((event\d+)\)\r?$', re.M)
+
+
+class LinuxBeat(tuple):
+    """One heartbeat of kzlinux: boot (32 hex), n, mem (KiB), cpus, nics and
+    disks (tuples of names, in the guest's order)."""
+    __slots__ = ()
+    _fields = ('boot', 'n', 'mem', 'cpus', 'nics', 'disks')
+
+    def __new__(cls, m):
+        names = [tuple(() if v == '-' else v.split(',')) for v in (m.group(5), m.group(6))]
+        return super().__new__(cls, (m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4)), *names))
+
+    boot = property(lambda self: self[0])
+    n = property(lambda self: self[1])
+    mem = property(lambda self: self[2])
+    cpus = property(lambda self: self[3])
+    nics = property(lambda self: self[4])
+    disks = property(lambda self: self[5])
+
+
+def linux_guest_unavailable():
+    """Why zones cannot boot kzlinux here, or None."""
+    built = os.path.join(BUILD, 'tests', 'guest', 'linux', 'vmlinux')
+    if not os.path.exists(built):
+        return f'the Linux test guest is not built ({built}; meson option linux_guest)'
+    if os.path.exists('/sys/module/kvm_pvm') and not os.environ.get('KZ_LINUX_GUEST_FORCE'):
+        # KVM's instruction emulator runs the guest's kernel and stops at
+        # instructions it does not have (cmpxchg16b, xrstor, int3, clac, fwait, …)
+        return ('this machine\'s KVM is kvm_pvm, which emulates a guest\'s kernel and cannot boot '
+                'Debian\'s (tests/guest/linux/README.md)')
+    return None
+
+
+def linux_guest_boot(interval=200, cmdline=''):
+    """The zonecfg subcommands that make a zone boot kzlinux, with a heartbeat
+    every INTERVAL ms and CMDLINE added to the kernel's command line."""
+    line = f'{LINUX_CMDLINE} kzlinux.interval={int(interval)}' + (f' {cmdline}' if cmdline else '')
+    return f'add boot; set kernel={LINUX_KERNEL}; set initrd={LINUX_INITRD}; set cmdline="{line}"; end'
+
+
+def linux_beats(text):
+    """The LinuxBeat of every kzlinux heartbeat in a console log's TEXT, in order."""
+    return [LinuxBeat(m) for m in LINUX_HEARTBEAT.finditer(text)]
+
+
+class LinuxGuestHelpers(ZoneHelpers):
+    """ZoneHelpers for zones that boot kzlinux: its heartbeats, read from the
+    zone's console log, and waits on what they show."""
+
+    def linux_beats(self, host, zone):
+        r = self.exec(host, 'cat', f'/var/log/zones/{zone}.console', check=False)
+        return linux_beats(r.stdout)
+
+    def wait_linux(self, host, zone, cond=lambda b: True, boot=None, after=0, timeout=300, msg=None):
+        """The first heartbeat of ZONE on HOST with a counter above AFTER (and of
+        boot BOOT, if given) for which COND is true: the guest's view once a
+        change reached it.  A guest that stops beating fails the wait."""
+        def seen():
+            for b in reversed(self.linux_beats(host, zone)):
+                if (boot is None or b.boot == boot) and b.n > after and cond(b):
+                    return b
+            return None
+        return self.wait_for(seen, timeout=timeout, interval=0.5,
+                             msg=msg or f'a heartbeat of {zone} on {host} that shows the change')
+
+    def watch_console(self, host, zone, unit='kzlinux-watch'):
+        """Starts a transient unit in HOST that writes each new line of ZONE's
+        console log with the host's time of arrival (CLOCK_MONOTONIC seconds)
+        to /run/UNIT.log: what a heartbeat gap is measured on.  Stop it with
+        unwatch_console()."""
+        prog = ('import os,sys,time\n'
+                'src=sys.argv[1]; out=open(sys.argv[2],"a",buffering=1)\n'
+                'f=open(src,"rb"); f.seek(0,2); buf=b""\n'
+                'while True:\n'
+                '    d=f.read()\n'
+                '    if not d:\n'
+                '        time.sleep(0.05); continue\n'
+                '    buf+=d\n'
+                '    *lines,buf=buf.split(b"\\n")\n'
+                '    t=time.monotonic()\n'
+                '    for l in lines: out.write("%.3f %s\\n" % (t, l.decode(errors="replace")))\n')
+        self.exec(host, 'systemd-run', '--quiet', f'--unit={unit}', '--collect', 'python3', '-c', prog,
+                  f'/var/log/zones/{zone}.console', f'/run/{unit}.log')
+
+    def watched_beats(self, host, unit='kzlinux-watch'):
+        """[(arrival time, LinuxBeat)] of the heartbeats watch_console() saw so far."""
+        r = self.exec(host, 'cat', f'/run/{unit}.log', check=False)
+        out = []
+        for line in r.stdout.splitlines():
+            t, _, text = line.partition(' ')
+            m = LINUX_HEARTBEAT.match(text)
+            if m:
+                out.append((float(t), LinuxBeat(m)))
+        return out
+
+    def unwatch_console(self, host, unit='kzlinux-watch'):
+        self.exec(host, 'systemctl', 'stop', f'{unit}.service', check=False)
+        self.exec(host, 'rm', '-f', f'/run/{unit}.log', check=False)
