@@ -275,25 +275,6 @@ def pvh_elf(vmlinux):
     return bytes(ehdr) + b''.join(struct.pack('<IIQQQQQQ', *p) for p in out) + body
 
 
-# The int3 self-test of the kernel's boot (alternative_instructions ->
-# int3_selftest, in .init.text): `int3; nop x4`, then `cmpl $1, 4(%rsp); je 1f;
-# ud2`.  KVM's instruction emulator cannot execute INT3 in long mode, so a host
-# whose KVM emulates the guest's kernel (nested kvm_pvm) stops there with an
-# emulation failure.  The build makes the int3 a nop and the je a jmp: the
-# test is skipped, nothing else changes (the code is freed after boot).
-INT3_SELFTEST = bytes.fromhex('cc 90 90 90 90 83 7c 24 04 01 74 02 0f 0b')
-INT3_SELFTEST_PATCHED = bytes.fromhex('90 90 90 90 90 83 7c 24 04 01 eb 02 0f 0b')
-
-
-def skip_int3_selftest(elf):
-    n = elf.count(INT3_SELFTEST)
-    if n != 1:
-        log(f'the int3 self-test is not there once but {n} times: the kernel is left as it is '
-            f'(it will not boot on a host whose KVM emulates it)')
-        return elf
-    return elf.replace(INT3_SELFTEST, INT3_SELFTEST_PATCHED)
-
-
 def read_busybox(deb):
     p = subprocess.Popen(['dpkg-deb', '--fsys-tarfile', deb], stdout=subprocess.PIPE)
     data = None
@@ -380,7 +361,7 @@ def build(out, cache):
         init = f.read()
     img = initramfs(read_busybox(debs[BUSYBOX]), release, mods, order, init)
     os.makedirs(out, exist_ok=True)
-    elf = skip_int3_selftest(pvh_elf(bzimage_payload(vmlinuz)))
+    elf = pvh_elf(bzimage_payload(vmlinuz))
     write_atomic(os.path.join(out, 'initrd.img'), img)
     write_atomic(os.path.join(out, 'release'), f'{release} {" ".join(f"{p}={v}" for p, v in pkgs)}\n'.encode())
     write_atomic(os.path.join(out, 'vmlinux'), elf)
