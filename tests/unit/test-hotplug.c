@@ -379,7 +379,7 @@ Test(hotplug, boot_puts_each_disk_on_a_root_port_of_its_own)
 Test(hotplug, an_added_disk_is_plugged_in_and_a_removal_times_out_without_the_guest)
 {
         ZoneResource *d = device(live, "5", NULL), *boot1 = NULL;
-        _cleanup_free_ char *file = NULL, *bus = NULL, *serial = NULL, *expected = NULL;
+        _cleanup_free_ char *file = NULL, *bus = NULL, *serial = NULL;
         size_t fds = qemu_fds(), sets = fdsets();
         uint64_t t;
         KzError e = {};
