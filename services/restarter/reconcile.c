@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 
 #include "launch-request.h"
+#include "zone-live.h"
 #include "log.h"
 #include "restarter.h"
 
@@ -40,7 +41,8 @@
 /* Files in ROOT/run/kzones/NAME that mean nothing once no start or stop is coming
  * (the launch request, the suspending and migrating notes): a new start or stop writes them again. */
 static const char *const notes_not_running[] = {
-        LAUNCH_REQUEST_FILE, ZONE_SUSPENDING_NOTE, ZONE_MIGRATING_NOTE, ZONE_INCOMING_RUNNING_NOTE, NULL,
+        LAUNCH_REQUEST_FILE, ZONE_SUSPENDING_NOTE, ZONE_MIGRATING_NOTE, ZONE_INCOMING_RUNNING_NOTE,
+        ZONE_LIVE_CONFIG, ZONE_LIVE_GENERATION, ZONE_LIVE_NEXT, ZONE_LIVE_RESHAPED, NULL,
 };
 /* and those a running unit has read already (its id stays) */
 static const char *const notes_running[] = {

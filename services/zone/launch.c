@@ -542,6 +542,7 @@ int verb_stopped(const char *name)
         r = zone_net_cleanup(name); /* its macvtaps (taps go with QEMU) */
         if (r < 0)
                 fprintf(stderr, "zone '%s': cannot remove its macvtaps: %s\n", name, strerror(-r));
+        live_config_remove(name);
 
         r = zone_store_load(arg_root, name, &c, &e);
         if (r < 0)

@@ -2,7 +2,10 @@
 /* The live configuration at launch: what QEMU is started with, as
  * /run/kzones/NAME/live.xml (generation 1), which the restarter alone changes
  * afterwards (zone-live.h). A boot starts from the persistent configuration again. */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "zone-live.h"
 #include "zone.h"
@@ -37,4 +40,21 @@ bool live_config_reshaped(const char *name)
         if (!dir || asprintf(&mark, "%s/" ZONE_LIVE_RESHAPED, dir) < 0)
                 return true;
         return access(mark, F_OK) >= 0;
+}
+
+/* ExecStopPost: the zone is down, and what ran is no longer anybody's live configuration */
+void live_config_remove(const char *name)
+{
+        static const char *const files[] = { ZONE_LIVE_CONFIG, ZONE_LIVE_GENERATION, ZONE_LIVE_NEXT,
+                ZONE_LIVE_RESHAPED };
+        _cleanup_free_ char *dir = run_dir(name);
+
+        if (!dir)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *p = NULL;
+
+                if (asprintf(&p, "%s/%s", dir, files[i]) >= 0 && unlink(p) < 0 && errno != ENOENT)
+                        fprintf(stderr, "zone '%s': cannot remove %s: %s\n", name, p, strerror(errno));
+        }
 }

@@ -127,7 +127,8 @@ int verb_attach_suspended(const char *name);
 
 /* live-config.c: live.xml and live.generation as launched */
 int live_config_write(const char *name, const char *rundir, const ZoneConfig *c);
-bool live_config_reshaped(const char *name); /* ZONE_LIVE_RESHAPED: vCPUs, memory, disks or NICs changed live */
+bool live_config_reshaped(const char *name);
+void live_config_remove(const char *name); /* ZONE_LIVE_RESHAPED: vCPUs, memory, disks or NICs changed live */
 
 /* reconfigure.c: kzones-zone reconfigure NAME (zone-live.h) */
 int verb_reconfigure(const char *name);
