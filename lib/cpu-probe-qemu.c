@@ -46,7 +46,7 @@ static char *find_executable(const char *name)
         return NULL;
 }
 
-int cpu_probe_cache_key(const char *qemu, char **ret)
+int cpu_probe_cache_key(const char *qemu, ZoneAccel accel, char **ret)
 {
         _cleanup_free_ char *exe = find_executable(qemu ?: "qemu-system-x86_64"), *boot = NULL;
         struct utsname u;
@@ -61,9 +61,9 @@ int cpu_probe_cache_key(const char *qemu, char **ret)
         if (!boot || uname(&u) < 0)
                 return -ENOMEM;
         boot[strcspn(boot, "\n")] = 0;
-        if (asprintf(ret, "boot %s; kernel %s %s; qemu %s %lld bytes, inode %llu, changed %lld.%09ld", boot, u.release,
-                    u.version, exe, (long long) st.st_size, (unsigned long long) st.st_ino,
-                    (long long) st.st_mtim.tv_sec, st.st_mtim.tv_nsec) < 0)
+        if (asprintf(ret, "boot %s; kernel %s %s; qemu %s %lld bytes, inode %llu, changed %lld.%09ld; accel %s", boot,
+                    u.release, u.version, exe, (long long) st.st_size, (unsigned long long) st.st_ino,
+                    (long long) st.st_mtim.tv_sec, st.st_mtim.tv_nsec, strna(zone_accel_to_string(accel))) < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -155,10 +155,10 @@ static const char *last_line(Trial *t, char *buf, size_t size)
         return buf;
 }
 
-/* Starts QEMU, stopped (-S), with a monitor on sock and the given machine and
- * CPU, and connects to the monitor. */
-static int trial_start(Trial *t, const char *qemu, const char *dir, const char *machine, const char *cpu,
-                QmpSync **ret)
+/* Starts QEMU, stopped (-S), with a monitor on sock and the given machine,
+ * accelerator and CPU, and connects to the monitor. */
+static int trial_start(Trial *t, const char *qemu, const char *dir, const char *machine, ZoneAccel accel,
+                const char *cpu, QmpSync **ret)
 {
         _cleanup_free_ char *chardev = NULL;
         uint64_t deadline;
@@ -183,7 +183,8 @@ static int trial_start(Trial *t, const char *qemu, const char *dir, const char *
                 return r;
         }
         if (t->pid == 0) {
-                const char *argv[] = { qemu, "-machine", machine, "-nodefaults", "-no-user-config", "-display", "none",
+                const char *argv[] = { qemu, "-machine", machine, "-accel", zone_accel_qemu_option(accel),
+                        "-nodefaults", "-no-user-config", "-display", "none",
                         "-S", "-m", "64", "-chardev", chardev, "-mon", "chardev=probe,mode=control",
                         cpu ? "-cpu" : NULL, cpu, NULL };
                 struct rlimit no_core = {};
@@ -227,7 +228,7 @@ static int trial_start(Trial *t, const char *qemu, const char *dir, const char *
 
 /* Whether QEMU runs a vCPU of this model on this host: started, continued, still
  * running a moment later. On failure, *ret_why says what QEMU said. */
-static int trial_cpu(const char *qemu, const char *dir, const char *cpu, char **ret_why)
+static int trial_cpu(const char *qemu, const char *dir, ZoneAccel accel, const char *cpu, char **ret_why)
 {
         _cleanup_(qmp_sync_closep) QmpSync *q = NULL;
         Trial t;
@@ -237,7 +238,7 @@ static int trial_cpu(const char *qemu, const char *dir, const char *cpu, char **
         int r;
 
         *ret_why = NULL;
-        r = trial_start(&t, qemu, dir, "q35,accel=kvm", cpu, &q);
+        r = trial_start(&t, qemu, dir, "q35", accel, cpu, &q);
         if (r >= 0)
                 r = qmp_sync_execute(q, "cont", NULL, NULL, NULL);
         if (r >= 0) {
@@ -261,8 +262,9 @@ static int trial_cpu(const char *qemu, const char *dir, const char *cpu, char **
         return r;
 }
 
-/* QEMU's answers about CPU models, from a machine-less QEMU with KVM. */
-static int query_models(const char *qemu, const char *dir, json_object **ret_definitions,
+/* QEMU's answers about CPU models, from a machine-less QEMU with the accelerator:
+ * its models, and the native one expanded ("host" with KVM, "max" with TCG). */
+static int query_models(const char *qemu, const char *dir, ZoneAccel accel, json_object **ret_definitions,
                 json_object **ret_expansion, KzError *e)
 {
         _cleanup_(qmp_sync_closep) QmpSync *q = NULL;
@@ -272,15 +274,18 @@ static int query_models(const char *qemu, const char *dir, json_object **ret_def
         json_object *args;
         int r;
 
-        r = trial_start(&t, qemu, dir, "none,accel=kvm", NULL, &q);
+        r = trial_start(&t, qemu, dir, "none", accel, NULL, &q);
         if (r < 0) {
-                r = kz_error_set(e, r, "%s does not start with KVM: %s.", qemu, last_line(&t, line, sizeof(line)));
+                r = kz_error_set(e, r, "%s does not start with %s: %s.", qemu, accel == ZONE_ACCEL_TCG ? "TCG" : "KVM",
+                        last_line(&t, line, sizeof(line)));
                 trial_done(&t);
                 return r;
         }
         r = qmp_sync_execute(q, "query-cpu-definitions", NULL, ret_definitions, &err);
         if (r >= 0) {
-                args = json_tokener_parse("{\"type\": \"full\", \"model\": {\"name\": \"host\"}}");
+                args = json_tokener_parse(accel == ZONE_ACCEL_TCG ?
+                                "{\"type\": \"full\", \"model\": {\"name\": \"max\"}}" :
+                                "{\"type\": \"full\", \"model\": {\"name\": \"host\"}}");
                 r = qmp_sync_execute(q, "query-cpu-model-expansion", args, ret_expansion, &err);
                 if (r < 0) {
                         json_object_put(*ret_definitions);
@@ -312,7 +317,7 @@ static int make_scratch_dir(const char *root, char **ret)
         return 0;
 }
 
-int cpu_probe_run(const char *root, const char *qemu, CpuProbe **ret, KzError *e)
+int cpu_probe_run(const char *root, const char *qemu, ZoneAccel accel, CpuProbe **ret, KzError *e)
 {
         _cleanup_(cpu_probe_freep) CpuProbe *p = calloc(1, sizeof(*p));
         _cleanup_free_ char *dir = NULL, *why = NULL, *key = NULL;
@@ -323,23 +328,24 @@ int cpu_probe_run(const char *root, const char *qemu, CpuProbe **ret, KzError *e
         if (!p)
                 return -ENOMEM;
         qemu = qemu ?: "qemu-system-x86_64";
-        r = cpu_probe_cache_key(qemu, &key);
+        p->accel = accel;
+        r = cpu_probe_cache_key(qemu, accel, &key);
         if (r < 0)
                 return kz_error_set(e, r, "cannot find %s: %s.", qemu, strerror(-r));
         r = make_scratch_dir(root, &dir);
         if (r < 0)
                 return kz_error_set(e, r, "cannot make a scratch directory under %s" CPU_PROBE_DIR ": %s.", root,
                         strerror(-r));
-        r = query_models(qemu, dir, &definitions, &expansion, e);
+        r = query_models(qemu, dir, accel, &definitions, &expansion, e);
         if (r < 0)
                 goto out;
         if (json_object_object_get_ex(expansion, "model", &model))
                 (void) json_object_object_get_ex(model, "props", &props);
 
-        /* native: -cpu host, less each feature whose MSR KVM refuses to set */
+        /* native: -cpu host (max with TCG), less each feature whose MSR KVM refuses to set */
         for (unsigned i = 0; i < NATIVE_TRIES; i++) {
                 static const char *const fallback[] = { "arch-capabilities", "pdcm", "tsx-ctrl", "core-capability" };
-                _cleanup_free_ char *m = cpu_probe_native_model(refused);
+                _cleanup_free_ char *m = cpu_probe_native_model(accel, refused);
                 const char *f;
                 json_object *v;
 
@@ -348,7 +354,7 @@ int cpu_probe_run(const char *root, const char *qemu, CpuProbe **ret, KzError *e
                         goto out;
                 }
                 free(why);
-                r = trial_cpu(qemu, dir, m, &why);
+                r = trial_cpu(qemu, dir, accel, m, &why);
                 if (r >= 0) {
                         p->native_model = TAKE_PTR(m);
                         break;
@@ -368,7 +374,8 @@ int cpu_probe_run(const char *root, const char *qemu, CpuProbe **ret, KzError *e
                         goto out;
                 }
         }
-        if (!p->native_model && asprintf(&p->native_error, "-cpu host does not start: %s", why ?: "unknown") < 0) {
+        if (!p->native_model && asprintf(&p->native_error, "-cpu %s does not start: %s",
+                                        accel == ZONE_ACCEL_TCG ? "max" : "host", why ?: "unknown") < 0) {
                 r = -ENOMEM;
                 goto out;
         }
@@ -388,7 +395,7 @@ int cpu_probe_run(const char *root, const char *qemu, CpuProbe **ret, KzError *e
                         goto out;
                 }
                 free(why);
-                if (trial_cpu(qemu, dir, m, &why) < 0)
+                if (trial_cpu(qemu, dir, accel, m, &why) < 0)
                         p->class_error[a] = TAKE_PTR(why);
         }
         p->key = TAKE_PTR(key);
@@ -407,12 +414,16 @@ int cpu_probe_get(const char *root, const char *qemu, CpuProbe **ret, KzError *e
         _cleanup_free_ char *key = NULL, *text = NULL, *dir = NULL;
         _cleanup_(cpu_probe_freep) CpuProbe *p = NULL;
         _cleanup_close_ int fd = -EBADF;
+        ZoneAccel accel;
         size_t size;
         int r;
 
         if (!cache || !lock)
                 return -ENOMEM;
-        r = cpu_probe_cache_key(qemu ?: "qemu-system-x86_64", &key);
+        r = host_config_accel(root, &accel, e);
+        if (r < 0)
+                return r;
+        r = cpu_probe_cache_key(qemu ?: "qemu-system-x86_64", accel, &key);
         if (r < 0)
                 return kz_error_set(e, r, "cannot find %s: %s.", qemu ?: "qemu-system-x86_64", strerror(-r));
         r = make_scratch_dir(root, &dir); /* makes ROOT/run/kzones-cpu */
@@ -427,7 +438,7 @@ int cpu_probe_get(const char *root, const char *qemu, CpuProbe **ret, KzError *e
                 return 0;
         }
         p = cpu_probe_free(p);
-        r = cpu_probe_run(root, qemu, &p, e);
+        r = cpu_probe_run(root, qemu, accel, &p, e);
         if (r < 0)
                 return r;
         free(text);

@@ -131,9 +131,10 @@ const char *cpu_probe_msr_feature(const char *qemu_stderr)
         return NULL;
 }
 
-char *cpu_probe_native_model(char *const *refused)
+char *cpu_probe_native_model(ZoneAccel accel, char *const *refused)
 {
-        size_t len = strlen("host") + 1;
+        const char *base = accel == ZONE_ACCEL_TCG ? "max" : "host";
+        size_t len = strlen(base) + 1;
         char *s;
 
         for (char *const *i = refused; i && *i; i++)
@@ -141,7 +142,7 @@ char *cpu_probe_native_model(char *const *refused)
         s = calloc(1, len);
         if (!s)
                 return NULL;
-        strcpy(s, "host");
+        strcpy(s, base);
         for (char *const *i = refused; i && *i; i++)
                 strcat(strcat(s, ",-"), *i);
         return s;
@@ -322,6 +323,10 @@ int cpu_probe_from_json(const char *text, CpuProbe **ret)
             !json_object_is_type(models, json_type_object))
                 goto out;
         p->key = strdup(json_object_get_string(v));
+        p->accel = json_object_object_get_ex(j, "accel", &v) ? zone_accel_from_string(json_object_get_string(v)) :
+                                                                ZONE_ACCEL_KVM;
+        if (p->accel < 0)
+                goto out;
 #define DUP_MEMBER(obj, name, field)                                                                       \
         if (json_object_object_get_ex(obj, name, &v) && json_object_is_type(v, json_type_string) &&        \
             !(field = strdup(json_object_get_string(v))))                                                  \
@@ -372,6 +377,7 @@ char *cpu_probe_to_json(const CpuProbe *p)
                 return NULL;
         }
         json_object_object_add(j, "key", json_object_new_string(p->key ?: ""));
+        json_object_object_add(j, "accel", json_object_new_string(zone_accel_to_string(p->accel) ?: "kvm"));
         if (p->native_model)
                 json_object_object_add(n, "model", json_object_new_string(p->native_model));
         if (p->native_error)
@@ -418,9 +424,9 @@ int cpu_probe_zone_model(const CpuProbe *p, const char *cpu_arch, char **ret, Kz
                 return -ENOMEM;
         if (a == CPU_ARCH_NATIVE) {
                 if (!p->native_model)
-                        return kz_error_set(e, EOPNOTSUPP, "cpu-arch=native: this host's QEMU/KVM cannot run its own "
+                        return kz_error_set(e, EOPNOTSUPP, "cpu-arch=native: this host's QEMU/%s cannot run its own "
                                 "CPU model (%s). Set cpu-arch to one that runs here (%s) with zonecfg.",
-                                strna(p->native_error), runs);
+                                p->accel == ZONE_ACCEL_TCG ? "TCG" : "KVM", strna(p->native_error), runs);
                 m = strdup(p->native_model);
         } else if (a >= 0) {
                 if (p->missing[a] && p->missing[a][0]) {

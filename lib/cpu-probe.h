@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 
+#include "host-config.h"
 #include "kz-error.h"
 
 /* Which CPU models this host's QEMU/KVM really runs, found the way libvirt finds
@@ -12,8 +13,11 @@
  * answer is confirmed by starting a vCPU, because KVM hosts refuse things QEMU
  * believes they offer (an MSR that cannot be set aborts QEMU at vCPU setup).
  *
+ * The probe runs QEMU with the host's accelerator (Accelerator= of kzones.conf(5)):
+ * with kvm the native model is "host", with tcg QEMU's emulator's "max".
+ *
  * The result is cached in ROOT/run/kzones-cpu/cpu-probe.json for the host's boot and
- * probed again when the boot, the kernel or the QEMU binary changes. */
+ * probed again when the boot, the kernel, the QEMU binary or the accelerator changes. */
 
 #define CPU_PROBE_DIR "/run/kzones-cpu" /* beside /run/kzones, which holds only zones */
 #define CPU_PROBE_CACHE CPU_PROBE_DIR "/cpu-probe.json"
@@ -39,7 +43,8 @@ CpuArch cpu_arch_from_string(const char *s);
 const char *cpu_arch_model(CpuArch a);
 
 typedef struct CpuProbe {
-        char *key;              /* what the probe is valid for (boot, kernel, QEMU binary) */
+        char *key;              /* what the probe is valid for (boot, kernel, QEMU binary, accelerator) */
+        ZoneAccel accel;        /* what runs the vCPUs: every model below is for it */
         char *native_model;     /* the -cpu value, e.g. "host,-arch-capabilities"; NULL if none runs */
         char *native_error;     /* why no native model runs */
         char *signature;        /* vendor, family, model and stepping of the native model */
@@ -69,18 +74,19 @@ int cpu_probe_decide(json_object *definitions, json_object *host_expansion, char
 /* The feature whose MSR QEMU failed to set at vCPU setup, read from QEMU's
  * stderr ("failed to set MSR 0x10a to 0x69"): the feature to leave out, or NULL. */
 const char *cpu_probe_msr_feature(const char *qemu_stderr);
-/* The native -cpu value: "host" less the refused features. */
-char *cpu_probe_native_model(char *const *refused);
+/* The native -cpu value: "host" (kvm) or "max" (tcg) less the refused features. */
+char *cpu_probe_native_model(ZoneAccel accel, char *const *refused);
 
 /* ---- the probe itself ---- */
 
-/* What a cached probe must match to be used: the boot, kernel and QEMU binary. */
-int cpu_probe_cache_key(const char *qemu, char **ret);
-/* Runs the probe with QEMU (default qemu-system-x86_64) in a scratch directory
- * under ROOT/run/kzones-cpu. */
-int cpu_probe_run(const char *root, const char *qemu, CpuProbe **ret, KzError *e);
-/* The probe of this host: from the cache if it is still valid, else probed now
- * (under a lock, so concurrent callers probe once) and cached. */
+/* What a cached probe must match to be used: the boot, kernel, QEMU binary and accelerator. */
+int cpu_probe_cache_key(const char *qemu, ZoneAccel accel, char **ret);
+/* Runs the probe with QEMU (default qemu-system-x86_64) and ACCEL in a scratch
+ * directory under ROOT/run/kzones-cpu. */
+int cpu_probe_run(const char *root, const char *qemu, ZoneAccel accel, CpuProbe **ret, KzError *e);
+/* The probe of this host, with the accelerator ROOT/etc/kzones/kzones.conf names:
+ * from the cache if it is still valid, else probed now (under a lock, so concurrent
+ * callers probe once) and cached. */
 int cpu_probe_get(const char *root, const char *qemu, CpuProbe **ret, KzError *e);
 /* Read and write the cache's JSON. */
 int cpu_probe_from_json(const char *text, CpuProbe **ret);

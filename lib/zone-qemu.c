@@ -440,11 +440,13 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
         }
         argv_add(&a, "-machine");
         if (o->memory && o->memory->kind != ZONE_MEMORY_ORDINARY)
-                argv_add(&a, "q35,accel=kvm,memory-backend=pc.ram");
+                argv_add(&a, "q35,memory-backend=pc.ram");
         else
-                argv_add(&a, "q35,accel=kvm");
+                argv_add(&a, "q35");
+        argv_add(&a, "-accel");
+        argv_add(&a, zone_accel_qemu_option(o->accel));
         argv_add(&a, "-cpu");
-        argv_add(&a, o->cpu_model ?: "host");
+        argv_add(&a, o->cpu_model ?: (o->accel == ZONE_ACCEL_TCG ? "max" : "host"));
         argv_add(&a, "-m");
         vmem = zone_vmem_region(c);
         if (vmem > 0)

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include "host-config.h"
 #include "zone-config.h"
 
 /* How a zone configuration becomes a QEMU command line. */
@@ -68,6 +69,7 @@ typedef struct ZoneQemuOptions {
         bool sandbox;               /* -sandbox ZONE_QEMU_SANDBOX */
         const char *uuid;           /* from the index, may be NULL */
         const char *cpu_model;      /* the -cpu value for cpu-arch on this host (cpu_probe_zone_model()) */
+        ZoneAccel accel;            /* what runs the vCPUs (kzones.conf(5)); 0 is kvm */
         const int *tap_fds;         /* one per anet, in configuration order; NULL: no networking fds */
         size_t n_taps;
         char **boot_args;           /* appended to the kernel command line */

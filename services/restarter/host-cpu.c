@@ -36,10 +36,11 @@ static int on_cpu_probe_exit(sd_event_source *s, const siginfo_t *si, void *user
         }
         cpu_probe_free(m->cpu);
         m->cpu = p;
-        log_info("this host runs cpu-arch native as '%s'%s%s", strna(p->native_model),
+        log_info("this host runs zones with %s, cpu-arch native as '%s'%s%s", strna(zone_accel_to_string(p->accel)),
+                strna(p->native_model),
                 p->native_error ? ": " : "", p->native_error ?: "");
         (void) sd_bus_emit_properties_changed(m->bus, RESTARTER_PATH, RESTARTER_MANAGER_IFACE, "NativeCpuModel",
-                "NativeCpuSignature", "NativeCpuFeatures", "CpuMigrationClasses", "CpuProbeState", NULL);
+                "NativeCpuSignature", "NativeCpuFeatures", "CpuMigrationClasses", "CpuProbeState", "Accelerator", NULL);
         return 0;
 }
 

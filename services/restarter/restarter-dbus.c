@@ -478,6 +478,8 @@ static int property_get_native_cpu(sd_bus *bus, const char *path, const char *in
                 return sd_bus_message_append(reply, "s", m->cpu && m->cpu->native_model ? m->cpu->native_model : "");
         if (streq(property, "NativeCpuSignature"))
                 return sd_bus_message_append(reply, "s", m->cpu && m->cpu->signature ? m->cpu->signature : "");
+        if (streq(property, "Accelerator"))
+                return sd_bus_message_append(reply, "s", m->cpu ? strempty(zone_accel_to_string(m->cpu->accel)) : "");
         return sd_bus_message_append_strv(reply, m->cpu ? m->cpu->native_features : NULL);
 }
 
@@ -528,6 +530,7 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("CpuMigrationClasses", "as", property_get_cpu_migration_classes, 0,
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CpuProbeState", "s", property_get_cpu_probe_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Accelerator", "s", property_get_native_cpu, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("HostMemory", "(tt)", bus_property_get_host_memory, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("ListZones", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssso)", zones), method_list_zones,
                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -266,6 +266,7 @@ int verb_exec(const char *name)
                         .sandbox = true,
                         .uuid = x.uuid,
                         .cpu_model = cpu_model,
+                        .accel = probe->accel,
                         .tap_fds = taps,
                         .n_taps = n_taps,
                         .boot_args = req.boot_args,

@@ -133,6 +133,33 @@ static void check_cpu(MigrateConfig *mc, int *failed)
 
         wait_for_cpu_probe(mc);
 
+        /* QEMU moves a running guest between two KVM hosts or two TCG hosts, not across */
+        {
+                _cleanup_free_ char *here = NULL, *there = NULL;
+
+                r = sd_bus_get_property_string(mc->local, RESTARTER_BUS_NAME, RESTARTER_PATH, RESTARTER_MANAGER_IFACE,
+                        "Accelerator", &error, &here);
+                if (r >= 0)
+                        r = sd_bus_get_property_string(mc->remote, RESTARTER_BUS_NAME, RESTARTER_PATH,
+                                RESTARTER_MANAGER_IFACE, "Accelerator", &error, &there);
+                /* an older destination without the property runs KVM */
+                if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_PROPERTY)) {
+                        sd_bus_error_free(&error);
+                        r = 0;
+                }
+                if (r < 0) {
+                        check_failed(mc, failed, "cannot compare the hosts' accelerators: %s",
+                                error.message ?: strerror(-r));
+                        return;
+                }
+                if (!isempty(here) && !streq(here, isempty(there) ? "kvm" : there)) {
+                        check_failed(mc, failed, "the zone runs with %s here and the destination runs zones with %s "
+                                "(Accelerator= in /etc/kzones/kzones.conf): a running guest cannot move between "
+                                "them.", here, isempty(there) ? "kvm" : there);
+                        return;
+                }
+        }
+
         if (arch && !streq(arch, "native")) {
                 _cleanup_strv_free_ char **there = NULL;
                 _cleanup_free_ char *list = NULL;

@@ -273,12 +273,50 @@ static int hot_add_cpus(QmpSync *q, unsigned have, unsigned want)
         return 0;
 }
 
+/* Whether this QEMU survives a vCPU's removal. QEMU before 8.0 frees an unplugged
+ * vCPU's jump cache while its emulator (TCG) may still use it, and its heap breaks
+ * (seen: the zone's QEMU aborting with "corrupted double-linked list" at the next
+ * device_add after one vCPU went). KVM does not use that cache. Returns 1 and the
+ * version when it does not survive, 0 when it does. */
+static int cpu_unplug_breaks_qemu(QmpSync *q, int *ret_major, int *ret_minor)
+{
+        json_object *kvm = NULL, *ver = NULL, *v, *qemu;
+        bool tcg;
+        int r;
+
+        r = qmp_sync_execute(q, "query-kvm", NULL, &kvm, NULL);
+        if (r < 0)
+                return r;
+        tcg = !(json_object_object_get_ex(kvm, "enabled", &v) && json_object_get_boolean(v));
+        json_object_put(kvm);
+        if (!tcg)
+                return 0;
+        r = qmp_sync_execute(q, "query-version", NULL, &ver, NULL);
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(ver, "qemu", &qemu))
+                qemu = NULL;
+        *ret_major = qemu && json_object_object_get_ex(qemu, "major", &v) ? json_object_get_int(v) : 0;
+        *ret_minor = qemu && json_object_object_get_ex(qemu, "minor", &v) ? json_object_get_int(v) : 0;
+        json_object_put(ver);
+        return *ret_major < 8;
+}
+
 /* Only the vCPUs added live (ours: /machine/peripheral/vcpuN), the last first. */
 static int hot_remove_cpus(QmpSync *q, unsigned have, unsigned want)
 {
         json_object *l = NULL;
-        int r;
+        int major = 0, minor = 0, r;
 
+        r = cpu_unplug_breaks_qemu(q, &major, &minor);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                line("error: virtual cpus cannot be removed while the zone runs under QEMU %d.%d's emulator (this "
+                        "host's Accelerator=tcg): that QEMU corrupts its memory when a vCPU is unplugged. The zone "
+                        "keeps %u until it reboots.", major, minor, have);
+                return 0;
+        }
         r = qmp_sync_execute(q, "query-hotpluggable-cpus", NULL, &l, NULL);
         if (r < 0)
                 return r;

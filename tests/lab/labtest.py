@@ -606,12 +606,45 @@ def linux_guest_unavailable():
     built = os.path.join(BUILD, 'tests', 'guest', 'linux', 'vmlinux')
     if not os.path.exists(built):
         return f'the Linux test guest is not built ({built}; meson option linux_guest)'
-    if os.path.exists('/sys/module/kvm_pvm') and not os.environ.get('KZ_LINUX_GUEST_FORCE'):
-        # KVM's instruction emulator runs the guest's kernel and stops at
-        # instructions it does not have (cmpxchg16b, xrstor, int3, clac, fwait, …)
-        return ('this machine\'s KVM is kvm_pvm, which emulates a guest\'s kernel and cannot boot '
-                'Debian\'s (tests/guest/linux/README.md)')
     return None
+
+
+def linux_guest_accel():
+    """What the lab's hosts run kzlinux zones with: kvm, or tcg (QEMU's own
+    emulator, Accelerator=tcg in kzones.conf(5)) where this machine's KVM is
+    kvm_pvm, which runs a guest's kernel in its instruction emulator and cannot
+    boot Debian's (tests/guest/linux/README.md).  KZ_LINUX_GUEST_ACCEL=kvm|tcg
+    chooses."""
+    chosen = os.environ.get('KZ_LINUX_GUEST_ACCEL')
+    if chosen:
+        return chosen
+    return 'tcg' if os.path.exists('/sys/module/kvm_pvm') else 'kvm'
+
+
+def use_accelerator(host, accel, timeout=120):
+    """Makes HOST run its zones with ACCEL, as an administrator does: Accelerator=
+    in /etc/kzones/kzones.conf, then a restart of kzones-restarterd, whose CPU
+    probe runs again for it; waits until the restarter's Accelerator property
+    says so (an AssertionError after TIMEOUT s)."""
+    def ex(*cmd, **kw):
+        return lab('exec', host, *cmd, check=True, timeout=120, **kw)
+    ex('mkdir', '-p', '/etc/kzones', stdin=subprocess.DEVNULL)
+    ex('tee', HOST_CONFIG, input=f'[Host]\nAccelerator={accel}\n')
+    ex('systemctl', 'restart', 'kzones-restarterd.service', stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        r = lab('exec', host, 'busctl', 'get-property', 'org.kzones.Restarter1', '/org/kzones/Restarter1',
+                'org.kzones.Restarter1.Manager', 'Accelerator', timeout=60, stdin=subprocess.DEVNULL)
+        seen = r.stdout.strip()
+        if seen == f's "{accel}"':
+            return
+        time.sleep(0.5)
+    raise AssertionError(f'{host}: the restarter\'s Accelerator is {seen!r}, not {accel!r}, {timeout} s after '
+                         f'Accelerator={accel} and a restart')
+
+
+HOST_CONFIG = '/etc/kzones/kzones.conf'
 
 
 def linux_guest_boot(interval=200, cmdline=''):

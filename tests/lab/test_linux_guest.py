@@ -28,6 +28,7 @@ class LinuxGuest(labtest.LabTestCase, labtest.LinuxGuestHelpers):
             raise unittest.SkipTest(reason)
         super().setUpClass()
         try:
+            labtest.use_accelerator('host1', labtest.linux_guest_accel())
             labtest.lab('exec', 'host1', 'zonecfg', '-z', ZONE,
                         'create -t SYSkz-minimal; set capped-memory:physical=512M; ' +
                         labtest.linux_guest_boot(interval=200), check=True, stdin=subprocess.DEVNULL)

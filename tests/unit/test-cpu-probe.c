@@ -43,7 +43,7 @@ static CpuProbe *epyc(void)
 
         cr_assert_str_eq(f, "arch-capabilities", "the aborting MSR names the feature to leave out");
         cr_assert_eq(cpu_probe_decide(defs, exp, refused, p), 0);
-        p->native_model = cpu_probe_native_model(refused);
+        p->native_model = cpu_probe_native_model(ZONE_ACCEL_KVM, refused);
         p->key = strdup("recorded");
         json_object_put(defs);
         json_object_put(exp);
@@ -148,7 +148,7 @@ Test(cpu_probe, a_host_with_every_class)
                 if (json_object_object_get_ex(json_object_array_get_idx(defs, i), "unavailable-features", &un))
                         json_object_array_del_idx(un, 0, json_object_array_length(un));
         cr_assert_eq(cpu_probe_decide(defs, exp, NULL, p), 0);
-        p->native_model = cpu_probe_native_model(NULL);
+        p->native_model = cpu_probe_native_model(ZONE_ACCEL_KVM, NULL);
         for (CpuArch a = 0; a < _CPU_ARCH_MAX; a++)
                 cr_assert(cpu_probe_class_runs(p, a), "%s runs", cpu_arch_to_string(a));
         cr_assert_str_eq(p->native_model, "host");
@@ -187,6 +187,7 @@ Test(cpu_probe, cache_round_trip)
         cr_assert_str_eq(a, b, "the cache reads back as written");
         cr_assert_str_eq(q->native_model, "host,-arch-capabilities");
         cr_assert(!cpu_probe_class_runs(q, CPU_ARCH_MIGRATION_CLASS1) && cpu_probe_class_runs(q, CPU_ARCH_GENERIC));
+        cr_assert_eq(q->accel, ZONE_ACCEL_KVM);
         cr_assert_lt(cpu_probe_from_json("{\"key\": \"x\"}", &q), 0, "a cut cache is not used");
         cr_assert_lt(cpu_probe_from_json("not json", &q), 0);
 }
@@ -199,4 +200,28 @@ Test(cpu_probe, arch_names_both_ways)
         }
         cr_assert_eq(cpu_arch_from_string("migration-class5"), _CPU_ARCH_INVALID);
         cr_assert_null(cpu_arch_to_string(_CPU_ARCH_MAX));
+}
+
+Test(cpu_probe, with_tcg_native_is_max_and_the_cache_says_so)
+{
+        _cleanup_(cpu_probe_freep) CpuProbe *p = epyc(), *q = NULL;
+        _cleanup_free_ char *a = NULL, *m = NULL, *plain = cpu_probe_native_model(ZONE_ACCEL_TCG, NULL);
+        char *refused[] = { (char *) "pdcm", NULL };
+        KzError e = {};
+
+        cr_assert_str_eq(plain, "max");
+        m = cpu_probe_native_model(ZONE_ACCEL_TCG, refused);
+        cr_assert_str_eq(m, "max,-pdcm");
+        p->accel = ZONE_ACCEL_TCG;
+        a = cpu_probe_to_json(p);
+        cr_assert(strstr(a, "\"accel\":\"tcg\"") || strstr(a, "\"accel\": \"tcg\""), "%s", a);
+        cr_assert_eq(cpu_probe_from_json(a, &q), 0);
+        cr_assert_eq(q->accel, ZONE_ACCEL_TCG);
+        /* a probe that found no native model names the emulator in its message */
+        q->native_model = mfree_str(q->native_model);
+        q->native_error = strdup("-cpu max does not start: x");
+        free(m);
+        m = NULL;
+        cr_assert_lt(cpu_probe_zone_model(q, "native", &m, &e), 0);
+        cr_assert(strstr(e.message, "this host's QEMU/TCG cannot run its own CPU model"), "%s", e.message);
 }

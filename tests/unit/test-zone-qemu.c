@@ -85,6 +85,9 @@ Test(zone_qemu, without_descriptors_qemu_opens_paths_and_has_no_sandbox)
         KzError e = {};
 
         cr_assert_eq(zone_qemu_argv(c, &o, &argv, &e), 0);
+        cr_assert_str_eq(after(argv, "-machine", 0), "q35");
+        cr_assert_str_eq(after(argv, "-accel", 0), "kvm");
+        cr_assert_str_eq(after(argv, "-cpu", 0), "host");
         cr_assert_null(after(argv, "-sandbox", 0));
         cr_assert_null(after(argv, "-add-fd", 0));
         cr_assert_str_eq(after(argv, "-chardev", 0), "socket,id=qmp,path=/run/kzones/kz1/qmp.sock,server=on,wait=off");
@@ -120,4 +123,23 @@ Test(zone_qemu, disks_and_nics_sit_on_root_ports_of_their_own_with_spare_ones_fo
         cr_assert(has_substring(argv, "virtio-net-pci,netdev=net4,id=net4-dev,mac="));
         cr_assert(has_substring(argv, ",bus=kzport3"));
         cr_assert_not(has_substring(argv, "bus=kzport4"));
+}
+
+Test(zone_qemu, a_host_with_tcg_runs_the_same_machine_under_qemus_emulator)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = config();
+        _cleanup_strv_free_ char **argv = NULL, **probed = NULL;
+        ZoneQemuOptions o = { .runtime_dir = "/run/kzones/kz1", .accel = ZONE_ACCEL_TCG };
+        KzError e = {};
+
+        cr_assert_eq(zone_qemu_argv(c, &o, &argv, &e), 0, "%s", e.message);
+        cr_assert_str_eq(after(argv, "-machine", 0), "q35");
+        cr_assert_str_eq(after(argv, "-accel", 0), "tcg,split-wx=on");
+        cr_assert_null(after(argv, "-accel", 1));
+        cr_assert_str_eq(after(argv, "-cpu", 0), "max", "TCG has no -cpu host");
+        cr_assert_not(has_substring(argv, "kvm"));
+        /* the model the probe found wins */
+        o.cpu_model = "Skylake-Client-v4,enforce";
+        cr_assert_eq(zone_qemu_argv(c, &o, &probed, &e), 0, "%s", e.message);
+        cr_assert_str_eq(after(probed, "-cpu", 0), "Skylake-Client-v4,enforce");
 }
