@@ -6,7 +6,7 @@ image (/srv/shared): a zone on local storage is refused before anything moves
 with the guide's message; a dry run of a cold migration changes nothing on either
 host; a vCPU difference from the destination's own configuration stops a live
 migration before anything moves, with the difference named, and the guest beats
-on; a warm migration of a suspended zone imports its configuration (key and UUID
+on, and so does a destination whose zones run under another accelerator; a warm migration of a suspended zone imports its configuration (key and UUID
 included) onto a host that had none, and 'zoneadm boot' there resumes the same
 guest (same boot id, counter going on); a cold migration back uses the
 configuration the host has, and the host data follows the zone."""
@@ -89,6 +89,27 @@ class MigrationKinds(labtest.LabTestCase, labtest.ZoneHelpers):
             self.wait_beats('host1', ZONE, n + 2)
         finally:
             self.exec('host2', 'zonecfg', '-z', ZONE, 'delete -F')
+
+    def test_2b_a_destination_with_another_accelerator_is_refused_before_anything_moves(self):
+        """host2 runs its zones under QEMU's emulator (Accelerator=tcg in
+        kzones.conf): a running guest cannot move there from KVM."""
+        if self.zone_state('host1', ZONE)[0] != 'running':
+            self.zoneadm_on('host1', ZONE, 'boot')
+        self.wait_beats('host1', ZONE, 3)
+        labtest.use_accelerator('host2', 'tcg')
+        try:
+            r = self.migrate('host1', 'ssh://root@host2')
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn('configuration check failed: the zone runs with kvm here and the destination runs zones '
+                          'with tcg (Accelerator= in /etc/kzones/kzones.conf): a running guest cannot move between '
+                          'them.', r.stderr)
+            self.assertNotIn("Booting zone in 'migrating-in' mode.", r.stdout)
+            self.assertEqual(self.zone_state('host1', ZONE)[0], 'running')
+            self.assertEqual(self.zone_state('host2', ZONE), (None, None), 'nothing configured on host2')
+            n = len(self.heartbeats('host1', ZONE))
+            self.wait_beats('host1', ZONE, n + 2)
+        finally:
+            labtest.use_accelerator('host2', 'kvm')
 
     def test_3_warm_migration_imports_the_configuration_and_boot_resumes(self):
         if self.zone_state('host1', ZONE)[0] != 'running':
