@@ -62,6 +62,34 @@ class HostCpu(BusTest):
         self.assertEqual(classes, [c for c in self.CLASSES if c in classes], 'in order, known names only')
         self.assertRegex(self.manager_prop('NativeCpuSignature'), r'^\S+ family \d+ model \d+ stepping \d+ ')
         self.assertEqual(self.cache()['native']['model'], native)
+        self.assertEqual(self.manager_prop('Accelerator'), 'kvm', 'without kzones.conf')
+        self.assertEqual(self.cache()['accel'], 'kvm')
+
+    def test_tcg_probe_from_kzones_conf(self):
+        """Accelerator=tcg: the probe runs QEMU's emulator, whose native model is
+        max; the cache says for which accelerator it is; a bad value is one error."""
+        helper = os.path.join(BUILD, 'services/zone/kzones-zone')
+        self.wait_for(lambda: self.manager_prop('NativeCpuModel') != '', timeout=60, what='the CPU probe')
+        kvm = self.cache()
+        conf = os.path.join(self.root, 'etc/kzones/kzones.conf')
+        os.makedirs(os.path.dirname(conf), exist_ok=True)
+        with open(conf, 'w') as f:
+            f.write('[Host]\nAccelerator=tcg\n')
+        out = json.loads(self.run_cmd([helper, 'cpu-probe']).stdout)
+        self.assertEqual(out['accel'], 'tcg')
+        self.assertTrue(out['native']['model'] == 'max' or out['native']['model'].startswith('max,-'), out['native'])
+        self.assertTrue(out['key'].endswith('; accel tcg'), out['key'])
+        self.assertIn('generic', [c for c, v in out['classes'].items() if not v['missing'] and 'error' not in v],
+                      'the x86-64 baseline runs under TCG')
+        self.assertEqual(self.cache()['accel'], 'tcg')
+        with open(conf, 'w') as f:
+            f.write('[Host]\nAccelerator=hvf\n')
+        p = self.run_cmd([helper, 'cpu-probe'], check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('kzones.conf: Accelerator=hvf is neither kvm nor tcg.', p.stderr)
+        os.unlink(conf)
+        out = json.loads(self.run_cmd([helper, 'cpu-probe']).stdout)
+        self.assertEqual((out['accel'], out['native']['model']), ('kvm', kvm['native']['model']))
 
     def test_cache_is_used_and_refreshed(self):
         helper = os.path.join(BUILD, 'services/zone/kzones-zone')
