@@ -30,6 +30,10 @@ import sys
 import time
 import unittest
 
+# tests/kzbus.py, for callers that put only tests/lab on the path (.ci/run, bench/)
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+import kzbus  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LAB = os.path.join(HERE, 'lab')
 STATE = '/run/kzlab/state.json'
@@ -634,8 +638,8 @@ def use_accelerator(host, accel, timeout=120):
     deadline = time.monotonic() + timeout
     seen = None
     while time.monotonic() < deadline:
-        r = lab('exec', host, 'busctl', 'get-property', 'org.kzones.Restarter1', '/org/kzones/Restarter1',
-                'org.kzones.Restarter1.Manager', 'Accelerator', timeout=60, stdin=subprocess.DEVNULL)
+        r = lab('exec', host, 'busctl', 'get-property', kzbus.RESTARTER_BUS_NAME, kzbus.RESTARTER_PATH,
+                kzbus.RESTARTER_MANAGER_IFACE, 'Accelerator', timeout=60, stdin=subprocess.DEVNULL)
         seen = r.stdout.strip()
         if seen == f's "{accel}"':
             return
