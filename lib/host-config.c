@@ -41,7 +41,6 @@ static int host_config_get(const char *root, const char *key, char **ret, KzErro
         _cleanup_fclose_ FILE *f = NULL;
         size_t size = 0, klen = strlen(key);
         bool in_host = true; /* settings before any section header count as [Host] */
-        unsigned n = 0;
 
         if (!path)
                 return -ENOMEM;
@@ -53,7 +52,6 @@ static int host_config_get(const char *root, const char *key, char **ret, KzErro
         while (getline(&line, &size, f) >= 0) {
                 char *v = line + strspn(line, " \t"), *end;
 
-                n++;
                 v[strcspn(v, "\r\n")] = 0;
                 if (*v == 0 || *v == '#' || *v == ';')
                         continue;
