@@ -160,9 +160,9 @@ int drop_privileges(const QemuUser *u)
 }
 
 /* What QEMU opens itself, as its user, tried out in a child as that user before
- * QEMU starts, so that a host set up wrong gets one clear message: /dev/kvm, and a
- * boot resource's kernel and initrd. */
-int qemu_user_check(const char *name, const ZoneConfig *c, const QemuUser *u)
+ * QEMU starts, so that a host set up wrong gets one clear message: /dev/kvm (with
+ * KVM), and a boot resource's kernel and initrd. */
+int qemu_user_check(const char *name, const ZoneConfig *c, const QemuUser *u, bool kvm)
 {
         const ZoneResource *boot = zone_resource_first(c->root, resource_type_child(zone_type(), "boot"));
         const char *files[] = { zone_resource_get(boot, "kernel"), zone_resource_get(boot, "initrd") };
@@ -190,8 +190,8 @@ int qemu_user_check(const char *name, const ZoneConfig *c, const QemuUser *u)
                                 strerror(-r));
                         goto out;
                 }
-                fd = open("/dev/kvm", O_RDWR | O_CLOEXEC | O_NOCTTY);
-                if (fd < 0) {
+                fd = kvm ? open("/dev/kvm", O_RDWR | O_CLOEXEC | O_NOCTTY) : -EBADF;
+                if (kvm && fd < 0) {
                         int err = errno;
                         struct stat st = {};
                         struct group *g = stat("/dev/kvm", &st) >= 0 ? getgrgid(st.st_gid) : NULL;
@@ -202,7 +202,8 @@ int qemu_user_check(const char *name, const ZoneConfig *c, const QemuUser *u)
                                 (unsigned) (st.st_mode & 07777), g ? g->gr_name : "?", KZONES_QEMU_USER);
                         goto out;
                 }
-                (void) close(fd);
+                if (fd >= 0)
+                        (void) close(fd);
                 for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                         if (!files[i])
                                 continue;

@@ -193,22 +193,23 @@ int verb_exec(const char *name)
                         return r;
         }
 
-        /* QEMU runs as its own unprivileged user (as root only when the launcher is not root,
-         * in tests): what it must open itself is tried as that user first */
-        if (drop) {
-                r = qemu_user_lookup(name, &user);
-                if (r >= 0)
-                        r = qemu_user_check(name, c, &user);
-                if (r < 0)
-                        return r;
-        }
-
-        /* the CPU: what cpu-arch asks for, if this host's QEMU/KVM runs it (probed once a boot) */
+        /* the CPU: what cpu-arch asks for, if this host's QEMU runs it with
+         * its accelerator (probed once a boot) */
         r = cpu_probe_get(arg_root, getenv("KZONES_QEMU"), &probe, &e);
         if (r >= 0)
                 r = cpu_probe_zone_model(probe, zone_resource_get(c->root, "cpu-arch"), &cpu_model, &e);
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
+
+        /* QEMU runs as its own unprivileged user (as root only when the launcher is not root,
+         * in tests): what it must open itself is tried as that user first */
+        if (drop) {
+                r = qemu_user_lookup(name, &user);
+                if (r >= 0)
+                        r = qemu_user_check(name, c, &user, probe->accel == ZONE_ACCEL_KVM);
+                if (r < 0)
+                        return r;
+        }
 
         if (incoming) {
                 r = prepare_incoming(name, rundir, &req.incoming, drop ? &user : NULL);

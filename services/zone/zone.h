@@ -68,7 +68,7 @@ typedef struct QemuUser {
 } QemuUser;
 
 int qemu_user_lookup(const char *name, QemuUser *ret);
-int qemu_user_check(const char *name, const ZoneConfig *c, const QemuUser *u);
+int qemu_user_check(const char *name, const ZoneConfig *c, const QemuUser *u, bool kvm);
 int drop_privileges(const QemuUser *u);
 int open_devices(const char *name, const ZoneConfig *c, const ZoneResource *const *devices, size_t n, int *fds);
 int monitor_socket(const char *name, const char *rundir, const char *sock);
