@@ -9,6 +9,8 @@ guest (kzlinux, tests/guest/linux), which prints on its console what it sees:
   MemTotal (host-compatible=memlzs, as SYSkz-minimal has it);
 - with capped-memory:memlzs=strict, a size that cannot be reached exactly fails
   non-zero, and the zone is as it was;
+- a commit whose second change fails (a disk QEMU cannot open) fails naming
+  it, and the live configuration says what runs: the first change, applied;
 - `zoneadm apply -n` changes nothing; `zoneadm apply` makes the persistent
   configuration live;
 - after a reboot the `-r` changes are gone and the applied ones stay;
@@ -202,6 +204,26 @@ class LiveReconfig(labtest.LabTestCase, labtest.LinuxGuestHelpers):
         self.assertEqual(self.live_export(), live, 'the live configuration changed')
         after = self.steady()
         self.assertEqual(after[2:], before[2:], 'the guest changed')
+
+    def test_06b_a_change_that_fails_leaves_the_live_configuration_saying_what_runs(self):
+        """One commit: 256M more memory (applied first), then a disk whose file does
+        not exist (QEMU cannot open it). The commit fails, naming the disk; the memory
+        stays plugged, and the live configuration says so: what runs, not what was
+        asked for, nor what was there before."""
+        before = self.steady()
+        missing = f'file:///var/lib/zones/{ZONE}/missing.img'
+        r = self.cfg_live(f'select capped-memory; set physical=1280M; end; add device; set storage={missing}; end',
+                          check=False)
+        said = self.said(r)
+        self.assertNotEqual(r.returncode, 0, said)
+        self.assertIn('Checking: Modifying capped-memory physical=1280M', said)
+        self.assertIn(f'Checking: Adding device storage={missing}', said)
+        self.assertTrue([x for x in said if x.startswith(f'error: Adding device storage={missing} failed')], said)
+        b = self.shows(lambda b: b.mem >= before.mem + 250 * MiB, 'the 256M that was applied, in the guest')
+        self.assertEqual((b.disks, b.nics, b.cpus), (before.disks, before.nics, before.cpus))
+        live = self.live_export()
+        self.assertIn('set physical=1280M', live)
+        self.assertNotIn(missing, live)
 
     def test_07_apply_dry_run_changes_nothing(self):
         # the persistent change: a second anet and the second vCPU, which -r added for
