@@ -231,17 +231,24 @@ void pool_holders_by_zone(PoolHolder *h, size_t *n)
         *n = w;
 }
 
+size_t pool_holders_zones(const PoolHolder *h, size_t n)
+{
+        size_t zones = 0;
+
+        for (size_t i = 0; i < n; i++)
+                zones += i == 0 || !streq(h[i - 1].zone, h[i].zone);
+        return zones;
+}
+
 char *pool_holders_format(const PoolHolder *h, size_t n)
 {
         char *s = NULL;
-        size_t len = 0, zones = 0;
+        size_t len = 0;
         FILE *f = open_memstream(&s, &len);
 
         if (!f)
                 return NULL;
-        for (size_t i = 0; i < n; i++)
-                zones += i == 0 || !streq(h[i - 1].zone, h[i].zone);
-        fputs(zones == 1 ? "zone " : "zones ", f);
+        fputs(pool_holders_zones(h, n) == 1 ? "zone " : "zones ", f);
         for (size_t i = 0; i < n;) {
                 char a[SIZE_FORMAT_MAX];
                 uint64_t size = 0;

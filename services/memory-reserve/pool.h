@@ -58,6 +58,8 @@ char *pool_holders_format(const PoolHolder *h, size_t n);
 /* A zone's files (its RAM, the memory it plugged live) as one holder, sizes added:
  * what the pool's Zones and mrpstat show. dev, ino and pid are the first file's. */
 void pool_holders_by_zone(PoolHolder *h, size_t *n);
+/* How many zones those files are of (sorted by zone, as pool_holders() returns them). */
+size_t pool_holders_zones(const PoolHolder *h, size_t n);
 /* The zone a path in the pool belongs to: its last component, without " (deleted)" and
  * ZONE_POOL_VMEM_SUFFIX. */
 char *pool_holder_zone(const char *path);

@@ -356,6 +356,8 @@ Test(holders, memory_plugged_live_is_the_zones)
         /* its RAM and what it plugged, as one */
         cr_assert_str_eq(s, "zones kz1 (384M), kz2 (1G)");
         cr_assert_str_eq(one, "zone kz1 (384M)");
+        cr_assert_eq(pool_holders_zones(h, 2), 1);
+        cr_assert_eq(pool_holders_zones(h, n), 2);
         pool_holders_by_zone(h, &n);
         cr_assert_eq(n, 2);
         cr_assert_str_eq(h[0].zone, "kz1");
