@@ -7,7 +7,9 @@ a 256M zone (host-compatible=memlzs); `zonecfg -r` growing capped-memory:physica
 counts as the zone's; with memlzs=strict, 768M (512M more than the booted 256M, with
 256M left in the pool) fails non-zero and changes neither the guest, the live
 configuration nor the pool; without it, 1G gives the guest what the pool has, with a
-warning; shrinking back to 256M gives every page back to the pool.
+warning; shrinking back to 256M gives every page back to the pool. Before any
+resize, a suspend gives the zone's pages back to the pool and the resume (the same
+command line a migration's destination builds) makes the region again from it.
 
 One host, one zone, the cases in order on the same running guest. Nothing stays
 reserved on the machine afterwards, even when a test fails: the class halts the
@@ -29,6 +31,7 @@ M = 1 << 20
 PAGE = 2 * M
 KiB_PER_M = 1024    # the heartbeat's mem is in KiB
 DROPIN = f'/etc/systemd/system/memory-reserve@{POOL}.service.d/50-pool.conf'
+IMAGE = f'/srv/shared/{ZONE}.img'
 BOOT_TIMEOUT = int(os.environ.get('KZ_LINUX_BOOT_TIMEOUT', '900'))
 STEP_TIMEOUT = int(os.environ.get('KZ_LIVE_STEP_TIMEOUT', '120'))
 
@@ -58,8 +61,8 @@ class PoolMemoryLive(labtest.LabTestCase, labtest.LinuxGuestHelpers):
                 'systemctl daemon-reload')
             # SYSkz-minimal: host-compatible=memlzs (memory can change live)
             run('zonecfg', '-z', ZONE, 'create -t SYSkz-minimal; set capped-memory:physical=256M; '
-                f'select capped-memory; clear pagesize-policy; set memory-reserve={POOL}; end; ' +
-                labtest.linux_guest_boot(interval=200))
+                f'select capped-memory; clear pagesize-policy; set memory-reserve={POOL}; end; '
+                f'add suspend; set path={IMAGE}; end; ' + labtest.linux_guest_boot(interval=200))
             run('zoneadm', '-z', ZONE, 'install')
         except Exception:
             cls.tearDownClass()
@@ -73,7 +76,8 @@ class PoolMemoryLive(labtest.LabTestCase, labtest.LinuxGuestHelpers):
             cls.halt_zones(('host1', ZONE))
             labtest.lab('exec', 'host1', 'systemctl', 'disable', '--now', f'memory-reserve@{POOL}.service',
                         timeout=120, stdin=subprocess.DEVNULL)
-            labtest.lab('exec', 'host1', 'rm', '-f', DROPIN, timeout=60, stdin=subprocess.DEVNULL)
+            labtest.lab('exec', 'host1', 'rm', '-f', DROPIN, IMAGE, IMAGE + '.partial', timeout=60,
+                        stdin=subprocess.DEVNULL)
         finally:
             try:
                 super().tearDownClass()
@@ -143,7 +147,24 @@ class PoolMemoryLive(labtest.LabTestCase, labtest.LinuxGuestHelpers):
         self.assertIn(f'/run/kzones-pools/{POOL}/0/{ZONE}@vmem (deleted)', fds)
         self.assertIn('virtio-mem-pci,id=vmem0', self.exec('host1', 'cat', f'/proc/{pid}/cmdline').stdout)
 
-    def test_2_grows_from_the_pool(self):
+    def test_2_suspend_and_resume_make_the_region_again_from_the_pool(self):
+        # what a migration's destination does too: the same command line, the region from its pool
+        last = self.steady()
+        t0 = time.monotonic()
+        self.exec('host1', 'zoneadm', '-z', ZONE, 'suspend', timeout=300)
+        suspended = time.monotonic() - t0
+        self.assertEqual(self.mrpstat(), (512 * M, 0, 512 * M, {}), 'the suspended zone kept pages of the pool')
+        self.exec('host1', 'zoneadm', '-z', ZONE, 'boot', timeout=300)
+        b = self.wait_linux('host1', ZONE, boot=type(self).boot_id, after=last.n, timeout=BOOT_TIMEOUT,
+                            msg='a heartbeat of the resumed guest')
+        figure(f'suspend {suspended:.1f} s, resume {time.monotonic() - t0 - suspended:.1f} s; '
+               f'heartbeat {last.n} -> {b.n}, same boot; pool {self.mrpstat()}')
+        self.assertEqual(b.mem, last.mem)
+        self.assertEqual(self.mrpstat(), (512 * M, 256 * M, 256 * M, {ZONE: 256 * M}))
+        pid = self.exec('host1', 'systemctl', 'show', '-P', 'MainPID', f'zone@{ZONE}').stdout.strip()
+        self.assertIn(f'{ZONE}@vmem (deleted)', self.exec('host1', 'sh', '-c', f'ls -l /proc/{pid}/fd/').stdout)
+
+    def test_3_grows_from_the_pool(self):
         before = self.steady().mem
         r, secs = self.resize('384M')
         self.assertIn(f"zone '{ZONE}': Checking: Modifying capped-memory physical=384M", r.stdout + r.stderr)
@@ -156,7 +177,7 @@ class PoolMemoryLive(labtest.LabTestCase, labtest.LinuxGuestHelpers):
         self.assertEqual(self.extent_free(), 128 * M)
         self.assertIn('physical: 384M', self.cfg_live('info capped-memory').stdout)
 
-    def test_3_strict_beyond_the_pool_fails_and_changes_nothing(self):
+    def test_4_strict_beyond_the_pool_fails_and_changes_nothing(self):
         self.cfg_live('select capped-memory; set memlzs=strict; end')
         before, live, pool = self.steady(), self.live_export(), self.mrpstat()
         r, _ = self.resize('768M', check=False)
@@ -170,7 +191,7 @@ class PoolMemoryLive(labtest.LabTestCase, labtest.LinuxGuestHelpers):
         self.assertEqual(self.steady().mem, before.mem, 'the guest changed')
         self.cfg_live('select capped-memory; clear memlzs; end')
 
-    def test_4_without_strict_the_guest_gets_what_the_pool_has(self):
+    def test_5_without_strict_the_guest_gets_what_the_pool_has(self):
         before = self.steady().mem
         r, secs = self.resize('1G')
         out = r.stdout + r.stderr
@@ -182,7 +203,7 @@ class PoolMemoryLive(labtest.LabTestCase, labtest.LinuxGuestHelpers):
         self.assertEqual(pool, (512 * M, 512 * M, 0, {ZONE: 512 * M}))
         self.assertIn('physical: 512M', self.cfg_live('info capped-memory').stdout)
 
-    def test_5_shrinking_gives_it_back_to_the_pool(self):
+    def test_6_shrinking_gives_it_back_to_the_pool(self):
         before = self.steady().mem
         r, secs = self.resize('256M')
         b = self.shows(lambda b: b.mem <= before - 250 * KiB_PER_M, 'MemTotal shrunk by 256M in the guest')
