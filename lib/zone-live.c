@@ -79,12 +79,9 @@ static int refuse(ZoneLivePlan *p, const char *what, const char *fmt_text, const
 
 const char *zone_live_memory_refusal(const ZoneConfig *c)
 {
-        const ZoneResource *cm = zone_resource_first(c->root, rt("capped-memory"));
-
         if (!zone_memory_live_enabled(c))
                 return "Memory reconfiguration not enabled";
-        if (zone_resource_get(cm, "memory-reserve"))
-                return "memory live reconfiguration of a pool zone is not supported yet";
+        /* a pool zone's region is in its pool (zone_vmem_region()) */
         if (zone_vmem_region(c) == 0)
                 return "memory live reconfiguration with pagesize-policy other than largest-available is not "
                         "supported yet";

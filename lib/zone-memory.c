@@ -267,10 +267,35 @@ int pool_lock(const char *root)
 
 void zone_memory_done(ZoneMemory *m)
 {
-        if (m && m->fd >= 0)
+        if (!m)
+                return;
+        if (m->fd >= 0)
                 (void) close(m->fd);
-        if (m)
-                m->fd = -EBADF;
+        if (m->vmem_fd >= 0)
+                (void) close(m->vmem_fd);
+        m->fd = m->vmem_fd = -EBADF;
+}
+
+/* The virtio-mem region's file, beside the RAM in the same extent: sized, not mapped, so
+ * no page of the pool is taken until the guest plugs memory (zone_qemu_argv()). */
+static int vmem_file(const char *extent, const ZoneConfig *c, uint64_t region, int *ret, KzError *e)
+{
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (asprintf(&path, "%s/%s" ZONE_POOL_VMEM_SUFFIX, extent, zone_config_name(c)) < 0)
+                return -ENOMEM;
+        (void) unlink(path); /* left by a launcher that died before it could unlink it */
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return kz_error_set(e, errno, "cannot create %s: %m.", path);
+        r = ftruncate(fd, (off_t) region) < 0 ? -errno : 0;
+        (void) unlink(path);
+        if (r < 0)
+                return kz_error_set(e, r, "cannot size %s: %s.", path, strerror(-r));
+        *ret = TAKE_FD(fd);
+        return 0;
 }
 
 /* Reserves the zone's RAM in the pool: one file, in the extent that fits it best;
@@ -280,10 +305,10 @@ static int zone_memory_from_pool(const ZoneConfig *c, const char *root, const ch
                 KzError *e)
 {
         _cleanup_close_ int lock = -EBADF, fd = -EBADF;
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *path = NULL, *extent = NULL;
         PoolExtent *l = NULL;
         size_t n = 0;
-        uint64_t total = 0, free_bytes = 0, largest = 0;
+        uint64_t total = 0, free_bytes = 0, largest = 0, region = zone_vmem_region(c);
         char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], d[SIZE_FORMAT_MAX];
         ssize_t i;
         void *p;
@@ -330,7 +355,7 @@ static int zone_memory_from_pool(const ZoneConfig *c, const char *root, const ch
                 pool_extents_free(l, n);
                 return r;
         }
-        if (asprintf(&path, "%s/%s", l[i].path, zone_config_name(c)) < 0) {
+        if (asprintf(&path, "%s/%s", l[i].path, zone_config_name(c)) < 0 || !(extent = strdup(l[i].path))) {
                 pool_extents_free(l, n);
                 return -ENOMEM;
         }
@@ -356,6 +381,12 @@ static int zone_memory_from_pool(const ZoneConfig *c, const char *root, const ch
         }
         (void) munmap(p, m->size);
         (void) unlink(path);
+        /* memory resized live comes from the same extent (zone-qemu.h) */
+        if (region > 0) {
+                r = vmem_file(extent, c, region, &m->vmem_fd, e);
+                if (r < 0)
+                        return r;
+        }
         m->kind = ZONE_MEMORY_POOL;
         m->fd = TAKE_FD(fd);
         return 0;
@@ -366,7 +397,8 @@ int zone_memory_prepare(const ZoneConfig *c, const char *root, ZoneMemory *ret, 
         const ZoneResource *cm = zone_resource_first(c->root, resource_type_child(zone_type(), "capped-memory"));
         const char *pool = zone_resource_get(cm, "memory-reserve");
         const char *policy_s = zone_resource_get(cm, "pagesize-policy");
-        ZoneMemory m = { .kind = ZONE_MEMORY_ORDINARY, .size = zone_memory_bytes(c), .fd = -EBADF };
+        ZoneMemory m = { .kind = ZONE_MEMORY_ORDINARY, .size = zone_memory_bytes(c), .fd = -EBADF,
+                .vmem_fd = -EBADF };
         uint64_t sizes[HUGEPAGE_SIZES_MAX], cand[HUGEPAGE_SIZES_MAX], fixed = 0;
         char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
         PageSizePolicy policy;

@@ -124,11 +124,14 @@ uint64_t zone_vmem_region(const ZoneConfig *c)
         const char *policy = zone_resource_get(cm, "pagesize-policy");
         uint64_t b = zone_memory_bytes(c);
 
-        /* memory from a pool, or a policy that insists on huge pages: not yet
-         * (zone_live_memory_refusal()); largest-available takes base pages when it must,
-         * and so does the memory plugged live */
-        if (!zone_memory_live_enabled(c) || zone_resource_get(cm, "memory-reserve") ||
-            (policy && !streq(policy, "largest-available")))
+        /* memory from a pool: the region is a file in the pool's extent, plugged in its
+         * pages (the pool's page size divides physical, so it divides the region too); a
+         * policy that insists on huge pages: not yet (zone_live_memory_refusal());
+         * largest-available takes base pages when it must, and so does the memory
+         * plugged live */
+        if (!zone_memory_live_enabled(c))
+                return 0;
+        if (!zone_resource_get(cm, "memory-reserve") && policy && !streq(policy, "largest-available"))
                 return 0;
         return (b * (ZONE_VMEM_FACTOR - 1)) / ZONE_VMEM_BLOCK * ZONE_VMEM_BLOCK;
 }
@@ -412,6 +415,33 @@ static int memory_backend(Argv *a, const ZoneConfig *c, const ZoneMemory *m, KzE
         return -EINVAL;
 }
 
+uint64_t zone_vmem_block(const ZoneMemory *m)
+{
+        return m && m->kind == ZONE_MEMORY_POOL && m->page_size > ZONE_VMEM_BLOCK ? m->page_size : ZONE_VMEM_BLOCK;
+}
+
+/* The virtio-mem device and its region. A pool zone's region is its second file in the
+ * pool (ZoneMemory.vmem_fd), mapped without a reservation (reserve=off): nothing of the
+ * pool is taken at boot; the device preallocates each block as the guest plugs it, so a
+ * pool without free pages makes the plug fail (the guest is told, and retries) rather
+ * than QEMU take a SIGBUS, and a block unplugged is discarded, which punches a hole in
+ * the file and gives its pages back to the pool. */
+static int vmem_device(Argv *a, uint64_t vmem, const ZoneMemory *m, KzError *e)
+{
+        argv_add(a, "-object");
+        if (m && m->kind == ZONE_MEMORY_POOL) {
+                if (m->vmem_fd < 0)
+                        return kz_error_set(e, EBADF, "the zone's memory region in its pool is not open.");
+                argv_addf(a, "memory-backend-file,id=" ZONE_VMEM_ID "-mem,size=%" PRIu64 "M,mem-path=/proc/self/fd/%d,"
+                        "share=on,reserve=off", vmem / SIZE_M, m->vmem_fd);
+        } else
+                argv_addf(a, "memory-backend-ram,id=" ZONE_VMEM_ID "-mem,size=%" PRIu64 "M", vmem / SIZE_M);
+        argv_add(a, "-device");
+        argv_addf(a, "virtio-mem-pci,id=" ZONE_VMEM_ID ",memdev=" ZONE_VMEM_ID "-mem,block-size=%" PRIu64 ","
+                "requested-size=0%s", zone_vmem_block(m), m && m->kind == ZONE_MEMORY_POOL ? ",prealloc=on" : "");
+        return 0;
+}
+
 int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, KzError *e)
 {
         _cleanup_free_ const ZoneResource **devices = NULL;
@@ -464,11 +494,11 @@ int zone_qemu_argv(const ZoneConfig *c, const ZoneQemuOptions *o, char ***ret, K
         argv_add(&a, "-smp");
         argv_addf(&a, "%u,maxcpus=%u", zone_ncpus(c), zone_max_vcpus(c));
         if (vmem > 0) {
-                argv_add(&a, "-object");
-                argv_addf(&a, "memory-backend-ram,id=" ZONE_VMEM_ID "-mem,size=%" PRIu64 "M", vmem / SIZE_M);
-                argv_add(&a, "-device");
-                argv_addf(&a, "virtio-mem-pci,id=" ZONE_VMEM_ID ",memdev=" ZONE_VMEM_ID "-mem,block-size=%u,"
-                        "requested-size=0", ZONE_VMEM_BLOCK);
+                r = vmem_device(&a, vmem, o->memory, e);
+                if (r < 0) {
+                        argv_free(&a);
+                        return r;
+                }
         }
         argv_add(&a, "-nodefaults");
         argv_add(&a, "-no-user-config");

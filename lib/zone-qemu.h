@@ -117,9 +117,10 @@ unsigned zone_ncpus(const ZoneConfig *c);
  *   vCPUs: -smp N,maxcpus=M with M = max(ZONE_MAXCPUS_MIN, 2 × N), at most
  *   ZONE_MAXCPUS_MAX (q35's limit) and never below N. vCPUs beyond N are hot-added
  *   (device_add) and removed again; the N boot vCPUs stay.
- *   Memory, when host-compatible is native, level2, memlzs or meml2r, the zone's
- *   memory is not from a pool and its pagesize-policy is unset or largest-available
- *   (what is plugged live is in base pages): the boot memory is capped-memory:physical, and a
+ *   Memory, when host-compatible is native, level2, memlzs or meml2r, and the zone's
+ *   memory is from a pool (what is plugged live comes from the pool, in its pages) or its
+ *   pagesize-policy is unset or largest-available (what is plugged live is in base
+ *   pages): the boot memory is capped-memory:physical, and a
  *   virtio-mem-pci device ZONE_VMEM_ID with a region of ZONE_VMEM_FACTOR - 1 times
  *   physical (rounded down to ZONE_VMEM_BLOCK; maxmem = boot + region), nothing of it
  *   plugged at boot. A live resize plugs or unplugs blocks of that region; the live
@@ -131,7 +132,7 @@ unsigned zone_ncpus(const ZoneConfig *c);
 #define ZONE_VMEM_BLOCK (2u * 1024u * 1024u)
 #define ZONE_VMEM_ID "vmem0"
 unsigned zone_max_vcpus(const ZoneConfig *c);
-/* host-compatible enables memory live reconfiguration (pools apart: see zone_live_memory_refusal()) */
+/* host-compatible enables memory live reconfiguration */
 bool zone_memory_live_enabled(const ZoneConfig *c);
 /* The virtio-mem region in bytes, 0 for a zone booted without one. */
 uint64_t zone_vmem_region(const ZoneConfig *c);
@@ -216,7 +217,17 @@ typedef struct ZoneMemory {
         uint64_t size;
         uint64_t page_size; /* 0: base pages */
         int fd;             /* POOL: the zone's file in the pool, reserved and unlinked */
+        int vmem_fd;        /* POOL with a virtio-mem region (zone_vmem_region()): a second file in the
+                             * same extent, of the region's size, unlinked and NOT reserved: the pages
+                             * are taken when the guest plugs memory and go back when it unplugs it */
 } ZoneMemory;
+
+/* The virtio-mem region's file in a pool extent is named for the zone with this suffix
+ * (a zone name has no '@'), so that mrpstat counts what is plugged as the zone's. */
+#define ZONE_POOL_VMEM_SUFFIX "@vmem"
+/* The virtio-mem block size of a zone whose memory is m: ZONE_VMEM_BLOCK, or the pool's
+ * page size when larger (a block is plugged in whole pages). */
+uint64_t zone_vmem_block(const ZoneMemory *m);
 
 /* Decides where the zone's RAM comes from, with the guide's messages when it cannot
  * (not aligned, not enough free, unsupported page size); for a pool, reserves it

@@ -12,15 +12,27 @@
 
 /* ---- who holds memory in the pool ------------------------------------------------------------ */
 
-char *pool_holder_zone(const char *path)
+/* The last component without " (deleted)"; *ret_vmem: it is a virtio-mem region's file
+ * (ZONE_POOL_VMEM_SUFFIX), whose suffix goes too. */
+static char *holder_zone(const char *path, bool *ret_vmem)
 {
         const char *slash = strrchr(path, '/');
         const char *name = slash ? slash + 1 : path;
-        size_t len = strlen(name);
+        size_t len = strlen(name), k = strlen(ZONE_POOL_VMEM_SUFFIX);
 
         if (len > 10 && streq(name + len - 10, " (deleted)"))
                 len -= 10;
+        *ret_vmem = len > k && strncmp(name + len - k, ZONE_POOL_VMEM_SUFFIX, k) == 0;
+        if (*ret_vmem)
+                len -= k;
         return strndup(name, len);
+}
+
+char *pool_holder_zone(const char *path)
+{
+        bool vmem;
+
+        return holder_zone(path, &vmem);
 }
 
 void pool_holders_free(PoolHolder *h, size_t n)
@@ -43,27 +55,40 @@ typedef struct HolderList {
         size_t n, cap;
 } HolderList;
 
-static int holder_add(HolderList *l, dev_t dev, ino_t ino, uint64_t size, const char *path, pid_t pid)
+/* size: what the file holds of the pool. A zone's RAM is reserved whole: its size. Its
+ * virtio-mem region is not reserved: what the guest plugged, the pages the file has
+ * (allocated, or 0 when only its mapping is seen, which is the whole region). */
+static int holder_add(HolderList *l, dev_t dev, ino_t ino, uint64_t size, uint64_t allocated, const char *path,
+                pid_t pid)
 {
+        bool vmem;
+        char *zone = holder_zone(path, &vmem);
+
+        if (!zone)
+                return -ENOMEM;
+        if (vmem)
+                size = allocated;
         for (size_t i = 0; i < l->n; i++)
                 if (l->h[i].dev == dev && l->h[i].ino == ino) {
                         if (size > l->h[i].size)
                                 l->h[i].size = size;
+                        free(zone);
                         return 0;
                 }
-        if (l->n >= POOL_HOLDERS_MAX)
+        if (l->n >= POOL_HOLDERS_MAX) {
+                free(zone);
                 return 0;
+        }
         if (l->n == l->cap) {
                 PoolHolder *t = realloc(l->h, (l->cap + 16) * sizeof(*t));
-                if (!t)
+                if (!t) {
+                        free(zone);
                         return -ENOMEM;
+                }
                 l->h = t;
                 l->cap += 16;
         }
-        l->h[l->n] = (PoolHolder) { .dev = dev, .ino = ino, .size = size, .pid = pid, .zone = pool_holder_zone(path) };
-        if (!l->h[l->n].zone)
-                return -ENOMEM;
-        l->n++;
+        l->h[l->n++] = (PoolHolder) { .dev = dev, .ino = ino, .size = size, .pid = pid, .zone = zone };
         return 0;
 }
 
@@ -98,7 +123,8 @@ static int scan_fds(int proc, const char *pid_s, pid_t pid, const PoolExtent *l,
                 if (k < 0)
                         continue;
                 target[k] = 0;
-                r = holder_add(out, st.st_dev, st.st_ino, (uint64_t) st.st_size, target, pid);
+                r = holder_add(out, st.st_dev, st.st_ino, (uint64_t) st.st_size, (uint64_t) st.st_blocks * 512u,
+                        target, pid);
         }
         closedir(d);
         return r;
@@ -136,7 +162,7 @@ static int scan_maps(int proc, const char *pid_s, pid_t pid, const PoolExtent *l
                         continue;
                 path = line + pos;
                 path[strcspn(path, "\n")] = 0;
-                r = holder_add(out, makedev(maj, min), (ino_t) inode, end - start, path, pid);
+                r = holder_add(out, makedev(maj, min), (ino_t) inode, end - start, 0, path, pid);
         }
         return r;
 }
@@ -189,6 +215,31 @@ int pool_holders(const PoolExtent *l, size_t n, PoolHolder **ret, size_t *ret_n)
         return 0;
 }
 
+void pool_holders_by_zone(PoolHolder *h, size_t *n)
+{
+        size_t w = 0;
+
+        /* sorted by zone (pool_holders()): a zone's files are next to each other */
+        for (size_t i = 0; i < *n; i++) {
+                if (w > 0 && streq(h[w - 1].zone, h[i].zone)) {
+                        h[w - 1].size += h[i].size;
+                        free(h[i].zone);
+                        continue;
+                }
+                h[w++] = h[i];
+        }
+        *n = w;
+}
+
+size_t pool_holders_zones(const PoolHolder *h, size_t n)
+{
+        size_t zones = 0;
+
+        for (size_t i = 0; i < n; i++)
+                zones += i == 0 || !streq(h[i - 1].zone, h[i].zone);
+        return zones;
+}
+
 char *pool_holders_format(const PoolHolder *h, size_t n)
 {
         char *s = NULL;
@@ -197,10 +248,17 @@ char *pool_holders_format(const PoolHolder *h, size_t n)
 
         if (!f)
                 return NULL;
-        fputs(n == 1 ? "zone " : "zones ", f);
-        for (size_t i = 0; i < n; i++) {
+        fputs(pool_holders_zones(h, n) == 1 ? "zone " : "zones ", f);
+        for (size_t i = 0; i < n;) {
                 char a[SIZE_FORMAT_MAX];
-                fprintf(f, "%s%s (%s)", i ? ", " : "", h[i].zone, size_format(h[i].size, a, sizeof(a)));
+                uint64_t size = 0;
+                size_t k = i;
+
+                /* a zone's RAM and the memory it plugged live, as one (pool_holders_by_zone()) */
+                for (; k < n && streq(h[k].zone, h[i].zone); k++)
+                        size += h[k].size;
+                fprintf(f, "%s%s (%s)", i ? ", " : "", h[i].zone, size_format(size, a, sizeof(a)));
+                i = k;
         }
         if (fclose(f) != 0) {
                 free(s);

@@ -46,6 +46,7 @@ int pool_status(const char *root, const char *pool, bool holders, PoolStatus *re
                 r = pool_holders(s.extents, s.n_extents, &s.holders, &s.n_holders);
                 if (r < 0)
                         goto fail;
+                pool_holders_by_zone(s.holders, &s.n_holders);
         }
         r = pool_record_read(root, pool, &rec);
         if (r < 0 && r != -ENOENT)

@@ -379,7 +379,7 @@ int pool_apply(const char *root, const char *pool, const PoolConfig *cfg, PoolRe
                         _cleanup_free_ char *who = pool_holders_format(h, nh);
                         r = kz_error_set(e, EBUSY, "cannot change the page size from %s to %s while %s use%s the pool.",
                                 size_format(page_size, a, sizeof(a)), size_format(cfg->candidates[0], b, sizeof(b)),
-                                strna(who), nh == 1 ? "s" : "");
+                                strna(who), pool_holders_zones(h, nh) == 1 ? "s" : "");
                         goto finish;
                 }
                 for (size_t i = n; i > 0; i--)
@@ -463,7 +463,8 @@ int pool_release(const char *root, const char *pool, PoolRecord *rec, KzError *e
         if (nh > 0) {
                 _cleanup_free_ char *who = pool_holders_format(h, nh);
                 r = kz_error_set(e, EBUSY, "Memory reservation pool '%s' is in use by %s: the reservation is kept "
-                        "until %s halted.", pool, strna(who), nh == 1 ? "that zone is" : "those zones are");
+                        "until %s halted.", pool, strna(who),
+                        pool_holders_zones(h, nh) == 1 ? "that zone is" : "those zones are");
                 pool_extents_free(l, n);
                 pool_holders_free(h, nh);
                 return r;

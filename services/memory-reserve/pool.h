@@ -41,7 +41,8 @@ int pool_record_read(const char *root, const char *pool, PoolRecord *ret);
 int pool_record_write(const char *root, const char *pool, const PoolRecord *r);
 uint64_t pool_record_added(const PoolRecord *r);
 
-/* A file in the pool that a process holds open or mapped: a zone's memory. */
+/* A file in the pool that a process holds open or mapped: a zone's memory (its RAM, or
+ * the virtio-mem region it plugs memory into live: then size is what is plugged). */
 typedef struct PoolHolder {
         char *zone;
         uint64_t size;
@@ -52,9 +53,15 @@ typedef struct PoolHolder {
 
 int pool_holders(const PoolExtent *l, size_t n, PoolHolder **ret, size_t *ret_n);
 void pool_holders_free(PoolHolder *h, size_t n);
-/* "zone kz1 (256M)", "zones kz1 (256M), kz2 (1G)" */
+/* "zone kz1 (256M)", "zones kz1 (256M), kz2 (1G)": a zone's files as one */
 char *pool_holders_format(const PoolHolder *h, size_t n);
-/* The zone a path in the pool belongs to: its last component, without " (deleted)". */
+/* A zone's files (its RAM, the memory it plugged live) as one holder, sizes added:
+ * what the pool's Zones and mrpstat show. dev, ino and pid are the first file's. */
+void pool_holders_by_zone(PoolHolder *h, size_t *n);
+/* How many zones those files are of (sorted by zone, as pool_holders() returns them). */
+size_t pool_holders_zones(const PoolHolder *h, size_t n);
+/* The zone a path in the pool belongs to: its last component, without " (deleted)" and
+ * ZONE_POOL_VMEM_SUFFIX. */
 char *pool_holder_zone(const char *path);
 
 /* How to bring extents of these sizes, of which zones use `used` bytes, to `target`

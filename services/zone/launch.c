@@ -103,7 +103,7 @@ int verb_exec(const char *name)
         int serial[2] = { -EBADF, -EBADF };
         bool drop = geteuid() == 0;
         QemuUser user = {};
-        _cleanup_(zone_memory_done) ZoneMemory memory = { .fd = -EBADF };
+        _cleanup_(zone_memory_done) ZoneMemory memory = { .fd = -EBADF, .vmem_fd = -EBADF };
         _cleanup_(cpu_probe_freep) CpuProbe *probe = NULL;
         _cleanup_free_ char *cpu_model = NULL;
         _cleanup_free_ char *default_link = NULL;
@@ -176,8 +176,11 @@ int verb_exec(const char *name)
         r = zone_memory_prepare(c, arg_root, &memory, &e);
         if (r < 0)
                 return failure(name, "%s", kz_error_message(&e, r));
+        /* handed to QEMU across exec */
         if (memory.fd >= 0)
-                (void) fcntl(memory.fd, F_SETFD, 0); /* handed to QEMU across exec */
+                (void) fcntl(memory.fd, F_SETFD, 0);
+        if (memory.vmem_fd >= 0)
+                (void) fcntl(memory.vmem_fd, F_SETFD, 0);
 
         /* the zone runs on one host at a time: claim it in its host data first; an incoming
          * migration's source holds it until the zone runs here, and then hands it over */
@@ -295,7 +298,8 @@ int verb_exec(const char *name)
 
         /* the zone's memory in its pool is reopened by QEMU through /proc/self/fd: its user
          * must own it (the file is unlinked, nobody else can reach it) */
-        if (drop && memory.fd >= 0 && fchown(memory.fd, user.uid, user.gid) < 0)
+        if (drop && ((memory.fd >= 0 && fchown(memory.fd, user.uid, user.gid) < 0) ||
+                            (memory.vmem_fd >= 0 && fchown(memory.vmem_fd, user.uid, user.gid) < 0)))
                 return failure(name, "cannot hand the zone's memory to QEMU's user: %m.");
 
         /* handed to QEMU across exec */

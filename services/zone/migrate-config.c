@@ -262,6 +262,13 @@ static void check_pool(MigrateConfig *mc, int *failed)
                 check_failed(mc, failed, "on the destination, memory reservation pool '%s' has %s pages, larger than "
                         "the %s pages the zone's memory has here.", pool, size_format(there, a, sizeof(a)),
                         size_format(here, b, sizeof(b)));
+        /* the memory region for live resizing is plugged in blocks of the pool's page size
+         * (zone_vmem_block()): the destination builds the same device, or the stream is refused */
+        else if (zone_vmem_region(mc->config) > 0 && here > 0 && there > 0 &&
+                 (here > ZONE_VMEM_BLOCK || there > ZONE_VMEM_BLOCK) && here != there)
+                check_failed(mc, failed, "on the destination, memory reservation pool '%s' has %s pages, not the %s "
+                        "pages in which the zone's memory is resized live here.", pool, size_format(there, a, sizeof(a)),
+                        size_format(here, b, sizeof(b)));
 }
 
 /* The destination's own view: the zone's state there, its configuration against

@@ -413,10 +413,71 @@ static uint64_t settle(QmpSync *q, uint64_t requested)
         }
 }
 
+/* What a pool zone can plug: the free memory of the pool's extent that has the most.
+ * Its region is a file in one of them (zone-qemu.h): exact for a pool of one extent, an
+ * upper bound otherwise, where the device's preallocation stops at what the region's
+ * extent has (a partial success, or with memlzs=strict a failure that puts back what
+ * was plugged). */
+static int pool_room(const char *pool, uint64_t *ret_free, uint64_t *ret_total)
+{
+        PoolExtent *l = NULL;
+        size_t n = 0;
+        uint64_t largest = 0, total = 0;
+        int r;
+
+        r = pool_extents(arg_root, pool, &l, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                total += l[i].size;
+                if (l[i].free > largest)
+                        largest = l[i].free;
+        }
+        pool_extents_free(l, n);
+        if (n == 0)
+                return -ENOENT;
+        *ret_free = largest;
+        *ret_total = total;
+        return 0;
+}
+
+/* Before growing a pool zone: as much as its pool has, and why not more. Returns the
+ * size to request, or -ENOSPC (with the failure printed) under memlzs=strict. */
+static int64_t pool_limit(const char *pool, const char *text, bool strict, uint64_t base, uint64_t before,
+                uint64_t requested, uint64_t block)
+{
+        char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX], d[SIZE_FORMAT_MAX];
+        uint64_t room = 0, total = 0;
+        int r;
+
+        r = pool_room(pool, &room, &total);
+        if (r < 0) {
+                /* the device's preallocation still stops at what the pool has */
+                warning("cannot look at memory reservation pool '%s': %s", pool, strerror(-r));
+                return (int64_t) requested;
+        }
+        if (requested - before <= room)
+                return (int64_t) requested;
+        if (strict) {
+                printf("%s failed: Not enough free memory in memory reservation pool '%s' to allocate "
+                        "capped-memory:physical value of %s for zone: %s free of %s, %s more needed. Consider "
+                        "enlarging the pool (Size= of memory-reserve@%s.service, see memory-reserve(8)).\n", text, pool,
+                        size_format(base + requested, a, sizeof(a)), size_format(room, b, sizeof(b)),
+                        size_format(total, c, sizeof(c)), size_format(requested - before, d, sizeof(d)), pool);
+                return -ENOSPC;
+        }
+        warning("Not enough free memory in memory reservation pool '%s' to allocate capped-memory:physical value of "
+                "%s for zone: %s free of %s, %s more needed", pool, size_format(base + requested, a, sizeof(a)),
+                size_format(room, b, sizeof(b)), size_format(total, c, sizeof(c)),
+                size_format(requested - before, d, sizeof(d)));
+        return (int64_t) (before + room / block * block);
+}
+
 static int change_memory(QmpSync *q, ZoneConfig *result, const ZoneConfig *wanted, const char *text, uint64_t want)
 {
         const ZoneResource *cm = zone_resource_first(wanted->root, resource_type_child(zone_type(), "capped-memory"));
         bool strict = streq_ptr(zone_resource_get(cm, "memlzs"), "strict");
+        const char *pool = zone_resource_get(cm, "memory-reserve");
         uint64_t base, plugged, region, block, before, requested, size;
         char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX];
         KzError e = {};
@@ -437,6 +498,14 @@ static int change_memory(QmpSync *q, ZoneConfig *result, const ZoneConfig *wante
         /* the boot memory stays; the region is all there is to plug */
         requested = want > base ? want - base : 0;
         requested = (requested > region ? region : requested) / block * block;
+        /* a pool zone's memory comes from its pool: say so when the pool has too little */
+        if (pool && requested > before) {
+                int64_t k = pool_limit(pool, text, strict, base, before, requested, block);
+
+                if (k < 0)
+                        return (int) k;
+                requested = (uint64_t) k;
+        }
         r = set_requested(q, requested);
         if (r < 0) {
                 printf("%s failed: QEMU refused the new size: %s\n", text, strerror(-r));

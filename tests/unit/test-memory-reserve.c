@@ -341,6 +341,33 @@ Test(holders, the_zone_is_the_files_name)
         cr_assert_str_eq(two, "zones kz1 (256M), kz2 (1G)");
 }
 
+Test(holders, memory_plugged_live_is_the_zones)
+{
+        /* the virtio-mem region's file: "NAME@vmem", a name no zone has */
+        _cleanup_free_ char *a = pool_holder_zone("/run/kzones-pools/zones/0/kz1@vmem (deleted)");
+        _cleanup_free_ char *b = pool_holder_zone("/run/kzones-pools/zones/0/web.2@vmem");
+        PoolHolder h[] = { { .zone = strdup("kz1"), .size = 256 * SIZE_M },
+                { .zone = strdup("kz1"), .size = 128 * SIZE_M }, { .zone = strdup("kz2"), .size = SIZE_G } };
+        size_t n = ELEMENTSOF(h);
+        _cleanup_free_ char *s = pool_holders_format(h, n), *one = pool_holders_format(h, 2);
+
+        cr_assert_str_eq(a, "kz1");
+        cr_assert_str_eq(b, "web.2");
+        /* its RAM and what it plugged, as one */
+        cr_assert_str_eq(s, "zones kz1 (384M), kz2 (1G)");
+        cr_assert_str_eq(one, "zone kz1 (384M)");
+        cr_assert_eq(pool_holders_zones(h, 2), 1);
+        cr_assert_eq(pool_holders_zones(h, n), 2);
+        pool_holders_by_zone(h, &n);
+        cr_assert_eq(n, 2);
+        cr_assert_str_eq(h[0].zone, "kz1");
+        cr_assert_eq(h[0].size, 384 * SIZE_M);
+        cr_assert_str_eq(h[1].zone, "kz2");
+        cr_assert_eq(h[1].size, SIZE_G);
+        free(h[0].zone);
+        free(h[1].zone);
+}
+
 Test(fit, the_mount_with_the_least_left_over)
 {
         PoolExtent l[] = { { .free = 512 * SIZE_M }, { .free = 300 * SIZE_M }, { .free = 100 * SIZE_M } };

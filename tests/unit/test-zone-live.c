@@ -128,18 +128,31 @@ Test(zone_live, physical_refused_without_memory_reconfiguration)
         zone_live_plan_done(&p);
 }
 
-Test(zone_live, physical_of_a_pool_zone_refused)
+Test(zone_live, physical_of_a_pool_zone_changes_live)
 {
-        /* its memory is not prepared for a live resize at boot either */
+        /* its region is a file in its pool (zone_memory_prepare()) */
         _cleanup_(zone_config_freep) ZoneConfig *a = variant("physical=\"512M\"",
                                                           "physical=\"512M\" memory-reserve=\"zones\""),
                                                  *b = variant("physical=\"512M\"",
-                                                          "physical=\"1G\" memory-reserve=\"zones\"");
+                                                          "physical=\"1G\" memory-reserve=\"zones\""),
+                                                 *c = variant("physical=\"512M\"",
+                                                          "physical=\"512M\" pagesize-policy=\"largest-only\""),
+                                                 *d = variant("physical=\"512M\"",
+                                                          "physical=\"1G\" pagesize-policy=\"largest-only\"");
         ZoneLivePlan p = plan(a, b);
 
+        cr_assert_null(zone_live_memory_refusal(a));
+        cr_assert_eq(zone_vmem_region(a), 1536ull << 20);
+        assert_one(&p, ZONE_LIVE_PHYSICAL, "Modifying capped-memory physical=1G");
+        cr_assert_eq(p.changes[0].value, 1ull << 30);
+        cr_assert_eq(p.n_refused, 0);
+        zone_live_plan_done(&p);
+
+        /* without a pool, a policy that insists on huge pages still has no region */
+        p = plan(c, d);
         assert_one(&p, ZONE_LIVE_REFUSED, "Modifying capped-memory physical=1G");
         cr_assert_str_eq(p.changes[0].refusal, "Modifying capped-memory physical=1G failed: memory live "
-                "reconfiguration of a pool zone is not supported yet");
+                "reconfiguration with pagesize-policy other than largest-available is not supported yet");
         zone_live_plan_done(&p);
 }
 

@@ -143,3 +143,59 @@ Test(zone_qemu, a_host_with_tcg_runs_the_same_machine_under_qemus_emulator)
         cr_assert_eq(zone_qemu_argv(c, &o, &probed, &e), 0, "%s", e.message);
         cr_assert_str_eq(after(probed, "-cpu", 0), "Skylake-Client-v4,enforce");
 }
+
+static void pool_zone(ZoneConfig *c)
+{
+        ZoneResource *cm = zone_resource_new(resource_type_child(zone_type(), "capped-memory"));
+        KzError e = {};
+
+        cr_assert_eq(zone_resource_set(c->root, "host-compatible", "memlzs", &e), 0);
+        cr_assert_eq(zone_resource_set(cm, "physical", "512M", &e), 0);
+        cr_assert_eq(zone_resource_set(cm, "memory-reserve", "zones", &e), 0);
+        cr_assert_eq(zone_resource_attach(c->root, cm), 0);
+}
+
+Test(zone_qemu, a_pool_zone_resizes_live_in_a_second_file_of_its_pool_reserved_as_the_guest_plugs)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = config();
+        _cleanup_strv_free_ char **argv = NULL, **huge = NULL;
+        ZoneMemory m = { .kind = ZONE_MEMORY_POOL, .size = 512ull << 20, .page_size = 2ull << 20, .fd = 40,
+                .vmem_fd = 41 };
+        ZoneQemuOptions o = { .runtime_dir = "/run/kzones/kz1", .memory = &m };
+        KzError e = {};
+
+        pool_zone(c);
+        cr_assert_eq(zone_qemu_argv(c, &o, &argv, &e), 0, "%s", e.message);
+        cr_assert_str_eq(after(argv, "-machine", 0), "q35,memory-backend=pc.ram");
+        cr_assert_str_eq(after(argv, "-m", 0), "512M,maxmem=2048M");
+        /* its RAM, reserved whole; the region of three times as much, not reserved at all */
+        cr_assert_str_eq(after(argv, "-object", 0),
+                "memory-backend-file,id=pc.ram,size=512M,mem-path=/proc/self/fd/40,share=on,prealloc=on");
+        cr_assert_str_eq(after(argv, "-object", 1),
+                "memory-backend-file,id=vmem0-mem,size=1536M,mem-path=/proc/self/fd/41,share=on,reserve=off");
+        /* each block taken from the pool as the guest plugs it, and refused if the pool has none */
+        cr_assert_str_eq(after(argv, "-device", 0),
+                "virtio-mem-pci,id=vmem0,memdev=vmem0-mem,block-size=2097152,requested-size=0,prealloc=on");
+
+        /* a pool of 1G pages: blocks of a page */
+        m.page_size = 1ull << 30;
+        cr_assert_eq(zone_vmem_block(&m), 1ull << 30);
+        cr_assert_eq(zone_qemu_argv(c, &o, &huge, &e), 0, "%s", e.message);
+        cr_assert_str_eq(after(huge, "-device", 0),
+                "virtio-mem-pci,id=vmem0,memdev=vmem0-mem,block-size=1073741824,requested-size=0,prealloc=on");
+}
+
+Test(zone_qemu, a_pool_zone_without_its_region_open_does_not_start)
+{
+        _cleanup_(zone_config_freep) ZoneConfig *c = config();
+        _cleanup_strv_free_ char **argv = NULL;
+        ZoneMemory m = { .kind = ZONE_MEMORY_POOL, .size = 512ull << 20, .page_size = 2ull << 20, .fd = 40,
+                .vmem_fd = -EBADF };
+        ZoneQemuOptions o = { .runtime_dir = "/run/kzones/kz1", .memory = &m };
+        KzError e = {};
+
+        pool_zone(c);
+        cr_assert_eq(zone_qemu_argv(c, &o, &argv, &e), -EBADF);
+        cr_assert_str_eq(e.message, "the zone's memory region in its pool is not open.");
+        cr_assert_eq(zone_vmem_block(NULL), ZONE_VMEM_BLOCK);
+}
