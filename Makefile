@@ -12,7 +12,7 @@ comma := ,
 # the unit, command-line and bus suites (the daemons included) run again
 # under it, and the fuzz targets.
 ASAN_BUILD ?= build-asan
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 10
 # make fuzz SECONDS=N: each fuzz target runs N seconds, and what it finds (new
 # coverage, crashing inputs) is added to its corpus in tests/fuzz/
 SECONDS ?= 600
