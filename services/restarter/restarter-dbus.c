@@ -242,6 +242,37 @@ int bus_read_option(sd_bus_message *msg, const char *what, const char *key, cons
         return sd_bus_message_read(msg, "v", type, ret);
 }
 
+int bus_read_options(sd_bus_message *msg, const char *what, const BusOption *options, size_t n, sd_bus_error *error)
+{
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const BusOption *o = NULL;
+                const char *k;
+
+                r = sd_bus_message_read(msg, "s", &k);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; !o && i < n; i++)
+                        if (options[i].ret && streq(k, options[i].key))
+                                o = &options[i];
+                if (!o)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s: unknown option '%s'", what, k);
+                r = bus_read_option(msg, what, k, o->type, o->ret, error);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(msg);
+}
+
 static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
         _cleanup_(zone_config_freep) ZoneConfig *c = NULL;

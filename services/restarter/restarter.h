@@ -395,6 +395,14 @@ int zone_migrate_cold(Zone *z, sd_bus_message *msg, const char *dest, const char
 /* An option's variant, of the one type it must have: otherwise InvalidArgs naming the key. */
 int bus_read_option(sd_bus_message *msg, const char *what, const char *key, const char *type, void *ret,
                 sd_bus_error *error);
+/* A method's a{sv} options, each read into ret as bus_read_option() does; a key not in
+ * the table (or whose ret is NULL) is InvalidArgs "WHAT: unknown option 'KEY'". */
+typedef struct BusOption {
+        const char *key;
+        const char *type;
+        void *ret;
+} BusOption;
+int bus_read_options(sd_bus_message *msg, const char *what, const BusOption *options, size_t n, sd_bus_error *error);
 /* The zone's configuration, of brand kz and verified: otherwise InvalidConfiguration. */
 int zone_load_kz_config(Zone *z, ZoneConfig **ret, sd_bus_error *error);
 /* What this host cannot give the zone (verify.c): memory, CPUs, dev: storage, anet

@@ -40,37 +40,13 @@ static int check_caller(Manager *m, sd_bus_message *msg, const char *name, bool 
 static int read_options(sd_bus_message *msg, const char *method, bool *overwrite, const char **uuid,
                 const char **kind, sd_bus_error *error)
 {
-        int r;
+        int b = *overwrite, r;
+        /* Uuid and Kind only for the methods that take them */
+        const BusOption options[] = { { "Overwrite", "b", &b }, { "Uuid", "s", uuid }, { "Kind", "s", kind } };
 
-        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                const char *k;
-                int b;
-
-                r = sd_bus_message_read(msg, "s", &k);
-                if (r < 0)
-                        return r;
-                if (streq(k, "Overwrite")) {
-                        r = bus_read_option(msg, method, k, "b", &b, error);
-                        *overwrite = b;
-                } else if (streq(k, "Uuid") && uuid)
-                        r = bus_read_option(msg, method, k, "s", uuid, error);
-                else if (streq(k, "Kind") && kind)
-                        r = bus_read_option(msg, method, k, "s", kind, error);
-                else
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s: unknown option '%s'", method,
-                                k);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(msg);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(msg);
+        r = bus_read_options(msg, method, options, ELEMENTSOF(options), error);
+        *overwrite = b;
+        return r;
 }
 
 /* The source's configuration as it came: valid, and of the zone named. */

@@ -305,30 +305,9 @@ static void apply_begin(Job *j)
 
 static int read_options(sd_bus_message *msg, const char *what, int *ret_dry_run, sd_bus_error *error)
 {
-        int r;
+        const BusOption options[] = { { "DryRun", "b", ret_dry_run } };
 
-        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                const char *k;
-
-                r = sd_bus_message_read(msg, "s", &k);
-                if (r < 0)
-                        return r;
-                if (streq(k, "DryRun"))
-                        r = bus_read_option(msg, what, k, "b", ret_dry_run, error);
-                else
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s: unknown option '%s'", what, k);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(msg);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(msg);
+        return bus_read_options(msg, what, options, ELEMENTSOF(options), error);
 }
 
 static int start_apply(Zone *z, sd_bus_message *msg, const ZoneConfig *wanted, bool dry_run, sd_bus_error *error)

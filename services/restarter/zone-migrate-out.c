@@ -173,40 +173,17 @@ int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = sd_bus_message_read(msg, "s", &dest);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                const char *k;
+        {
+                const BusOption options[] = {
+                        { "Cipher", "s", &cipher },         { "Channels", "u", &channels },
+                        { "DryRun", "b", &dry_run },        { "Connection", "h", &connection },
+                        { "Overwrite", "b", &overwrite },   { "Type", "s", &type },
+                };
 
-                r = sd_bus_message_read(msg, "s", &k);
-                if (r < 0)
-                        return r;
-                if (streq(k, "Cipher"))
-                        r = bus_read_option(msg, "Migrate", k, "s", &cipher, error);
-                else if (streq(k, "Channels"))
-                        r = bus_read_option(msg, "Migrate", k, "u", &channels, error);
-                else if (streq(k, "DryRun"))
-                        r = bus_read_option(msg, "Migrate", k, "b", &dry_run, error);
-                else if (streq(k, "Connection"))
-                        r = bus_read_option(msg, "Migrate", k, "h", &connection, error);
-                else if (streq(k, "Overwrite"))
-                        r = bus_read_option(msg, "Migrate", k, "b", &overwrite, error);
-                else if (streq(k, "Type"))
-                        r = bus_read_option(msg, "Migrate", k, "s", &type, error);
-                else
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: unknown option '%s'", k);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(msg);
+                r = bus_read_options(msg, "Migrate", options, ELEMENTSOF(options), error);
                 if (r < 0)
                         return r;
         }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(msg);
-        if (r < 0)
-                return r;
         if (remote_uri_parse(dest, &uri, &reason) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Migrate: the destination '%s' is not "
                         "ssh://[user@]host[:port]: %s", dest, strna(reason));
